@@ -1,0 +1,67 @@
+# Cost Sentry. `make` (or `make help`) lists the targets.
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TF     := $(PY) -m scripts.tf
+ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
+
+.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip plan apply check-account
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Set up a fresh machine: Python venv, pinned tools, Chromium for the report test
+	bash scripts/install.sh
+
+test: lint docs-check validate pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov, pytest
+
+lint: ## ruff over the Python code, terraform fmt -check over the HCL
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(TF) fmt -check -recursive modules terraform
+
+fmt: ## Format Python (ruff) and HCL (terraform fmt)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(TF) fmt -recursive modules terraform
+
+validate: ## Offline: terraform validate + plan of every root, terraform test of every module, checkov
+	$(PY) -m scripts.terraform_offline validate-all
+
+docs: ## Regenerate each module's README inputs/outputs tables from its HCL
+	$(PY) -m scripts.module_docs
+
+docs-check: ## Fail if a module README is out of date
+	$(PY) -m scripts.module_docs --check
+
+pytest: ## The Python test suite (unit, integration over HTTP, reports)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
+	$(PY) -m scripts.local_stack serve --account $(or $(ACCOUNT),workload)
+
+demo: ## The main job on emulators: traffic from three cost centers, budgets run out, chargeback report
+	$(PY) -m scripts.demo
+
+bench: ## Print the gateway and report benchmarks
+	$(PY) -m scripts.bench_gateway
+	$(PY) -m scripts.reports.bench
+
+lambda-zip: ## Build the Lambda package reproducibly into build/
+	$(PY) -m scripts.build_lambda
+
+check-account:
+	@if [ -z "$(ACCOUNT)" ]; then echo "ACCOUNT is required, for example: make plan ACCOUNT=workload"; \
+	  echo "accounts: $$(ls terraform/accounts | tr '\n' ' ')"; exit 2; fi
+	@test -d "$(ACCOUNT_DIR)" || { echo "no account root at $(ACCOUNT_DIR)"; exit 2; }
+
+plan: check-account lambda-zip ## Plan an account with the real AWS provider: make plan ACCOUNT=workload
+	$(TF) -chdir=$(ACCOUNT_DIR) init -input=false
+	$(TF) -chdir=$(ACCOUNT_DIR) plan -input=false -out=tfplan
+
+apply: check-account ## Apply the saved plan of an account: make apply ACCOUNT=workload
+	@test -f "$(ACCOUNT_DIR)/tfplan" || { echo "no saved plan: run 'make plan ACCOUNT=$(ACCOUNT)' first"; exit 2; }
+	$(TF) -chdir=$(ACCOUNT_DIR) apply -input=false tfplan

@@ -1,0 +1,55 @@
+# Workload account: the gateway and the tenants who call Bedrock through it.
+# Adding a tenant is one new entry in `tenants` and one `make apply ACCOUNT=workload`.
+
+account_id  = "111111111111"
+region      = "us-east-1"
+name_prefix = "cost-sentry"
+environment = "prod"
+
+alert_emails = ["finops@example.com"]
+
+tenants = {
+  sales = {
+    application_id = "sales-assistant"
+    cost_center    = "sales"
+    models         = ["claude-3-haiku", "nova-micro"]
+    budget = {
+      limit_usd = 0.50
+    }
+    limits = {
+      requests_per_minute = 600
+    }
+  }
+
+  services = {
+    application_id = "services-copilot"
+    cost_center    = "services"
+    models         = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"]
+    budget = {
+      limit_usd          = 1.00
+      actual_thresholds  = [50, 80, 100]
+      forecast_threshold = 100
+      console_managed    = true
+    }
+  }
+
+  support = {
+    application_id = "support-bot"
+    cost_center    = "support"
+    environment    = "staging"
+    models         = ["nova-micro", "nova-lite"]
+    budget = {
+      limit_usd       = 0.25
+      period          = "DAILY"
+      block_at_actual = 100
+    }
+    limits = {
+      requests_per_minute = 300
+      tokens_per_period   = 400000
+    }
+    alert_emails = ["support-leads@example.com"]
+    tags = {
+      team = "customer-support"
+    }
+  }
+}
