@@ -1,0 +1,108 @@
+"""Embedded Metric Format: one JSON document per request on stdout; CloudWatch turns it into metrics.
+
+No PutMetricData on the hot path. The sink is injectable (tests capture the documents).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+Sink = Callable[[str], None]
+
+DIMENSION_SETS = (("Model", "ModelId", "CostCenter", "Application", "Environment"), ("CostCenter",))
+UNITS = {
+    "TotalRequests": "Count",
+    "RateLimitApproved": "Count",
+    "RateLimitDenied": "Count",
+    "InvocationFailed": "Count",
+    "RequestRejected": "Count",
+    "ReservationUnderestimated": "Count",
+    "InputTokens": "Count",
+    "OutputTokens": "Count",
+    "CostUSD": "None",
+}
+UNKNOWN = "unknown"
+
+
+def stdout_sink(line: str) -> None:
+    print(line, flush=True)
+
+
+def dumps_exact(value: Any) -> str:
+    """JSON where Decimals are written as exact JSON numbers (json.dumps would need a float)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps_exact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps_exact(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class RequestMetrics:
+    """What one request contributes. Outcomes: approved+succeeded (Approved=1, Failed=0), approved+failed
+    (Approved=1, Failed=1), denied by a limit (Denied=1), rejected before any limit (Rejected=1)."""
+
+    model: str = UNKNOWN
+    model_id: str = UNKNOWN
+    cost_center: str = UNKNOWN
+    application: str = UNKNOWN
+    environment: str = UNKNOWN
+    approved: bool = False
+    denied: bool = False
+    failed: bool = False
+    rejected: bool = False
+    underestimated: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nanos: int = 0
+
+
+def emf_document(
+    namespace: str, metrics: RequestMetrics, timestamp_ms: int, properties: Mapping[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, int | Decimal] = {
+        "TotalRequests": 1,
+        "RateLimitApproved": int(metrics.approved),
+        "RateLimitDenied": int(metrics.denied),
+        "InvocationFailed": int(metrics.failed),
+        "RequestRejected": int(metrics.rejected),
+        "InputTokens": metrics.input_tokens,
+        "OutputTokens": metrics.output_tokens,
+        "CostUSD": Decimal(metrics.cost_nanos).scaleb(-9),
+    }
+    if metrics.underestimated:
+        values["ReservationUnderestimated"] = 1
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [list(dimensions) for dimensions in DIMENSION_SETS],
+                    "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in values],
+                }
+            ],
+        },
+        "Model": metrics.model,
+        "ModelId": metrics.model_id,
+        "CostCenter": metrics.cost_center,
+        "Application": metrics.application,
+        "Environment": metrics.environment,
+        **values,
+        **properties,
+    }
+
+
+class MetricsEmitter:
+    def __init__(self, namespace: str, sink: Sink = stdout_sink) -> None:
+        self.namespace = namespace
+        self._sink = sink
+
+    def emit(self, metrics: RequestMetrics, timestamp_ms: int, properties: Mapping[str, Any]) -> None:
+        self._sink(dumps_exact(emf_document(self.namespace, metrics, timestamp_ms, properties)))

@@ -1,0 +1,81 @@
+"""Budget periods (UTC, like AWS Budgets) and the Retry-After arithmetic of denials. Pure functions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+def _utc(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC)
+
+
+def period_key(budget_period: str, epoch_seconds: float) -> str:
+    """``PERIOD#2026-11`` (monthly) or ``PERIOD#2026-11-22`` (daily): the ledger's sort key."""
+    moment = _utc(epoch_seconds)
+    if budget_period == "DAILY":
+        return f"PERIOD#{moment:%Y-%m-%d}"
+    return f"PERIOD#{moment:%Y-%m}"
+
+
+def period_label(budget_period: str, epoch_seconds: float) -> str:
+    return period_key(budget_period, epoch_seconds).removeprefix("PERIOD#")
+
+
+def period_end(budget_period: str, epoch_seconds: float) -> datetime:
+    """The first instant of the next period."""
+    moment = _utc(epoch_seconds)
+    if budget_period == "DAILY":
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
+    if moment.month == 12:
+        return datetime(moment.year + 1, 1, 1, tzinfo=UTC)
+    return datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
+
+
+def minute_key(epoch_seconds: float) -> str:
+    """``rpm_202611221435``: the attribute counting requests started in that UTC minute."""
+    return f"rpm_{_utc(epoch_seconds):%Y%m%d%H%M}"
+
+
+def _at_least_one(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
+
+
+def seconds_to_next_minute(epoch_seconds: float) -> int:
+    return _at_least_one(60 - (epoch_seconds % 60))
+
+
+def seconds_to_period_end(budget_period: str, epoch_seconds: float) -> int:
+    return _at_least_one(period_end(budget_period, epoch_seconds).timestamp() - epoch_seconds)
+
+
+@dataclass(frozen=True)
+class Hold:
+    request_id: str
+    nanos: int
+    tokens: int
+    expires: int
+
+
+def retry_after_for_shortfall(
+    *,
+    needed: int,
+    available: int,
+    holds: Iterable[Hold],
+    amount_of: str,
+    budget_period: str,
+    now: float,
+) -> int:
+    """Seconds until a denied request could fit: when enough outstanding holds have expired (a hold is
+    settled or released long before that, so this is an upper bound), or else the end of the period.
+
+    ``amount_of`` selects what the shortfall is in: ``"nanos"`` (budget) or ``"tokens"`` (token limit).
+    """
+    freed = available
+    for hold in sorted(holds, key=lambda h: h.expires):
+        freed += hold.nanos if amount_of == "nanos" else hold.tokens
+        if freed >= needed:
+            return _at_least_one(hold.expires - now)
+    return seconds_to_period_end(budget_period, now)
