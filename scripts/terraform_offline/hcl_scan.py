@@ -1,0 +1,59 @@
+"""Find the Terraform modules, account roots and AWS resource types in the repository by scanning the HCL.
+
+Plain regular expressions over `*.tf` files are enough here: resource and data headers are always a
+keyword followed by quoted labels on one line, and `terraform fmt` keeps them that way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_BLOCK_HEADER = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class UsedTypes:
+    resources: frozenset[str]
+    data_sources: frozenset[str]
+
+
+def tf_files(*directories: Path) -> list[Path]:
+    """Every `.tf` file below the directories, skipping Terraform's own working directories."""
+    files: list[Path] = []
+    for directory in directories:
+        if directory.is_dir():
+            files.extend(path for path in directory.rglob("*.tf") if ".terraform" not in path.parts)
+    return sorted(files)
+
+
+def used_aws_types(*directories: Path) -> UsedTypes:
+    resources: set[str] = set()
+    data_sources: set[str] = set()
+    for path in tf_files(*directories):
+        for kind, type_name in _BLOCK_HEADER.findall(path.read_text(encoding="utf-8")):
+            (resources if kind == "resource" else data_sources).add(type_name)
+    return UsedTypes(frozenset(resources), frozenset(data_sources))
+
+
+def has_tf_files(directory: Path) -> bool:
+    return any(directory.glob("*.tf"))
+
+
+def discover_modules(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """Every `modules/<concern>/` that holds Terraform code."""
+    modules_dir = repo_root / "modules"
+    if not modules_dir.is_dir():
+        return []
+    return sorted(path for path in modules_dir.iterdir() if path.is_dir() and has_tf_files(path))
+
+
+def discover_roots(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """Every `terraform/accounts/<account>/` that holds Terraform code."""
+    accounts_dir = repo_root / "terraform" / "accounts"
+    if not accounts_dir.is_dir():
+        return []
+    return sorted(path for path in accounts_dir.iterdir() if path.is_dir() and has_tf_files(path))
