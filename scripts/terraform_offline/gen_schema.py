@@ -36,25 +36,65 @@ PACKAGE = "cdktn-provider-aws"
 # Types the modules are expected to use; generated even before any HCL mentions them so that the
 # module author is never blocked on a regeneration.
 BASELINE_RESOURCES = frozenset(
-    """
-    aws_bedrock_inference_profile aws_budgets_budget aws_sns_topic aws_sns_topic_policy
-    aws_sns_topic_subscription aws_kms_key aws_kms_alias aws_ce_anomaly_monitor aws_ce_anomaly_subscription
-    aws_ce_cost_allocation_tag aws_s3_bucket aws_s3_bucket_policy aws_s3_bucket_public_access_block
-    aws_s3_bucket_server_side_encryption_configuration aws_s3_bucket_versioning
-    aws_s3_bucket_lifecycle_configuration aws_s3_bucket_ownership_controls aws_s3_bucket_logging
-    aws_bcmdataexports_export aws_glue_catalog_database aws_glue_catalog_table aws_athena_workgroup
-    aws_cloudwatch_metric_alarm aws_cloudwatch_dashboard aws_cloudwatch_log_group aws_lambda_function
-    aws_lambda_permission aws_iam_role aws_iam_role_policy aws_iam_policy aws_iam_role_policy_attachment
-    aws_dynamodb_table aws_dynamodb_table_item aws_api_gateway_rest_api aws_api_gateway_resource
-    aws_api_gateway_method aws_api_gateway_integration aws_api_gateway_deployment aws_api_gateway_stage
-    aws_api_gateway_api_key aws_api_gateway_usage_plan aws_api_gateway_usage_plan_key
-    aws_api_gateway_gateway_response aws_api_gateway_method_settings aws_api_gateway_account
-    aws_cloudwatch_event_rule aws_cloudwatch_event_target aws_scheduler_schedule aws_sqs_queue
-    aws_wafv2_web_acl aws_wafv2_web_acl_association aws_ssm_parameter
-    aws_lambda_function_event_invoke_config
-    """.split()
+    [
+        "aws_bedrock_inference_profile",
+        "aws_budgets_budget",
+        "aws_sns_topic",
+        "aws_sns_topic_policy",
+        "aws_sns_topic_subscription",
+        "aws_kms_key",
+        "aws_kms_alias",
+        "aws_ce_anomaly_monitor",
+        "aws_ce_anomaly_subscription",
+        "aws_ce_cost_allocation_tag",
+        "aws_s3_bucket",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_lifecycle_configuration",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_logging",
+        "aws_bcmdataexports_export",
+        "aws_glue_catalog_database",
+        "aws_glue_catalog_table",
+        "aws_athena_workgroup",
+        "aws_cloudwatch_metric_alarm",
+        "aws_cloudwatch_dashboard",
+        "aws_cloudwatch_log_group",
+        "aws_lambda_function",
+        "aws_lambda_permission",
+        "aws_iam_role",
+        "aws_iam_role_policy",
+        "aws_iam_policy",
+        "aws_iam_role_policy_attachment",
+        "aws_dynamodb_table",
+        "aws_dynamodb_table_item",
+        "aws_api_gateway_rest_api",
+        "aws_api_gateway_resource",
+        "aws_api_gateway_method",
+        "aws_api_gateway_integration",
+        "aws_api_gateway_deployment",
+        "aws_api_gateway_stage",
+        "aws_api_gateway_api_key",
+        "aws_api_gateway_usage_plan",
+        "aws_api_gateway_usage_plan_key",
+        "aws_api_gateway_gateway_response",
+        "aws_api_gateway_method_settings",
+        "aws_api_gateway_account",
+        "aws_cloudwatch_event_rule",
+        "aws_cloudwatch_event_target",
+        "aws_scheduler_schedule",
+        "aws_sqs_queue",
+        "aws_wafv2_web_acl",
+        "aws_wafv2_web_acl_association",
+        "aws_ssm_parameter",
+        "aws_lambda_function_event_invoke_config",
+    ]
 )
-BASELINE_DATA_SOURCES = frozenset("aws_caller_identity aws_region aws_partition aws_iam_policy_document".split())
+BASELINE_DATA_SOURCES = frozenset(
+    ["aws_caller_identity", "aws_region", "aws_partition", "aws_iam_policy_document"]
+)
 
 # Meta-arguments cdktn models as provider "attributes"; Terraform itself owns them.
 _PROVIDER_META_ARGUMENTS = frozenset({"alias"})
@@ -390,12 +430,13 @@ def generate(assembly: Path, resources: set[str], data_sources: set[str]) -> dic
         classes, hcl_functions = _split_declarations(text)
         return _Source(type_name, text, classes, hcl_functions)
 
+    provider_version = package_json.get("cdktf", {}).get("provider", {}).get("version", "?")
     schema: dict[str, Any] = {
         "format_version": "1.0",
         "generated_from": {
             "package": f"{PACKAGE}=={package_json.get('version', '?')}",
-            "provider": f"hashicorp/aws {package_json.get('cdktf', {}).get('provider', {}).get('version', '?')}",
-            "regenerate": "python -m scripts.terraform_offline.gen_schema --python <venv with cdktn-provider-aws>",
+            "provider": f"hashicorp/aws {provider_version}",
+            "regenerate": "python -m scripts.terraform_offline.gen_schema --python <venv with the package>",
         },
         "provider": {"version": 0, "block": convert(checked_source("provider"), "TerraformProvider")},
         "resource_schemas": {},
