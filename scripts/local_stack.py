@@ -1,0 +1,616 @@
+"""The local stack: the gateway Lambda behind an API Gateway-like HTTP front, on emulators, on 127.0.0.1.
+
+``python -m scripts.local_stack serve --account workload [--port 8080]`` (``make serve``) starts:
+
+- moto in server mode (DynamoDB, API Gateway, STS, IAM) unless ``AWS_ENDPOINT_URL`` is already set;
+- the Bedrock runtime stand-in (scripts/emulators) unless ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` is set;
+- the HTTP front: each request becomes an API Gateway REST v1 proxy event for
+  ``cost_sentry.handlers.gateway.handler``, the function Lambda runs, called in this process.
+
+Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
+tables (``cost_sentry.tables``), one API Gateway API key per tenant, one (fake) application inference
+profile ARN per tenant and model, and the config items built from the account's terraform.tfvars by
+scripts/tfvars.py.
+
+The gateway's stdout (its JSON logs and EMF metric documents) is what CloudWatch Logs would receive; the
+stack keeps those lines (``LocalStack.lambda_log_lines()``) so the demo can aggregate the metrics.
+
+Python API (the demo, the benchmark and the integration tests use it)::
+
+    with LocalStack(account="workload") as stack:
+        stack.gateway_url, stack.tenants["sales"].api_key, stack.bedrock.inject_fault("throttle")
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import importlib
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+from urllib.parse import parse_qs, urlsplit
+
+from scripts.emulators.bedrock_runtime import BedrockRuntimeStub
+from scripts.tfvars import AccountVars, config_items, load_account, load_catalog
+
+REGION = "us-east-1"
+# moto's default account: the ARNs below look like the ones a real apply produces in an account.
+LOCAL_ACCOUNT_ID = "123456789012"
+STAGE = "local"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# The defaults a local run needs that the Terraform module sets on the real function.
+GATEWAY_ENVIRONMENT = {
+    "METRICS_NAMESPACE": "GenAIRateLimiting",
+    "LOG_PROMPTS": "false",
+    "MAX_REQUEST_SECONDS": "120",
+    "BEDROCK_TIMEOUT_SECONDS": "60",
+    "CONFIG_REFRESH_SECONDS": "300",
+    "PROFILE_RESOLVER": "static",
+    "PER_USER_SESSIONS": "false",
+    "CALL_RECORD_RETENTION_DAYS": "400",
+}
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """What a tenant's developer gets after an apply: an API key, and which profile serves each model."""
+
+    tenant_id: str
+    api_key: str
+    api_key_id: str
+    profile_arns: Mapping[str, str]
+
+
+# --------------------------------------------------------------------------------------------------
+# moto, with DynamoDB writes serialized
+# --------------------------------------------------------------------------------------------------
+
+
+class _SerializedDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time.
+
+    DynamoDB applies a conditional write atomically per item; moto's threaded server checks the
+    condition and writes in plain Python, so two threads could both pass a check that only one should.
+    The budget guarantees are exactly such checks, so the emulator must not be looser than the service.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self._lock:
+                # Materialize the body inside the lock: the WSGI app may be lazy.
+                return list(self._app(environ, start_response))
+        return self._app(environ, start_response)
+
+
+def start_moto(port: int = 0) -> tuple[Any, str]:
+    """A moto server on 127.0.0.1 (DynamoDB requests serialized); returns the server and its URL."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    # werkzeug logs every request through its own logger; moto's server is plumbing here, not output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound_port = server.get_host_and_port()
+    return server, f"http://{host}:{bound_port}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The gateway's stdout: CloudWatch Logs of the local stack
+# --------------------------------------------------------------------------------------------------
+
+
+class LambdaLogCapture(io.TextIOBase):
+    """Stands in for ``sys.stdout``: lines printed by threads running the handler are kept (and echoed
+    to ``echo`` if given); everything else goes to the real stdout untouched."""
+
+    def __init__(self, real: TextIO, echo: TextIO | None = None) -> None:
+        self._real = real
+        self._echo = echo
+        self._local = threading.local()
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        self._local.active = True
+        self._local.partial = ""
+        try:
+            yield
+        finally:
+            self._flush_partial()
+            self._local.active = False
+
+    def write(self, text: str) -> int:
+        if not getattr(self._local, "active", False):
+            return self._real.write(text)
+        buffered = self._local.partial + text
+        *complete, self._local.partial = buffered.split("\n")
+        if complete:
+            with self._lock:
+                self._lines.extend(complete)
+            if self._echo is not None:
+                for line in complete:
+                    self._echo.write(line + "\n")
+                self._echo.flush()
+        return len(text)
+
+    def _flush_partial(self) -> None:
+        if self._local.partial:
+            with self._lock:
+                self._lines.append(self._local.partial)
+            self._local.partial = ""
+
+    def flush(self) -> None:
+        if not getattr(self._local, "active", False):
+            self._real.flush()
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lines.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# The HTTP front: API Gateway REST API, Lambda proxy integration, event format 1.0
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda context object a handler may read."""
+
+    aws_request_id: str
+    function_name: str = "cost-sentry-gateway"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    deadline_epoch_ms: int = 0
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{LOCAL_ACCOUNT_ID}:function:cost-sentry-gateway"
+    log_group_name: str = "/aws/lambda/cost-sentry-gateway"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
+
+
+class ApiKeyDirectory:
+    """x-api-key value -> API key id, from API Gateway's get_api_keys(includeValues=True), cached.
+
+    A miss re-reads the keys at most once a second, so a new key works at once and random keys
+    cannot turn every request into a control-plane call.
+    """
+
+    def __init__(self, apigateway_client: Any, refresh_interval_seconds: float = 1.0) -> None:
+        self._client = apigateway_client
+        self._interval = refresh_interval_seconds
+        self._ids: dict[str, str] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def key_id(self, api_key: str) -> str | None:
+        with self._lock:
+            if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
+                self._reload()
+            return self._ids.get(api_key)
+
+    def _reload(self) -> None:
+        ids: dict[str, str] = {}
+        for page in self._client.get_paginator("get_api_keys").paginate(includeValues=True):
+            for key in page.get("items", []):
+                if key.get("enabled", True):
+                    ids[key["value"]] = key["id"]
+        self._ids = ids
+        self._loaded_at = time.monotonic()
+
+
+def proxy_event(
+    method: str,
+    raw_path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    api_key_id: str | None,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The API Gateway REST (v1) proxy event for one HTTP request."""
+    split = urlsplit(raw_path)
+    query = parse_qs(split.query, keep_blank_values=True)
+    try:
+        text_body: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
+    now = time.time()
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": split.path,
+        "path": split.path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT_ID,
+            "apiId": "local",
+            "stage": STAGE,
+            "resourcePath": split.path,
+            "path": f"/{STAGE}{split.path}",
+            "httpMethod": method,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "protocol": "HTTP/1.1",
+            "identity": {
+                "apiKeyId": api_key_id,
+                "apiKey": headers.get("x-api-key") if api_key_id else None,
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent"),
+            },
+        },
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class _FrontServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Bursts of concurrent clients (the 64-request test) must queue, not be refused.
+    request_queue_size = 256
+    handler: Handler
+    api_keys: ApiKeyDirectory
+    log_capture: LambdaLogCapture
+    lambda_timeout_seconds: int
+
+
+class _FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _FrontServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access lines would drown the gateway's own JSON logs; those are the record."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        # API Gateway lower-cases nothing, but HTTP headers are case-insensitive; lower case is what
+        # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        api_key = headers.get("x-api-key")
+        api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
+        event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
+        deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000
+        context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
+        try:
+            with self.server.log_capture.capturing():
+                response = self.server.handler(event, context)
+            status, out_headers, payload = _http_response(response)
+        except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
+            request_id = event["requestContext"]["requestId"]
+            print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
+            status, out_headers = 502, {"Content-Type": "application/json"}
+            payload = json.dumps({"message": "Internal server error"}).encode()
+        self.send_response(status)
+        for name, value in out_headers.items():
+            if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", event["requestContext"]["requestId"])
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def _http_response(response: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Validate the proxy response like API Gateway does (a malformed one is a 502)."""
+    status = response.get("statusCode")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"malformed Lambda proxy response: statusCode {status!r}")
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values)
+    body = response.get("body") or ""
+    if not isinstance(body, str):
+        raise ValueError("malformed Lambda proxy response: body must be a string")
+    payload = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
+    return status, headers, payload
+
+
+# --------------------------------------------------------------------------------------------------
+# Bootstrap and the stack
+# --------------------------------------------------------------------------------------------------
+
+
+def fake_profile_arn(tenant_id: str, model: str) -> str:
+    """A stable, realistic application inference profile ARN for (tenant, model)."""
+    profile_id = hashlib.sha256(f"{tenant_id}/{model}".encode()).hexdigest()[:12]
+    return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
+
+
+def load_gateway_handler() -> Handler:
+    """A cold start: (re)import the gateway so it reads this stack's environment and builds its clients."""
+    module_name = "cost_sentry.handlers.gateway"
+    if module_name in sys.modules:
+        module = importlib.reload(sys.modules[module_name])
+    else:
+        module = importlib.import_module(module_name)
+    return module.handler
+
+
+@dataclass
+class LocalStack:
+    """moto + the Bedrock stand-in + the HTTP front, bootstrapped from an account's tfvars.
+
+    ``account_vars`` replaces the account's file (tests use small budgets). ``gateway_environment``
+    overrides the gateway's environment (e.g. ``BEDROCK_TIMEOUT_SECONDS``). ``environ`` is the
+    process environment the handler reads; it is restored on exit.
+    """
+
+    account: str = "workload"
+    port: int = 0
+    account_vars: AccountVars | None = None
+    gateway_environment: Mapping[str, str] = field(default_factory=dict)
+    bedrock_reply_tokens: int | None = None
+    bedrock_latency_ms: int = 0
+    echo_lambda_logs: TextIO | None = None
+    environ: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
+    handler_loader: Callable[[], Handler] = load_gateway_handler
+
+    # Filled in by start().
+    moto_url: str = field(init=False, default="")
+    bedrock_url: str = field(init=False, default="")
+    gateway_url: str = field(init=False, default="")
+    ledger_table: str = field(init=False, default="")
+    config_table: str = field(init=False, default="")
+    bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
+    tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._exit = contextlib.ExitStack()
+        self._log_capture: LambdaLogCapture | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def _set_env(self, name: str, value: str, respect_existing: bool = False) -> str:
+        """Set one variable for the stack's lifetime; with ``respect_existing`` a preset value wins."""
+        previous = self.environ.get(name)
+        if respect_existing and previous:
+            return previous
+        self.environ[name] = value
+
+        def restore() -> None:
+            if previous is None:
+                self.environ.pop(name, None)
+            else:
+                self.environ[name] = previous
+
+        self._exit.callback(restore)
+        return value
+
+    def _start(self) -> None:
+        account = self.account_vars or load_account(self.account)
+        # Never let a local run reach a real account: credentials are fake unless the caller set some.
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            self._set_env(name, value, respect_existing=True)
+
+        if self.environ.get("AWS_ENDPOINT_URL"):
+            self.moto_url = self.environ["AWS_ENDPOINT_URL"]
+        else:
+            moto, url = start_moto()
+            self._exit.callback(moto.stop)
+            self.moto_url = self._set_env("AWS_ENDPOINT_URL", url)
+
+        if self.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
+            self.bedrock_url = self.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
+        else:
+            stub = BedrockRuntimeStub(
+                reply_tokens=self.bedrock_reply_tokens, latency_ms=self.bedrock_latency_ms
+            )
+            self._exit.enter_context(stub)
+            self.bedrock = stub
+            self.bedrock_url = self._set_env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stub.url)
+
+        # Unique names, so stacks sharing one moto server (a preset AWS_ENDPOINT_URL) never collide.
+        suffix = uuid.uuid4().hex[:8]
+        self.ledger_table = f"cost-sentry-ledger-{suffix}"
+        self.config_table = f"cost-sentry-config-{suffix}"
+        for name, value in {**GATEWAY_ENVIRONMENT, **self.gateway_environment}.items():
+            self._set_env(name, value)
+        self._set_env("LEDGER_TABLE", self.ledger_table)
+        self._set_env("CONFIG_TABLE", self.config_table)
+
+        self._bootstrap(account)
+
+        capture = LambdaLogCapture(sys.stdout, echo=self.echo_lambda_logs)
+        self._log_capture = capture
+        original_stdout = sys.stdout
+        sys.stdout = capture
+
+        def restore_stdout() -> None:
+            # Someone else (pytest's capture) may have swapped stdout since; then it is theirs to restore.
+            if sys.stdout is capture:
+                sys.stdout = original_stdout
+
+        self._exit.callback(restore_stdout)
+
+        handler = self.handler_loader()
+        front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
+        front.handler = handler
+        front.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        front.log_capture = capture
+        front.lambda_timeout_seconds = int(self.environ.get("MAX_REQUEST_SECONDS", "120"))
+        thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
+        thread.start()
+
+        def stop_front() -> None:
+            front.shutdown()
+            thread.join()
+            front.server_close()
+
+        self._exit.callback(stop_front)
+        host, port = front.server_address[:2]
+        self.gateway_url = f"http://{host}:{port}"
+
+    def _bootstrap(self, account: AccountVars) -> None:
+        from cost_sentry import tables
+
+        tables.create_tables(self.client("dynamodb"), self.ledger_table, self.config_table)
+        apigateway = self.client("apigateway")
+        catalog = load_catalog()
+        profile_arns: dict[str, dict[str, str]] = {}
+        api_key_ids: dict[str, list[str]] = {}
+        for tenant_id, tenant in account.tenants.items():
+            key = apigateway.create_api_key(
+                name=f"cost-sentry-{tenant_id}-{self.ledger_table[-8:]}",
+                enabled=True,
+                tags={"tenant": tenant_id, "costCenter": tenant.cost_center},
+            )
+            profile_arns[tenant_id] = {model: fake_profile_arn(tenant_id, model) for model in tenant.models}
+            api_key_ids[tenant_id] = [key["id"]]
+            self.tenants[tenant_id] = TenantAccess(
+                tenant_id, key["value"], key["id"], profile_arns[tenant_id]
+            )
+            if self.bedrock is not None:
+                # The stand-in then refuses anything but the tenants' profiles: the gateway must send those.
+                for model, arn in profile_arns[tenant_id].items():
+                    self.bedrock.register_model(arn, catalog[model]["maxOutputTokens"])
+        dynamodb = self.client("dynamodb")
+        for item in config_items(account, profile_arns, api_key_ids):
+            dynamodb.put_item(TableName=self.config_table, Item=item)
+
+    # -- helpers for callers -------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on the stack's emulators (for bootstrap, tests and reports)."""
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)
+
+    def lambda_log_lines(self) -> list[str]:
+        return self._log_capture.lines() if self._log_capture else []
+
+    def emf_documents(self) -> list[dict[str, Any]]:
+        """The EMF metric documents the gateway printed (the lines CloudWatch would turn into metrics)."""
+        documents = []
+        for line in self.lambda_log_lines():
+            if line.startswith("{") and '"_aws"' in line:
+                with contextlib.suppress(ValueError):
+                    documents.append(json.loads(line))
+        return documents
+
+    def curl_examples(self) -> list[str]:
+        examples = []
+        for tenant in self.tenants.values():
+            body = json.dumps(
+                {"messages": [{"role": "user", "content": [{"text": "Hello from " + tenant.tenant_id}]}]}
+            )
+            examples.append(
+                f"curl -s {self.gateway_url}/v1/converse -H 'x-api-key: {tenant.api_key}' "
+                f"-H 'content-type: application/json' -d '{body}'"
+            )
+        return examples
+
+
+def serve(account: str, port: int) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalStack(account=account, port=port, echo_lambda_logs=sys.stderr) as stack:
+        print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
+        print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
+        print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
+        print(f"  tables: {stack.ledger_table}, {stack.config_table}")
+        print("\nAPI keys:")
+        for tenant in stack.tenants.values():
+            print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
+        print("\nTry:")
+        for example in stack.curl_examples():
+            print(f"  {example}")
+        tenant = next(iter(stack.tenants.values()))
+        print(f"  curl -s {stack.gateway_url}/v1/budget -H 'x-api-key: {tenant.api_key}'")
+        print("\nGateway logs go to stderr. Ctrl-C stops everything.", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("\nstopping", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the gateway locally on emulators.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="start the stack and serve until Ctrl-C")
+    serve_parser.add_argument("--account", default="workload")
+    serve_parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    from scripts.tfvars import TfvarsError
+
+    try:
+        return serve(args.account, args.port)
+    except TfvarsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot start the local stack: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
