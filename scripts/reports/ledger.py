@@ -1,0 +1,40 @@
+"""The gateway ledger's call records (docs/design.md section 4), read from DynamoDB."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+CALL_PREFIX = "CALL#"
+_PERIOD = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def read_call_records(
+    table_name: str, dynamodb_client: Any = None, period: str | None = None
+) -> Iterator[dict]:
+    """Every call record of the ledger table, optionally of one period (`2026-11` or `2026-11-22`, UTC).
+
+    A paginated Scan filtered on the sort key: call records of all tenants, no other items (period
+    counters share the table). Numbers come back as Decimal, strings as str.
+    """
+    from boto3.dynamodb.types import TypeDeserializer
+
+    if period is not None and not _PERIOD.match(period):
+        raise ValueError(f"period must look like 2026-11 or 2026-11-22, got {period!r}")
+    if dynamodb_client is None:
+        import boto3
+
+        dynamodb_client = boto3.client("dynamodb")
+    deserializer = TypeDeserializer()
+    prefix = CALL_PREFIX + (period or "")
+    paginator = dynamodb_client.get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=table_name,
+        FilterExpression="begins_with(#sk, :prefix)",
+        ExpressionAttributeNames={"#sk": "sk"},
+        ExpressionAttributeValues={":prefix": {"S": prefix}},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            yield {key: deserializer.deserialize(value) for key, value in item.items()}

@@ -1,0 +1,74 @@
+"""The CUR 2.0 report queries: .sql files written once, rendered for DuckDB or Athena.
+
+The only differences between the engines are explicit here: how the CUR table is referenced, how a
+cost allocation tag is read from the `resource_tags` map (Athena's `map[key]` fails on a missing key,
+DuckDB's returns NULL), and how billing periods are selected (Athena filters the `billing_period`
+partition column so it scans only those months).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+SQL_DIR = Path(__file__).with_name("sql")
+REPORT_QUERIES = ("spend_by_principal", "spend_by_tag", "spend_by_model", "daily_spend", "spend_by_service")
+
+# CUR 2.0 writes a user-defined cost allocation tag `costCenter` into `resource_tags` under the key
+# `user_costCenter` (the `user:` prefix of the Billing console becomes `user_`).
+TAG_KEY_PREFIX = "user_"
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_TAG_NAME = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
+
+
+def validate_periods(periods: Sequence[str]) -> list[str]:
+    """Billing periods as `YYYY-MM`; they are inlined into SQL, so nothing else gets through."""
+    for period in periods:
+        if not _PERIOD.match(period):
+            raise ValueError(f"billing period must look like 2026-11, got {period!r}")
+    return sorted(set(periods))
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    cur_table: str
+
+    def tag(self, tag_name: str) -> str:
+        if not _TAG_NAME.match(tag_name):
+            raise ValueError(f"not a tag key: {tag_name!r}")
+        key = f"'{TAG_KEY_PREFIX}{tag_name}'"
+        if self.name == "athena":
+            return f"element_at(resource_tags, {key})"
+        return f"resource_tags[{key}]"
+
+    def period_filter(self, periods: Sequence[str]) -> str:
+        if not periods:
+            return ""
+        if self.name == "athena":
+            months = ", ".join(f"'{period}'" for period in validate_periods(periods))
+            return f"AND billing_period IN ({months})"
+        starts = ", ".join(f"DATE '{period}-01'" for period in validate_periods(periods))
+        return f"AND CAST(bill_billing_period_start_date AS DATE) IN ({starts})"
+
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(SQL_DIR),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # noqa: S701 - SQL, not HTML; every inlined value is validated above
+    keep_trailing_newline=True,
+)
+
+
+def render(query_name: str, dialect: Dialect, periods: Sequence[str] = ()) -> str:
+    """The SQL text of one report query for one engine."""
+    if query_name not in REPORT_QUERIES:
+        raise ValueError(f"unknown report query {query_name!r}; known: {', '.join(REPORT_QUERIES)}")
+    template = _environment.get_template(f"{query_name}.sql")
+    return template.render(
+        cur_table=dialect.cur_table, tag=dialect.tag, period_filter=dialect.period_filter(periods)
+    )
