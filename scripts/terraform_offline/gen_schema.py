@@ -209,6 +209,7 @@ def _lower_first(name: str) -> str:
 class _Converter:
     def __init__(self, source: _Source) -> None:
         self.source = source
+        self.approximations: list[str] = []
 
     def fail(self, message: str) -> SchemaGenerationError:
         return SchemaGenerationError(f"{self.source.type_name}: {message}")
@@ -292,6 +293,19 @@ class _Converter:
             raise self.fail(f"block {facts.name}: unknown rendering {entry['type']}/{wrapper}")
         if facts.required and block_type["nesting_mode"] != "single":
             block_type["min_items"] = 1
+        opaque = sorted(
+            name
+            for name, a in block_type["block"].get("attributes", {}).items()
+            if a.get("type") == "dynamic"
+        )
+        if block_type["nesting_mode"] == "set" and opaque:
+            # Terraform forbids dynamic attributes in set blocks; cdktn types a nested schema it finds
+            # too deep to express as `any`. Serving the set as a list keeps the rest of the type usable.
+            block_type["nesting_mode"] = "list"
+            self.approximations.append(
+                f"{self.source.type_name}.{facts.name}: set served as list; {', '.join(opaque)} typed as any "
+                "by cdktn (nested schema too deep), so only attribute syntax is accepted offline"
+            )
         return block_type
 
     def attribute(
@@ -352,14 +366,17 @@ def _top_level_class(source: _Source, base: str) -> str:
     raise SchemaGenerationError(f"{source.type_name}: no class extending cdktn.{base}")
 
 
-def convert(source: _Source, base: str) -> dict[str, Any]:
+def convert(source: _Source, base: str, approximations: list[str] | None = None) -> dict[str, Any]:
     converter = _Converter(source)
     class_body = source.classes[_top_level_class(source, base)]
     match = re.search(r"protected synthesizeHclAttributes\(\).*?\n  \}\n", class_body, re.DOTALL)
     if not match:
         raise converter.fail("no synthesizeHclAttributes")
     skip = _PROVIDER_META_ARGUMENTS if base == "TerraformProvider" else frozenset()
-    return converter.block(class_body, _hcl_entries(match.group(0)), skip=skip)
+    block = converter.block(class_body, _hcl_entries(match.group(0)), skip=skip)
+    if approximations is not None:
+        approximations.extend(converter.approximations)
+    return block
 
 
 def _lib_directory(kind: str, type_name: str) -> str:
@@ -430,6 +447,7 @@ def generate(assembly: Path, resources: set[str], data_sources: set[str]) -> dic
         classes, hcl_functions = _split_declarations(text)
         return _Source(type_name, text, classes, hcl_functions)
 
+    approximations: list[str] = []
     provider_version = package_json.get("cdktf", {}).get("provider", {}).get("version", "?")
     schema: dict[str, Any] = {
         "format_version": "1.0",
@@ -439,14 +457,19 @@ def generate(assembly: Path, resources: set[str], data_sources: set[str]) -> dic
             "regenerate": "python -m scripts.terraform_offline.gen_schema --python <venv with the package>",
         },
         "provider": {"version": 0, "block": convert(checked_source("provider"), "TerraformProvider")},
+        "approximations": approximations,
         "resource_schemas": {},
         "data_source_schemas": {},
     }
     for type_name in sorted(resources):
-        block = convert(checked_source(_lib_directory("resource", type_name)), "TerraformResource")
+        block = convert(
+            checked_source(_lib_directory("resource", type_name)), "TerraformResource", approximations
+        )
         schema["resource_schemas"][type_name] = {"version": 0, "block": block}
     for type_name in sorted(data_sources):
-        block = convert(checked_source(_lib_directory("data", type_name)), "TerraformDataSource")
+        block = convert(
+            checked_source(_lib_directory("data", type_name)), "TerraformDataSource", approximations
+        )
         schema["data_source_schemas"][type_name] = {"version": 0, "block": block}
     return schema
 
