@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,3 +58,59 @@ def record_calls(client: Any, operation: str, *, delay: Callable[[], None] | Non
 
     client.meta.events.register(f"provide-client-params.{service}.{operation}", on_call)
     return log
+
+
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/"
+# 2026-11-22T12:00:30Z: the period items are PERIOD#2026-11 (monthly) and PERIOD#2026-11-22 (daily).
+NOW = 1_795_348_830.0
+
+
+@dataclass
+class Tables:
+    """A config table and a ledger table of one test on the moto server."""
+
+    client: Any
+    config: str
+    ledger: str
+
+    def put_tenant(self, document: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self.config,
+            Item={"pk": {"S": f"tenant#{document['tenantId']}"}, "config": {"S": json.dumps(document)}},
+        )
+
+    def config_item(self, pk: str) -> dict[str, Any] | None:
+        return self.client.get_item(TableName=self.config, Key={"pk": {"S": pk}}, ConsistentRead=True).get(
+            "Item"
+        )
+
+    def period_item(self, tenant_id: str, period: str) -> dict[str, Any] | None:
+        return self.client.get_item(
+            TableName=self.ledger,
+            Key={"pk": {"S": tenant_id}, "sk": {"S": f"PERIOD#{period}"}},
+            ConsistentRead=True,
+        ).get("Item")
+
+    def put_period(self, tenant_id: str, period: str, **numbers: int) -> None:
+        item: dict[str, Any] = {"pk": {"S": tenant_id}, "sk": {"S": f"PERIOD#{period}"}}
+        item.update({name: {"N": str(value)} for name, value in numbers.items()})
+        self.client.put_item(TableName=self.ledger, Item=item)
+
+
+def tenant_document(
+    tenant_id: str, limit_usd: str, *, period: str = "MONTHLY", block_at: str | None = None
+) -> dict[str, Any]:
+    """A runtime tenant document (docs/design.md section 3)."""
+    return {
+        "tenantId": tenant_id,
+        "applicationId": f"{tenant_id}-app",
+        "costCenter": tenant_id,
+        "environment": "prod",
+        "apiKeyIds": [f"key-{tenant_id}"],
+        "budget": {"limitUsd": limit_usd, "period": period, "blockAtActualPercent": block_at},
+        "limits": {"requestsPerMinute": None, "tokensPerPeriod": None},
+        "models": {"claude-3-haiku": PROFILE_ARN + tenant_id},
+        "defaultModel": "claude-3-haiku",
+        "modelAliases": {},
+        "invokerRoleArn": None,
+    }
