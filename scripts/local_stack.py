@@ -70,9 +70,27 @@ class TenantAccess:
     """What a tenant's developer gets after an apply: an API key, and which profile serves each model."""
 
     tenant_id: str
+    application_id: str
+    cost_center: str
     api_key: str
     api_key_id: str
+    # Short model name -> application inference profile ARN; the first model is the default.
     profile_arns: Mapping[str, str]
+
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.profile_arns))
+
+    def request_body(self, text: str, model: str | None = None, max_tokens: int = 256) -> dict[str, Any]:
+        """A gateway request body (docs/design.md section 5) with one user message."""
+        return {
+            "model": model or self.default_model,
+            "prompt": {
+                "messages": [{"role": "user", "content": text}],
+                "parameters": {"max_tokens": max_tokens},
+            },
+            "tags": {"applicationId": self.application_id},
+        }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -524,7 +542,12 @@ class LocalStack:
             profile_arns[tenant_id] = {model: fake_profile_arn(tenant_id, model) for model in tenant.models}
             api_key_ids[tenant_id] = [key["id"]]
             self.tenants[tenant_id] = TenantAccess(
-                tenant_id, key["value"], key["id"], profile_arns[tenant_id]
+                tenant_id=tenant_id,
+                application_id=tenant.application_id,
+                cost_center=tenant.cost_center,
+                api_key=key["value"],
+                api_key_id=key["id"],
+                profile_arns=profile_arns[tenant_id],
             )
             if self.bedrock is not None:
                 # The stand-in then refuses anything but the tenants' profiles: the gateway must send those.
