@@ -1,0 +1,147 @@
+locals {
+  # The CUR 2.0 columns the chargeback reports read. The export selects exactly these, and the Glue
+  # table declares exactly these, so the two cannot drift apart.
+  cur_columns = [
+    { name = "identity_line_item_id", type = "string" },
+    { name = "identity_time_interval", type = "string" },
+    { name = "bill_billing_period_start_date", type = "timestamp" },
+    { name = "bill_payer_account_id", type = "string" },
+    { name = "line_item_usage_account_id", type = "string" },
+    { name = "line_item_line_item_type", type = "string" },
+    { name = "line_item_usage_start_date", type = "timestamp" },
+    { name = "line_item_usage_end_date", type = "timestamp" },
+    { name = "line_item_product_code", type = "string" },
+    { name = "line_item_usage_type", type = "string" },
+    { name = "line_item_operation", type = "string" },
+    { name = "line_item_resource_id", type = "string" },
+    { name = "line_item_usage_amount", type = "double" },
+    { name = "line_item_unblended_cost", type = "double" },
+    { name = "line_item_net_unblended_cost", type = "double" },
+    { name = "line_item_iam_principal", type = "string" },
+    { name = "pricing_unit", type = "string" },
+    { name = "resource_tags", type = "map<string,string>" },
+  ]
+
+  query_statement = "SELECT ${join(", ", [for c in local.cur_columns : c.name])} FROM COST_AND_USAGE_REPORT"
+
+  # Every table property is set, BILLING_VIEW_ARN included: the API echoes the full map back, and a
+  # partial map shows a perpetual diff that forces the export to be replaced (provider issues #43893, #43978).
+  table_configurations = {
+    COST_AND_USAGE_REPORT = {
+      BILLING_VIEW_ARN                      = "arn:${var.partition}:billing::${var.account_id}:billingview/primary"
+      INCLUDE_IAM_PRINCIPAL_DATA            = "TRUE"
+      INCLUDE_MANUAL_DISCOUNT_COMPATIBILITY = var.include_manual_discount_compatibility ? "TRUE" : "FALSE"
+      INCLUDE_RESOURCES                     = var.include_resources ? "TRUE" : "FALSE"
+      INCLUDE_SPLIT_COST_ALLOCATION_DATA    = var.include_split_cost_allocation_data ? "TRUE" : "FALSE"
+      TIME_GRANULARITY                      = var.time_granularity
+    }
+  }
+
+  glue_database_name = "${replace(var.name_prefix, "-", "_")}_cur"
+}
+
+resource "aws_bcmdataexports_export" "this" {
+  export {
+    name        = local.export_name
+    description = "CUR 2.0 with IAM principal data for Cost Sentry chargeback"
+
+    data_query {
+      query_statement      = local.query_statement
+      table_configurations = local.table_configurations
+    }
+
+    destination_configurations {
+      s3_destination {
+        s3_bucket = aws_s3_bucket.this.bucket
+        s3_prefix = var.s3_prefix
+        s3_region = var.region
+
+        s3_output_configurations {
+          overwrite   = "OVERWRITE_REPORT"
+          format      = "PARQUET"
+          compression = "PARQUET"
+          output_type = "CUSTOM"
+        }
+      }
+    }
+
+    refresh_cadence {
+      frequency = "SYNCHRONOUS"
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_s3_bucket_policy.this, aws_s3_bucket_server_side_encryption_configuration.this]
+}
+
+resource "aws_glue_catalog_database" "this" {
+  name        = local.glue_database_name
+  description = "CUR 2.0 export ${local.export_name} for Cost Sentry reports"
+  tags        = var.tags
+}
+
+resource "aws_glue_catalog_table" "this" {
+  name          = "cur2"
+  database_name = aws_glue_catalog_database.this.name
+  description   = "CUR 2.0 line items; one partition per billing period, found by partition projection (no crawler)."
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    classification                            = "parquet"
+    EXTERNAL                                  = "TRUE"
+    "projection.enabled"                      = "true"
+    "projection.billing_period.type"          = "date"
+    "projection.billing_period.format"        = "yyyy-MM"
+    "projection.billing_period.range"         = "${var.first_billing_period},NOW"
+    "projection.billing_period.interval"      = "1"
+    "projection.billing_period.interval.unit" = "MONTHS"
+    "storage.location.template"               = "${local.data_location}/BILLING_PERIOD=$${billing_period}"
+  }
+
+  partition_keys {
+    name = "billing_period"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = "${local.data_location}/"
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+
+    dynamic "columns" {
+      for_each = local.cur_columns
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+}
+
+resource "aws_athena_workgroup" "this" {
+  name        = "${var.name_prefix}-cur"
+  description = "Cost Sentry chargeback queries over the CUR 2.0 export"
+
+  configuration {
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+    # A runaway query over years of hourly line items is stopped at 10 GB scanned.
+    bytes_scanned_cutoff_per_query = 10 * 1024 * 1024 * 1024
+
+    result_configuration {
+      output_location = "s3://${aws_s3_bucket.this.bucket}/${local.results_key}/"
+
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = aws_kms_key.this.arn
+      }
+    }
+  }
+
+  tags = var.tags
+}

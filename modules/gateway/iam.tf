@@ -1,0 +1,247 @@
+# Least privilege: one role per function. The gateway may invoke only the tenants' application inference
+# profiles, and the models behind them only when called through one of those profiles.
+
+locals {
+  all_profile_arns = sort(distinct(flatten([for tenant_id in keys(local.tenants) : values(var.profile_arns[tenant_id])])))
+  all_underlying   = sort(distinct(flatten([for tenant_id in keys(local.tenants) : var.underlying_model_arns[tenant_id]])))
+  # DescribeBudgets lists the account's budgets; the prefix keeps the functions to Cost Sentry's own.
+  budget_arn_pattern = "arn:${var.partition}:budgets::${var.account_id}:budget/${var.budget_name_prefix}-*"
+  session_tag_keys   = ["applicationId", "costCenter", "environment", "user"]
+
+  invoker_role_arns = { for tenant_id, role in aws_iam_role.invoker : tenant_id => role.arn }
+
+  bedrock_actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+  logs_statement = {
+    for key in keys(local.function_names) : key => {
+      Sid      = "WriteOwnLogs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = "${aws_cloudwatch_log_group.function[key].arn}:*"
+    }
+  }
+
+  common_statements = [
+    {
+      Sid      = "UseTheStackKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      Resource = aws_kms_key.this.arn
+    },
+    {
+      # X-Ray has no resource-level permissions: these two actions only ever take "*".
+      Sid      = "SendTraces"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      Resource = "*"
+    },
+  ]
+
+  gateway_statements = concat(
+    [
+      {
+        Sid      = "LedgerReadWrite"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+        Resource = aws_dynamodb_table.ledger.arn
+      },
+      {
+        Sid      = "ConfigRead"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Scan", "dynamodb:GetItem"]
+        Resource = aws_dynamodb_table.config.arn
+      },
+      {
+        Sid      = "InvokeTenantProfiles"
+        Effect   = "Allow"
+        Action   = local.bedrock_actions
+        Resource = local.all_profile_arns
+      },
+      {
+        Sid      = "InvokeModelsOnlyThroughTenantProfiles"
+        Effect   = "Allow"
+        Action   = local.bedrock_actions
+        Resource = local.all_underlying
+        Condition = {
+          StringEquals = { "bedrock:InferenceProfileArn" = local.all_profile_arns }
+        }
+      },
+    ],
+    var.per_user_sessions ? [
+      {
+        Sid      = "AssumeTenantInvokers"
+        Effect   = "Allow"
+        Action   = ["sts:AssumeRole", "sts:TagSession"]
+        Resource = [for tenant_id in sort(keys(local.tenants)) : "arn:${var.partition}:iam::${var.account_id}:role/${local.invoker_role_names[tenant_id]}"]
+      },
+    ] : [],
+    var.profile_resolver == "dynamic" ? [
+      {
+        # The Resource Groups Tagging API has no resource-level permissions.
+        Sid      = "FindProfilesByTag"
+        Effect   = "Allow"
+        Action   = ["tag:GetResources"]
+        Resource = "*"
+      },
+    ] : [],
+  )
+
+  budget_function_statements = [
+    {
+      Sid      = "ReadTenantBudgets"
+      Effect   = "Allow"
+      Action   = ["budgets:ViewBudget"]
+      Resource = local.budget_arn_pattern
+    },
+    {
+      Sid      = "ConfigReadWrite"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Resource = aws_dynamodb_table.config.arn
+    },
+    {
+      Sid      = "LedgerReadWrite"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Resource = aws_dynamodb_table.ledger.arn
+    },
+    {
+      Sid      = "DeadLetter"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = aws_sqs_queue.dead_letter.arn
+    },
+  ]
+
+  function_statements = {
+    gateway      = local.gateway_statements
+    budget_sync  = local.budget_function_statements
+    budget_alert = local.budget_function_statements
+  }
+
+  invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-invoker-${tenant_id}" }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.function_names
+
+  name = each.value
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.function_names
+
+  name = "least-privilege"
+  role = aws_iam_role.function[each.key].id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = concat([local.logs_statement[each.key]], local.common_statements, local.function_statements[each.key])
+  })
+}
+
+# Per-user attribution: the gateway assumes the tenant's invoker role with the end user as session name
+# and the tenant's cost allocation tags as session tags, so CUR 2.0's line_item_iam_principal and the
+# principal's tags name the user and the tenant. The trust policy pins the tag values to the tenant's
+# own, so even a compromised gateway cannot bill one tenant's calls to another.
+resource "aws_iam_role" "invoker" {
+  for_each = var.per_user_sessions ? local.tenants : {}
+
+  name                 = local.invoker_role_names[each.key]
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "OnlyTheGatewayWithTheTenantsTags"
+      Effect    = "Allow"
+      Principal = { AWS = aws_iam_role.function["gateway"].arn }
+      Action    = ["sts:AssumeRole", "sts:TagSession"]
+      Condition = {
+        StringEquals = {
+          "aws:RequestTag/applicationId" = each.value.application_id
+          "aws:RequestTag/costCenter"    = each.value.cost_center
+          "aws:RequestTag/environment"   = each.value.environment
+        }
+        "ForAllValues:StringEquals" = { "aws:TagKeys" = local.session_tag_keys }
+      }
+    }]
+  })
+  tags = merge(var.tags, each.value.tags, {
+    applicationId = each.value.application_id
+    costCenter    = each.value.cost_center
+    environment   = each.value.environment
+  })
+
+  lifecycle {
+    precondition {
+      condition     = length(local.invoker_role_names[each.key]) <= 64
+      error_message = "Invoker role name ${local.invoker_role_names[each.key]} is longer than IAM's 64 characters."
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "invoker" {
+  for_each = aws_iam_role.invoker
+
+  name = "invoke-own-profiles"
+  role = each.value.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "InvokeOwnProfiles"
+        Effect   = "Allow"
+        Action   = local.bedrock_actions
+        Resource = sort(values(var.profile_arns[each.key]))
+      },
+      {
+        Sid      = "InvokeModelsOnlyThroughOwnProfiles"
+        Effect   = "Allow"
+        Action   = local.bedrock_actions
+        Resource = var.underlying_model_arns[each.key]
+        Condition = {
+          StringEquals = { "bedrock:InferenceProfileArn" = sort(values(var.profile_arns[each.key])) }
+        }
+      },
+    ]
+  })
+}
+
+# API Gateway writes access and execution logs through one role per account and Region.
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name = "${var.name_prefix}-apigw-cloudwatch"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${var.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+}

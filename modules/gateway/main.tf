@@ -1,0 +1,172 @@
+# The gateway: a REST API whose only integration is one Lambda function enforcing per-tenant budgets,
+# the two DynamoDB tables it keeps state in, and the two helper functions (budget sync, budget alert)
+# built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
+
+locals {
+  tenants = {
+    for tenant_id, tenant in var.tenants : tenant_id => merge(tenant, {
+      environment = coalesce(tenant.environment, var.environment)
+    })
+  }
+
+  account_root = "arn:${var.partition}:iam::${var.account_id}:root"
+
+  function_names = {
+    gateway      = "${var.name_prefix}-gateway"
+    budget_sync  = "${var.name_prefix}-budget-sync"
+    budget_alert = "${var.name_prefix}-budget-alert"
+  }
+
+  common_environment = {
+    LEDGER_TABLE      = aws_dynamodb_table.ledger.name
+    CONFIG_TABLE      = aws_dynamodb_table.config.name
+    METRICS_NAMESPACE = var.metrics_namespace
+  }
+
+  # cost_sentry.budget_sync reads these (budgets are named <BUDGET_NAME_PREFIX>-<tenant>).
+  budget_environment = {
+    BUDGET_NAME_PREFIX = var.budget_name_prefix
+    BUDGETS_ACCOUNT_ID = var.account_id
+  }
+
+  functions = {
+    gateway = {
+      handler      = "cost_sentry.handlers.gateway.handler"
+      timeout      = var.max_request_seconds
+      memory       = var.lambda_memory_mb
+      reserved     = var.reserved_concurrency
+      asynchronous = false
+      environment = merge(local.common_environment, {
+        LOG_PROMPTS                = tostring(var.log_prompts)
+        MAX_REQUEST_SECONDS        = tostring(var.max_request_seconds)
+        BEDROCK_TIMEOUT_SECONDS    = tostring(var.bedrock_timeout_seconds)
+        MAX_BODY_BYTES             = tostring(var.max_body_bytes)
+        CONFIG_REFRESH_SECONDS     = tostring(var.config_refresh_seconds)
+        PROFILE_RESOLVER           = var.profile_resolver
+        PER_USER_SESSIONS          = tostring(var.per_user_sessions)
+        CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+      })
+    }
+    budget_sync = {
+      handler      = "cost_sentry.handlers.budget_sync.handler"
+      timeout      = 60
+      memory       = 256
+      reserved     = 1 # one sync at a time: overlapping runs would race on the limit# items
+      asynchronous = true
+      environment  = merge(local.common_environment, local.budget_environment)
+    }
+    budget_alert = {
+      handler      = "cost_sentry.handlers.budget_alert.handler"
+      timeout      = 30
+      memory       = 256
+      reserved     = 5 # bounded: a burst of notifications must not starve the gateway
+      asynchronous = true
+      environment  = merge(local.common_environment, local.budget_environment)
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "Encrypts Cost Sentry's tables, logs, function environment and dead-letter queue"
+  deletion_window_in_days = 30
+  enable_key_rotation     = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "LogsEncryptThisAccountsLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${var.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${var.partition}:logs:${var.region}:${var.account_id}:log-group:*" }
+        }
+      },
+    ]
+  })
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name_prefix}-gateway"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each = local.function_names
+
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name_prefix}-budget-events-dlq"
+  kms_master_key_id         = aws_kms_key.this.arn
+  message_retention_seconds = 1209600 # 14 days, the maximum: time to notice and replay a lost budget event
+  tags                      = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The functions reach only AWS APIs (Bedrock, DynamoDB, STS, Budgets); a VPC would add NAT cost and cold-start latency without narrowing anything IAM does not already.
+  #checkov:skip=CKV_AWS_272:The zip is built reproducibly from this repository and its hash pinned by source_code_hash; code signing needs a signing profile outside this stack.
+  #checkov:skip=CKV_AWS_116:The gateway is invoked synchronously by API Gateway, where a DLQ never fires; the asynchronous budget functions do get one (dynamic dead_letter_config).
+  for_each = local.functions
+
+  function_name                  = local.function_names[each.key]
+  description                    = "Cost Sentry ${replace(each.key, "_", " ")}"
+  role                           = aws_iam_role.function[each.key].arn
+  runtime                        = var.lambda_runtime
+  architectures                  = ["arm64"]
+  handler                        = each.value.handler
+  filename                       = var.lambda_package.filename
+  source_code_hash               = var.lambda_package.source_code_hash
+  timeout                        = each.value.timeout
+  memory_size                    = each.value.memory
+  reserved_concurrent_executions = each.value.reserved == null ? -1 : each.value.reserved
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = each.value.environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = each.value.asynchronous ? [aws_sqs_queue.dead_letter.arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+module "alerts_topic" {
+  source = "../notification-topic"
+
+  name               = "${var.name_prefix}-alerts"
+  account_id         = var.account_id
+  partition          = var.partition
+  publisher_services = ["cloudwatch.amazonaws.com"]
+  email_subscribers  = toset(var.alert_emails)
+  tags               = var.tags
+}

@@ -1,0 +1,278 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,19}$", var.name_prefix))
+    error_message = "name_prefix must be 1-20 lowercase letters, digits or hyphens (IAM role names are at most 64 characters)."
+  }
+}
+
+variable "account_id" {
+  type        = string
+  description = "The workload account."
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the gateway."
+}
+
+variable "partition" {
+  type        = string
+  description = "AWS partition of the ARNs."
+  default     = "aws"
+}
+
+variable "environment" {
+  type        = string
+  description = "Default environment of tenants that do not set one."
+}
+
+variable "tenants" {
+  type = map(object({
+    application_id = string
+    cost_center    = string
+    environment    = optional(string)
+    models         = list(string)
+    model_aliases  = optional(map(string), {})
+    budget = object({
+      limit_usd       = number
+      period          = optional(string, "MONTHLY")
+      block_at_actual = optional(number)
+    })
+    limits = optional(object({
+      requests_per_minute = optional(number)
+      tokens_per_period   = optional(number)
+    }), {})
+    tags = optional(map(string), {})
+  }))
+  description = "Tenants keyed by stable tenant id (docs/design.md section 2): each gets an API key, a usage plan and a config item."
+
+  validation {
+    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
+    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0])
+    error_message = "Every tenant needs at least one model."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])
+    error_message = "model_aliases may only point at the tenant's own models."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : try(t.limits.requests_per_minute > 0, true) && try(t.limits.tokens_per_period > 0, true)])
+    error_message = "limits.requests_per_minute and limits.tokens_per_period must be greater than 0 (or left out for unlimited)."
+  }
+}
+
+variable "profile_arns" {
+  type        = map(map(string))
+  description = "Tenant id -> model -> application inference profile ARN (the inference-profiles module's profile_arns)."
+}
+
+variable "underlying_model_arns" {
+  type        = map(list(string))
+  description = "Tenant id -> foundation model / system profile ARNs behind its profiles (the inference-profiles module's underlying_model_arns)."
+}
+
+variable "budget_name_prefix" {
+  type        = string
+  description = "The budgets module's name_prefix: tenant budgets are named <prefix>-<tenant>, and the budget functions may read only budgets with this prefix."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,31}$", var.budget_name_prefix))
+    error_message = "budget_name_prefix must be 1-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "budget_topic_arn" {
+  type        = string
+  description = "The budgets' SNS topic; the budget alert function subscribes to it."
+}
+
+variable "lambda_package" {
+  type = object({
+    filename         = string
+    source_code_hash = string
+  })
+  description = "The zip built by `python -m scripts.build_lambda` and its base64 SHA-256 (filebase64sha256)."
+}
+
+variable "lambda_runtime" {
+  type        = string
+  description = "Python runtime of the functions."
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.12 or python3.13."
+  }
+}
+
+variable "lambda_memory_mb" {
+  type        = number
+  description = "Memory of the gateway function (CPU scales with it)."
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of the gateway function; null shares the account pool."
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1, false)
+    error_message = "reserved_concurrency must be at least 1 or null."
+  }
+}
+
+variable "max_request_seconds" {
+  type        = number
+  description = "MAX_REQUEST_SECONDS: the gateway function's timeout and the lifetime of a budget hold."
+  default     = 120
+
+  validation {
+    condition     = var.max_request_seconds >= 10 && var.max_request_seconds <= 900 && floor(var.max_request_seconds) == var.max_request_seconds
+    error_message = "max_request_seconds must be a whole number between 10 and 900."
+  }
+}
+
+variable "integration_timeout_ms" {
+  type        = number
+  description = "API Gateway integration timeout. 29000 is the default quota; Regional APIs may raise it (Service Quotas) up to the function timeout."
+  default     = 29000
+
+  validation {
+    condition     = var.integration_timeout_ms >= 50 && var.integration_timeout_ms <= 900000
+    error_message = "integration_timeout_ms must be between 50 and 900000."
+  }
+}
+
+variable "bedrock_timeout_seconds" {
+  type        = number
+  description = "BEDROCK_TIMEOUT_SECONDS: read timeout of one Bedrock call."
+  default     = 60
+}
+
+variable "max_body_bytes" {
+  type        = number
+  description = "MAX_BODY_BYTES: largest request body accepted."
+  default     = 262144
+}
+
+variable "config_refresh_seconds" {
+  type        = number
+  description = "CONFIG_REFRESH_SECONDS: how long the gateway caches the config table."
+  default     = 300
+}
+
+variable "profile_resolver" {
+  type        = string
+  description = "PROFILE_RESOLVER: static (profile ARNs from the config item) or dynamic (looked up by tags)."
+  default     = "static"
+
+  validation {
+    condition     = contains(["static", "dynamic"], var.profile_resolver)
+    error_message = "profile_resolver must be static or dynamic."
+  }
+}
+
+variable "log_prompts" {
+  type        = bool
+  description = "LOG_PROMPTS: log request and response text (off: prompts can hold personal data)."
+  default     = false
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "METRICS_NAMESPACE of the gateway's EMF metrics."
+  default     = "GenAIRateLimiting"
+}
+
+variable "per_user_sessions" {
+  type        = bool
+  description = "PER_USER_SESSIONS: create a per-tenant invoker role the gateway assumes with the end user as session name, so CUR's line_item_iam_principal names the user."
+  default     = false
+}
+
+variable "call_record_retention_days" {
+  type        = number
+  description = "CALL_RECORD_RETENTION_DAYS: call records expire (DynamoDB TTL) after this many days."
+  default     = 400
+
+  validation {
+    condition     = var.call_record_retention_days >= 1
+    error_message = "call_record_retention_days must be at least 1."
+  }
+}
+
+variable "default_throttle" {
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  description = "API Gateway throttle of tenants without limits.requests_per_minute (requests per second, burst)."
+  default     = { rate_limit = 50, burst_limit = 100 }
+}
+
+variable "stage_name" {
+  type        = string
+  description = "API Gateway stage."
+  default     = "live"
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the function and access log groups."
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ..., 365, ..., 3653)."
+  }
+}
+
+variable "waf_web_acl_arn" {
+  type        = string
+  description = "Optional WAFv2 web ACL (REGIONAL) to associate with the stage."
+  default     = null
+}
+
+variable "manage_api_gateway_account" {
+  type        = bool
+  description = "Set the Region's API Gateway CloudWatch role (needed for access and execution logs). It is one setting per account and Region: turn off if something else manages it."
+  default     = true
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect the DynamoDB tables from deletion."
+  default     = true
+}
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Addresses subscribed to the alerts topic (alarms)."
+  default     = []
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags for every resource."
+  default     = {}
+}

@@ -1,0 +1,200 @@
+# Per-tenant alarms on the gateway's own metrics (by CostCenter) and on Bedrock's metrics for the tenant's
+# profiles (by ModelId = profile id), plus one dashboard. A tenant's alarms are keyed by its id, so adding
+# a tenant adds only its own alarms.
+
+locals {
+  tenant_profiles = merge([
+    for tenant_id, tenant in var.tenants : {
+      for model in tenant.models : "${tenant_id}/${model}" => {
+        tenant_id = tenant_id
+        model     = model
+        threshold = tenant.alarms.bedrock_errors_per_5_minute
+      }
+    }
+  ]...)
+
+  gateway_alarms = merge([
+    for tenant_id, tenant in var.tenants : {
+      "${tenant_id}/denials" = {
+        tenant_id   = tenant_id
+        cost_center = tenant.cost_center
+        metric      = "RateLimitDenied"
+        period      = 300
+        threshold   = tenant.alarms.denials_per_5_minutes
+        description = "Tenant ${tenant_id}: budget or rate-limit denials spiking (RateLimitDenied, 5 minutes)."
+      }
+      "${tenant_id}/failures" = {
+        tenant_id   = tenant_id
+        cost_center = tenant.cost_center
+        metric      = "InvocationFailed"
+        period      = 300
+        threshold   = tenant.alarms.failures_per_5_minutes
+        description = "Tenant ${tenant_id}: Bedrock invocations failing through the gateway (InvocationFailed, 5 minutes)."
+      }
+    }
+  ]...)
+
+  cost_centers = sort(distinct([for tenant in values(var.tenants) : tenant.cost_center]))
+}
+
+resource "aws_cloudwatch_metric_alarm" "gateway" {
+  for_each = local.gateway_alarms
+
+  alarm_name          = "${var.name_prefix}-${replace(each.key, "/", "-")}"
+  alarm_description   = each.value.description
+  namespace           = var.metrics_namespace
+  metric_name         = each.value.metric
+  dimensions          = { CostCenter = each.value.cost_center }
+  statistic           = "Sum"
+  period              = each.value.period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = merge(var.tags, { tenant = each.value.tenant_id })
+}
+
+resource "aws_cloudwatch_metric_alarm" "tokens" {
+  for_each = var.tenants
+
+  alarm_name          = "${var.name_prefix}-${each.key}-tokens"
+  alarm_description   = "Tenant ${each.key}: input + output tokens over ${each.value.alarms.tokens_per_hour} in an hour."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.alarms.tokens_per_hour
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+
+  metric_query {
+    id          = "tokens"
+    expression  = "input + output"
+    label       = "Tokens"
+    return_data = true
+  }
+
+  metric_query {
+    id = "input"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "InputTokens"
+      dimensions  = { CostCenter = each.value.cost_center }
+      stat        = "Sum"
+      period      = 3600
+    }
+  }
+
+  metric_query {
+    id = "output"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "OutputTokens"
+      dimensions  = { CostCenter = each.value.cost_center }
+      stat        = "Sum"
+      period      = 3600
+    }
+  }
+
+  tags = merge(var.tags, { tenant = each.key })
+}
+
+resource "aws_cloudwatch_metric_alarm" "bedrock_errors" {
+  for_each = local.tenant_profiles
+
+  alarm_name          = "${var.name_prefix}-${each.value.tenant_id}-${each.value.model}-bedrock-errors"
+  alarm_description   = "Tenant ${each.value.tenant_id}: Bedrock client + server errors on its ${each.value.model} profile (5 minutes)."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+
+  metric_query {
+    id          = "errors"
+    expression  = "client + server"
+    label       = "Bedrock errors"
+    return_data = true
+  }
+
+  metric_query {
+    id = "client"
+    metric {
+      namespace   = "AWS/Bedrock"
+      metric_name = "InvocationClientErrors"
+      dimensions  = { ModelId = var.profile_ids[each.value.tenant_id][each.value.model] }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+
+  metric_query {
+    id = "server"
+    metric {
+      namespace   = "AWS/Bedrock"
+      metric_name = "InvocationServerErrors"
+      dimensions  = { ModelId = var.profile_ids[each.value.tenant_id][each.value.model] }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+
+  tags = merge(var.tags, { tenant = each.value.tenant_id })
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = "${var.name_prefix}-tenants"
+  dashboard_body = jsonencode({
+    widgets = concat(
+      [
+        for index, widget in [
+          { title = "Requests by cost center", metric = "TotalRequests", stat = "Sum" },
+          { title = "Budget and rate-limit denials by cost center", metric = "RateLimitDenied", stat = "Sum" },
+          { title = "Input tokens by cost center", metric = "InputTokens", stat = "Sum" },
+          { title = "Output tokens by cost center", metric = "OutputTokens", stat = "Sum" },
+          { title = "Cost (USD) by cost center", metric = "CostUSD", stat = "Sum" },
+          { title = "Failed invocations by cost center", metric = "InvocationFailed", stat = "Sum" },
+          ] : {
+          type   = "metric"
+          x      = (index % 2) * 12
+          y      = floor(index / 2) * 6
+          width  = 12
+          height = 6
+          properties = {
+            title   = widget.title
+            region  = var.region
+            stat    = widget.stat
+            period  = 300
+            view    = "timeSeries"
+            stacked = widget.metric == "CostUSD"
+            metrics = [for cc in local.cost_centers : [var.metrics_namespace, widget.metric, "CostCenter", cc]]
+          }
+        }
+      ],
+      [
+        {
+          type   = "metric"
+          x      = 0
+          y      = 18
+          width  = 24
+          height = 6
+          properties = {
+            title  = "Bedrock invocations by tenant profile"
+            region = var.region
+            stat   = "Sum"
+            period = 300
+            view   = "timeSeries"
+            metrics = [
+              for key in sort(keys(local.tenant_profiles)) : [
+                "AWS/Bedrock", "Invocations", "ModelId", var.profile_ids[local.tenant_profiles[key].tenant_id][local.tenant_profiles[key].model],
+                { label = key },
+              ]
+            ]
+          }
+        },
+      ],
+    )
+  })
+}

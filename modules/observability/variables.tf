@@ -1,0 +1,62 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of the alarm and dashboard names."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,31}$", var.name_prefix))
+    error_message = "name_prefix must be 1-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the metrics shown on the dashboard."
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "Namespace of the gateway's Embedded Metric Format metrics (METRICS_NAMESPACE)."
+  default     = "GenAIRateLimiting"
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic every alarm notifies (on alarm and when it recovers)."
+}
+
+variable "tenants" {
+  type = map(object({
+    cost_center = string
+    models      = list(string)
+    alarms = optional(object({
+      denials_per_5_minutes       = optional(number, 10)
+      failures_per_5_minutes      = optional(number, 5)
+      tokens_per_hour             = optional(number, 1000000)
+      bedrock_errors_per_5_minute = optional(number, 5)
+    }), {})
+  }))
+  description = "Tenants keyed by stable tenant id: the cost center their gateway metrics carry, their models, and optional alarm thresholds."
+
+  validation {
+    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
+    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_errors_per_5_minute > 0
+    ])
+    error_message = "Alarm thresholds must be greater than 0."
+  }
+}
+
+variable "profile_ids" {
+  type        = map(map(string))
+  description = "Tenant id -> model -> application inference profile id (the inference-profiles module's profile_ids): the ModelId dimension of AWS/Bedrock metrics."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags for every alarm."
+  default     = {}
+}

@@ -1,0 +1,97 @@
+# The workload account: tagged inference profiles, budgets, anomaly detection, the gateway and its
+# alarms, all driven by the one tenants map in terraform.tfvars.
+
+locals {
+  # One source of truth for models: the gateway's own catalog.
+  model_catalog = jsondecode(file("${path.module}/../../../lambda_src/cost_sentry/data/models.json")).models
+
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.module}/../../../build/lambda/cost_sentry.zip")
+
+  tags = {
+    application = "cost-sentry"
+  }
+
+  # Tenant environment defaults to the account's, resolved once for every module.
+  tenants = {
+    for tenant_id, tenant in var.tenants : tenant_id => merge(tenant, {
+      environment = coalesce(tenant.environment, var.environment)
+    })
+  }
+}
+
+module "inference_profiles" {
+  source = "../../../modules/inference-profiles"
+
+  name_prefix   = var.name_prefix
+  region        = var.region
+  account_id    = var.account_id
+  environment   = var.environment
+  model_catalog = local.model_catalog
+  tenants       = local.tenants
+  tags          = local.tags
+}
+
+module "budgets" {
+  source = "../../../modules/budgets"
+
+  name_prefix  = var.name_prefix
+  account_id   = var.account_id
+  tenants      = local.tenants
+  alert_emails = var.alert_emails
+  tags         = local.tags
+}
+
+module "anomaly_detection" {
+  source = "../../../modules/anomaly-detection"
+
+  name       = "${var.name_prefix}-tenants"
+  account_id = var.account_id
+  monitor = {
+    kind       = "cost_allocation_tag"
+    tag_key    = "applicationId"
+    tag_values = [for tenant in values(local.tenants) : tenant.application_id]
+  }
+  frequency         = "IMMEDIATE"
+  threshold         = { absolute_usd = var.anomaly_threshold_usd }
+  email_subscribers = var.alert_emails
+  tags              = local.tags
+}
+
+module "gateway" {
+  source = "../../../modules/gateway"
+
+  name_prefix           = var.name_prefix
+  account_id            = var.account_id
+  region                = var.region
+  environment           = var.environment
+  tenants               = local.tenants
+  profile_arns          = module.inference_profiles.profile_arns
+  underlying_model_arns = module.inference_profiles.underlying_model_arns
+  budget_name_prefix    = var.name_prefix
+  budget_topic_arn      = module.budgets.topic_arn
+  per_user_sessions     = var.per_user_sessions
+  profile_resolver      = var.profile_resolver
+  alert_emails          = var.alert_emails
+  tags                  = local.tags
+
+  lambda_package = {
+    filename         = local.lambda_zip_path
+    source_code_hash = filebase64sha256(local.lambda_zip_path)
+  }
+}
+
+module "observability" {
+  source = "../../../modules/observability"
+
+  name_prefix     = var.name_prefix
+  region          = var.region
+  alarm_topic_arn = module.gateway.alerts_topic_arn
+  profile_ids     = module.inference_profiles.profile_ids
+  tags            = local.tags
+  tenants = {
+    for tenant_id, tenant in local.tenants : tenant_id => {
+      cost_center = tenant.cost_center
+      models      = tenant.models
+    }
+  }
+}
