@@ -59,15 +59,47 @@ class SynthTenant:
     environment: str
     models: tuple[str, ...]
     users: int
+    # budget for the synthetic tenants.json, per 100,000 generated rows, so budgets scale with --rows
+    budget_per_100k_rows: Decimal = Decimal(1000)
+    budget_period: str = "MONTHLY"
 
 
 DEFAULT_TENANTS = (
-    SynthTenant("sales", "sales-assistant", "sales", "prod", ("claude-3-haiku", "nova-micro"), 24),
-    SynthTenant("services", "services-copilot", "services", "prod", ("claude-3-5-haiku", "nova-lite"), 18),
-    SynthTenant("support", "support-bot", "support", "staging", ("nova-micro", "nova-lite"), 30),
-    SynthTenant("marketing", "campaign-writer", "marketing", "prod", ("claude-sonnet-4", "nova-pro"), 8),
-    SynthTenant("legal", "contract-review", "legal", "prod", ("claude-sonnet-4",), 5),
-    SynthTenant("engineering", "code-helper", "engineering", "dev", ("claude-3-5-haiku", "llama3-1-8b"), 40),
+    SynthTenant(
+        "sales", "sales-assistant", "sales", "prod", ("claude-3-haiku", "nova-micro"), 24, Decimal(300)
+    ),
+    SynthTenant(
+        "services",
+        "services-copilot",
+        "services",
+        "prod",
+        ("claude-3-5-haiku", "nova-lite"),
+        18,
+        Decimal(600),
+    ),
+    SynthTenant(
+        "support",
+        "support-bot",
+        "support",
+        "staging",
+        ("nova-micro", "nova-lite"),
+        30,
+        Decimal("1.6"),
+        "DAILY",
+    ),
+    SynthTenant(
+        "marketing", "campaign-writer", "marketing", "prod", ("claude-sonnet-4", "nova-pro"), 8, Decimal(2000)
+    ),
+    SynthTenant("legal", "contract-review", "legal", "prod", ("claude-sonnet-4",), 5, Decimal(2200)),
+    SynthTenant(
+        "engineering",
+        "code-helper",
+        "engineering",
+        "dev",
+        ("claude-3-5-haiku", "llama3-1-8b"),
+        40,
+        Decimal(500),
+    ),
 )
 
 OTHER_SERVICES = (
@@ -356,6 +388,25 @@ def synthesize(
     return _write(con, out_dir)
 
 
+def write_tenants_json(path: Path, rows: int, tenants: Sequence[SynthTenant] = DEFAULT_TENANTS) -> Path:
+    """The synthetic tenants and budgets in the limits-JSON format `chargeback --limits` reads."""
+    scale = Decimal(rows) / Decimal(100_000)
+    document = {
+        tenant.tenant_id: {
+            "applicationId": tenant.application_id,
+            "costCenter": tenant.cost_center,
+            "environment": tenant.environment,
+            "limitUsd": str(
+                max((tenant.budget_per_100k_rows * scale).quantize(Decimal("0.01")), Decimal("0.01"))
+            ),
+            "period": tenant.budget_period,
+        }
+        for tenant in tenants
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def _call_time(sort_key: str) -> datetime:
     # sk = CALL#<ISO-8601 UTC>#<requestId>
     parts = sort_key.split("#")
@@ -395,7 +446,7 @@ def synthesize_from_calls(
         if model not in prices:
             raise SynthError(f"call {call.get('sk')}: model {model!r} is not in the catalog")
         hour = _call_time(str(call["sk"])).replace(minute=0, second=0, microsecond=0, tzinfo=None)
-        user = str(call.get("user") or "gateway")
+        user = str(call.get("user") or f"{tenant_id}-app")
         principal = str(call.get("principal") or "")
         if not principal.startswith("arn:"):
             principal = invoker_principal(account_id, name_prefix, tenant_id, user)
