@@ -104,3 +104,86 @@ def clock() -> Clock:
 
 
 TenantFactory = Callable[..., TenantConfig]
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "gateway"
+
+
+def load_event(name: str, **changes: Any) -> dict[str, Any]:
+    """An API Gateway REST v1 event from tests/fixtures/gateway, with the body/key/headers changed."""
+    event = json.loads((FIXTURES / f"{name}.json").read_text())
+    if "body" in changes:
+        body = changes.pop("body")
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    if "api_key_id" in changes:
+        event["requestContext"]["identity"]["apiKeyId"] = changes.pop("api_key_id")
+    if "user" in changes:
+        user = changes.pop("user")
+        for headers in (event["headers"], event["multiValueHeaders"]):
+            headers.pop("X-Cost-Sentry-User", None)
+        if user is not None:
+            event["headers"]["X-Cost-Sentry-User"] = user
+    event["requestContext"]["requestId"] = changes.pop("request_id", str(uuid.uuid4()))
+    event.update(changes)
+    return event
+
+
+def converse_body(tenant_id: str = "sales", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "claude-3-haiku",
+        "prompt": {
+            "messages": [{"role": "user", "content": "What is a cost allocation tag?"}],
+            "parameters": {"max_tokens": 100},
+        },
+        "tags": {"applicationId": f"{tenant_id}-app"},
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Gateway:
+    """A GatewayService wired to moto DynamoDB, a fake Bedrock and captured telemetry."""
+
+    service: Any
+    tables: Tables
+    bedrock: Any
+    clients: Any
+    metrics: list[str]
+    logs: list[str]
+    clock: Clock
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        from cost_sentry.handlers.gateway import handle_event
+
+        return handle_event(self.service, event)
+
+    def emf(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.metrics]
+
+
+@pytest.fixture
+def gateway_factory(tables: Tables, clock: Clock) -> Callable[..., Gateway]:
+    from cost_sentry.handlers.gateway import build_service
+    from cost_sentry.settings import Settings
+
+    from tests.gateway.fakes import FakeBedrock, FakeClients
+
+    def build(*documents: dict[str, Any], bedrock: Any = None, **settings: Any) -> Gateway:
+        for document in documents or (tenant_document(),):
+            tables.put_tenant(document)
+        fake = bedrock or FakeBedrock()
+        clients = FakeClients(fake)
+        metrics: list[str] = []
+        logs: list[str] = []
+        service = build_service(
+            Settings(ledger_table=tables.ledger, config_table=tables.config, **settings),
+            dynamodb_client=tables.client,
+            bedrock_clients=clients,
+            metrics_sink=metrics.append,
+            log_sink=logs.append,
+            clock=clock,
+        )
+        return Gateway(service, tables, fake, clients, metrics, logs, clock)
+
+    return build

@@ -1,0 +1,216 @@
+"""Lambda entry point of the gateway (API Gateway REST API, Lambda proxy integration, format 1.0).
+
+Thin: parse the event, call the GatewayService, shape the proxy response. The service is built once per
+container (the composition root below) from the environment; tests build their own with ``build_service``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from cost_sentry.bedrock import BedrockClients, SharedBedrockClients, bedrock_client_config
+from cost_sentry.config import ConfigStore
+from cost_sentry.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
+from cost_sentry.gateway import ApiCall, ApiResult, GatewayService, error_body, new_request_id
+from cost_sentry.ledger import Ledger
+from cost_sentry.log import RequestLogger
+from cost_sentry.log import stdout_sink as log_stdout
+from cost_sentry.metrics import MetricsEmitter
+from cost_sentry.metrics import stdout_sink as metrics_stdout
+from cost_sentry.resolvers import ProfileResolver, StaticResolver
+from cost_sentry.settings import Settings
+
+ROUTES = {
+    "/v1/converse": ("POST", "converse"),
+    "/v1/converse-stream": ("POST", "converse-stream"),
+    "/v1/budget": ("GET", "budget"),
+}
+USER_HEADER = "x-cost-sentry-user"
+
+
+def _aws_client(service: str, **config: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # A Session per client: boto3's default session is not thread-safe to create clients from.
+    return boto3.session.Session().client(service, config=Config(**config) if config else None)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    dynamodb_client: Any = None,
+    bedrock_clients: BedrockClients | None = None,
+    resolver: ProfileResolver | None = None,
+    metrics_sink: Callable[[str], None] = metrics_stdout,
+    log_sink: Callable[[str], None] = log_stdout,
+    clock: Callable[[], float] = time.time,
+) -> GatewayService:
+    """The composition root: every collaborator can be injected; the defaults talk to AWS."""
+    if dynamodb_client is None:
+        # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
+        dynamodb_client = _aws_client(
+            "dynamodb",
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "total_max_attempts": 3},
+        )
+    if resolver is None:
+        if settings.profile_resolver == "dynamic":
+            from cost_sentry.resolver_dynamic import TaggingApiResolver
+
+            resolver = TaggingApiResolver(_aws_client("resourcegroupstaggingapi"))
+        else:
+            resolver = StaticResolver()
+    if bedrock_clients is None:
+        shared = SharedBedrockClients(client_config=bedrock_client_config(settings))
+        if settings.per_user_sessions:
+            from cost_sentry.sessions import PerUserSessionClients, default_bedrock_client_factory
+
+            bedrock_clients = PerUserSessionClients(
+                _aws_client("sts"),
+                client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
+                fallback=shared,
+            )
+        else:
+            bedrock_clients = shared
+    return GatewayService(
+        settings=settings,
+        config_store=ConfigStore(dynamodb_client, settings.config_table, settings.config_refresh_seconds),
+        ledger=Ledger(
+            dynamodb_client,
+            settings.ledger_table,
+            hold_lifetime_seconds=settings.hold_lifetime_seconds,
+            call_record_retention_days=settings.call_record_retention_days,
+            clock=clock,
+        ),
+        resolver=resolver,
+        bedrock_clients=bedrock_clients,
+        metrics=MetricsEmitter(settings.metrics_namespace, metrics_sink),
+        request_logger=RequestLogger(settings.log_prompts, log_sink),
+        clock=clock,
+    )
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if values:
+            headers[name.lower()] = str(values[-1])
+    for name, value in (event.get("headers") or {}).items():
+        if value is not None:
+            headers[name.lower()] = str(value)
+    return headers
+
+
+def _body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("invalid_body_encoding", "the body is marked base64 but is not") from None
+    return body.encode("utf-8")
+
+
+def _json_response(result: ApiResult, request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": result.status,
+        "headers": {"Content-Type": "application/json", "X-Request-Id": request_id, **result.headers},
+        "body": json.dumps(result.body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def _error_response(error: GatewayError, request_id: str) -> dict[str, Any]:
+    return _json_response(
+        ApiResult(error.status, error_body(error, request_id), dict(error.headers)), request_id
+    )
+
+
+def _sse(event: Mapping[str, Any]) -> str:
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def _stream_response(service: GatewayService, call: ApiCall) -> dict[str, Any]:
+    # The Python managed runtime cannot stream a proxy response: the events are collected and sent
+    # as one text/event-stream body. A streaming front uses service.iter_stream_events directly.
+    events: Iterator[dict[str, Any]] = service.iter_stream_events(call)
+    try:
+        first = next(events)
+    except GatewayError as error:
+        return _error_response(error, call.request_id)
+    body = _sse(first) + "".join(_sse(event) for event in events)
+    return {
+        "statusCode": 200,
+        "headers": {
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Request-Id": call.request_id,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str, Any]:
+    """API Gateway REST v1 proxy event -> proxy response."""
+    context = event.get("requestContext") or {}
+    request_id = str(context.get("requestId") or new_request_id())
+    try:
+        resource = event.get("resource") or event.get("path") or ""
+        if resource not in ROUTES:
+            raise NotFound("not_found", f"no route {resource!r}; routes: {', '.join(ROUTES)}")
+        method, route = ROUTES[resource]
+        if (event.get("httpMethod") or "").upper() != method:
+            raise MethodNotAllowed("method_not_allowed", f"{resource} accepts {method} only")
+        headers = _headers(event)
+        call = ApiCall(
+            request_id=request_id,
+            api_key_id=(context.get("identity") or {}).get("apiKeyId") or None,
+            body=_body(event) if method == "POST" else b"",
+            user_header=headers.get(USER_HEADER),
+            route=route,
+        )
+        if route == "converse":
+            return _json_response(service.converse(call), request_id)
+        if route == "converse-stream":
+            return _stream_response(service, call)
+        return _json_response(service.budget(call), request_id)
+    except GatewayError as error:
+        return _error_response(error, request_id)
+    except Exception:
+        error = GatewayError("internal_error", "the gateway failed unexpectedly; nothing was charged")
+        return _error_response(error, request_id)
+
+
+_service: GatewayService | None = None
+_service_lock = threading.Lock()
+
+
+def _default_service() -> GatewayService:
+    global _service
+    if _service is None:
+        with _service_lock:
+            if _service is None:
+                _service = build_service(Settings.from_env())
+    return _service
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        service = _default_service()
+    except Exception as exc:
+        # A misconfigured function answers every request with the reason instead of crashing.
+        request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
+        error = GatewayError("gateway_misconfigured", f"the gateway is misconfigured: {exc}")
+        return _error_response(error, request_id)
+    return handle_event(service, event)
