@@ -246,6 +246,11 @@ class GatewayService:
         except Exception as exc:
             return self._finish(trace, self._internal_error(call, exc, trace))
 
+    def reject(self, call: ApiCall, error: GatewayError) -> ApiResult:
+        """A request the transport already refused (unknown route, undecodable body): still measured."""
+        trace = _Trace(call=call, started=self._timer())
+        return self._finish(trace, self._error_result(call, error, trace))
+
     # -- steps -----------------------------------------------------------------------------------
 
     def _authenticate(self, call: ApiCall, trace: _Trace) -> TenantConfig:

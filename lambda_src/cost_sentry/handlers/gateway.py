@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from cost_sentry.bedrock import BedrockClients, SharedBedrockClients, bedrock_client_config
@@ -32,6 +34,8 @@ ROUTES = {
     "/v1/budget": ("GET", "budget"),
 }
 USER_HEADER = "x-cost-sentry-user"
+
+logger = logging.getLogger(__name__)
 
 
 def _aws_client(service: str, **config: Any) -> Any:
@@ -165,30 +169,34 @@ def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str,
     """API Gateway REST v1 proxy event -> proxy response."""
     context = event.get("requestContext") or {}
     request_id = str(context.get("requestId") or new_request_id())
+    resource = event.get("resource") or event.get("path") or ""
+    method, route = ROUTES.get(resource, ("", "unknown"))
+    headers = _headers(event)
+    call = ApiCall(
+        request_id=request_id,
+        api_key_id=(context.get("identity") or {}).get("apiKeyId") or None,
+        user_header=headers.get(USER_HEADER),
+        route=route,
+    )
     try:
-        resource = event.get("resource") or event.get("path") or ""
-        if resource not in ROUTES:
+        if not method:
             raise NotFound("not_found", f"no route {resource!r}; routes: {', '.join(ROUTES)}")
-        method, route = ROUTES[resource]
         if (event.get("httpMethod") or "").upper() != method:
             raise MethodNotAllowed("method_not_allowed", f"{resource} accepts {method} only")
-        headers = _headers(event)
-        call = ApiCall(
-            request_id=request_id,
-            api_key_id=(context.get("identity") or {}).get("apiKeyId") or None,
-            body=_body(event) if method == "POST" else b"",
-            user_header=headers.get(USER_HEADER),
-            route=route,
-        )
+        if method == "POST":
+            call = replace(call, body=_body(event))
+    except GatewayError as error:
+        return _json_response(service.reject(call, error), request_id)
+    try:
         if route == "converse":
             return _json_response(service.converse(call), request_id)
         if route == "converse-stream":
             return _stream_response(service, call)
         return _json_response(service.budget(call), request_id)
-    except GatewayError as error:
-        return _error_response(error, request_id)
     except Exception:
-        error = GatewayError("internal_error", "the gateway failed unexpectedly; nothing was charged")
+        # The service answers its own errors; this is a bug, and the hold (if any) expires.
+        logger.exception("unhandled error in request %s", request_id)
+        error = GatewayError("internal_error", "the gateway failed unexpectedly")
         return _error_response(error, request_id)
 
 
