@@ -28,11 +28,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyvider.protocols.tfprotov6.protobuf import tfplugin6_pb2 as pb
-from pyvider.protocols.tfprotov6.protobuf import tfplugin6_pb2_grpc as pb_grpc
 
 from scripts.terraform_offline import values
 from scripts.terraform_offline.data_sources import READERS, DataSourceError, ProviderSettings
+from scripts.terraform_offline.protocol import PROVIDER_SERVICE
+from scripts.terraform_offline.protocol import tfplugin6 as pb
 
 SCHEMA_PATH = Path(__file__).with_name("aws_schema.json")
 APPLY_REFUSED = "schema-only stand-in: apply is refused"
@@ -118,7 +118,7 @@ def _decoded(dynamic_value: pb.DynamicValue) -> Any:
     return values.decode(dynamic_value.msgpack)
 
 
-class StandInProvider(pb_grpc.ProviderServicer):
+class StandInProvider:
     """The protocol 6 methods Terraform calls for validate, plan and `terraform test` (command = plan)."""
 
     def __init__(self, schema: dict[str, Any], on_stop: threading.Event | None = None) -> None:
@@ -258,6 +258,30 @@ class StandInProvider(pb_grpc.ProviderServicer):
         return pb.StopProvider.Response()
 
 
+def provider_handlers(provider: StandInProvider) -> grpc.GenericRpcHandler:
+    """gRPC handlers for the methods the stand-in implements; Terraform gets UNIMPLEMENTED for the rest."""
+    handlers = {}
+    for method in PROVIDER_SERVICE.methods:
+        implementation = getattr(provider, method.name, None)
+        if implementation is None or method.client_streaming or method.server_streaming:
+            continue
+        request_class = _message_class(method.input_type.full_name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            implementation,
+            request_deserializer=request_class.FromString,
+            response_serializer=lambda message: message.SerializeToString(),
+        )
+    return grpc.method_handlers_generic_handler(PROVIDER_SERVICE.full_name, handlers)
+
+
+def _message_class(full_name: str) -> Any:
+    """tfplugin6.GetProviderSchema.Request -> pb.GetProviderSchema.Request"""
+    target: Any = pb
+    for part in full_name.split(".")[1:]:
+        target = getattr(target, part)
+    return target
+
+
 def _self_signed_certificate() -> tuple[bytes, bytes, bytes]:
     """Key PEM, certificate PEM and certificate DER, shaped like go-plugin's own AutoMTLS certificates."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -331,7 +355,7 @@ def serve(handshake_out: Any = None) -> int:
         return 1
     stop = threading.Event()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    pb_grpc.add_ProviderServicer_to_server(StandInProvider(load_schema(), stop), server)
+    server.add_generic_rpc_handlers([provider_handlers(StandInProvider(load_schema(), stop))])
 
     def shutdown(request: bytes, context: Any) -> bytes:
         stop.set()
