@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from cost_sentry.errors import BadRequest, ServiceUnavailable
+from cost_sentry.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +52,15 @@ class ProfilesUnavailableError(ServiceUnavailable):
     """The tagging API failed and no earlier answer exists for the tenant."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("ProfilesUnavailable", message)
+        super().__init__("profiles_unavailable", message)
 
 
-class NoProfileForModelError(BadRequest):
-    """The tenant has no application inference profile tagged for the requested model."""
+class NoProfileForModelError(ServiceUnavailable):
+    """The model is enabled for the tenant, but no application inference profile is tagged for it (yet):
+    a deployment problem, not the caller's, and one a later retry may not see."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("ModelNotAvailable", message)
+        super().__init__("profile_not_found", message)
 
 
 MetricSink = Callable[[str, str], None]
@@ -97,7 +98,7 @@ class _TenantProfiles:
 
 
 class TaggingApiResolver:
-    """ProfileResolver backed by the Resource Groups Tagging API; thread-safe, clock injected."""
+    """cost_sentry.resolvers.ProfileResolver backed by the Resource Groups Tagging API; thread-safe."""
 
     def __init__(
         self,
@@ -132,7 +133,7 @@ class TaggingApiResolver:
             self._client = boto3.session.Session().client("resourcegroupstaggingapi")
         return self._client
 
-    def resolve(self, tenant: ResolverTenant, model: str) -> str:
+    def profile_arn(self, tenant: ResolverTenant, model: str) -> str:
         """The ARN of the tenant's application inference profile for `model` (a catalog short name)."""
         profiles = self.profiles_for(tenant)
         arn = profiles.get(model)

@@ -40,14 +40,14 @@ class InvalidUserError(BadRequest):
     """The end-user identifier cannot be used as an STS role session name."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("InvalidUser", message)
+        super().__init__("invalid_user", message)
 
 
 class SessionUnavailableError(ServiceUnavailable):
     """STS refused or failed to issue credentials for the tenant's invoker role."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("SessionUnavailable", message)
+        super().__init__("session_unavailable", message)
 
 
 class SessionTenant(Protocol):

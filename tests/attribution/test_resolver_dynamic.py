@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from cost_sentry.errors import BadRequest, ServiceUnavailable
+from cost_sentry.errors import ServiceUnavailable
 from cost_sentry.resolver_dynamic import (
     NoProfileForModelError,
     ProfilesUnavailableError,
@@ -101,8 +101,8 @@ def test_the_tenant_map_is_read_from_every_page_and_then_served_without_calls(te
 
     with stubber:
         # When the gateway resolves models many times
-        first = resolver.resolve(tenant, "claude-3-haiku")
-        answers = [resolver.resolve(tenant, "nova-micro") for _ in range(100)]
+        first = resolver.profile_arn(tenant, "claude-3-haiku")
+        answers = [resolver.profile_arn(tenant, "nova-micro") for _ in range(100)]
         # Then both pages were read once, and nothing more was asked (the Stubber has no answer left)
         stubber.assert_no_pending_responses()
 
@@ -119,15 +119,15 @@ def test_a_stale_map_is_refreshed_after_the_ttl(tenant: Tenant, clock: FakeClock
     resolver = TaggingApiResolver(
         client, ttl_seconds=300, clock=clock, refresh_in_background=False, metric_sink=Metrics()
     )
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "old"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "old"
 
     client.pages = [[mapping("new", "claude-3-haiku")]]
     clock.advance(299)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "old"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "old"
     assert client.calls == 1
 
     clock.advance(1)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "new"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "new"
     assert client.calls == 2
     assert client.params[0] == EXPECTED_FILTERS
 
@@ -138,14 +138,14 @@ def test_a_background_refresh_never_makes_a_request_wait_and_runs_once(
     # Given a warm resolver whose map has gone stale, and a tagging API that answers only when released
     client = FakeTaggingClient([[mapping("old", "claude-3-haiku")]])
     resolver = TaggingApiResolver(client, ttl_seconds=300, clock=clock, metric_sink=Metrics())
-    resolver.resolve(tenant, "claude-3-haiku")
+    resolver.profile_arn(tenant, "claude-3-haiku")
     clock.advance(301)
     client.pages = [[mapping("new", "claude-3-haiku")]]
     client.gate = threading.Event()
     client.started.clear()
 
     # When 20 requests arrive while the refresh is in flight
-    answers = [resolver.resolve(tenant, "claude-3-haiku") for _ in range(20)]
+    answers = [resolver.profile_arn(tenant, "claude-3-haiku") for _ in range(20)]
 
     # Then every one got the current answer at once, and a single refresh is running
     assert set(answers) == {PROFILE + "old"}
@@ -155,7 +155,7 @@ def test_a_background_refresh_never_makes_a_request_wait_and_runs_once(
     # And once the refresh lands, requests see the new map
     client.gate.set()
     deadline = time.monotonic() + 10
-    while resolver.resolve(tenant, "claude-3-haiku") != PROFILE + "new":
+    while resolver.profile_arn(tenant, "claude-3-haiku") != PROFILE + "new":
         assert time.monotonic() < deadline, "the background refresh never published"
         time.sleep(0.01)
     assert client.calls == 2
@@ -174,28 +174,28 @@ def test_throttling_keeps_serving_the_last_good_map_with_a_metric_and_backs_off(
         refresh_in_background=False,
         metric_sink=metrics,
     )
-    resolver.resolve(tenant, "claude-3-haiku")
+    resolver.profile_arn(tenant, "claude-3-haiku")
 
     # When the map is stale and the API throttles
     client.fail_with = "ThrottlingException"
     clock.advance(300)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "good"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "good"
     assert client.calls == 2
     assert metrics.counts == [("ProfileResolverRefreshFailed", "sales")]
 
     # Then the API is left alone until the back-off has passed
     clock.advance(29)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "good"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "good"
     assert client.calls == 2
     clock.advance(1)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "good"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "good"
     assert client.calls == 3
 
     # And a recovered API is used again
     client.fail_with = None
     client.pages = [[mapping("fresh", "claude-3-haiku")]]
     clock.advance(30)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "fresh"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "fresh"
 
 
 def test_concurrent_cold_requests_make_one_call(tenant: Tenant) -> None:
@@ -205,7 +205,7 @@ def test_concurrent_cold_requests_make_one_call(tenant: Tenant) -> None:
     answers: list[str] = []
 
     def request() -> None:
-        answers.append(resolver.resolve(tenant, "claude-3-haiku"))
+        answers.append(resolver.profile_arn(tenant, "claude-3-haiku"))
 
     threads = [threading.Thread(target=request) for _ in range(12)]
     for thread in threads:
@@ -228,17 +228,17 @@ def test_a_cold_failure_is_a_clear_error_and_is_not_retried_on_every_request(
     resolver = TaggingApiResolver(client, retry_after_failure_seconds=30, clock=clock, metric_sink=Metrics())
 
     with pytest.raises(ProfilesUnavailableError) as failed:
-        resolver.resolve(tenant, "claude-3-haiku")
+        resolver.profile_arn(tenant, "claude-3-haiku")
     assert isinstance(failed.value, ServiceUnavailable)
     assert "ThrottlingException" in failed.value.message
 
     with pytest.raises(ProfilesUnavailableError):
-        resolver.resolve(tenant, "claude-3-haiku")
+        resolver.profile_arn(tenant, "claude-3-haiku")
     assert client.calls == 1
 
     client.fail_with = None
     clock.advance(30)
-    assert resolver.resolve(tenant, "claude-3-haiku") == PROFILE + "haiku"
+    assert resolver.profile_arn(tenant, "claude-3-haiku") == PROFILE + "haiku"
     assert client.calls == 2
 
 
@@ -249,18 +249,19 @@ def test_an_unknown_model_is_refused_and_looked_up_again_at_most_every_miss_inte
     resolver = TaggingApiResolver(
         client, miss_refresh_seconds=30, clock=clock, refresh_in_background=False, metric_sink=Metrics()
     )
-    resolver.resolve(tenant, "claude-3-haiku")
+    resolver.profile_arn(tenant, "claude-3-haiku")
 
     with pytest.raises(NoProfileForModelError) as refused:
-        resolver.resolve(tenant, "nova-lite")
-    assert isinstance(refused.value, BadRequest)
+        resolver.profile_arn(tenant, "nova-lite")
+    assert isinstance(refused.value, ServiceUnavailable)
+    assert refused.value.code == "profile_not_found"
     assert "model='nova-lite'" in refused.value.message
     assert client.calls == 1
 
     # A profile created later is found by the next miss once the interval has passed
     client.pages = [[mapping("haiku", "claude-3-haiku"), mapping("lite", "nova-lite")]]
     clock.advance(30)
-    assert resolver.resolve(tenant, "nova-lite") == PROFILE + "lite"
+    assert resolver.profile_arn(tenant, "nova-lite") == PROFILE + "lite"
     assert client.calls == 2
 
 
@@ -278,9 +279,9 @@ def test_profiles_without_a_model_tag_are_skipped_and_duplicates_resolve_determi
 def test_tenants_are_cached_separately_and_a_tag_change_starts_cold(tenant: Tenant) -> None:
     client = FakeTaggingClient([[mapping("haiku", "claude-3-haiku")]])
     resolver = TaggingApiResolver(client, metric_sink=Metrics())
-    resolver.resolve(tenant, "claude-3-haiku")
-    resolver.resolve(replace(tenant, tenant_id="support", application_id="support-bot"), "claude-3-haiku")
-    resolver.resolve(replace(tenant, environment="staging"), "claude-3-haiku")
+    resolver.profile_arn(tenant, "claude-3-haiku")
+    resolver.profile_arn(replace(tenant, tenant_id="support", application_id="support-bot"), "claude-3-haiku")
+    resolver.profile_arn(replace(tenant, environment="staging"), "claude-3-haiku")
 
     assert client.calls == 3
     assert [params["TagFilters"][0]["Values"] for params in client.params] == [

@@ -173,7 +173,7 @@ def test_a_user_that_is_not_a_valid_session_name_is_refused_before_any_sts_call(
         sessions.client_for(tenant, user)
 
     assert isinstance(refused.value, BadRequest)
-    assert refused.value.code == "InvalidUser"
+    assert refused.value.code == "invalid_user"
     assert len(assume_calls) == 0
     assert len(sessions) == 0
 
@@ -248,7 +248,7 @@ def test_an_sts_failure_is_a_clear_gateway_error(tenant: Tenant, clock: FakeCloc
         sessions.client_for(tenant, "alice")
 
     assert isinstance(failed.value, ServiceUnavailable)
-    assert failed.value.code == "SessionUnavailable"
+    assert failed.value.code == "session_unavailable"
     assert "Throttling" in failed.value.message
     assert tenant.invoker_role_arn in failed.value.message
     assert len(sessions) == 0
