@@ -148,14 +148,15 @@ def read_iam_policy_document(config: dict[str, Any], settings: ProviderSettings)
         source = _parse_policy(text, f"source_policy_documents[{index}]")
         version = version or source.get("Version")
         statements = _merge_statements(statements, source["Statement"])
-    statements = _merge_statements(statements, [render_statement(s) for s in config.get("statement") or []])
-    for index, text in enumerate(config.get("override_policy_documents") or []):
-        override = _parse_policy(text, f"override_policy_documents[{index}]")
-        statements = _merge_statements(statements, override["Statement"])
-    sids = [s["Sid"] for s in statements if s.get("Sid")]
+    own_statements = [render_statement(s) for s in config.get("statement") or []]
+    sids = [s["Sid"] for s in own_statements if s.get("Sid")]
     duplicates = sorted({sid for sid in sids if sids.count(sid) > 1})
     if duplicates:
         raise DataSourceError(f"duplicate statement Sid in the policy document: {', '.join(duplicates)}")
+    statements = _merge_statements(statements, own_statements)
+    for index, text in enumerate(config.get("override_policy_documents") or []):
+        override = _parse_policy(text, f"override_policy_documents[{index}]")
+        statements = _merge_statements(statements, override["Statement"])
     document: dict[str, Any] = {"Version": version or DEFAULT_POLICY_VERSION}
     if policy_id:
         document["Id"] = policy_id

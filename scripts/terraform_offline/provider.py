@@ -265,7 +265,7 @@ def provider_handlers(provider: StandInProvider) -> grpc.GenericRpcHandler:
         implementation = getattr(provider, method.name, None)
         if implementation is None or method.client_streaming or method.server_streaming:
             continue
-        request_class = _message_class(method.input_type.full_name)
+        request_class = message_class(method.input_type.full_name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             implementation,
             request_deserializer=request_class.FromString,
@@ -274,7 +274,7 @@ def provider_handlers(provider: StandInProvider) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(PROVIDER_SERVICE.full_name, handlers)
 
 
-def _message_class(full_name: str) -> Any:
+def message_class(full_name: str) -> Any:
     """tfplugin6.GetProviderSchema.Request -> pb.GetProviderSchema.Request"""
     target: Any = pb
     for part in full_name.split(".")[1:]:

@@ -111,7 +111,7 @@ def placeholder_for_type(cty_type: Any) -> Any:
 
 def fill_computed(block: Block, value: dict[str, Any]) -> dict[str, Any]:
     """Give every still-null computed attribute a known placeholder (data sources must be wholly known)."""
-    filled = dict(value)
+    filled = conform(block, value)
     for name, attribute in block.get("attributes", {}).items():
         if filled.get(name) is None and attribute.get("computed"):
             if "nested_type" in attribute:

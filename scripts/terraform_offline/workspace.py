@@ -39,30 +39,13 @@ terraform {
 class OfflineWorkspace:
     root: Path  # mirror of the repository root
     cli_config: Path
-    plugin_dir: Path
 
     def mirror(self, source: Path) -> Path:
         """The copy of a repository directory inside the workspace."""
         return self.root / source.resolve().relative_to(REPO_ROOT)
 
     def environment(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TF_", "AWS_")) and key not in ("CHECKPOINT_DISABLE",)
-        }
-        env.update(
-            TF_CLI_CONFIG_FILE=str(self.cli_config),
-            CHECKPOINT_DISABLE="1",
-            TF_IN_AUTOMATION="1",
-            TF_INPUT="0",
-            PYTHONPATH=str(REPO_ROOT),
-            # The stand-in never calls AWS; these only keep any stray SDK use away from real accounts.
-            AWS_ACCESS_KEY_ID="offline",
-            AWS_SECRET_ACCESS_KEY="offline",  # noqa: S106 - a placeholder, not a secret
-            AWS_EC2_METADATA_DISABLED="true",
-        )
-        return env
+        return offline_environment(self.cli_config)
 
     def prepare_root(self, source: Path) -> Path:
         """The copy of an account root, with its backend swapped for a local one inside the workspace."""
@@ -71,6 +54,37 @@ class OfflineWorkspace:
         state.parent.mkdir(exist_ok=True)
         (copy / "zz_offline_backend_override.tf").write_text(BACKEND_OVERRIDE % state, encoding="utf-8")
         return copy
+
+
+def offline_environment(cli_config: Path) -> dict[str, str]:
+    """The environment for Terraform commands that must use the stand-in and never the network."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TF_", "AWS_")) and key != "CHECKPOINT_DISABLE"
+    }
+    env.update(
+        TF_CLI_CONFIG_FILE=str(cli_config),
+        CHECKPOINT_DISABLE="1",
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        PYTHONPATH=str(REPO_ROOT),
+        # The stand-in never calls AWS; these only keep any stray SDK use away from real accounts.
+        AWS_ACCESS_KEY_ID="offline",
+        AWS_SECRET_ACCESS_KEY="offline",  # noqa: S106 - a placeholder, not a secret
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def install_standin(base: Path) -> Path:
+    """Write the plugin launcher and the dev_overrides CLI configuration under base; return the config."""
+    plugin_dir = base / "plugins"
+    plugin_dir.mkdir(parents=True, exist_ok=True)
+    write_plugin_launcher(plugin_dir)
+    cli_config = base / "offline.tfrc"
+    write_cli_config(cli_config, plugin_dir)
+    return cli_config
 
 
 def write_cli_config(path: Path, plugin_dir: Path) -> None:
@@ -101,11 +115,7 @@ def write_plugin_launcher(plugin_dir: Path) -> Path:
 def offline_workspace(keep: bool = False) -> Iterator[OfflineWorkspace]:
     base = Path(tempfile.mkdtemp(prefix="cost-sentry-offline-tf-"))
     try:
-        plugin_dir = base / "plugins"
-        plugin_dir.mkdir()
-        write_plugin_launcher(plugin_dir)
-        cli_config = base / "offline.tfrc"
-        write_cli_config(cli_config, plugin_dir)
+        cli_config = install_standin(base)
         mirror = base / "repo"
         mirror.mkdir()
         for entry in REPO_ROOT.iterdir():
@@ -113,7 +123,7 @@ def offline_workspace(keep: bool = False) -> Iterator[OfflineWorkspace]:
                 shutil.copytree(entry, mirror / entry.name, ignore=_IGNORED, symlinks=True)
             elif entry.name not in NOT_LINKED:
                 (mirror / entry.name).symlink_to(entry)
-        yield OfflineWorkspace(root=mirror, cli_config=cli_config, plugin_dir=plugin_dir)
+        yield OfflineWorkspace(root=mirror, cli_config=cli_config)
     finally:
         if keep:
             print(f"kept the offline workspace at {base}", file=sys.stderr)
