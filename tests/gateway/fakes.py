@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ class FakeBedrock:
     error: Exception | None = None
     # For ConverseStream: raise this after the first text delta (a stream broken midway).
     error_mid_stream: Exception | None = None
+    # Simulated model latency, so concurrent requests overlap while their holds are outstanding.
+    latency_seconds: float = 0.0
     calls: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -35,6 +38,8 @@ class FakeBedrock:
 
     def converse(self, **arguments: Any) -> dict[str, Any]:
         self._record(arguments)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         if self.error is not None:
             raise self.error
         return {

@@ -1,0 +1,47 @@
+"""The composition root picks the resolver and the Bedrock clients from the settings."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from cost_sentry.bedrock import BEDROCK_MAX_ATTEMPTS, SharedBedrockClients, bedrock_client_config
+from cost_sentry.handlers.gateway import build_service
+from cost_sentry.resolvers import StaticResolver
+from cost_sentry.settings import Settings
+
+BASE = {"ledger_table": "l", "config_table": "c"}
+
+
+def test_defaults_are_static_resolver_and_one_shared_client():
+    service = build_service(Settings(**BASE), dynamodb_client=object())
+    assert isinstance(service.resolver, StaticResolver)
+    assert isinstance(service.bedrock_clients, SharedBedrockClients)
+
+
+def test_dynamic_resolver_and_per_user_sessions_are_imported_lazily():
+    pytest.importorskip("cost_sentry.resolver_dynamic")
+    pytest.importorskip("cost_sentry.sessions")
+    service = build_service(
+        Settings(**BASE, profile_resolver="dynamic", per_user_sessions=True), dynamodb_client=object()
+    )
+    assert type(service.resolver).__name__ == "TaggingApiResolver"
+    assert type(service.bedrock_clients).__name__ == "PerUserSessionClients"
+
+
+def test_the_gateway_imports_without_the_optional_modules(monkeypatch):
+    # Simulate the attribution modules being absent: only the branches that need them may fail.
+    monkeypatch.setitem(sys.modules, "cost_sentry.resolver_dynamic", None)
+    monkeypatch.setitem(sys.modules, "cost_sentry.sessions", None)
+    service = build_service(Settings(**BASE), dynamodb_client=object())
+    assert isinstance(service.resolver, StaticResolver)
+    with pytest.raises(ImportError):
+        build_service(Settings(**BASE, profile_resolver="dynamic"), dynamodb_client=object())
+
+
+def test_bedrock_client_timeouts_and_retries_come_from_settings():
+    config = bedrock_client_config(
+        Settings(**BASE, bedrock_timeout_seconds=42, bedrock_connect_timeout_seconds=3)
+    )
+    assert (config.read_timeout, config.connect_timeout) == (42, 3)
+    assert config.retries == {"mode": "standard", "total_max_attempts": BEDROCK_MAX_ATTEMPTS}
