@@ -40,12 +40,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from scripts.emulators.bedrock_runtime import BedrockRuntimeStub
 from scripts.tfvars import AccountVars, config_items, load_account, load_catalog
 
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 REGION = "us-east-1"
 # moto's default account: the ARNs below look like the ones a real apply produces in an account.
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -320,6 +322,8 @@ class _FrontServer(ThreadingHTTPServer):
 
 class _FrontHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle on, the client's delayed ACK adds ~40 ms.
+    disable_nagle_algorithm = True
     server: _FrontServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -383,8 +387,15 @@ def fake_profile_arn(tenant_id: str, model: str) -> str:
     return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
 
 
+def use_lambda_package() -> None:
+    """Make ``cost_sentry`` importable the way the Lambda runtime does: lambda_src/ is the package root."""
+    if str(LAMBDA_SRC) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_SRC))
+
+
 def load_gateway_handler() -> Handler:
     """A cold start: (re)import the gateway so it reads this stack's environment and builds its clients."""
+    use_lambda_package()
     module_name = "cost_sentry.handlers.gateway"
     if module_name in sys.modules:
         module = importlib.reload(sys.modules[module_name])
@@ -526,6 +537,7 @@ class LocalStack:
         self.gateway_url = f"http://{host}:{port}"
 
     def _bootstrap(self, account: AccountVars) -> None:
+        use_lambda_package()
         from cost_sentry import tables
 
         tables.create_tables(self.client("dynamodb"), self.ledger_table, self.config_table)

@@ -364,6 +364,8 @@ class StubState:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real endpoint; botocore pools connections
+    # Headers and body go out as separate writes; with Nagle on, the client's delayed ACK adds ~40 ms.
+    disable_nagle_algorithm = True
     server: _StubServer
 
     def log_message(self, format: str, *args: Any) -> None:
