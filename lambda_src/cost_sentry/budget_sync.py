@@ -108,6 +108,8 @@ class BudgetAmount:
     name: str
     limit_nanos: int
     time_unit: str
+    # CalculatedSpend.ActualSpend of the current period, when Budgets reports it.
+    actual_spend_nanos: int | None = None
 
 
 def budget_amount(budget: Mapping[str, Any]) -> BudgetAmount:
@@ -121,9 +123,28 @@ def budget_amount(budget: Mapping[str, Any]) -> BudgetAmount:
     amount = parse_decimal(limit.get("Amount"), f"budget {name} BudgetLimit.Amount")
     if amount <= 0:
         raise ValueError(f"budget {name} has a non-positive amount {amount}")
+    actual = (budget.get("CalculatedSpend") or {}).get("ActualSpend") or {}
+    actual_nanos = None
+    if actual.get("Unit") == "USD" and actual.get("Amount") is not None:
+        actual_nanos = usd_to_nanos_floor(parse_decimal(actual["Amount"], f"budget {name} ActualSpend"))
     return BudgetAmount(
-        name=name, limit_nanos=usd_to_nanos_floor(amount), time_unit=budget.get("TimeUnit", "")
+        name=name,
+        limit_nanos=usd_to_nanos_floor(amount),
+        time_unit=str(budget.get("TimeUnit", "")),
+        actual_spend_nanos=actual_nanos,
     )
+
+
+def block_lifted(
+    *, blocked_at_budget_nanos: int, budget: BudgetAmount, block_at_percent: Decimal | None
+) -> bool:
+    """Whether a budget-alert block no longer holds: the budget was raised since the block, and the
+    actual spend Budgets reports is now below the tenant's block_at_actual percent of it."""
+    if block_at_percent is None or budget.actual_spend_nanos is None:
+        return False
+    if budget.limit_nanos <= blocked_at_budget_nanos:
+        return False
+    return budget.actual_spend_nanos * 100 < block_at_percent * budget.limit_nanos
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class LimitChange:
     override_written: bool
     ledger_period: str | None = None
     ledger_delta_usd: str | None = None
+    unblocked: bool = False
 
 
 @dataclass
@@ -236,7 +258,8 @@ class BudgetSync:
         # the old config may have created or rebased this period's item with the old limit.
         key = period_key(tenant.budget_period, now)
         delta = self._move_ledger_limit(tenant.tenant_id, key, budget.limit_nanos)
-        if not override_written and delta is None:
+        unblocked = self._lift_block(tenant, key, budget)
+        if not override_written and delta is None and not unblocked:
             return None
         return LimitChange(
             tenant_id=tenant.tenant_id,
@@ -246,7 +269,51 @@ class BudgetSync:
             override_written=override_written,
             ledger_period=key if delta is not None else None,
             ledger_delta_usd=_signed_usd(delta) if delta is not None else None,
+            unblocked=unblocked,
         )
+
+    def _lift_block(self, tenant: TenantConfig, key: str, budget: BudgetAmount) -> bool:
+        """Remove a budget-alert block from the period once a raised budget no longer justifies it.
+
+        Blocks set by hand (any other `source`) are left alone; the removal is conditional on the block
+        still being the one read, so a fresher alert is never undone.
+        """
+        if tenant.block_at_actual_percent is None:
+            return False
+        item_key = {"pk": {"S": tenant.tenant_id}, "sk": {"S": key}}
+        item = self.dynamodb_client.get_item(
+            TableName=self._settings.ledger_table,
+            Key=item_key,
+            ConsistentRead=True,
+            ProjectionExpression="blocked",
+        ).get("Item")
+        blocked = ((item or {}).get("blocked") or {}).get("M")
+        if not blocked or blocked.get("source", {}).get("S") != LIMIT_SOURCE:
+            return False
+        was = blocked.get("budgetedUsd", {}).get("S")
+        if was is None:
+            return False
+        blocked_at_budget = usd_to_nanos_floor(parse_decimal(was, "blocked.budgetedUsd"))
+        if not block_lifted(
+            blocked_at_budget_nanos=blocked_at_budget,
+            budget=budget,
+            block_at_percent=tenant.block_at_actual_percent,
+        ):
+            return False
+        try:
+            self.dynamodb_client.update_item(
+                TableName=self._settings.ledger_table,
+                Key=item_key,
+                UpdateExpression="REMOVE blocked",
+                ConditionExpression="blocked.budgetedUsd = :was AND blocked.#at = :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":was": {"S": was}, ":at": blocked.get("at", {"S": ""})},
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def _write_override(self, tenant_id: str, budget: BudgetAmount, now: float) -> None:
         limit_usd = Decimal(budget.limit_nanos).scaleb(-9).normalize()

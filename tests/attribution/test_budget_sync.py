@@ -52,23 +52,31 @@ def prefix() -> str:
 
 
 def create_budget(
-    budgets: Any, name: str, amount: str, time_unit: str = "MONTHLY", unit: str = "USD"
+    budgets: Any,
+    name: str,
+    amount: str,
+    time_unit: str = "MONTHLY",
+    unit: str = "USD",
+    actual_spend: str | None = None,
 ) -> None:
-    budgets.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": name,
-            "BudgetLimit": {"Amount": amount, "Unit": unit},
-            "BudgetType": "COST",
-            "TimeUnit": time_unit,
-        },
-    )
+    budget: dict[str, Any] = {
+        "BudgetName": name,
+        "BudgetLimit": {"Amount": amount, "Unit": unit},
+        "BudgetType": "COST",
+        "TimeUnit": time_unit,
+    }
+    if actual_spend is not None:
+        # What Budgets reports as spent this period (moto keeps what it is given).
+        budget["CalculatedSpend"] = {"ActualSpend": {"Amount": actual_spend, "Unit": "USD"}}
+    budgets.create_budget(AccountId=ACCOUNT, Budget=budget)
 
 
-def change_budget(budgets: Any, name: str, amount: str, time_unit: str = "MONTHLY") -> None:
+def change_budget(
+    budgets: Any, name: str, amount: str, time_unit: str = "MONTHLY", actual_spend: str | None = None
+) -> None:
     """What the console's edit does (UpdateBudget); moto has no UpdateBudget, so replace the budget."""
     budgets.delete_budget(AccountId=ACCOUNT, BudgetName=name)
-    create_budget(budgets, name, amount, time_unit)
+    create_budget(budgets, name, amount, time_unit, actual_spend=actual_spend)
 
 
 def sync_for(tables: Tables, budgets: Any, prefix: str) -> BudgetSync:
@@ -118,6 +126,7 @@ def test_a_console_change_moves_the_override_and_the_ledger_by_the_exact_delta_o
             "override_written": True,
             "ledger_period": "PERIOD#2026-11",
             "ledger_delta_usd": "+0.50",
+            "unblocked": False,
         }
     ]
 
@@ -317,3 +326,48 @@ def test_the_lambda_entry_point_runs_from_its_environment(
     assert [change["tenant_id"] for change in log["changed"]] == ["sales"]
     override = tables.config_item("limit#sales")
     assert override is not None and override["limitUsd"]["S"] == "0.6"
+
+
+def blocked_period(tables: Tables, tenant_id: str, budgeted_usd: str, source: str = "aws-budgets") -> None:
+    """The period item as a budget alert (or an operator, with another source) leaves it."""
+    tables.client.put_item(
+        TableName=tables.ledger,
+        Item={
+            "pk": {"S": tenant_id},
+            "sk": {"S": "PERIOD#2026-11"},
+            "limit_nanos": {"N": str(1000 * NANOS)},
+            "available_nanos": {"N": "0"},
+            "blocked": {
+                "M": {
+                    "source": {"S": source},
+                    "budgetedUsd": {"S": budgeted_usd},
+                    "at": {"S": "2026-11-22T10:00:00Z"},
+                }
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("new_amount", "actual_spend", "source", "lifted"),
+    [
+        ("1500", "1012.34", "aws-budgets", True),  # raised above the spend: the block no longer holds
+        ("1010", "1012.34", "aws-budgets", False),  # raised, but the spend is still past 100%
+        ("1000", "990.00", "aws-budgets", False),  # not raised since the block
+        ("1500", "1012.34", "operator", False),  # a block set by hand stays
+    ],
+    ids=["raised", "raised-too-little", "not-raised", "manual-block"],
+)
+def test_a_raised_budget_lifts_an_alert_block_that_no_longer_holds(
+    tables: Tables, budgets: Any, prefix: str, new_amount: str, actual_spend: str, source: str, lifted: bool
+) -> None:
+    tables.put_tenant(tenant_document("sales", "1000", block_at="100"))
+    blocked_period(tables, "sales", "1000.00", source)
+    create_budget(budgets, f"{prefix}-sales", new_amount, actual_spend=actual_spend)
+
+    report = sync_for(tables, budgets, prefix).run().to_dict()
+
+    period = tables.period_item("sales", "2026-11")
+    assert period is not None
+    assert ("blocked" not in period) is lifted
+    assert any(change["unblocked"] for change in report["changed"]) is lifted
