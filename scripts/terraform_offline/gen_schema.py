@@ -447,6 +447,7 @@ def generate(assembly: Path, resources: set[str], data_sources: set[str]) -> dic
         classes, hcl_functions = _split_declarations(text)
         return _Source(type_name, text, classes, hcl_functions)
 
+    checked = {directory: checked_source(directory) for directory in wanted}  # all mismatches before work
     approximations: list[str] = []
     provider_version = package_json.get("cdktf", {}).get("provider", {}).get("version", "?")
     schema: dict[str, Any] = {
@@ -456,20 +457,16 @@ def generate(assembly: Path, resources: set[str], data_sources: set[str]) -> dic
             "provider": f"hashicorp/aws {provider_version}",
             "regenerate": "python -m scripts.terraform_offline.gen_schema --python <venv with the package>",
         },
-        "provider": {"version": 0, "block": convert(checked_source("provider"), "TerraformProvider")},
+        "provider": {"version": 0, "block": convert(checked["provider"], "TerraformProvider")},
         "approximations": approximations,
         "resource_schemas": {},
         "data_source_schemas": {},
     }
     for type_name in sorted(resources):
-        block = convert(
-            checked_source(_lib_directory("resource", type_name)), "TerraformResource", approximations
-        )
+        block = convert(checked[_lib_directory("resource", type_name)], "TerraformResource", approximations)
         schema["resource_schemas"][type_name] = {"version": 0, "block": block}
     for type_name in sorted(data_sources):
-        block = convert(
-            checked_source(_lib_directory("data", type_name)), "TerraformDataSource", approximations
-        )
+        block = convert(checked[_lib_directory("data", type_name)], "TerraformDataSource", approximations)
         schema["data_source_schemas"][type_name] = {"version": 0, "block": block}
     return schema
 
