@@ -22,6 +22,8 @@ from cost_sentry.money import parse_decimal, usd_to_nanos_floor
 logger = logging.getLogger(__name__)
 
 PERIODS = ("MONTHLY", "DAILY")
+# A forced re-read (the ledger shows a limit the cached config does not know) happens at most this often.
+FORCED_RELOAD_SECONDS = 1.0
 
 
 class ConfigError(ValueError):
@@ -195,6 +197,7 @@ class ConfigStore:
         self._lock = threading.Lock()
         self._directory: TenantDirectory | None = None
         self._loaded_at = 0.0
+        self._forced_at = float("-inf")
 
     def directory(self) -> TenantDirectory:
         now = self._clock()
@@ -216,6 +219,20 @@ class ConfigStore:
                 # Try again after a short pause instead of on every request.
                 self._loaded_at = now - self._refresh_seconds + min(self._refresh_seconds, 10)
             return self._directory
+
+    def reload_tenant(self, tenant_id: str) -> TenantConfig | None:
+        """Re-read the table now (at most once per ``FORCED_RELOAD_SECONDS``) and return the tenant."""
+        now = self._clock()
+        with self._lock:
+            if now - self._forced_at >= FORCED_RELOAD_SECONDS:
+                self._forced_at = now
+                try:
+                    self._directory = TenantDirectory.from_items(self._scan())
+                    self._loaded_at = now
+                except Exception as exc:
+                    logger.warning(json.dumps({"event": "config_reload_failed", "error": str(exc)}))
+            directory = self._directory
+        return directory.tenants.get(tenant_id) if directory else None
 
     def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
         return self.directory().by_api_key.get(api_key_id)

@@ -145,7 +145,7 @@ class GatewayService:
                 raise
             trace.completion = result.text
             remaining = self._settle(prepared, reservation, trace, result.input_tokens, result.output_tokens)
-            body = self._success_body(prepared, trace, remaining)
+            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
             body["output"] = {"text": result.text}
             body["stopReason"] = result.stop_reason
             return self._finish(trace, ApiResult(200, body))
@@ -207,7 +207,7 @@ class GatewayService:
             assert end is not None  # iter_stream always ends with StreamEnd or raises
             trace.completion = "".join(parts)
             remaining = self._settle(prepared, reservation, trace, end.input_tokens, end.output_tokens)
-            body = self._success_body(prepared, trace, remaining)
+            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
             body["stopReason"] = end.stop_reason
             trace.status = 200
             yield {"type": "done", **body}
@@ -302,7 +302,9 @@ class GatewayService:
     def _reserve(self, prepared: PreparedCall, trace: _Trace) -> Reservation:
         trace.reserved_nanos = prepared.worst.cost_nanos
         try:
-            reservation = self.ledger.reserve(prepared.tenant, trace.call.request_id, prepared.worst)
+            reservation = self.ledger.reserve(
+                prepared.tenant, trace.call.request_id, prepared.worst, self.config_store.reload_tenant
+            )
         except LimitExceeded:
             trace.denied = True
             raise
@@ -374,7 +376,9 @@ class GatewayService:
     def _timestamp(self) -> str:
         return utc_timestamp(self._clock())
 
-    def _success_body(self, prepared: PreparedCall, trace: _Trace, remaining_nanos: int) -> dict[str, Any]:
+    def _success_body(
+        self, prepared: PreparedCall, trace: _Trace, remaining_nanos: int, limit_nanos: int
+    ) -> dict[str, Any]:
         tenant = prepared.tenant
         trace.status = 200
         return {
@@ -390,7 +394,7 @@ class GatewayService:
             "budget": {
                 "period": period_label(tenant.budget_period, self._clock()),
                 "periodType": tenant.budget_period,
-                "limitUsd": nanos_to_usd(tenant.budget_limit_nanos),
+                "limitUsd": nanos_to_usd(limit_nanos),
                 "remainingUsd": nanos_to_usd(remaining_nanos),
             },
             "tags": {

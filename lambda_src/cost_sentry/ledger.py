@@ -63,6 +63,8 @@ class Reservation:
     tenant_id: str
     period_key: str
     request_id: str
+    # The limit enforced (it can differ from the request's tenant config after a reload).
+    limit_nanos: int
     nanos: int
     # Only counted when the tenant has a token limit; 0 otherwise.
     tokens: int
@@ -152,8 +154,19 @@ class Ledger:
 
     # -- reserve ---------------------------------------------------------------------------------
 
-    def reserve(self, tenant: TenantConfig, request_id: str, worst: WorstCase) -> Reservation:
-        """Hold the request's worst case, or raise LimitExceeded (429) saying which limit and when."""
+    def reserve(
+        self,
+        tenant: TenantConfig,
+        request_id: str,
+        worst: WorstCase,
+        reload_tenant: Callable[[str], TenantConfig | None] | None = None,
+    ) -> Reservation:
+        """Hold the request's worst case, or raise LimitExceeded (429) saying which limit and when.
+
+        ``reload_tenant`` re-reads the tenant's config when the ledger's limit differs from it: the
+        budget sync moves the ledger after writing the new limit, so a differing ledger usually means
+        this container's cached config is stale, and must not be "corrected" back to the old limit.
+        """
         now = self._clock()
         key = period_key(tenant.budget_period, now)
         token_limited = tenant.tokens_per_period is not None
@@ -185,7 +198,12 @@ class Ledger:
                 old = exc.response.get("Item", {})  # type: ignore[attr-defined]
             if not rebased and self._limits_changed(tenant, old):
                 rebased = True
-                self._rebase_limits(tenant, key, old)
+                fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
+                if fresh is not None and not self._limits_changed(fresh, old):
+                    tenant = fresh
+                else:
+                    tenant = fresh or tenant
+                    self._rebase_limits(tenant, key, old)
                 continue
             if not reclaimed:
                 reclaimed = True
@@ -251,6 +269,7 @@ class Ledger:
             tenant_id=tenant.tenant_id,
             period_key=key,
             request_id=request_id,
+            limit_nanos=tenant.budget_limit_nanos,
             nanos=cost,
             tokens=tokens,
             expires=expires,

@@ -52,3 +52,25 @@ def test_config_changes_are_seen_after_the_refresh_interval(gateway_factory):
     assert store.tenant_for_api_key("key-new") is None  # cached
     now[0] += 2
     assert store.tenant_for_api_key("key-new").tenant_id == "new"
+
+
+def test_a_budget_raised_by_the_budget_sync_is_not_undone_by_a_stale_container(gateway_factory):
+    gateway = gateway_factory(tenant_document("sales", budget={"limitUsd": "0.50"}))
+    assert gateway.handle(load_event("converse", body=converse_body()))["statusCode"] == 200  # config cached
+    # What the budget sync does: the limit# override first, then the ledger by the exact delta.
+    gateway.tables.client.put_item(
+        TableName=gateway.tables.config,
+        Item={"pk": {"S": "limit#sales"}, "limitUsd": {"S": "2.00"}, "source": {"S": "budgets"}},
+    )
+    gateway.tables.client.update_item(
+        TableName=gateway.tables.ledger,
+        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11"}},
+        UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
+        ExpressionAttributeValues={":new": {"N": "2000000000"}, ":delta": {"N": "1500000000"}},
+    )
+    response = gateway.handle(load_event("converse", body=converse_body()))
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["budget"]["limitUsd"] == "2.00"
+    item = gateway.tables.period_item("sales")
+    assert int(item["limit_nanos"]["N"]) == 2_000_000_000
+    assert int(item["available_nanos"]["N"]) == 2_000_000_000 - int(item["spent_nanos"]["N"])

@@ -245,3 +245,22 @@ def test_unreachable_dynamodb_is_503(clock):
     with pytest.raises(ServiceUnavailable) as caught:
         ledger.reserve(make_tenant(), "r1", worst(1))
     assert caught.value.status == 503
+
+
+def test_a_ledger_limit_newer_than_the_cached_config_is_kept(tables, clock):
+    ledger = ledger_for(tables, clock)
+    stale = make_tenant(budget={"limitUsd": "0.000001"})  # 1000 nanos
+    ledger.settle(ledger.reserve(stale, "r1", worst(600)), record("r1", 600))
+    # The budget sync raised the budget to 5000 nanos: ledger first moved by the exact delta.
+    tables.client.update_item(
+        TableName=tables.ledger,
+        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11"}},
+        UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
+        ExpressionAttributeValues={":new": {"N": "5000"}, ":delta": {"N": "4000"}},
+    )
+    fresh = replace(stale, budget_limit_nanos=5_000)
+    reservation = ledger.reserve(stale, "r2", worst(1_000), reload_tenant=lambda tenant_id: fresh)
+    assert reservation.limit_nanos == 5_000
+    item = tables.period_item("sales")
+    assert n(item, "limit_nanos") == 5_000
+    assert n(item, "available_nanos") == 5_000 - 600 - 1_000
