@@ -16,8 +16,10 @@ locals {
       alert_emails    = sort(distinct(tenant.alert_emails))
       tags            = merge(var.tags, tenant.tags, { applicationId = tenant.application_id })
       notifications = concat(
-        [for threshold in sort(distinct(tenant.budget.actual_thresholds)) : { type = "ACTUAL", threshold = tonumber(threshold) }],
-        tenant.budget.forecast_threshold == null ? [] : [{ type = "FORECASTED", threshold = tenant.budget.forecast_threshold }],
+        [for threshold in distinct(tenant.budget.actual_thresholds) : { type = "ACTUAL", threshold = threshold }],
+        # 0 means no forecast alert: Terraform turns an explicit null into the default (100), so null
+        # cannot say "none" here.
+        tenant.budget.forecast_threshold == 0 ? [] : [{ type = "FORECASTED", threshold = tenant.budget.forecast_threshold }],
       )
     }
   }

@@ -30,3 +30,8 @@ output "kms_key_arn" {
   description = "KMS key of the topic."
   value       = module.topic.kms_key_arn
 }
+
+output "notifications" {
+  description = "Tenant id -> the budget's notifications (ACTUAL/FORECASTED and percent threshold)."
+  value       = { for id, b in local.budgets : id => b.notifications }
+}

@@ -37,7 +37,7 @@ variable "tenants" {
       limit_usd          = number
       period             = optional(string, "MONTHLY")
       actual_thresholds  = optional(list(number), [50, 80, 100])
-      forecast_threshold = optional(number, 100)
+      forecast_threshold = optional(number, 100) # 0 = no forecast notification
       console_managed    = optional(bool, false)
     })
     alert_emails = optional(list(string), [])
@@ -63,10 +63,10 @@ variable "tenants" {
   validation {
     condition = alltrue(flatten([
       for t in values(var.tenants) : [
-        for p in concat(t.budget.actual_thresholds, t.budget.forecast_threshold == null ? [] : [t.budget.forecast_threshold]) : p >= 1 && p <= 1000
+        for p in concat(t.budget.actual_thresholds, t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold]) : p >= 1 && p <= 1000
       ]
     ]))
-    error_message = "Budget thresholds are percentages between 1 and 1000."
+    error_message = "Budget thresholds are percentages between 1 and 1000 (forecast_threshold = 0 turns the forecast alert off)."
   }
 
   validation {

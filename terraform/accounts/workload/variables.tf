@@ -87,7 +87,7 @@ variable "tenants" {
       limit_usd          = number
       period             = optional(string, "MONTHLY")
       actual_thresholds  = optional(list(number), [50, 80, 100])
-      forecast_threshold = optional(number, 100)
+      forecast_threshold = optional(number, 100) # 0 = none (an explicit null becomes the default)
       console_managed    = optional(bool, false)
       block_at_actual    = optional(number)
     })
@@ -125,12 +125,12 @@ variable "tenants" {
       for t in values(var.tenants) : [
         for p in concat(
           t.budget.actual_thresholds,
-          t.budget.forecast_threshold == null ? [] : [t.budget.forecast_threshold],
+          t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold],
           t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual],
         ) : p >= 1 && p <= 1000
       ]
     ]))
-    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000."
+    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000; forecast_threshold = 0 turns the forecast alert off."
   }
 
   validation {
