@@ -2,8 +2,8 @@
 
 Two entry points share this module (their handlers are thin, in cost_sentry.handlers):
 
-- `BudgetSync.run()`, scheduled every few minutes: reads every tenant's AWS Budget
-  (`<name_prefix>-<tenant>`) and, where its amount differs from what the gateway enforces, writes the
+- `BudgetSync.run()`, scheduled every few minutes: reads every tenant's AWS Budget (DescribeBudget of
+  `<name_prefix>-<tenant>`) and, where its amount differs from what the gateway enforces, writes the
   `limit#<tenant>` override into the config table and moves the current period's ledger item
   (`limit_nanos`, and `available_nanos` by the same delta) conditional on the old limit, so two syncs, or
   a sync and a gateway rebasing the same change, apply it once. Idempotent: a second run changes nothing.
@@ -51,6 +51,7 @@ class BudgetSettings:
     budget_name_prefix: str
     # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
     account_id: str | None = None
+    metrics_namespace: str = "GenAIRateLimiting"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetSettings:
@@ -70,6 +71,7 @@ class BudgetSettings:
             ledger_table=env["LEDGER_TABLE"].strip(),
             budget_name_prefix=env["BUDGET_NAME_PREFIX"].strip(),
             account_id=account_id,
+            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or "GenAIRateLimiting",
         )
 
 
@@ -166,6 +168,29 @@ class SyncReport:
     missing_budgets: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
 
+    def emf(self, namespace: str, timestamp_ms: int) -> dict[str, Any]:
+        """The report as one Embedded Metric Format document: counts CloudWatch can alarm on."""
+        counts = {
+            "BudgetSyncChanged": len(self.changed),
+            "BudgetSyncErrors": len(self.errors),
+            "BudgetSyncMissingBudgets": len(self.missing_budgets),
+        }
+        return {
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": namespace,
+                        "Dimensions": [[]],
+                        "Metrics": [{"Name": name, "Unit": "Count"} for name in counts],
+                    }
+                ],
+            },
+            "event": "budget_sync",
+            **counts,
+            **self.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "changed": [asdict(change) for change in self.changed],
@@ -222,20 +247,21 @@ class BudgetSync:
         return self._account_id
 
     def run(self) -> SyncReport:
+        """One pass over every tenant; a tenant that fails is reported and the others still sync."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         tenants = self._load_tenants()
-        budgets = self._load_budgets()
         report = SyncReport()
         now = self._clock()
         for tenant_id in sorted(tenants):
             tenant = tenants[tenant_id]
-            name = budget_name(self._settings.budget_name_prefix, tenant_id)
-            raw = budgets.get(name)
-            if raw is None:
-                report.missing_budgets.append(tenant_id)
-                continue
             try:
+                raw = self._describe_budget(budget_name(self._settings.budget_name_prefix, tenant_id))
+                if raw is None:
+                    report.missing_budgets.append(tenant_id)
+                    continue
                 change = self._sync_tenant(tenant, budget_amount(raw), now)
-            except (ValueError, ConfigError) as exc:
+            except (ValueError, ConfigError, BotoCoreError, ClientError) as exc:
                 report.errors.append({"tenant": tenant_id, "error": str(exc)})
                 continue
             if change is None:
@@ -374,15 +400,19 @@ class BudgetSync:
             items.extend(page.get("Items", []))
         return TenantDirectory.from_items(items).tenants
 
-    def _load_budgets(self) -> dict[str, Mapping[str, Any]]:
-        prefix = f"{self._settings.budget_name_prefix}-"
-        found: dict[str, Mapping[str, Any]] = {}
-        paginator = self.budgets_client.get_paginator("describe_budgets")
-        for page in paginator.paginate(AccountId=self.account_id):
-            for budget in page.get("Budgets", []):
-                if budget.get("BudgetName", "").startswith(prefix):
-                    found[budget["BudgetName"]] = budget
-        return found
+    def _describe_budget(self, name: str) -> Mapping[str, Any] | None:
+        """One DescribeBudget per tenant: authorized by the least-privilege policy on exactly the
+        `<prefix>-*` budget ARNs, which a listing of the whole account (DescribeBudgets) may not be."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.budgets_client.describe_budget(AccountId=self.account_id, BudgetName=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NotFoundException":
+                return None
+            raise
+        budget: Mapping[str, Any] = answer["Budget"]
+        return budget
 
 
 def _signed_usd(nanos: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from cost_sentry.budget_sync import (
     BudgetSettings,
     BudgetSync,
@@ -295,7 +296,7 @@ def test_budget_amounts_are_parsed_exactly_or_refused(budget: dict[str, Any], me
 
 def test_settings_come_from_the_environment_with_clear_errors() -> None:
     env = {"CONFIG_TABLE": "c", "LEDGER_TABLE": "l", "BUDGET_NAME_PREFIX": "cost-sentry"}
-    assert BudgetSettings.from_env(env) == BudgetSettings("c", "l", "cost-sentry", None)
+    assert BudgetSettings.from_env(env) == BudgetSettings("c", "l", "cost-sentry", None, "GenAIRateLimiting")
     assert BudgetSettings.from_env({**env, "BUDGETS_ACCOUNT_ID": "111111111111"}).account_id == "111111111111"
     with pytest.raises(BudgetSyncSettingsError, match="BUDGET_NAME_PREFIX"):
         BudgetSettings.from_env({"CONFIG_TABLE": "c", "LEDGER_TABLE": "l"})
@@ -323,6 +324,8 @@ def test_the_lambda_entry_point_runs_from_its_environment(
 
     log = json.loads(done.stdout.strip().splitlines()[-1])
     assert log["event"] == "budget_sync"
+    assert log["BudgetSyncChanged"] == 1
+    assert log["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GenAIRateLimiting"
     assert [change["tenant_id"] for change in log["changed"]] == ["sales"]
     override = tables.config_item("limit#sales")
     assert override is not None and override["limitUsd"]["S"] == "0.6"
@@ -371,3 +374,46 @@ def test_a_raised_budget_lifts_an_alert_block_that_no_longer_holds(
     assert period is not None
     assert ("blocked" not in period) is lifted
     assert any(change["unblocked"] for change in report["changed"]) is lifted
+
+
+class DeniedFor:
+    """A Budgets client that is denied one budget and passes every other call to the real one."""
+
+    def __init__(self, budgets: Any, denied_name: str) -> None:
+        self._budgets = budgets
+        self._denied = denied_name
+
+    def describe_budget(self, **params: Any) -> Any:
+        if params["BudgetName"] == self._denied:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "DescribeBudget"
+            )
+        return self._budgets.describe_budget(**params)
+
+
+def test_an_aws_error_on_one_tenant_is_reported_and_the_others_still_sync(
+    tables: Tables, budgets: Any, prefix: str
+) -> None:
+    for tenant_id in ("alpha", "beta"):
+        tables.put_tenant(tenant_document(tenant_id, "1.00"))
+        create_budget(budgets, f"{prefix}-{tenant_id}", "2.0")
+    sync = BudgetSync(
+        BudgetSettings(config_table=tables.config, ledger_table=tables.ledger, budget_name_prefix=prefix),
+        budgets_client=DeniedFor(budgets, f"{prefix}-alpha"),
+        dynamodb_client=tables.client,
+        clock=lambda: NOW,
+    )
+
+    report = sync.run()
+
+    assert [change.tenant_id for change in report.changed] == ["beta"]
+    assert report.errors[0]["tenant"] == "alpha"
+    assert "AccessDeniedException" in report.errors[0]["error"]
+    assert tables.config_item("limit#alpha") is None
+    emf = report.emf("GenAIRateLimiting", 1)
+    assert (emf["BudgetSyncChanged"], emf["BudgetSyncErrors"], emf["BudgetSyncMissingBudgets"]) == (1, 1, 0)
+    assert {metric["Name"] for metric in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
+        "BudgetSyncChanged",
+        "BudgetSyncErrors",
+        "BudgetSyncMissingBudgets",
+    }

@@ -1,28 +1,36 @@
 """Scheduled (EventBridge, every few minutes): console changes to AWS Budgets reach the gateway.
 
 Environment: CONFIG_TABLE, LEDGER_TABLE, BUDGET_NAME_PREFIX (the Terraform name_prefix; budgets are
-named `<prefix>-<tenant>`), optional BUDGETS_ACCOUNT_ID. See cost_sentry.budget_sync.
+named `<prefix>-<tenant>`), optional BUDGETS_ACCOUNT_ID and METRICS_NAMESPACE. See
+cost_sentry.budget_sync.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from cost_sentry.budget_sync import BudgetSettings, BudgetSync
 
+_settings: BudgetSettings | None = None
 _sync: BudgetSync | None = None
 
 
-def run_sync(sync: BudgetSync) -> dict[str, Any]:
-    """Run one sync and report it (the return value is the invocation's result, and a log line)."""
-    report = sync.run().to_dict()
-    print(json.dumps({"event": "budget_sync", **report}), flush=True)
-    return report
+def run_sync(sync: BudgetSync, metrics_namespace: str) -> dict[str, Any]:
+    """Run one sync; its report is the invocation's result and one EMF log line.
+
+    A tenant that cannot be synced does not fail the invocation (the others are synced, and a retry
+    would not fix a misconfigured budget): it counts in the BudgetSyncErrors metric instead.
+    """
+    report = sync.run()
+    print(json.dumps(report.emf(metrics_namespace, int(time.time() * 1000))), flush=True)
+    return report.to_dict()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _sync
-    if _sync is None:
-        _sync = BudgetSync(BudgetSettings.from_env())
-    return run_sync(_sync)
+    global _settings, _sync
+    if _sync is None or _settings is None:
+        _settings = BudgetSettings.from_env()
+        _sync = BudgetSync(_settings)
+    return run_sync(_sync, _settings.metrics_namespace)
