@@ -316,6 +316,7 @@ class _FrontServer(ThreadingHTTPServer):
     request_queue_size = 256
     handler: Handler
     api_keys: ApiKeyDirectory
+    api_key_required: bool
     log_capture: LambdaLogCapture
     lambda_timeout_seconds: int
 
@@ -338,6 +339,16 @@ class _FrontHandler(BaseHTTPRequestHandler):
         api_key = headers.get("x-api-key")
         api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
         event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
+        if api_key_id is None and self.server.api_key_required:
+            # The REST API's methods set api_key_required: API Gateway itself refuses a missing, unknown
+            # or disabled key with this 403, and the function never runs.
+            self._send(
+                403,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException"},
+                json.dumps({"message": "Forbidden"}).encode(),
+                event["requestContext"]["requestId"],
+            )
+            return
         deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000
         context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
         try:
@@ -349,12 +360,15 @@ class _FrontHandler(BaseHTTPRequestHandler):
             print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
             status, out_headers = 502, {"Content-Type": "application/json"}
             payload = json.dumps({"message": "Internal server error"}).encode()
+        self._send(status, out_headers, payload, event["requestContext"]["requestId"])
+
+    def _send(self, status: int, headers: Mapping[str, str], payload: bytes, request_id: str) -> None:
         self.send_response(status)
-        for name, value in out_headers.items():
+        for name, value in headers.items():
             if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-amzn-RequestId", event["requestContext"]["requestId"])
+        self.send_header("x-amzn-RequestId", request_id)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -420,6 +434,8 @@ class LocalStack:
     bedrock_reply_tokens: int | None = None
     bedrock_latency_ms: int = 0
     echo_lambda_logs: TextIO | None = None
+    # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
+    api_key_required: bool = True
     environ: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
     handler_loader: Callable[[], Handler] = load_gateway_handler
 
@@ -522,6 +538,7 @@ class LocalStack:
         front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
         front.handler = handler
         front.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        front.api_key_required = self.api_key_required
         front.log_capture = capture
         front.lambda_timeout_seconds = int(self.environ.get("MAX_REQUEST_SECONDS", "120"))
         thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)

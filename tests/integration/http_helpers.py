@@ -1,0 +1,100 @@
+"""Helpers for the HTTP integration tests: plain HTTP calls to the local stack and ledger reads."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from scripts.local_stack import LocalStack
+
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def error_code(self) -> str | None:
+        try:
+            return self.json().get("error", {}).get("code")
+        except ValueError:
+            return None
+
+    def sse_events(self) -> list[dict[str, Any]]:
+        """The ``data:`` payloads of a text/event-stream body."""
+        return [
+            json.loads(line[len("data: ") :]) for line in self.text.splitlines() if line.startswith("data: ")
+        ]
+
+
+def call(
+    stack: LocalStack,
+    path: str,
+    *,
+    api_key: str | None = None,
+    body: Any = None,
+    raw_body: bytes | None = None,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> HttpResult:
+    data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    if api_key is not None:
+        all_headers["x-api-key"] = api_key
+    request = urllib.request.Request(  # noqa: S310 - the local stack's http://127.0.0.1 URL
+        stack.gateway_url + path,
+        data=data,
+        headers=all_headers,
+        method=method or ("POST" if data is not None else "GET"),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local URL
+            return HttpResult(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as error:
+        return HttpResult(error.code, dict(error.headers), error.read().decode())
+
+
+def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+    client = stack.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("query").paginate(
+        TableName=stack.ledger_table,
+        KeyConditionExpression="pk = :tenant AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
+        ConsistentRead=True,
+    ):
+        items.extend({k: _deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
+    return items
+
+
+def period_item(stack: LocalStack, tenant_id: str) -> dict[str, Any]:
+    """The tenant's current period counter (empty before its first reservation)."""
+    items = ledger_items(stack, tenant_id, "PERIOD#")
+    assert len(items) <= 1, "a test must not straddle two budget periods"
+    return items[0] if items else {}
+
+
+def call_records(stack: LocalStack, tenant_id: str) -> list[dict[str, Any]]:
+    return ledger_items(stack, tenant_id, "CALL#")
+
+
+def holds(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name.startswith("hold_")}
+
+
+def usd_to_nanos(text: str) -> int:
+    from decimal import Decimal
+
+    return int(Decimal(text) * 1_000_000_000)
