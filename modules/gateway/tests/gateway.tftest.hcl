@@ -1,0 +1,235 @@
+# The gateway: per-tenant API keys, usage plans and config items; the config document matches
+# docs/design.md section 3; per-user invoker roles only when asked for; bad tenants are refused.
+
+variables {
+  name_prefix        = "cs"
+  account_id         = "111111111111"
+  region             = "us-east-1"
+  environment        = "prod"
+  budget_name_prefix = "cs"
+  budget_topic_arn   = "arn:aws:sns:us-east-1:111111111111:cs-budget-alerts"
+  lambda_package = {
+    filename         = "cost_sentry.zip"
+    source_code_hash = "0d+WDTW+XEECHEOW5iZZeh/d5OWuPbTvD6y6tcJUvkI="
+  }
+  tenants = {
+    sales = {
+      application_id = "sales-assistant"
+      cost_center    = "sales"
+      models         = ["claude-3-haiku", "nova-micro"]
+      budget         = { limit_usd = 0.5 }
+      limits         = { requests_per_minute = 600 }
+    }
+    services = {
+      application_id = "services-copilot"
+      cost_center    = "services"
+      models         = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"]
+      model_aliases  = { fast = "nova-lite" }
+      budget         = { limit_usd = 1 }
+    }
+    support = {
+      application_id = "support-bot"
+      cost_center    = "support"
+      environment    = "staging"
+      models         = ["nova-micro", "nova-lite"]
+      budget         = { limit_usd = 0.25, period = "DAILY", block_at_actual = 100 }
+      limits         = { requests_per_minute = 300, tokens_per_period = 400000 }
+    }
+  }
+  profile_arns = {
+    sales = {
+      "claude-3-haiku" = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales1"
+      "nova-micro"     = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales2"
+    }
+    services = {
+      "claude-3-haiku"   = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc1"
+      "claude-3-5-haiku" = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc2"
+      "nova-lite"        = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc3"
+    }
+    support = {
+      "nova-micro" = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup1"
+      "nova-lite"  = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2"
+    }
+    legal = {
+      "claude-sonnet-4" = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/legal1"
+    }
+  }
+  underlying_model_arns = {
+    sales    = ["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0"]
+    services = ["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0", "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"]
+    support  = ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"]
+    legal    = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"]
+  }
+}
+
+run "three_tenants_get_keys_plans_and_config_items" {
+  command = plan
+
+  assert {
+    condition     = sort(keys(aws_api_gateway_api_key.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_api_gateway_usage_plan.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_api_gateway_usage_plan_key.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_dynamodb_table_item.tenant_config)) == sort(["sales", "services", "support"])
+    error_message = "Each tenant needs an API key, a usage plan, the key in the plan and a config item."
+  }
+
+  assert {
+    condition     = output.usage_plan_throttles["sales"].rate_limit == 10 && output.usage_plan_throttles["sales"].burst_limit == 20 && output.usage_plan_throttles["services"].rate_limit == 50
+    error_message = "Throttle: requests_per_minute / 60 per second (burst twice that); tenants without a limit get default_throttle."
+  }
+
+  assert {
+    condition = (
+      output.tenant_configs["support"].tenantId == "support"
+      && output.tenant_configs["support"].applicationId == "support-bot"
+      && output.tenant_configs["support"].costCenter == "support"
+      && output.tenant_configs["support"].environment == "staging"
+      && output.tenant_configs["support"].budget.limitUsd == "0.25"
+      && output.tenant_configs["support"].budget.period == "DAILY"
+      && output.tenant_configs["support"].budget.blockAtActualPercent == "100"
+      && output.tenant_configs["support"].limits.requestsPerMinute == 300
+      && output.tenant_configs["support"].limits.tokensPerPeriod == 400000
+      && output.tenant_configs["support"].defaultModel == "nova-micro"
+      && output.tenant_configs["support"].models["nova-lite"] == "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2"
+      && output.tenant_configs["support"].invokerRoleArn == null
+    )
+    error_message = "The config document must follow docs/design.md section 3."
+  }
+
+  assert {
+    condition     = output.tenant_configs["sales"].environment == "prod" && output.tenant_configs["sales"].budget.period == "MONTHLY" && output.tenant_configs["sales"].budget.blockAtActualPercent == null && output.tenant_configs["sales"].limits.tokensPerPeriod == null
+    error_message = "Defaults: environment from var.environment, MONTHLY, never blocked, no token limit."
+  }
+
+  assert {
+    condition     = output.tenant_configs["services"].modelAliases["services"] == "claude-3-haiku" && output.tenant_configs["services"].modelAliases["fast"] == "nova-lite"
+    error_message = "modelAliases: the cost center names the default model, plus the tenant's own aliases."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table_item.tenant_config["sales"].hash_key == "pk" && aws_dynamodb_table.config.hash_key == "pk" && aws_dynamodb_table.ledger.hash_key == "pk" && aws_dynamodb_table.ledger.range_key == "sk"
+    error_message = "Table keys: config pk; ledger pk + sk."
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.ledger.ttl).attribute_name == "expires_at" && one(aws_dynamodb_table.ledger.ttl).enabled && aws_dynamodb_table.ledger.billing_mode == "PAY_PER_REQUEST" && one(aws_dynamodb_table.ledger.point_in_time_recovery).enabled
+    error_message = "The ledger is on-demand, with PITR and TTL on expires_at."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["gateway"].handler == "cost_sentry.handlers.gateway.handler"
+      && aws_lambda_function.this["gateway"].timeout == 120
+      && aws_lambda_function.this["gateway"].architectures == tolist(["arm64"])
+      && aws_lambda_function.this["gateway"].runtime == "python3.13"
+      && aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120"
+      && aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger"
+      && aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config"
+      && aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false"
+      && aws_lambda_function.this["gateway"].environment[0].variables["METRICS_NAMESPACE"] == "GenAIRateLimiting"
+    )
+    error_message = "The gateway function: handler, timeout = MAX_REQUEST_SECONDS, arm64, and the environment of docs/design.md section 6."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["budget_sync"].handler == "cost_sentry.handlers.budget_sync.handler" && aws_lambda_function.this["budget_sync"].environment[0].variables["BUDGET_NAME_PREFIX"] == "cs" && aws_lambda_function.this["budget_alert"].handler == "cost_sentry.handlers.budget_alert.handler"
+    error_message = "The budget helpers run from the same zip with their own handlers."
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.route["converse"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse_stream"].type == "AWS_PROXY" && aws_api_gateway_integration.route["budget"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000
+    error_message = "Every route proxies to the function."
+  }
+
+  assert {
+    condition     = alltrue([for m in aws_api_gateway_method.route : m.api_key_required]) && aws_api_gateway_method.route["budget"].http_method == "GET" && aws_api_gateway_method.route["converse_stream"].http_method == "POST"
+    error_message = "Every route requires an API key."
+  }
+
+  assert {
+    condition     = aws_api_gateway_gateway_response.this["INVALID_API_KEY"].status_code == "401" && jsondecode(replace(aws_api_gateway_gateway_response.this["INVALID_API_KEY"].response_templates["application/json"], "$context.requestId", "r1")).error.code == "invalid_api_key"
+    error_message = "A missing or invalid API key must become a 401 with the gateway's error JSON shape."
+  }
+
+  assert {
+    condition     = sort(keys(jsondecode(replace(aws_api_gateway_gateway_response.this["INVALID_API_KEY"].response_templates["application/json"], "$context.requestId", "r1")).error)) == sort(["code", "message", "requestId"])
+    error_message = "The error body has exactly code, message and requestId."
+  }
+
+  assert {
+    condition     = length(aws_iam_role.invoker) == 0 && length(output.invoker_role_arns) == 0
+    error_message = "Without per_user_sessions no invoker role exists."
+  }
+}
+
+run "per_user_sessions_create_one_invoker_role_per_tenant" {
+  command = plan
+
+  variables {
+    per_user_sessions = true
+  }
+
+  assert {
+    condition     = sort(keys(aws_iam_role.invoker)) == sort(["sales", "services", "support"]) && aws_iam_role.invoker["sales"].name == "cs-invoker-sales"
+    error_message = "per_user_sessions must create one invoker role per tenant."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "true"
+    error_message = "The gateway must know it runs with per-user sessions."
+  }
+
+  assert {
+    condition = (
+      jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[0].Resource) == jsonencode([
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup1",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2",
+      ])
+      && jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[0].Resource)
+    )
+    error_message = "An invoker role may invoke only its own tenant's profiles, and the models behind them only through those profiles."
+  }
+}
+
+run "a_fourth_tenant_adds_only_its_own_resources" {
+  command = plan
+
+  variables {
+    per_user_sessions = true
+    tenants = {
+      sales    = { application_id = "sales-assistant", cost_center = "sales", models = ["claude-3-haiku", "nova-micro"], budget = { limit_usd = 0.5 }, limits = { requests_per_minute = 600 } }
+      services = { application_id = "services-copilot", cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"], model_aliases = { fast = "nova-lite" }, budget = { limit_usd = 1 } }
+      support  = { application_id = "support-bot", cost_center = "support", environment = "staging", models = ["nova-micro", "nova-lite"], budget = { limit_usd = 0.25, period = "DAILY", block_at_actual = 100 }, limits = { requests_per_minute = 300, tokens_per_period = 400000 } }
+      legal    = { application_id = "legal-review", cost_center = "legal", models = ["claude-sonnet-4"], budget = { limit_usd = 2 } }
+    }
+  }
+
+  assert {
+    condition     = sort(keys(aws_api_gateway_api_key.tenant)) == sort(["legal", "sales", "services", "support"]) && sort(keys(aws_dynamodb_table_item.tenant_config)) == sort(["legal", "sales", "services", "support"]) && sort(keys(aws_iam_role.invoker)) == sort(["legal", "sales", "services", "support"])
+    error_message = "The fourth tenant adds exactly its own key, config item and invoker role."
+  }
+
+  assert {
+    condition     = output.tenant_configs["sales"].models == run.three_tenants_get_keys_plans_and_config_items.tenant_configs["sales"].models && output.tenant_configs["legal"].defaultModel == "claude-sonnet-4"
+    error_message = "Existing tenants' config is unchanged by a new tenant."
+  }
+}
+
+run "an_alias_to_a_model_the_tenant_lacks_is_refused" {
+  command = plan
+
+  variables {
+    tenants = {
+      sales = { application_id = "sales-assistant", cost_center = "sales", models = ["nova-micro"], model_aliases = { smart = "claude-sonnet-4" }, budget = { limit_usd = 1 } }
+    }
+  }
+
+  expect_failures = [var.tenants]
+}
+
+run "a_runtime_outside_python_312_313_is_refused" {
+  command = plan
+
+  variables {
+    lambda_runtime = "python3.9"
+  }
+
+  expect_failures = [var.lambda_runtime]
+}

@@ -1,0 +1,85 @@
+# Alarms per tenant (gateway metrics by CostCenter, tokens, Bedrock errors per profile); a fourth tenant
+# adds only its own alarms.
+
+variables {
+  name_prefix     = "cs"
+  region          = "us-east-1"
+  alarm_topic_arn = "arn:aws:sns:us-east-1:111111111111:cs-alerts"
+  tenants = {
+    sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"] }
+    services = { cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"] }
+    support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000 } }
+  }
+  profile_ids = {
+    sales    = { "claude-3-haiku" = "sales1", "nova-micro" = "sales2" }
+    services = { "claude-3-haiku" = "svc1", "claude-3-5-haiku" = "svc2", "nova-lite" = "svc3" }
+    support  = { "nova-micro" = "sup1", "nova-lite" = "sup2" }
+    legal    = { "claude-sonnet-4" = "legal1" }
+  }
+}
+
+run "three_tenants_get_their_alarms" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.gateway) == 6 && length(aws_cloudwatch_metric_alarm.tokens) == 3 && length(aws_cloudwatch_metric_alarm.bedrock_errors) == 7
+    error_message = "Expected per tenant: denials + failures, one token alarm, one Bedrock error alarm per profile."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.gateway["sales/denials"].metric_name == "RateLimitDenied" && aws_cloudwatch_metric_alarm.gateway["sales/denials"].namespace == "GenAIRateLimiting" && aws_cloudwatch_metric_alarm.gateway["sales/denials"].dimensions["CostCenter"] == "sales"
+    error_message = "The denial alarm watches RateLimitDenied of the tenant's cost center."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.gateway["support/failures"].metric_name == "InvocationFailed" && aws_cloudwatch_metric_alarm.gateway["support/failures"].alarm_actions == toset(["arn:aws:sns:us-east-1:111111111111:cs-alerts"])
+    error_message = "The failure alarm watches InvocationFailed and notifies the alerts topic."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.tokens["support"].threshold == 400000 && aws_cloudwatch_metric_alarm.tokens["sales"].threshold == 1000000
+    error_message = "Token alarm thresholds: the tenant's own, else the default."
+  }
+
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.bedrock_errors["services/nova-lite"].metric_query : q if q.id == "server"]).metric[0].dimensions["ModelId"] == "svc3"
+    error_message = "Bedrock error alarms watch the tenant's profile id (ModelId dimension)."
+  }
+
+  assert {
+    condition     = length(output.alarm_names["sales"]) == 5 && length(output.alarm_names["services"]) == 6
+    error_message = "alarm_names groups every alarm under its tenant."
+  }
+}
+
+run "a_fourth_tenant_adds_only_its_own_alarms" {
+  command = plan
+
+  variables {
+    tenants = {
+      sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"] }
+      services = { cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"] }
+      support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000 } }
+      legal    = { cost_center = "legal", models = ["claude-sonnet-4"] }
+    }
+  }
+
+  assert {
+    condition = output.alarm_keys == sort(concat(run.three_tenants_get_their_alarms.alarm_keys, [
+      "legal/claude-sonnet-4/bedrock-errors", "legal/denials", "legal/failures", "legal/tokens",
+    ]))
+    error_message = "The fourth tenant must add exactly its own four alarms and keep every existing key."
+  }
+}
+
+run "a_zero_threshold_is_refused" {
+  command = plan
+
+  variables {
+    tenants = {
+      sales = { cost_center = "sales", models = ["nova-micro"], alarms = { denials_per_5_minutes = 0 } }
+    }
+  }
+
+  expect_failures = [var.tenants]
+}
