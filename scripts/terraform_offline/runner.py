@@ -165,7 +165,6 @@ def run_checkov(paths: Sequence[Path]) -> StepResult:
         "--skip-download",
         "--compact",
         "--quiet",
-        "--no-guide",
     ]
     for path in paths:
         command += ["-d", str(path)]
@@ -209,8 +208,14 @@ def validate_all(only: Sequence[Path] = (), run_checks: bool = True, jobs: int =
     record(check_schema_coverage(scan_paths))
     if run_checks:
         record(check_skip_reasons(scan_paths))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        checkov: Future[StepResult] | None = pool.submit(run_checkov, scan_paths) if run_checks else None
+    # checkov gets its own worker: it is one long process that should overlap the Terraform units.
+    with (
+        ThreadPoolExecutor(max_workers=1) as checkov_pool,
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+    ):
+        checkov: Future[StepResult] | None = (
+            checkov_pool.submit(run_checkov, scan_paths) if run_checks else None
+        )
         if roots:
             record(build_lambda(dict(os.environ)))
         with offline_workspace() as workspace:
