@@ -312,6 +312,12 @@ def proxy_event(
 
 class _FrontServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A caller that hung up before its answer was written: nothing to report.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     # Bursts of concurrent clients (the 64-request test) must queue, not be refused.
     request_queue_size = 256
     handler: Handler

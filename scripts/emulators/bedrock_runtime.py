@@ -45,6 +45,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 import threading
 import time
 import uuid
@@ -356,6 +357,10 @@ class StubState:
         with self.lock:
             self.requests.append(entry)
 
+    def update(self, entry: dict[str, Any], **fields: Any) -> None:
+        with self.lock:
+            entry.update(fields)
+
 
 # --------------------------------------------------------------------------------------------------
 # HTTP
@@ -408,7 +413,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/_stub/requests":
             with state.lock:
-                self._send_json(200, {"requests": list(state.requests)})
+                log = [dict(entry) for entry in state.requests]
+            self._send_json(200, {"requests": log})
         elif self.path == "/_stub/health":
             self._send_json(200, {"ok": True})
         else:
@@ -475,19 +481,21 @@ class _Handler(BaseHTTPRequestHandler):
             "modelId": model_id,
             "accessKeyId": credential["key"] if credential else None,
             "receivedAt": time.time(),
+            "status": None,  # until answered: the log is in arrival order, even for delayed answers
         }
+        state.log(entry)
         fault: Fault | None = None
         try:
             try:
                 body = json.loads(raw_body)
             except ValueError:
                 raise validation_error("The request body is not valid JSON.") from None
-            entry["body"] = body
+            state.update(entry, body=body)
             if credential is None:
                 raise BedrockError(403, "AccessDeniedException", "Missing Authentication Token")
             fault = state.take_fault(model_id)
             if fault is not None:
-                entry["fault"] = fault.mode
+                state.update(entry, fault=fault.mode)
                 if fault.latency_ms:
                     self._sleep(fault.latency_ms)
                 if fault.mode in FAULTS:
@@ -499,12 +507,10 @@ class _Handler(BaseHTTPRequestHandler):
             validate_converse_body(body, max_output_tokens)
             reply = build_reply(model_id, body, max_output_tokens, state.reply_tokens)
         except BedrockError as error:
-            entry.update(status=error.status, errorType=error.error_type)
-            state.log(entry)
+            state.update(entry, status=error.status, errorType=error.error_type)
             self._send_error(error)
             return
-        entry.update(status=200, usage=reply.usage, stopReason=reply.stop_reason)
-        state.log(entry)
+        state.update(entry, status=200, usage=reply.usage, stopReason=reply.stop_reason)
         latency_ms = max(1, round((time.monotonic() - started) * 1000))
         if stream:
             self._stream_reply(
@@ -553,6 +559,11 @@ def stream_frames(reply: Reply, latency_ms: int, broken: bool = False) -> Iterat
 class _StubServer(ThreadingHTTPServer):
     daemon_threads = True
     state: StubState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its read timeout) closes the socket under a delayed answer: expected.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class BedrockRuntimeStub:
@@ -620,8 +631,9 @@ class BedrockRuntimeStub:
             self._state.models[model_id] = max_output_tokens
 
     def requests(self) -> list[dict[str, Any]]:
+        """Every model call received, in arrival order; ``status`` is None while one is being answered."""
         with self._state.lock:
-            return list(self._state.requests)
+            return [dict(entry) for entry in self._state.requests]
 
     def clear_requests(self) -> None:
         with self._state.lock:
