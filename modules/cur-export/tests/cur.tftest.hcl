@@ -1,0 +1,65 @@
+variables {
+  name_prefix = "cs"
+  account_id  = "222222222222"
+  region      = "us-east-1"
+}
+
+run "cur2_export_with_iam_principal_data_and_a_complete_table_configuration" {
+  command = plan
+
+  assert {
+    condition = jsonencode(output.table_configurations.COST_AND_USAGE_REPORT) == jsonencode({
+      BILLING_VIEW_ARN                      = "arn:aws:billing::222222222222:billingview/primary"
+      INCLUDE_IAM_PRINCIPAL_DATA            = "TRUE"
+      INCLUDE_MANUAL_DISCOUNT_COMPATIBILITY = "FALSE"
+      INCLUDE_RESOURCES                     = "TRUE"
+      INCLUDE_SPLIT_COST_ALLOCATION_DATA    = "FALSE"
+      TIME_GRANULARITY                      = "HOURLY"
+    })
+    error_message = "Every table configuration key must be set (a partial map diffs forever)."
+  }
+
+  assert {
+    condition     = strcontains(output.query_statement, "line_item_iam_principal") && strcontains(output.query_statement, "resource_tags") && endswith(output.query_statement, "FROM COST_AND_USAGE_REPORT")
+    error_message = "The export selects the CUR 2.0 columns the reports need, IAM principal and tags included."
+  }
+
+  assert {
+    condition = (
+      aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].format == "PARQUET"
+      && aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].overwrite == "OVERWRITE_REPORT"
+      && aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_bucket == "cs-cur-222222222222"
+    )
+    error_message = "Parquet, overwritten per period, into the module's bucket."
+  }
+
+  assert {
+    condition     = one(aws_glue_catalog_table.this.partition_keys).name == "billing_period" && length(aws_glue_catalog_table.this.storage_descriptor[0].columns) == 18
+    error_message = "The Glue table is partitioned by billing_period and declares every exported column."
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.this.parameters["storage.location.template"] == "s3://cs-cur-222222222222/cur2/cs-cur2/data/BILLING_PERIOD=$${billing_period}"
+    error_message = "Partition projection must point at the export's BILLING_PERIOD folders."
+  }
+
+  assert {
+    condition     = aws_athena_workgroup.this.configuration[0].enforce_workgroup_configuration && aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].encryption_option == "SSE_KMS"
+    error_message = "Athena results are encrypted and the configuration enforced."
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" && aws_s3_bucket_public_access_block.this.block_public_policy
+    error_message = "The bucket is SSE-KMS and blocks public access."
+  }
+}
+
+run "a_bad_granularity_is_refused" {
+  command = plan
+
+  variables {
+    time_granularity = "WEEKLY"
+  }
+
+  expect_failures = [var.time_granularity]
+}
