@@ -21,6 +21,7 @@ from scripts.terraform_offline.hcl_scan import (
     REPO_ROOT,
     discover_modules,
     discover_roots,
+    offline_blockers,
     tf_files,
     used_aws_types,
 )
@@ -136,6 +137,14 @@ def check_schema_coverage(paths: Sequence[Path]) -> StepResult:
     return StepResult("schema subset", "coverage", not missing, time.monotonic() - started, output)
 
 
+def check_offline_dependencies(paths: Sequence[Path]) -> StepResult:
+    started = time.monotonic()
+    blockers = offline_blockers(*paths)
+    return StepResult(
+        "dependencies", "offline", not blockers, time.monotonic() - started, "\n".join(blockers)
+    )
+
+
 def check_skip_reasons(paths: Sequence[Path]) -> StepResult:
     """Every inline checkov skip must say why: `#checkov:skip=CKV_AWS_117:<reason>`."""
     started = time.monotonic()
@@ -206,6 +215,7 @@ def validate_all(only: Sequence[Path] = (), run_checks: bool = True, jobs: int =
 
     print(f"offline Terraform: {len(modules)} modules, {len(roots)} account roots", flush=True)
     record(check_schema_coverage(scan_paths))
+    record(check_offline_dependencies(scan_paths))
     if run_checks:
         record(check_skip_reasons(scan_paths))
     # checkov gets its own worker: it is one long process that should overlap the Terraform units.

@@ -87,3 +87,28 @@ def test_plan_json_of_an_account_root_leaves_the_source_tree_clean(
     )
     assert after == before
     assert not list(roots[0].glob("*_override.tf"))
+
+
+def test_providers_and_modules_that_need_the_network_are_named(tmp_path: Path) -> None:
+    write(
+        tmp_path / "versions.tf",
+        "terraform {\n  required_providers {\n"
+        '    aws = {\n      source  = "hashicorp/aws"\n      version = ">= 6.0"\n    }\n'
+        '    archive = {\n      source = "hashicorp/archive"\n    }\n  }\n}\n'
+        'module "local" {\n  source = "../budgets"\n}\n'
+        'module "vpc" {\n  source  = "terraform-aws-modules/vpc/aws"\n  version = "6.0.0"\n}\n',
+    )
+
+    result = runner.check_offline_dependencies([tmp_path])
+
+    assert not result.ok
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert "provider hashicorp/archive" in lines[0]
+    assert 'module "vpc" from terraform-aws-modules/vpc/aws' in lines[1]
+
+
+def test_the_repository_needs_nothing_from_the_network() -> None:
+    result = runner.check_offline_dependencies([REPO_ROOT / "modules", REPO_ROOT / "terraform"])
+
+    assert result.ok, result.output
