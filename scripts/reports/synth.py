@@ -154,58 +154,80 @@ def profile_arn(account_id: str, tenant_id: str, model: str) -> str:
     return f"arn:aws:bedrock:{REGION}:{account_id}:application-inference-profile/{profile_id}"
 
 
-# One projection from the generators' common intermediate columns to the CUR 2.0 schema, so both
-# generators write byte-for-byte the same column names and types.
+# The CUR 2.0 columns, projected from the generators' common intermediate columns so both generators
+# write the same names and types. Everything costly per row (strings, maps, rates as text) is looked up
+# from small dimension tables by the sources instead of being built here for every row.
 _CUR_PROJECTION = """
 SELECT
     line_id AS identity_line_item_id,
-    strftime(usage_start, '%Y-%m-%dT%H:%M:%SZ') || '/'
-        || strftime(usage_start + INTERVAL 1 HOUR, '%Y-%m-%dT%H:%M:%SZ') AS identity_time_interval,
+    interval_text AS identity_time_interval,
     'Anniversary' AS bill_bill_type,
     'AWS' AS bill_billing_entity,
-    CAST(date_trunc('month', usage_start) AS TIMESTAMP) AS bill_billing_period_start_date,
-    CAST(date_trunc('month', usage_start) + INTERVAL 1 MONTH AS TIMESTAMP) AS bill_billing_period_end_date,
+    period_start AS bill_billing_period_start_date,
+    period_end AS bill_billing_period_end_date,
     account_id AS bill_payer_account_id,
     'Cost Sentry Org' AS bill_payer_account_name,
     account_id AS line_item_usage_account_id,
     'workload' AS line_item_usage_account_name,
     line_item_type AS line_item_line_item_type,
     usage_start AS line_item_usage_start_date,
-    usage_start + INTERVAL 1 HOUR AS line_item_usage_end_date,
+    usage_end AS line_item_usage_end_date,
     product_code AS line_item_product_code,
     usage_type AS line_item_usage_type,
     operation AS line_item_operation,
     resource_id AS line_item_resource_id,
-    CAST(usage_amount AS DOUBLE) AS line_item_usage_amount,
+    usage_amount AS line_item_usage_amount,
     'USD' AS line_item_currency_code,
-    CAST(rate AS VARCHAR) AS line_item_unblended_rate,
-    CAST(cost AS DOUBLE) AS line_item_unblended_cost,
-    CAST(rate AS VARCHAR) AS line_item_blended_rate,
-    CAST(cost AS DOUBLE) AS line_item_blended_cost,
+    rate_text AS line_item_unblended_rate,
+    cost AS line_item_unblended_cost,
+    rate_text AS line_item_blended_rate,
+    cost AS line_item_blended_cost,
     description AS line_item_line_item_description,
     principal AS line_item_iam_principal,
-    CAST(cost AS DOUBLE) AS pricing_public_on_demand_cost,
-    CAST(rate AS VARCHAR) AS pricing_public_on_demand_rate,
+    cost AS pricing_public_on_demand_cost,
+    rate_text AS pricing_public_on_demand_rate,
     'OnDemand' AS pricing_term,
     pricing_unit AS pricing_unit,
     product_code AS product_servicecode,
     region AS product_region_code,
-    MAP {'product_name': product_name, 'region': region} AS product,
-    tags AS resource_tags,
-    strftime(usage_start, '%Y-%m') AS BILLING_PERIOD
-FROM source
+    product AS product,
+    tags AS resource_tags
+FROM {source}
 """
 
 
-def _write(connection: Any, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = str(out_dir).replace("'", "''")
+def _hours_table(connection: Any, start: date, end: date) -> None:
+    """One row per usage hour: the per-hour strings and billing period bounds, computed once."""
     connection.execute(
-        f"COPY ({_CUR_PROJECTION}) TO '{target}' "
-        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (BILLING_PERIOD), "
-        "FILENAME_PATTERN 'part-{i}', OVERWRITE_OR_IGNORE true)"
+        """
+        CREATE OR REPLACE TEMP TABLE synth_hours AS
+        SELECT
+            CAST(h AS INTEGER) AS h,
+            usage_start,
+            usage_start + INTERVAL 1 HOUR AS usage_end,
+            strftime(usage_start, '%Y-%m-%dT%H:%M:%SZ') || '/'
+                || strftime(usage_start + INTERVAL 1 HOUR, '%Y-%m-%dT%H:%M:%SZ') AS interval_text,
+            CAST(date_trunc('month', usage_start) AS TIMESTAMP) AS period_start,
+            CAST(date_trunc('month', usage_start) + INTERVAL 1 MONTH AS TIMESTAMP) AS period_end,
+            strftime(usage_start, '%Y-%m') AS billing_period
+        FROM (
+            SELECT h, CAST(? AS TIMESTAMP) + to_hours(h) AS usage_start
+            FROM range(CAST(date_diff('hour', CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP)) AS BIGINT)) AS r(h)
+        )
+        """,
+        [start, start, end],
     )
-    return sorted(out_dir.glob("BILLING_PERIOD=*/part-*.parquet"))
+
+
+def _write_period(connection: Any, source: str, out_dir: Path, billing_period: str) -> Path:
+    # Data Exports delivers snappy-compressed Parquet, named like this
+    target = out_dir / f"BILLING_PERIOD={billing_period}" / "part-00000.snappy.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    escaped = str(target).replace("'", "''")
+    connection.execute(
+        f"COPY ({_CUR_PROJECTION.format(source=source)}) TO '{escaped}' (FORMAT parquet, COMPRESSION snappy)"
+    )
+    return target
 
 
 def _check_range(start: date, end: date) -> None:
@@ -213,6 +235,18 @@ def _check_range(start: date, end: date) -> None:
         raise SynthError(f"--end ({end}) must be after --start ({start})")
     if (end - start).days > 3 * 366:
         raise SynthError("the date range is limited to three years")
+
+
+def _months(start: date, end: date) -> list[tuple[str, int, int]]:
+    """(YYYY-MM, first hour offset, end hour offset) of every billing period in [start, end)."""
+    months = []
+    cursor = start
+    while cursor < end:
+        following = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        stop = min(following, end)
+        months.append((cursor.strftime("%Y-%m"), (cursor - start).days * 24, (stop - start).days * 24))
+        cursor = stop
+    return months
 
 
 def synthesize(
@@ -226,7 +260,11 @@ def synthesize(
     tenants: Sequence[SynthTenant] = DEFAULT_TENANTS,
     connection: Any = None,
 ) -> list[Path]:
-    """Write `rows` synthetic CUR 2.0 line items for [start, end) under `out_dir`; returns the files."""
+    """Write `rows` synthetic CUR 2.0 line items for [start, end) under `out_dir`; returns the files.
+
+    Row i is billed in hour floor(i * hours / rows), so line items come in time order and each billing
+    period is one contiguous slice of rows, written as its own partition.
+    """
     import duckdb
 
     if rows <= 0:
@@ -235,157 +273,185 @@ def synthesize(
         raise SynthError("--seed must be between 0 and 2^31-1")
     if not re.match(r"^\d{12}$", account_id):
         raise SynthError(f"account id must be 12 digits, got {account_id!r}")
+    if not re.match(r"^[a-z0-9-]{0,32}$", name_prefix):
+        raise SynthError(f"name prefix must be lower-case letters, digits and dashes, got {name_prefix!r}")
     _check_range(start, end)
     prices = load_prices()
+    for tenant in tenants:
+        for model in tenant.models:
+            if model not in prices:
+                raise SynthError(f"tenant {tenant.tenant_id}: model {model!r} is not in {MODELS_JSON.name}")
     con = connection or duckdb.connect(":memory:")
+    _hours_table(con, start, end)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE synth_tenants (t INTEGER, tenant_id VARCHAR, application_id VARCHAR, "
-        "cost_center VARCHAR, environment VARCHAR, users INTEGER, model_count INTEGER)"
+        "CREATE OR REPLACE TEMP TABLE synth_tenants (t INTEGER, tenant_id VARCHAR, users INTEGER, "
+        "model_count INTEGER, tags MAP(VARCHAR, VARCHAR), other_tags MAP(VARCHAR, VARCHAR))"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE synth_models (t INTEGER, k INTEGER, usage_name VARCHAR, "
-        "input_rate DECIMAL(38, 12), output_rate DECIMAL(38, 12), resource_id VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE synth_models (t INTEGER, k INTEGER, is_output INTEGER, "
+        "usage_type VARCHAR, rate DECIMAL(38, 12), rate_text VARCHAR, description VARCHAR, "
+        "resource_id VARCHAR, foundation_arn VARCHAR, product MAP(VARCHAR, VARCHAR))"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE synth_users "
+        "(t INTEGER, u INTEGER, principal VARCHAR, direct_principal VARCHAR)"
     )
     for t, tenant in enumerate(tenants):
+        tags = {
+            "user_applicationId": tenant.application_id,
+            "user_costCenter": tenant.cost_center,
+            "user_environment": tenant.environment,
+        }
+        other = {"user_applicationId": tenant.application_id, "user_costCenter": tenant.cost_center}
         con.execute(
-            "INSERT INTO synth_tenants VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO synth_tenants VALUES (?, ?, ?, ?, MAP(?::VARCHAR[], ?::VARCHAR[]), "
+            "MAP(?::VARCHAR[], ?::VARCHAR[]))",
             [
                 t,
                 tenant.tenant_id,
-                tenant.application_id,
-                tenant.cost_center,
-                tenant.environment,
                 tenant.users,
                 len(tenant.models),
+                list(tags),
+                list(tags.values()),
+                list(other),
+                list(other.values()),
             ],
         )
         for k, model in enumerate(tenant.models):
-            if model not in prices:
-                raise SynthError(f"tenant {tenant.tenant_id}: model {model!r} is not in {MODELS_JSON.name}")
-            input_rate, output_rate, _ = prices[model]
+            input_rate, output_rate, model_id = prices[model]
+            for is_output, rate in ((0, input_rate), (1, output_rate)):
+                direction = "output" if is_output else "input"
+                usage_type = usage_type_for(model, direction)
+                con.execute(
+                    "INSERT INTO synth_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "MAP {'product_name': 'Amazon Bedrock', 'region': ?})",
+                    [
+                        t,
+                        k,
+                        is_output,
+                        usage_type,
+                        rate,
+                        f"{rate:.10f}",
+                        f"Amazon Bedrock {USAGE_TYPE_MODEL_NAMES[model]} {direction} tokens",
+                        profile_arn(account_id, tenant.tenant_id, model),
+                        f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}",
+                        REGION,
+                    ],
+                )
+        for u in range(tenant.users):
+            name = FIRST_NAMES[u % len(FIRST_NAMES)] + (
+                str(u // len(FIRST_NAMES)) if u >= len(FIRST_NAMES) else ""
+            )
             con.execute(
-                "INSERT INTO synth_models VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO synth_users VALUES (?, ?, ?, ?)",
                 [
                     t,
-                    k,
-                    USAGE_TYPE_MODEL_NAMES[model],
-                    input_rate,
-                    output_rate,
-                    profile_arn(account_id, tenant.tenant_id, model),
+                    u,
+                    invoker_principal(account_id, name_prefix, tenant.tenant_id, name),
+                    f"arn:aws:iam::{account_id}:user/dev-{name}",
                 ],
             )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE synth_other (k INTEGER, product_code VARCHAR, usage_type VARCHAR, "
-        "operation VARCHAR, pricing_unit VARCHAR, rate DECIMAL(38, 12))"
+        "operation VARCHAR, pricing_unit VARCHAR, rate DECIMAL(38, 12), rate_text VARCHAR, "
+        "product MAP(VARCHAR, VARCHAR), resource_prefix VARCHAR)"
     )
     for k, (code, usage_type, operation, unit, rate) in enumerate(OTHER_SERVICES):
         con.execute(
-            "INSERT INTO synth_other VALUES (?, ?, ?, ?, ?, ?)", [k, code, usage_type, operation, unit, rate]
+            "INSERT INTO synth_other VALUES (?, ?, ?, ?, ?, ?, ?, MAP {'product_name': ?, 'region': ?}, ?)",
+            [
+                k,
+                code,
+                usage_type,
+                operation,
+                unit,
+                Decimal(rate),
+                f"{Decimal(rate):.10f}",
+                code,
+                REGION,
+                f"arn:aws:{code.lower()}:{REGION}:{account_id}:resource/tenant-",
+            ],
         )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE synth_names AS SELECT unnest(?) AS name, "
-        "generate_subscripts(?, 1) - 1 AS n",
-        [FIRST_NAMES, FIRST_NAMES],
-    )
     hours = (end - start).days * 24
-    prefix = f"{name_prefix}-" if name_prefix else ""
-    bypass = "oddity_draw BETWEEN 0.005 AND 0.025"
-    # u(i, salt): a uniform number in [0, 1) that depends only on the row, the seed and the salt.
+    tenant_count = len(tenants)
+    bypass = "d.oddity_draw BETWEEN 0.005 AND 0.025"
+    # u(i, salt): a uniform number in [0, 1) that depends only on the row, the seed and the salt, so the
+    # data is the same for a seed however DuckDB schedules its threads.
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO u(i, salt) AS (hash(i, {int(seed)}, salt) % 1000003) / 1000003.0"
     )
-    # every value inlined below is validated above (numbers, the account id, names from our own tables)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW source AS
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP MACRO synth_rows(lo, hi) AS TABLE
         WITH draws AS (
             SELECT
                 i,
-                u(i, 1) AS kind_draw,
+                -- 8% of rows are other services, the rest Bedrock token usage
+                u(i, 1) < 0.08 AS is_other,
                 -- tenants and users are skewed so that a few stand out, like real traffic
-                CAST(floor(pow(u(i, 2), 1.6) * (SELECT count(*) FROM synth_tenants)) AS INTEGER) AS t,
+                CAST(floor(pow(u(i, 2), 1.6) * {tenant_count}) AS INTEGER) AS t,
                 u(i, 3) AS model_draw,
                 u(i, 4) AS user_draw,
-                CAST(floor(u(i, 5) * {hours}) AS INTEGER) AS hour_offset,
                 u(i, 6) AS size_draw,
                 u(i, 7) AS oddity_draw,
-                i % 2 AS is_output
-            FROM range({int(rows)}) AS r(i)
+                CAST(i % 2 AS INTEGER) AS is_output,
+                CAST((i * {hours}) // {int(rows)} AS INTEGER) AS h
+            FROM range(lo, hi) AS r(i)
         ),
         shaped AS (
             SELECT
-                d.*,
-                tn.tenant_id, tn.application_id, tn.cost_center, tn.environment,
+                d.*, tn.tags, tn.other_tags, hr.usage_start, hr.usage_end, hr.interval_text, hr.period_start,
+                hr.period_end,
                 CAST(floor(d.model_draw * tn.model_count) AS INTEGER) AS k,
-                CAST(floor(pow(d.user_draw, 2.0) * tn.users) AS INTEGER) AS user_index,
-                TIMESTAMP '{start.isoformat()} 00:00:00' + to_hours(d.hour_offset) AS usage_start
-            FROM draws AS d JOIN synth_tenants AS tn USING (t)
-        ),
-        bedrock AS (
-            SELECT
-                s.*, m.usage_name, m.resource_id,
-                CASE WHEN s.is_output = 1 THEN m.output_rate ELSE m.input_rate END AS token_rate,
-                CASE WHEN s.is_output = 1 THEN 20 + CAST(floor(pow(s.size_draw, 3) * 40000) AS BIGINT)
-                     ELSE 100 + CAST(floor(pow(s.size_draw, 3) * 400000) AS BIGINT) END AS tokens,
-                nm.name || CASE WHEN s.user_index >= {len(FIRST_NAMES)}
-                    THEN CAST(s.user_index // {len(FIRST_NAMES)} AS VARCHAR) ELSE '' END AS user_name
-            FROM shaped AS s
-            JOIN synth_models AS m ON m.t = s.t AND m.k = s.k
-            JOIN synth_names AS nm ON nm.n = s.user_index % {len(FIRST_NAMES)}
+                CAST(floor(d.model_draw * {len(OTHER_SERVICES)}) AS INTEGER) AS other_k,
+                CAST(floor(pow(d.user_draw, 2.0) * tn.users) AS INTEGER) AS u,
+                {bypass} AS bypass,
+                CAST(CASE WHEN d.is_output = 1 THEN 20 + floor(pow(d.size_draw, 3) * 40000)
+                          ELSE 100 + floor(pow(d.size_draw, 3) * 400000) END AS BIGINT) AS tokens,
+                CAST(1 + floor(d.size_draw * 100) AS BIGINT) AS other_units
+            FROM draws AS d
+            JOIN synth_tenants AS tn USING (t)
+            JOIN synth_hours AS hr USING (h)
         )
+        -- one pipeline for both kinds of rows (a UNION over `shaped` would materialise it in memory)
         SELECT
-            printf('%016x', hash(i, {int(seed)}, 99)) AS line_id,
-            usage_start,
-            '{account_id}' AS account_id,
-            CASE WHEN oddity_draw < 0.003 THEN 'Tax' ELSE 'Usage' END AS line_item_type,
-            'AmazonBedrock' AS product_code,
-            'Amazon Bedrock' AS product_name,
+            printf('%016x', hash(s.i, {int(seed)}, 99)) AS line_id, s.interval_text, s.period_start,
+            s.period_end, '{account_id}' AS account_id,
+            CASE WHEN NOT s.is_other AND s.oddity_draw < 0.003 THEN 'Tax' ELSE 'Usage' END AS line_item_type,
+            s.usage_start, s.usage_end,
+            CASE WHEN s.is_other THEN o.product_code ELSE 'AmazonBedrock' END AS product_code,
+            CASE WHEN s.is_other THEN o.usage_type ELSE m.usage_type END AS usage_type,
+            CASE WHEN s.is_other THEN o.operation ELSE 'InvokeModelInference' END AS operation,
+            CASE WHEN s.is_other THEN o.resource_prefix || CAST(s.t AS VARCHAR)
+                 WHEN s.bypass THEN m.foundation_arn ELSE m.resource_id END AS resource_id,
+            CAST(CASE WHEN s.is_other THEN s.other_units ELSE s.tokens END AS DOUBLE) AS usage_amount,
+            CASE WHEN s.is_other THEN o.rate_text ELSE m.rate_text END AS rate_text,
+            CAST(CASE WHEN s.is_other THEN s.other_units * o.rate ELSE s.tokens * m.rate END AS DOUBLE)
+                AS cost,
+            CASE WHEN s.is_other THEN o.usage_type ELSE m.description END AS description,
+            -- 2% of Bedrock calls bypass the gateway: a developer's own IAM user on the foundation model
+            CASE WHEN s.is_other THEN '' WHEN s.bypass THEN us.direct_principal ELSE us.principal END
+                AS principal,
+            CASE WHEN s.is_other THEN o.pricing_unit ELSE 'Tokens' END AS pricing_unit,
             '{REGION}' AS region,
-            '{REGION_PREFIX}-' || usage_name
-                || CASE WHEN is_output = 1 THEN '-output-tokens' ELSE '-input-tokens' END AS usage_type,
-            'InvokeModelInference' AS operation,
-            CASE WHEN {bypass} THEN 'arn:aws:bedrock:{REGION}::foundation-model/' || usage_name
-                 ELSE resource_id END AS resource_id,
-            CAST(tokens AS DOUBLE) AS usage_amount,
-            'Tokens' AS pricing_unit,
-            CAST(token_rate AS DECIMAL(38, 10)) AS rate,
-            CAST(tokens * token_rate AS DECIMAL(38, 10)) AS cost,
-            'Amazon Bedrock ' || usage_name || CASE WHEN is_output = 1 THEN ' output' ELSE ' input' END
-                || ' tokens' AS description,
-            -- 2% of calls bypass the gateway: a developer's own IAM user on the foundation model, untagged
-            CASE WHEN {bypass} THEN 'arn:aws:iam::{account_id}:user/dev-' || user_name
-                 ELSE 'arn:aws:sts::{account_id}:assumed-role/{prefix}' || tenant_id
-                      || '-invoker/' || user_name
-            END AS principal,
-            CASE WHEN {bypass} THEN MAP {{}}::MAP(VARCHAR, VARCHAR)
-                 ELSE MAP {{'user_applicationId': application_id, 'user_costCenter': cost_center,
-                            'user_environment': environment}} END AS tags
-        FROM bedrock
-        WHERE kind_draw >= 0.08
-        UNION ALL
-        SELECT
-            printf('%016x', hash(i, {int(seed)}, 99)) AS line_id,
-            usage_start,
-            '{account_id}' AS account_id,
-            'Usage' AS line_item_type,
-            o.product_code,
-            o.product_code AS product_name,
-            '{REGION}' AS region,
-            o.usage_type,
-            o.operation,
-            'arn:aws:' || lower(o.product_code) || ':{REGION}:{account_id}:resource/' || tenant_id
-                AS resource_id,
-            CAST(1 + floor(size_draw * 100) AS DOUBLE) AS usage_amount,
-            o.pricing_unit,
-            CAST(o.rate AS DECIMAL(38, 10)) AS rate,
-            CAST((1 + floor(size_draw * 100)) * o.rate AS DECIMAL(38, 10)) AS cost,
-            o.usage_type AS description,
-            '' AS principal,
-            MAP {{'user_applicationId': application_id, 'user_costCenter': cost_center}} AS tags
-        FROM shaped
-        JOIN synth_other AS o ON o.k = CAST(floor(model_draw * {len(OTHER_SERVICES)}) AS INTEGER)
-        WHERE kind_draw < 0.08
-    """)  # noqa: S608 - inlined values are validated numbers, dates and the 12-digit account id
-    return _write(con, out_dir)
+            CASE WHEN s.is_other THEN o.product ELSE m.product END AS product,
+            CASE WHEN s.is_other THEN s.other_tags WHEN s.bypass THEN MAP {{}}::MAP(VARCHAR, VARCHAR)
+                 ELSE s.tags END AS tags
+        FROM shaped AS s
+        JOIN synth_models AS m ON m.t = s.t AND m.k = s.k AND m.is_output = s.is_output
+        JOIN synth_users AS us ON us.t = s.t AND us.u = s.u
+        JOIN synth_other AS o ON o.k = s.other_k
+        """  # noqa: S608 - inlined values are validated numbers and the 12-digit account id
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for billing_period, first_hour, end_hour in _months(start, end):
+        # rows of this period: the i with first_hour <= i * hours // rows < end_hour
+        lo = -(-first_hour * rows // hours)
+        hi = -(-end_hour * rows // hours)
+        if hi > lo:
+            files.append(_write_period(con, f"synth_rows({lo}, {hi})", out_dir, billing_period))
+    return files
 
 
 def write_tenants_json(path: Path, rows: int, tenants: Sequence[SynthTenant] = DEFAULT_TENANTS) -> Path:
@@ -470,10 +536,13 @@ def synthesize_from_calls(
     if not buckets:
         raise SynthError("no call records to turn into CUR line items")
     con = connection or duckdb.connect(":memory:")
+    first = min(key[0] for key in buckets)
+    last = max(key[0] for key in buckets)
+    _hours_table(con, first.date(), date.fromordinal(last.date().toordinal() + 1))
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE call_lines (line_id VARCHAR, usage_start TIMESTAMP, "
-        "principal VARCHAR, resource_id VARCHAR, usage_type VARCHAR, usage_amount BIGINT, "
-        "rate DECIMAL(38, 10), cost DECIMAL(38, 10), tag_keys VARCHAR[], tag_values VARCHAR[])"
+        "CREATE OR REPLACE TEMP TABLE call_lines (line_id VARCHAR, usage_start TIMESTAMP, principal VARCHAR, "
+        "resource_id VARCHAR, usage_type VARCHAR, usage_amount BIGINT, rate DECIMAL(38, 10), "
+        "cost DECIMAL(38, 10), tag_keys VARCHAR[], tag_values VARCHAR[])"
     )
     records = []
     for number, (key, (tokens, cost)) in enumerate(sorted(buckets.items(), key=lambda item: str(item[0]))):
@@ -493,18 +562,28 @@ def synthesize_from_calls(
             )
         )
     con.executemany("INSERT INTO call_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW source AS
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW call_source AS
         SELECT
-            line_id, usage_start, '{account_id}' AS account_id, 'Usage' AS line_item_type,
-            'AmazonBedrock' AS product_code, 'Amazon Bedrock' AS product_name, '{REGION}' AS region,
-            usage_type, 'InvokeModelInference' AS operation, resource_id,
-            CAST(usage_amount AS DOUBLE) AS usage_amount, 'Tokens' AS pricing_unit, rate, cost,
-            'Amazon Bedrock ' || usage_type AS description, principal,
-            map_from_entries(list_zip(tag_keys, tag_values)::STRUCT(k VARCHAR, v VARCHAR)[]) AS tags
-        FROM call_lines
-    """)  # noqa: S608 - inlined values are validated numbers, dates and the 12-digit account id
-    return _write(con, out_dir)
+            c.line_id, h.interval_text, h.period_start, h.period_end, h.billing_period,
+            '{account_id}' AS account_id, 'Usage' AS line_item_type, h.usage_start, h.usage_end,
+            'AmazonBedrock' AS product_code, c.usage_type, 'InvokeModelInference' AS operation, c.resource_id,
+            CAST(c.usage_amount AS DOUBLE) AS usage_amount, CAST(c.rate AS VARCHAR) AS rate_text,
+            CAST(c.cost AS DOUBLE) AS cost, 'Amazon Bedrock ' || c.usage_type AS description, c.principal,
+            'Tokens' AS pricing_unit, '{REGION}' AS region,
+            MAP {{'product_name': 'Amazon Bedrock', 'region': '{REGION}'}} AS product,
+            MAP(c.tag_keys, c.tag_values) AS tags
+        FROM call_lines AS c JOIN synth_hours AS h ON h.usage_start = c.usage_start
+        """  # noqa: S608 - only the validated 12-digit account id is inlined
+    )
+    periods = [
+        row[0] for row in con.execute("SELECT DISTINCT billing_period FROM call_source ORDER BY 1").fetchall()
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # `period` is DuckDB's own strftime('%Y-%m') output, never caller text
+    sources = {period: f"(SELECT * FROM call_source WHERE billing_period = '{period}')" for period in periods}  # noqa: S608
+    return [_write_period(con, sources[period], out_dir, period) for period in periods]
 
 
 def ledger_cost_usd(call: Mapping[str, Any]) -> Decimal:
