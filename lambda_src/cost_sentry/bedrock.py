@@ -6,8 +6,10 @@ cost_sentry.sessions). Endpoints only ever come from the SDK's standard settings
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,15 +26,20 @@ from cost_sentry.errors import (
 from cost_sentry.settings import Settings
 from cost_sentry.validation import GatewayRequest
 
-# One retry at most: a dropped connection deserves a second try, but every attempt can take the whole
-# read timeout while the tenant's budget is held, and throttling is better answered with a 429 the
-# caller backs off on than with retries that add load to an account-wide quota.
+# The SDK's own retries are off: botocore's standard mode also retries read timeouts, and a model call
+# that timed out on our side may still run (and be billed) on Bedrock's, so a blind retry could pay
+# twice for one recorded call. The gateway retries once itself, and only failures that guarantee no
+# billable work happened (throttled or refused before processing, or never sent). One retry, with a
+# short jittered pause: every attempt runs while the tenant's budget is held, and a throttle that
+# persists is better answered with a 429 the caller backs off on than with load on a shared quota.
 BEDROCK_MAX_ATTEMPTS = 2
+RETRY_PAUSE_SECONDS = (0.05, 0.25)
 
 _THROTTLED = {"throttlingexception", "servicequotaexceededexception", "toomanyrequestsexception"}
 _INVALID = {"validationexception"}
 _DENIED = {"accessdeniedexception"}
 _TIMEOUT = {"modeltimeoutexception"}
+_RETRYABLE = {"throttlingexception", "toomanyrequestsexception", "serviceunavailableexception"}
 
 
 class BedrockClients(Protocol):
@@ -47,7 +54,7 @@ def bedrock_client_config(settings: Settings) -> Any:
     return Config(
         connect_timeout=settings.bedrock_connect_timeout_seconds,
         read_timeout=settings.bedrock_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": BEDROCK_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": 1},
     )
 
 
@@ -132,23 +139,43 @@ def _usage(usage: Any) -> tuple[int, int]:
     return input_tokens, output_tokens
 
 
-def converse(client: Any, arguments: dict[str, Any]) -> ConverseResult:
-    try:
-        response = client.converse(**arguments)
-    except Exception as exc:
-        raise map_bedrock_error(exc) from exc
+def _safe_to_retry(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
+        return True  # the request never reached Bedrock
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")).lower() in _RETRYABLE
+    return False
+
+
+def _call(
+    operation: Callable[..., Any], arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    for attempt in range(1, BEDROCK_MAX_ATTEMPTS + 1):
+        try:
+            return operation(**arguments)
+        except Exception as exc:
+            if attempt < BEDROCK_MAX_ATTEMPTS and _safe_to_retry(exc):
+                sleep(random.uniform(*RETRY_PAUSE_SECONDS))
+                continue
+            raise map_bedrock_error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def converse(
+    client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep
+) -> ConverseResult:
+    response = _call(client.converse, arguments, sleep)
     content = response.get("output", {}).get("message", {}).get("content", [])
     text = "".join(block.get("text", "") for block in content if isinstance(block, dict))
     input_tokens, output_tokens = _usage(response.get("usage"))
     return ConverseResult(text, input_tokens, output_tokens, response.get("stopReason"))
 
 
-def open_stream(client: Any, arguments: dict[str, Any]) -> Any:
+def open_stream(client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> Any:
     """Start ConverseStream; errors before the first event (throttling, validation) surface here."""
-    try:
-        return client.converse_stream(**arguments)["stream"]
-    except Exception as exc:
-        raise map_bedrock_error(exc) from exc
+    return _call(client.converse_stream, arguments, sleep)["stream"]
 
 
 def iter_stream(stream: Any) -> Iterator[TextDelta | StreamEnd]:

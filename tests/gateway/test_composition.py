@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from cost_sentry.bedrock import BEDROCK_MAX_ATTEMPTS, SharedBedrockClients, bedrock_client_config
+from cost_sentry.bedrock import SharedBedrockClients, bedrock_client_config
 from cost_sentry.handlers.gateway import build_service
 from cost_sentry.resolvers import StaticResolver
 from cost_sentry.settings import Settings
@@ -44,4 +44,5 @@ def test_bedrock_client_timeouts_and_retries_come_from_settings():
         Settings(**BASE, bedrock_timeout_seconds=42, bedrock_connect_timeout_seconds=3)
     )
     assert (config.read_timeout, config.connect_timeout) == (42, 3)
-    assert config.retries == {"mode": "standard", "total_max_attempts": BEDROCK_MAX_ATTEMPTS}
+    # The SDK never retries on its own (a timed-out call may still be billed); the gateway decides.
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}

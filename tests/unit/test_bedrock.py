@@ -103,3 +103,56 @@ def test_stream_exception_event_is_mapped():
     with pytest.raises(GatewayError) as caught:
         list(iter_stream(iter([{"throttlingException": {"message": "slow down"}}])))
     assert caught.value.status == 429
+
+
+class Flaky:
+    """A client failing with the given errors first, then answering."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def converse(self, **arguments):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {
+            "output": {"message": {"content": [{"text": "ok"}]}},
+            "usage": {"inputTokens": 1, "outputTokens": 2},
+        }
+
+
+def test_a_transient_throttle_is_retried_once():
+    from cost_sentry.bedrock import converse
+
+    client = Flaky(error("ThrottlingException"))
+    pauses: list[float] = []
+    result = converse(client, {}, sleep=pauses.append)
+    assert (result.text, result.input_tokens, result.output_tokens) == ("ok", 1, 2)
+    assert client.calls == 2 and len(pauses) == 1 and 0 < pauses[0] < 1
+
+
+def test_a_persistent_throttle_gives_up_after_one_retry():
+    from cost_sentry.bedrock import converse
+
+    client = Flaky(error("ThrottlingException"), error("ThrottlingException"), error("ThrottlingException"))
+    with pytest.raises(GatewayError) as caught:
+        converse(client, {}, sleep=lambda seconds: None)
+    assert caught.value.status == 429 and client.calls == 2
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ReadTimeoutError(endpoint_url="x"),
+        error("ModelTimeoutException"),
+        error("ServiceQuotaExceededException"),
+    ],
+)
+def test_calls_that_may_have_run_are_never_retried(exc):
+    from cost_sentry.bedrock import converse
+
+    client = Flaky(exc)
+    with pytest.raises(GatewayError):
+        converse(client, {}, sleep=lambda seconds: None)
+    assert client.calls == 1
