@@ -4,7 +4,7 @@ output "budget_names" {
 }
 
 output "budget_arns" {
-  description = "Tenant id -> budget ARN (what budgets:ViewBudget is granted on)."
+  description = "Tenant id -> budget ARN."
   value = merge(
     { for id, b in aws_budgets_budget.terraform_managed : id => b.arn },
     { for id, b in aws_budgets_budget.console_managed : id => b.arn },
