@@ -32,6 +32,8 @@ CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 BUILD_LAMBDA = REPO_ROOT / "scripts" / "build_lambda"
 TFVARS = "terraform.tfvars"
 OUTPUT_TAIL_LINES = 60
+# A hung provider or checkov must fail the run, not stall CI; real steps take seconds.
+STEP_TIMEOUT_SECONDS = 900
 
 # `#checkov:skip=CKV_AWS_1:reason` (checkov also accepts `# checkov:skip=...`).
 _CHECKOV_SKIP = re.compile(r"checkov:skip=([A-Za-z0-9_]+)(?::(.*))?")
@@ -66,7 +68,22 @@ def _display(path: Path) -> str:
 
 def run_command(unit: str, step: str, command: Sequence[str], cwd: Path, env: dict[str, str]) -> StepResult:
     started = time.monotonic()
-    completed = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    try:
+        completed = subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=STEP_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as expired:
+        partial = (
+            (expired.stdout or b"").decode("utf-8", "replace") if isinstance(expired.stdout, bytes) else ""
+        )
+        message = f"{partial}\ntimed out after {STEP_TIMEOUT_SECONDS}s: {' '.join(command)}"
+        return StepResult(unit, step, False, time.monotonic() - started, message.strip())
     output = (completed.stdout + completed.stderr).strip()
     seconds = time.monotonic() - started
     return StepResult(unit, step, completed.returncode == 0, seconds, output, stdout=completed.stdout)
@@ -163,7 +180,7 @@ def check_skip_reasons(paths: Sequence[Path]) -> StepResult:
 
 
 def run_checkov(paths: Sequence[Path]) -> StepResult:
-    unit = "checkov " + " ".join(_display(p) for p in paths)
+    unit = "checkov"
     if not CHECKOV.exists():
         return StepResult(unit, "checkov", False, 0.0, f"{CHECKOV} is missing: run `bash scripts/install.sh`")
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
