@@ -94,6 +94,10 @@ def test_default_factory_builds_bedrock_runtime_on_the_session_credentials_and_s
         }
     ).get_caller_identity()
     assert identity["Arn"].endswith(f"assumed-role/{ROLE_NAME}/bob")
+    # Clients share the factory's botocore session, never their credentials
+    other = sessions.client_for(tenant, "carol")
+    other_key = other._request_signer._credentials.get_frozen_credentials().access_key
+    assert other_key != signing.access_key
 
 
 def test_many_requests_make_one_sts_call_per_user(sts: Any, tenant: Tenant) -> None:
