@@ -270,6 +270,10 @@ def plan_json(root: Path) -> int:
     if source not in {r.resolve() for r in discover_roots()}:
         print(f"not an account root: {root}", file=sys.stderr)
         return 2
+    built = build_lambda(dict(os.environ))
+    if built is not None and not built.ok:
+        print(f"lambda zip build failed\n{built.output}", file=sys.stderr)
+        return 1
     with offline_workspace() as workspace:
         plan_file = workspace.root.parent / "tfplan"
         results = plan_root(source, workspace, plan_file=plan_file)
