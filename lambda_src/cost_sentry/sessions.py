@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cost_sentry.errors import BadRequest, ServiceUnavailable
 
@@ -135,6 +135,13 @@ def default_bedrock_client_factory(client_config: Any = None) -> ClientFactory:
     return build
 
 
+class _SessionKey(NamedTuple):
+    tenant_id: str
+    role_arn: str
+    session_name: str
+    tags: tuple[str, str, str]
+
+
 @dataclass
 class _Session:
     client: Any
@@ -189,8 +196,8 @@ class PerUserSessionClients:
         self._max_sessions = max_sessions
         self._retry_after_failure = retry_after_failure_seconds
         self._lock = threading.Lock()
-        self._sessions: OrderedDict[tuple[str, str, str], _Session] = OrderedDict()
-        self._in_flight: dict[tuple[str, str, str], _Flight] = {}
+        self._sessions: OrderedDict[_SessionKey, _Session] = OrderedDict()
+        self._in_flight: dict[_SessionKey, _Flight] = {}
 
     @property
     def sts_client(self) -> Any:
@@ -214,7 +221,14 @@ class PerUserSessionClients:
                 )
             return self._fallback.client_for(tenant, user)
 
-        key = (tenant.tenant_id, role_arn, session_name)
+        # The tags are part of the key: a tenant whose tags change gets a new session with the new tags
+        # (the invoker role's trust policy pins them) instead of keeping the old ones up to an hour.
+        key = _SessionKey(
+            tenant.tenant_id,
+            role_arn,
+            session_name,
+            (tenant.application_id, tenant.cost_center, tenant.environment),
+        )
         now = self._clock()
         with self._lock:
             cached = self._sessions.get(key)
@@ -240,13 +254,13 @@ class PerUserSessionClients:
 
     def _lead_refresh(
         self,
-        key: tuple[str, str, str],
+        key: _SessionKey,
         tenant: SessionTenant,
         user: str | None,
         cached: _Session | None,
         flight: _Flight,
     ) -> Any:
-        _, role_arn, session_name = key
+        role_arn, session_name = key.role_arn, key.session_name
         try:
             session = self._open_session(tenant, user, role_arn, session_name)
         except SessionUnavailableError as exc:

@@ -348,3 +348,14 @@ def test_concurrent_first_requests_share_one_failed_sts_call(tenant: Tenant, clo
 
     assert len(errors) == 8
     assert sts.calls == 1
+
+
+def test_a_tenant_whose_tags_change_gets_a_session_with_the_new_tags(sts: Any, tenant: Tenant) -> None:
+    assume_calls = record_calls(sts, "AssumeRole")
+    sessions = PerUserSessionClients(sts, client_factory=sts_identity_factory)
+    sessions.client_for(tenant, "alice")
+
+    sessions.client_for(replace(tenant, cost_center="sales-emea"), "alice")
+
+    assert len(assume_calls) == 2
+    assert {"Key": "costCenter", "Value": "sales-emea"} in assume_calls.calls[1]["Tags"]
