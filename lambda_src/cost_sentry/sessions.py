@@ -11,6 +11,7 @@ per request; STS is called at most once per user per credential lifetime, never 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -277,8 +278,15 @@ class PerUserSessionClients:
             if flight.session is None:
                 raise
             logger.warning(
-                "session refresh failed, still using current credentials",
-                extra={"tenant": tenant.tenant_id, "session": session_name, "error": str(exc)},
+                json.dumps(
+                    {
+                        "event": "session_refresh_failed",
+                        "tenant": tenant.tenant_id,
+                        "session": session_name,
+                        "servingCurrentCredentials": True,
+                        "error": str(exc),
+                    }
+                )
             )
             return flight.session.client
         except BaseException as exc:
@@ -326,11 +334,13 @@ class PerUserSessionClients:
         expires_at = min(credentials["Expiration"].timestamp(), requested_at + self._session_seconds)
         client = self._client_factory(credentials)
         logger.info(
-            "opened session",
-            extra={
-                "tenant": tenant.tenant_id,
-                "principal": answer.get("AssumedRoleUser", {}).get("Arn"),
-                "expires_at": expires_at,
-            },
+            json.dumps(
+                {
+                    "event": "session_opened",
+                    "tenant": tenant.tenant_id,
+                    "principal": answer.get("AssumedRoleUser", {}).get("Arn"),
+                    "expiresAt": expires_at,
+                }
+            )
         )
         return _Session(client=client, expires_at=expires_at, refresh_at=expires_at - self._refresh_margin)
