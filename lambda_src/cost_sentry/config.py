@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -135,7 +135,7 @@ class TenantDirectory:
     by_api_key: Mapping[str, TenantConfig]
 
     @classmethod
-    def from_items(cls, items: list[Mapping[str, Any]]) -> TenantDirectory:
+    def from_items(cls, items: Sequence[Mapping[str, Any]]) -> TenantDirectory:
         """Build from raw DynamoDB items (``{"pk": {"S": ...}, ...}``); bad tenants are skipped and logged."""
         tenants: dict[str, TenantConfig] = {}
         overrides: dict[str, tuple[int, str]] = {}

@@ -31,6 +31,7 @@ PARAMETER_ORDER = ("max_tokens", "temperature", "top_p", "top_k")
 PARAMETERS = frozenset(PARAMETER_ORDER)
 TAGS = frozenset({"applicationId", "costCenter", "environment"})
 TOP_K_MAX = 500
+MAX_WHOLE_PARAMETER = 10**9
 TAG_VALUE_MAX = 256
 # The characters AWS allows in tag values besides letters, digits and spaces.
 TAG_PUNCTUATION = frozenset("_.:/=+-@")
@@ -81,14 +82,25 @@ def _reject_unknown(given: Mapping[str, Any], allowed: frozenset[str], code: str
         raise BadRequest(code, f"unknown {where}: {', '.join(unknown)}; allowed: {allowed_text}")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+def _small_whole(value: object) -> int | None:
+    """The value as an int if it is a whole JSON number of at most 9 digits, else None.
+
+    The magnitude is checked on the exponent, without arithmetic: int() or abs() of a number like
+    1e999999999 would exhaust memory or overflow the decimal context.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -MAX_WHOLE_PARAMETER <= value <= MAX_WHOLE_PARAMETER else None
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 9:
+        return int(value) if value == value.to_integral_value() else None
+    return None
 
 
 def _whole_parameter(name: str, value: object, low: int, high: int | None) -> int:
-    if not _is_number(value) or Decimal(value) != Decimal(value).to_integral_value():  # type: ignore[arg-type]
+    number = _small_whole(value)
+    if number is None:
         raise BadRequest("invalid_parameter", f"parameters.{name} must be a whole number, got {value!r}")
-    number = int(value)  # type: ignore[call-overload]
     if number < low or (high is not None and number > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadRequest("invalid_parameter", f"parameters.{name} must be {bound}, got {number}")
@@ -96,9 +108,9 @@ def _whole_parameter(name: str, value: object, low: int, high: int | None) -> in
 
 
 def _unit_parameter(name: str, value: object) -> Decimal:
-    if not _is_number(value):
+    if not isinstance(value, int | Decimal) or isinstance(value, bool):
         raise BadRequest("invalid_parameter", f"parameters.{name} must be a number, got {value!r}")
-    number = Decimal(value)  # type: ignore[arg-type]
+    number = Decimal(value)
     if not number.is_finite() or number < 0 or number > 1:
         raise BadRequest("invalid_parameter", f"parameters.{name} must be between 0 and 1, got {value}")
     return number
@@ -200,6 +212,8 @@ def parse_body(body: bytes, max_body_bytes: int) -> dict[str, Any]:
         document = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("invalid_json", f"the body is not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("invalid_json", "the body nests too deeply") from None
     if not isinstance(document, dict):
         raise BadRequest("body_not_object", "the body must be a JSON object")
     return document

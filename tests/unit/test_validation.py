@@ -207,3 +207,16 @@ def test_invalid_user_header(user):
 def test_valid_user_header():
     assert parse_user("alice@example.com") == "alice@example.com"
     assert parse_user(None) is None
+
+
+def test_deep_nesting_is_invalid_json_not_a_crash():
+    assert code_of(b"[" * 100_000 + b"]" * 100_000, 10**6) == "invalid_json"
+
+
+def test_huge_exponents_are_refused_without_expanding_them():
+    for number in (b"1e999999999", b"1E+999999999", b"-1e999999999", b"99999999999999999999"):
+        raw = b'{"prompt": {"messages": [{"role": "user", "content": "x"}], "parameters": {"max_tokens": '
+        raw += number + b'}}, "tags": {"applicationId": "a"}}'
+        assert code_of(raw) == "invalid_parameter"
+        raw = raw.replace(b"max_tokens", b"temperature")
+        assert code_of(raw) == "invalid_parameter"

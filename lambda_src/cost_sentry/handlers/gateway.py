@@ -38,7 +38,7 @@ USER_HEADER = "x-cost-sentry-user"
 logger = logging.getLogger(__name__)
 
 
-def _aws_client(service: str, **config: Any) -> Any:
+def _aws_client(service: Any, **config: Any) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -117,6 +117,8 @@ def _body(event: Mapping[str, Any]) -> bytes:
     body = event.get("body")
     if body is None:
         return b""
+    if not isinstance(body, str):
+        raise BadRequest("invalid_body_encoding", "the event body must be a string")
     if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
@@ -196,8 +198,7 @@ def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str,
     except Exception:
         # The service answers its own errors; this is a bug, and the hold (if any) expires.
         logger.exception("unhandled error in request %s", request_id)
-        error = GatewayError("internal_error", "the gateway failed unexpectedly")
-        return _error_response(error, request_id)
+        return _error_response(GatewayError("internal_error", "the gateway failed unexpectedly"), request_id)
 
 
 _service: GatewayService | None = None
