@@ -84,8 +84,8 @@ def test_synth_then_chargeback_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "arguments",
     [
-        ["synth", "--rows", "0", "--out", "{tmp}/cur"],
-        ["synth", "--rows", "10", "--start", "2026-11-05", "--end", "2026-11-01", "--out", "{tmp}/cur"],
+        ["synth", "--rows", "0", "--out", "{tmp}/out"],
+        ["synth", "--rows", "10", "--start", "2026-11-05", "--end", "2026-11-01", "--out", "{tmp}/out"],
         ["chargeback", "--cur", "{tmp}/nothing-here", "--out", "{tmp}/out"],
         ["chargeback", "--cur", "{cur}", "--period", "2026-13", "--out", "{tmp}/out"],
         ["chargeback", "--cur", "{cur}", "--limits", "{tmp}/missing.json", "--out", "{tmp}/out"],
@@ -98,7 +98,7 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(
 
     assert main(argv) == 2
     assert "\nerror: " in "\n" + capsys.readouterr().err
-    assert not (tmp_path / "out").exists() and not (tmp_path / "cur").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_reconcile_command_reaches_dynamodb_through_the_endpoint_setting(
