@@ -16,7 +16,11 @@ locals {
       alert_emails    = sort(distinct(tenant.alert_emails))
       tags            = merge(var.tags, tenant.tags, { applicationId = tenant.application_id })
       notifications = concat(
-        [for threshold in distinct(tenant.budget.actual_thresholds) : { type = "ACTUAL", threshold = threshold }],
+        # block_at_actual needs its own ACTUAL notification: the budget alert function blocks on it.
+        [
+          for threshold in distinct(concat(tenant.budget.actual_thresholds, tenant.budget.block_at_actual == null ? [] : [tenant.budget.block_at_actual])) :
+          { type = "ACTUAL", threshold = threshold }
+        ],
         # 0 means no forecast alert: Terraform turns an explicit null into the default (100), so null
         # cannot say "none" here.
         tenant.budget.forecast_threshold == 0 ? [] : [{ type = "FORECASTED", threshold = tenant.budget.forecast_threshold }],

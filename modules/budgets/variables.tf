@@ -39,6 +39,7 @@ variable "tenants" {
       actual_thresholds  = optional(list(number), [50, 80, 100])
       forecast_threshold = optional(number, 100) # 0 = no forecast notification
       console_managed    = optional(bool, false)
+      block_at_actual    = optional(number)
     })
     alert_emails = optional(list(string), [])
     tags         = optional(map(string), {})
@@ -63,10 +64,14 @@ variable "tenants" {
   validation {
     condition = alltrue(flatten([
       for t in values(var.tenants) : [
-        for p in concat(t.budget.actual_thresholds, t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold]) : p >= 1 && p <= 1000
+        for p in concat(
+          t.budget.actual_thresholds,
+          t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold],
+          t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual],
+        ) : p >= 1 && p <= 1000
       ]
     ]))
-    error_message = "Budget thresholds are percentages between 1 and 1000 (forecast_threshold = 0 turns the forecast alert off)."
+    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000 (forecast_threshold = 0 turns the forecast alert off)."
   }
 
   validation {

@@ -51,7 +51,7 @@ locals {
       handler      = "cost_sentry.handlers.budget_sync.handler"
       timeout      = 60
       memory       = 256
-      reserved     = 1 # one sync at a time: overlapping runs would race on the limit# items
+      reserved     = var.reserve_helper_concurrency ? 1 : null # one sync at a time is all it ever needs
       asynchronous = true
       environment  = merge(local.common_environment, local.budget_environment)
     }
@@ -59,7 +59,7 @@ locals {
       handler      = "cost_sentry.handlers.budget_alert.handler"
       timeout      = 30
       memory       = 256
-      reserved     = 5 # bounded: a burst of notifications must not starve the gateway
+      reserved     = var.reserve_helper_concurrency ? 5 : null # a burst of notifications must not starve the gateway
       asynchronous = true
       environment  = merge(local.common_environment, local.budget_environment)
     }

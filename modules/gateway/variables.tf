@@ -141,6 +141,12 @@ variable "reserved_concurrency" {
   }
 }
 
+variable "reserve_helper_concurrency" {
+  type        = bool
+  description = "Reserve concurrency for the budget helpers (1 for sync, 5 for alert) so a burst of budget events never starves the gateway. Turn off in accounts whose Lambda concurrency quota is still the new-account 10, where any reservation is refused."
+  default     = true
+}
+
 variable "max_request_seconds" {
   type        = number
   description = "MAX_REQUEST_SECONDS: the gateway function's timeout and the lifetime of a budget hold."

@@ -24,6 +24,7 @@ variables {
       budget = {
         limit_usd          = 0.25
         period             = "DAILY"
+        block_at_actual    = 95
         actual_thresholds  = [100, 90, 100]
         forecast_threshold = 0
       }
@@ -71,8 +72,8 @@ run "three_tenants_get_three_budgets_filtered_on_their_tag" {
   }
 
   assert {
-    condition     = jsonencode(output.notifications["support"]) == jsonencode([{ type = "ACTUAL", threshold = 100 }, { type = "ACTUAL", threshold = 90 }])
-    error_message = "forecast_threshold = 0 must drop the forecast notification; repeated thresholds count once."
+    condition     = jsonencode(output.notifications["support"]) == jsonencode([{ type = "ACTUAL", threshold = 100 }, { type = "ACTUAL", threshold = 90 }, { type = "ACTUAL", threshold = 95 }])
+    error_message = "forecast_threshold = 0 drops the forecast; repeated thresholds count once; block_at_actual gets its own notification."
   }
 
   assert {
