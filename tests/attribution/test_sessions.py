@@ -254,7 +254,7 @@ def test_an_sts_failure_is_a_clear_gateway_error(tenant: Tenant, clock: FakeCloc
     assert isinstance(failed.value, ServiceUnavailable)
     assert failed.value.code == "session_unavailable"
     assert "Throttling" in failed.value.message
-    assert tenant.invoker_role_arn in failed.value.message
+    assert str(tenant.invoker_role_arn) in failed.value.message
     assert len(sessions) == 0
 
 
