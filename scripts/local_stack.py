@@ -457,6 +457,7 @@ class LocalStack:
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
         self._log_capture: LambdaLogCapture | None = None
+        self._handler: Handler | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -541,6 +542,7 @@ class LocalStack:
         self._exit.callback(restore_stdout)
 
         handler = self.handler_loader()
+        self._handler = handler
         front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
         front.handler = handler
         front.api_keys = ApiKeyDirectory(self.client("apigateway"))
@@ -599,6 +601,16 @@ class LocalStack:
         import boto3
 
         return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Call the handler directly (no HTTP), as Lambda would, with its output kept like the front's."""
+        if self._handler is None or self._log_capture is None:
+            raise RuntimeError("the stack is not running")
+        context = LambdaContext(
+            aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=int(time.time() * 1000) + 120_000
+        )
+        with self._log_capture.capturing():
+            return self._handler(event, context)
 
     def lambda_log_lines(self) -> list[str]:
         return self._log_capture.lines() if self._log_capture else []
