@@ -6,9 +6,10 @@ locals {
   tenant_profiles = merge([
     for tenant_id, tenant in var.tenants : {
       for model in tenant.models : "${tenant_id}/${model}" => {
-        tenant_id = tenant_id
-        model     = model
-        threshold = tenant.alarms.bedrock_errors_per_5_minute
+        tenant_id       = tenant_id
+        model           = model
+        threshold       = tenant.alarms.bedrock_error_rate_percent
+        min_invocations = tenant.alarms.bedrock_min_invocations
       }
     }
   ]...)
@@ -100,11 +101,14 @@ resource "aws_cloudwatch_metric_alarm" "tokens" {
   tags = merge(var.tags, { tenant = each.key })
 }
 
+# Bedrock's own view of each tenant profile: the error rate (client + server errors per invocation).
+# Below min_invocations in five minutes the rate reads 0, so one failed call of a quiet tenant does not
+# page anyone; the gateway's InvocationFailed alarm still counts those.
 resource "aws_cloudwatch_metric_alarm" "bedrock_errors" {
   for_each = local.tenant_profiles
 
   alarm_name          = "${var.name_prefix}-${each.value.tenant_id}-${each.value.model}-bedrock-errors"
-  alarm_description   = "Tenant ${each.value.tenant_id}: Bedrock client + server errors on its ${each.value.model} profile (5 minutes)."
+  alarm_description   = "Tenant ${each.value.tenant_id}: Bedrock error rate on its ${each.value.model} profile over ${each.value.threshold}% (5 minutes, at least ${each.value.min_invocations} invocations)."
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = each.value.threshold
@@ -113,31 +117,27 @@ resource "aws_cloudwatch_metric_alarm" "bedrock_errors" {
   ok_actions          = [var.alarm_topic_arn]
 
   metric_query {
-    id          = "errors"
-    expression  = "client + server"
-    label       = "Bedrock errors"
+    id          = "error_rate"
+    expression  = "IF(invocations >= ${each.value.min_invocations}, 100 * (client + server) / invocations, 0)"
+    label       = "Bedrock error rate (%)"
     return_data = true
   }
 
-  metric_query {
-    id = "client"
-    metric {
-      namespace   = "AWS/Bedrock"
-      metric_name = "InvocationClientErrors"
-      dimensions  = { ModelId = var.profile_ids[each.value.tenant_id][each.value.model] }
-      stat        = "Sum"
-      period      = 300
+  dynamic "metric_query" {
+    for_each = {
+      invocations = "Invocations"
+      client      = "InvocationClientErrors"
+      server      = "InvocationServerErrors"
     }
-  }
-
-  metric_query {
-    id = "server"
-    metric {
-      namespace   = "AWS/Bedrock"
-      metric_name = "InvocationServerErrors"
-      dimensions  = { ModelId = var.profile_ids[each.value.tenant_id][each.value.model] }
-      stat        = "Sum"
-      period      = 300
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/Bedrock"
+        metric_name = metric_query.value
+        dimensions  = { ModelId = var.profile_ids[each.value.tenant_id][each.value.model] }
+        stat        = "Sum"
+        period      = 300
+      }
     }
   }
 

@@ -29,10 +29,11 @@ variable "tenants" {
     cost_center = string
     models      = list(string)
     alarms = optional(object({
-      denials_per_5_minutes       = optional(number, 10)
-      failures_per_5_minutes      = optional(number, 5)
-      tokens_per_hour             = optional(number, 1000000)
-      bedrock_errors_per_5_minute = optional(number, 5)
+      denials_per_5_minutes      = optional(number, 10)
+      failures_per_5_minutes     = optional(number, 5)
+      tokens_per_hour            = optional(number, 1000000)
+      bedrock_error_rate_percent = optional(number, 5)
+      bedrock_min_invocations    = optional(number, 20)
     }), {})
   }))
   description = "Tenants keyed by stable tenant id: the cost center their gateway metrics carry, their models, and optional alarm thresholds."
@@ -44,9 +45,9 @@ variable "tenants" {
 
   validation {
     condition = alltrue([
-      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_errors_per_5_minute > 0
+      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_min_invocations > 0 && t.alarms.bedrock_error_rate_percent > 0 && t.alarms.bedrock_error_rate_percent <= 100
     ])
-    error_message = "Alarm thresholds must be greater than 0."
+    error_message = "Alarm thresholds must be greater than 0 (bedrock_error_rate_percent at most 100)."
   }
 }
 

@@ -47,6 +47,11 @@ run "three_tenants_get_their_alarms" {
   }
 
   assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].metric_query : q if q.id == "error_rate"]).expression == "IF(invocations >= 20, 100 * (client + server) / invocations, 0)" && aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].threshold == 5
+    error_message = "The Bedrock alarm is an error rate over the invocations, quiet below the minimum volume."
+  }
+
+  assert {
     condition     = length(output.alarm_names["sales"]) == 5 && length(output.alarm_names["services"]) == 6
     error_message = "alarm_names groups every alarm under its tenant."
   }
@@ -72,12 +77,12 @@ run "a_fourth_tenant_adds_only_its_own_alarms" {
   }
 }
 
-run "a_zero_threshold_is_refused" {
+run "an_error_rate_over_100_percent_is_refused" {
   command = plan
 
   variables {
     tenants = {
-      sales = { cost_center = "sales", models = ["nova-micro"], alarms = { denials_per_5_minutes = 0 } }
+      sales = { cost_center = "sales", models = ["nova-micro"], alarms = { bedrock_error_rate_percent = 101 } }
     }
   }
 
