@@ -11,6 +11,7 @@ import pytest
 from scripts.reports import queries
 from scripts.reports.chargeback import ChargebackReport, build_chargeback
 from scripts.reports.engines import DuckDBEngine, QueryError
+from scripts.reports.render import write_report
 from scripts.reports.tenants import UNATTRIBUTED, TenantDirectory
 
 D = Decimal
@@ -133,11 +134,15 @@ def test_without_a_period_every_billing_period_counts(
     assert {b.tenant: b.used_usd for b in report.budgets}["sales"] == D("0.10")
 
 
-def test_an_empty_period_gives_an_empty_report(tiny_cur: Path, workload_tenants: TenantDirectory) -> None:
+def test_an_empty_period_gives_an_empty_report(
+    tiny_cur: Path, workload_tenants: TenantDirectory, tmp_path: Path
+) -> None:
     report = build_chargeback(DuckDBEngine(tiny_cur), workload_tenants, periods=["2025-01"])
 
     assert report.tenants == [] and report.total_usd == 0
     assert all(b.used_usd == 0 and b.state == "ok" for b in report.budgets)
+    html = write_report(report, tmp_path / "out").read_text(encoding="utf-8")
+    assert "No Bedrock spend in this period." in html
 
 
 def test_without_tenant_config_spend_is_named_by_the_application_tag(tiny_cur: Path) -> None:
