@@ -101,7 +101,7 @@ resource "aws_cloudwatch_metric_alarm" "tokens" {
   tags = merge(var.tags, { tenant = each.key })
 }
 
-# Bedrock's own view of each tenant profile: the error rate (client + server errors per invocation).
+# Bedrock's own view of each tenant profile: the share of calls that failed.
 # Below min_invocations in five minutes the rate reads 0, so one failed call of a quiet tenant does not
 # page anyone; the gateway's InvocationFailed alarm still counts those.
 resource "aws_cloudwatch_metric_alarm" "bedrock_errors" {
@@ -117,8 +117,9 @@ resource "aws_cloudwatch_metric_alarm" "bedrock_errors" {
   ok_actions          = [var.alarm_topic_arn]
 
   metric_query {
-    id          = "error_rate"
-    expression  = "IF(invocations >= ${each.value.min_invocations}, 100 * (client + server) / invocations, 0)"
+    id = "error_rate"
+    # Bedrock counts only successful calls as Invocations, so the attempts are invocations + errors.
+    expression  = "IF(invocations + client + server >= ${each.value.min_invocations}, 100 * (client + server) / (invocations + client + server), 0)"
     label       = "Bedrock error rate (%)"
     return_data = true
   }

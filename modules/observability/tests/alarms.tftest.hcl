@@ -47,7 +47,7 @@ run "three_tenants_get_their_alarms" {
   }
 
   assert {
-    condition     = one([for q in aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].metric_query : q if q.id == "error_rate"]).expression == "IF(invocations >= 20, 100 * (client + server) / invocations, 0)" && aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].threshold == 5
+    condition     = one([for q in aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].metric_query : q if q.id == "error_rate"]).expression == "IF(invocations + client + server >= 20, 100 * (client + server) / (invocations + client + server), 0)" && aws_cloudwatch_metric_alarm.bedrock_errors["sales/nova-micro"].threshold == 5
     error_message = "The Bedrock alarm is an error rate over the invocations, quiet below the minimum volume."
   }
 
