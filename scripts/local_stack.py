@@ -627,9 +627,7 @@ class LocalStack:
     def curl_examples(self) -> list[str]:
         examples = []
         for tenant in self.tenants.values():
-            body = json.dumps(
-                {"messages": [{"role": "user", "content": [{"text": "Hello from " + tenant.tenant_id}]}]}
-            )
+            body = json.dumps(tenant.request_body(f"Hello from {tenant.tenant_id}", max_tokens=64))
             examples.append(
                 f"curl -s {self.gateway_url}/v1/converse -H 'x-api-key: {tenant.api_key}' "
                 f"-H 'content-type: application/json' -d '{body}'"
