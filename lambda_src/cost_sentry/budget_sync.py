@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cost_sentry.config import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
@@ -34,6 +34,7 @@ from cost_sentry.periods import period_key
 logger = logging.getLogger(__name__)
 
 LIMIT_SOURCE = "aws-budgets"
+NANOS_PER_CENT = NANOS_PER_USD // 100
 # Conditional ledger writes that lose a race re-read and try again this many times.
 MAX_LEDGER_ATTEMPTS = 3
 
@@ -481,11 +482,25 @@ def parse_budget_notification(message: str) -> BudgetNotification | None:
     )
 
 
+def proven_spend_nanos(notification: BudgetNotification) -> int:
+    """What the alert proves was spent: the reported amount, or at least the threshold it passed."""
+    return max(notification.amount_nanos or 0, notification.threshold_nanos or 0)
+
+
 def reached_percent(notification: BudgetNotification) -> Decimal:
-    """Percent of the budget the alert proves was spent: the reported amount, or at least the threshold
-    (an alert only fires once the amount is past its threshold)."""
-    spent = max(notification.amount_nanos or 0, notification.threshold_nanos or 0)
-    return Decimal(spent) * 100 / Decimal(notification.budgeted_nanos)
+    return Decimal(proven_spend_nanos(notification)) * 100 / Decimal(notification.budgeted_nanos)
+
+
+def block_reached(notification: BudgetNotification, block_at_percent: Decimal) -> bool:
+    """Whether the alert shows spend at block_at_actual percent of the budget.
+
+    Budgets writes amounts in whole cents, so the block level is compared in whole cents too: the
+    notification at exactly block_at_actual (which Terraform creates) must block even when rounding
+    made "$0.264" read "$0.26".
+    """
+    block_level = Decimal(notification.budgeted_nanos) * block_at_percent / 100 / NANOS_PER_CENT
+    block_level_nanos = int(block_level.quantize(Decimal(1), rounding=ROUND_HALF_UP)) * NANOS_PER_CENT
+    return proven_spend_nanos(notification) >= block_level_nanos
 
 
 @dataclass(frozen=True)
@@ -537,7 +552,7 @@ class BudgetAlerts:
         if block_at is None:
             return AlertOutcome("ignored", "the tenant is never blocked by alerts", tenant_id)
         percent = reached_percent(notification)
-        if percent < block_at:
+        if not block_reached(notification, block_at):
             return AlertOutcome(
                 "ignored",
                 f"{_percent(percent)}% of the budget is below block_at_actual {block_at}%",

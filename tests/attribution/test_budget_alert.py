@@ -14,7 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
-from cost_sentry.budget_sync import BudgetAlerts, BudgetSettings, parse_budget_notification, reached_percent
+from cost_sentry.budget_sync import (
+    BudgetAlerts,
+    BudgetSettings,
+    block_reached,
+    parse_budget_notification,
+    reached_percent,
+)
 from cost_sentry.config import TenantDirectory
 from cost_sentry.errors import LimitExceeded
 from cost_sentry.estimate import WorstCase
@@ -233,3 +239,27 @@ def test_the_lambda_entry_point_runs_from_its_environment(tables: Tables, aws_en
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["outcomes"][0]["action"] == "blocked"
     assert tables.period_item("sales", "2026-11") is not None
+
+
+@pytest.mark.parametrize(
+    ("budgeted", "threshold", "actual", "block_at", "blocks"),
+    [
+        ("0.33", "0.26", "0.26", "80", True),  # 80% of 0.33 is 0.264: Budgets writes $0.26
+        ("0.33", "0.20", "0.25", "80", False),  # the 60% alert, 75.8% spent
+        ("0.25", "0.25", "0.26", "100", True),
+        ("0.25", "0.20", "0.24", "100", False),
+        ("1,000.00", "800.00", "1,000.00", "100", True),  # the amount proves it even on a lower alert
+    ],
+)
+def test_the_block_level_is_compared_in_the_whole_cents_budgets_writes(
+    budgeted: str, threshold: str, actual: str, block_at: str, blocks: bool
+) -> None:
+    message = (
+        f"AWS Budget Notification\nBudget Name: cost-sentry-sales\nBudget Type: Cost\n"
+        f"Budgeted Amount: ${budgeted}\nAlert Type: ACTUAL\nAlert Threshold: > ${threshold}\n"
+        f"ACTUAL Amount: ${actual}\n"
+    )
+    notification = parse_budget_notification(message)
+    assert notification is not None
+
+    assert block_reached(notification, Decimal(block_at)) is blocks
