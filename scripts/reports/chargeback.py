@@ -201,12 +201,18 @@ def daily_spend(rows: Sequence[Row], directory: TenantDirectory) -> list[DailySp
     return [DailySpend(day, tenant, cost) for (day, tenant), cost in sorted(totals.items())]
 
 
-def budget_status(daily: Sequence[DailySpend], directory: TenantDirectory) -> list[BudgetStatus]:
-    """Spend against each tenant's budget: the latest month for MONTHLY, the peak day for DAILY budgets."""
+def budget_status(
+    daily: Sequence[DailySpend], directory: TenantDirectory, periods: Sequence[str] = ()
+) -> list[BudgetStatus]:
+    """Spend against each tenant's budget: the latest month for MONTHLY, the peak day for DAILY budgets.
+
+    The latest month is the last requested billing period, else the last month with spend.
+    """
     by_tenant_day: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for spend in daily:
         by_tenant_day[spend.tenant][spend.day] += spend.cost_usd
-    latest_month = max((s.day for s in daily), default=None)
+    latest_day = max((s.day for s in daily), default=None)
+    latest_month = max(periods) if periods else latest_day.strftime("%Y-%m") if latest_day else "-"
     statuses = []
     for tenant in directory.tenants.values():
         if tenant.limit_usd is None:
@@ -217,9 +223,8 @@ def budget_status(daily: Sequence[DailySpend], directory: TenantDirectory) -> li
             window = peak_day.isoformat() if peak_day else "-"
             over = sum(1 for cost in days.values() if cost > tenant.limit_usd)
         else:
-            month = (latest_month or date.today()).strftime("%Y-%m")
-            used = sum((cost for day, cost in days.items() if day.strftime("%Y-%m") == month), ZERO)
-            window = month
+            used = sum((cost for day, cost in days.items() if day.strftime("%Y-%m") == latest_month), ZERO)
+            window = latest_month
             over = 0
         statuses.append(
             BudgetStatus(
@@ -260,7 +265,7 @@ def build_chargeback(
         tags=tag_spend(results["spend_by_tag"]),
         models=model_spend(results["spend_by_model"], directory),
         daily=daily,
-        budgets=budget_status(daily, directory),
+        budgets=budget_status(daily, directory, periods),
         services=[
             ServiceSpend(row["product_code"], _decimal(row["cost_usd"]), int(row["line_items"]))
             for row in results["spend_by_service"]

@@ -141,6 +141,7 @@ def test_an_empty_period_gives_an_empty_report(
 
     assert report.tenants == [] and report.total_usd == 0
     assert all(b.used_usd == 0 and b.state == "ok" for b in report.budgets)
+    assert {b.window for b in report.budgets if b.period == "MONTHLY"} == {"2025-01"}
     html = write_report(report, tmp_path / "out").read_text(encoding="utf-8")
     assert "No Bedrock spend in this period." in html
 
