@@ -48,32 +48,47 @@ class BedrockClients(Protocol):
     def client_for(self, tenant: TenantConfig, user: str | None) -> Any: ...
 
 
+def bedrock_client_options(settings: Settings) -> dict[str, Any]:
+    """botocore Config options of the bedrock-runtime clients: timeouts from settings, no SDK retries."""
+    return {
+        "connect_timeout": settings.bedrock_connect_timeout_seconds,
+        "read_timeout": settings.bedrock_timeout_seconds,
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+    }
+
+
 def bedrock_client_config(settings: Settings) -> Any:
     from botocore.config import Config
 
-    return Config(
-        connect_timeout=settings.bedrock_connect_timeout_seconds,
-        read_timeout=settings.bedrock_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
+    return Config(**bedrock_client_options(settings))
 
 
 class SharedBedrockClients:
     """One bedrock-runtime client for every call, created on first use (botocore clients are thread-safe)."""
 
-    def __init__(self, client: Any = None, *, client_config: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        client_config: Any = None,
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
         self._client = client
         self._config = client_config
+        self._factory = client_factory
         self._lock = threading.Lock()
 
     def client_for(self, tenant: TenantConfig, user: str | None) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("bedrock-runtime", config=self._config)
+                    self._client = self._factory() if self._factory else self._default_client()
         return self._client
+
+    def _default_client(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client("bedrock-runtime", config=self._config)
 
 
 def build_converse_request(

@@ -46,3 +46,12 @@ def test_bedrock_client_timeouts_and_retries_come_from_settings():
     assert (config.read_timeout, config.connect_timeout) == (42, 3)
     # The SDK never retries on its own (a timed-out call may still be billed); the gateway decides.
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+def test_default_clients_share_one_session_and_use_the_settings(aws_endpoint_env):
+    service = build_service(Settings(**BASE, bedrock_timeout_seconds=42))
+    bedrock = service.bedrock_clients.client_for(None, None)
+    assert bedrock.meta.config.read_timeout == 42
+    assert bedrock.meta.config.retries["total_max_attempts"] == 1
+    assert bedrock.meta.endpoint_url == aws_endpoint_env
+    assert service.bedrock_clients.client_for(None, None) is bedrock

@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from cost_sentry.bedrock import BedrockClients, SharedBedrockClients, bedrock_client_config
+from cost_sentry.bedrock import (
+    BedrockClients,
+    SharedBedrockClients,
+    bedrock_client_config,
+    bedrock_client_options,
+)
 from cost_sentry.config import ConfigStore
 from cost_sentry.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from cost_sentry.gateway import ApiCall, ApiResult, GatewayService, error_body, new_request_id
@@ -38,12 +43,28 @@ USER_HEADER = "x-cost-sentry-user"
 logger = logging.getLogger(__name__)
 
 
-def _aws_client(service: Any, **config: Any) -> Any:
-    import boto3
-    from botocore.config import Config
+class _AwsSession:
+    """One boto3 Session for all of the gateway's default clients, created on first use.
 
-    # A Session per client: boto3's default session is not thread-safe to create clients from.
-    return boto3.session.Session().client(service, config=Config(**config) if config else None)
+    Clients of one Session share its loaded service models, which keeps the cold start short; the
+    clients are created once, under the composition root's lock or the shared client's own lock,
+    because a Session is not safe to create clients from concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def client(self, service: Any, **config: Any) -> Any:
+        """A client of ``service``; keyword arguments are botocore Config options."""
+        from botocore.config import Config
+
+        with self._lock:
+            if self._session is None:
+                import boto3
+
+                self._session = boto3.session.Session()
+            return self._session.client(service, config=Config(**config) if config else None)
 
 
 def build_service(
@@ -57,9 +78,10 @@ def build_service(
     clock: Callable[[], float] = time.time,
 ) -> GatewayService:
     """The composition root: every collaborator can be injected; the defaults talk to AWS."""
+    aws = _AwsSession()
     if dynamodb_client is None:
         # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
-        dynamodb_client = _aws_client(
+        dynamodb_client = aws.client(
             "dynamodb",
             connect_timeout=2,
             read_timeout=5,
@@ -69,16 +91,17 @@ def build_service(
         if settings.profile_resolver == "dynamic":
             from cost_sentry.resolver_dynamic import TaggingApiResolver
 
-            resolver = TaggingApiResolver(_aws_client("resourcegroupstaggingapi"))
+            resolver = TaggingApiResolver(aws.client("resourcegroupstaggingapi"))
         else:
             resolver = StaticResolver()
     if bedrock_clients is None:
-        shared = SharedBedrockClients(client_config=bedrock_client_config(settings))
+        options = bedrock_client_options(settings)
+        shared = SharedBedrockClients(client_factory=lambda: aws.client("bedrock-runtime", **options))
         if settings.per_user_sessions:
             from cost_sentry.sessions import PerUserSessionClients, default_bedrock_client_factory
 
             bedrock_clients = PerUserSessionClients(
-                _aws_client("sts"),
+                aws.client("sts"),
                 client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
                 fallback=shared,
             )
