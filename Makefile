@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip plan apply check-account
+.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip tf-schema plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,11 @@ bench: ## Print the gateway and report benchmarks
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
 	$(PY) -m scripts.build_lambda
+
+tf-schema: ## Regenerate the offline AWS provider schema subset (fetches cdktn-provider-aws into /tmp)
+	python3 -m venv /tmp/cdktn-venv
+	/tmp/cdktn-venv/bin/pip install --quiet --no-deps cdktn-provider-aws==25.8.1
+	$(PY) -m scripts.terraform_offline.gen_schema --python /tmp/cdktn-venv/bin/python
 
 check-account:
 	@if [ -z "$(ACCOUNT)" ]; then echo "ACCOUNT is required, for example: make plan ACCOUNT=workload"; \
