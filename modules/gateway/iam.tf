@@ -51,6 +51,22 @@ locals {
         Action   = ["dynamodb:Scan", "dynamodb:GetItem"]
         Resource = aws_dynamodb_table.config.arn
       },
+    ],
+    var.profile_resolver == "dynamic" ? [
+      {
+        # The Resource Groups Tagging API has no resource-level permissions.
+        Sid      = "FindProfilesByTag"
+        Effect   = "Allow"
+        Action   = ["tag:GetResources"]
+        Resource = "*"
+      },
+    ] : [],
+  )
+
+  # Kept apart from the role's other policy: every value in it is known at plan time, so the tests
+  # can assert exactly which profiles and roles the gateway may use.
+  gateway_invoke_statements = concat(
+    [
       {
         Sid      = "InvokeTenantProfiles"
         Effect   = "Allow"
@@ -73,15 +89,6 @@ locals {
         Effect   = "Allow"
         Action   = ["sts:AssumeRole", "sts:TagSession"]
         Resource = [for tenant_id in sort(keys(local.tenants)) : "arn:${var.partition}:iam::${var.account_id}:role/${local.invoker_role_names[tenant_id]}"]
-      },
-    ] : [],
-    var.profile_resolver == "dynamic" ? [
-      {
-        # The Resource Groups Tagging API has no resource-level permissions.
-        Sid      = "FindProfilesByTag"
-        Effect   = "Allow"
-        Action   = ["tag:GetResources"]
-        Resource = "*"
       },
     ] : [],
   )
@@ -137,6 +144,15 @@ resource "aws_iam_role" "function" {
   tags = var.tags
 }
 
+resource "aws_iam_role_policy" "gateway_invoke" {
+  name = "invoke-tenant-profiles"
+  role = aws_iam_role.function["gateway"].id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.gateway_invoke_statements
+  })
+}
+
 resource "aws_iam_role_policy" "function" {
   for_each = local.function_names
 
@@ -160,9 +176,10 @@ resource "aws_iam_role" "invoker" {
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Sid       = "OnlyTheGatewayWithTheTenantsTags"
-      Effect    = "Allow"
-      Principal = { AWS = aws_iam_role.function["gateway"].arn }
+      Sid    = "OnlyTheGatewayWithTheTenantsTags"
+      Effect = "Allow"
+      # Built from the name (not the role's arn attribute) so the policy is known at plan time and tested.
+      Principal = { AWS = "arn:${var.partition}:iam::${var.account_id}:role/${local.function_names["gateway"]}" }
       Action    = ["sts:AssumeRole", "sts:TagSession"]
       Condition = {
         StringEquals = {
@@ -186,6 +203,9 @@ resource "aws_iam_role" "invoker" {
       error_message = "Invoker role name ${local.invoker_role_names[each.key]} is longer than IAM's 64 characters."
     }
   }
+
+  # IAM refuses a trust policy naming a role that does not exist yet.
+  depends_on = [aws_iam_role.function]
 }
 
 resource "aws_iam_role_policy" "invoker" {

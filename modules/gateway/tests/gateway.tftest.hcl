@@ -157,6 +157,31 @@ run "three_tenants_get_keys_plans_and_config_items" {
     condition     = length(aws_iam_role.invoker) == 0 && length(output.invoker_role_arns) == 0
     error_message = "Without per_user_sessions no invoker role exists."
   }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement) == 2
+      && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource) == jsonencode(sort([
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales1",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales2",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup1",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc1",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc2",
+        "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc3",
+      ]))
+    )
+    error_message = "The gateway may invoke exactly the tenants' profiles (not legal's, which is no tenant here), and assume no role."
+  }
+
+  assert {
+    condition = (
+      !contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0")
+      && contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0")
+      && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource)
+    )
+    error_message = "Models behind the profiles are allowed only through the tenants' profiles."
+  }
 }
 
 run "per_user_sessions_create_one_invoker_role_per_tenant" {
@@ -174,6 +199,23 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   assert {
     condition     = aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "true"
     error_message = "The gateway must know it runs with per-user sessions."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Resource) == jsonencode(["arn:aws:iam::111111111111:role/cs-invoker-sales", "arn:aws:iam::111111111111:role/cs-invoker-services", "arn:aws:iam::111111111111:role/cs-invoker-support"]) && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
+    error_message = "The gateway may assume (with session tags) only the tenants' invoker roles."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Principal.AWS == "arn:aws:iam::111111111111:role/cs-gateway"
+      && jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
+      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/applicationId"] == "support-bot"
+      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/costCenter"] == "support"
+      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/environment"] == "staging"
+      && jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition["ForAllValues:StringEquals"]["aws:TagKeys"]) == jsonencode(["applicationId", "costCenter", "environment", "user"])
+    )
+    error_message = "Only the gateway role may assume an invoker role, and only with the tenant's own cost allocation session tags."
   }
 
   assert {
