@@ -25,11 +25,11 @@ run "cur2_export_with_iam_principal_data_and_a_complete_table_configuration" {
   }
 
   assert {
-    condition = (
-      aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].format == "PARQUET"
-      && aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].overwrite == "OVERWRITE_REPORT"
-      && aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_bucket == "cs-cur-222222222222"
-    )
+    condition = alltrue([
+      aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].format == "PARQUET",
+      aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_output_configurations[0].overwrite == "OVERWRITE_REPORT",
+      aws_bcmdataexports_export.this.export[0].destination_configurations[0].s3_destination[0].s3_bucket == "cs-cur-222222222222",
+    ])
     error_message = "Parquet, overwritten per period, into the module's bucket."
   }
 

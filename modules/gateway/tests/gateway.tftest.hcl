@@ -76,20 +76,20 @@ run "three_tenants_get_keys_plans_and_config_items" {
   }
 
   assert {
-    condition = (
-      output.tenant_configs["support"].tenantId == "support"
-      && output.tenant_configs["support"].applicationId == "support-bot"
-      && output.tenant_configs["support"].costCenter == "support"
-      && output.tenant_configs["support"].environment == "staging"
-      && output.tenant_configs["support"].budget.limitUsd == "0.25"
-      && output.tenant_configs["support"].budget.period == "DAILY"
-      && output.tenant_configs["support"].budget.blockAtActualPercent == "100"
-      && output.tenant_configs["support"].limits.requestsPerMinute == 300
-      && output.tenant_configs["support"].limits.tokensPerPeriod == 400000
-      && output.tenant_configs["support"].defaultModel == "nova-micro"
-      && output.tenant_configs["support"].models["nova-lite"] == "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2"
-      && output.tenant_configs["support"].invokerRoleArn == null
-    )
+    condition = alltrue([
+      output.tenant_configs["support"].tenantId == "support",
+      output.tenant_configs["support"].applicationId == "support-bot",
+      output.tenant_configs["support"].costCenter == "support",
+      output.tenant_configs["support"].environment == "staging",
+      output.tenant_configs["support"].budget.limitUsd == "0.25",
+      output.tenant_configs["support"].budget.period == "DAILY",
+      output.tenant_configs["support"].budget.blockAtActualPercent == "100",
+      output.tenant_configs["support"].limits.requestsPerMinute == 300,
+      output.tenant_configs["support"].limits.tokensPerPeriod == 400000,
+      output.tenant_configs["support"].defaultModel == "nova-micro",
+      output.tenant_configs["support"].models["nova-lite"] == "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2",
+      output.tenant_configs["support"].invokerRoleArn == null,
+    ])
     error_message = "The config document must follow docs/design.md section 3."
   }
 
@@ -114,17 +114,17 @@ run "three_tenants_get_keys_plans_and_config_items" {
   }
 
   assert {
-    condition = (
-      aws_lambda_function.this["gateway"].handler == "cost_sentry.handlers.gateway.handler"
-      && aws_lambda_function.this["gateway"].timeout == 120
-      && aws_lambda_function.this["gateway"].architectures == tolist(["arm64"])
-      && aws_lambda_function.this["gateway"].runtime == "python3.13"
-      && aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120"
-      && aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger"
-      && aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config"
-      && aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false"
-      && aws_lambda_function.this["gateway"].environment[0].variables["METRICS_NAMESPACE"] == "GenAIRateLimiting"
-    )
+    condition = alltrue([
+      aws_lambda_function.this["gateway"].handler == "cost_sentry.handlers.gateway.handler",
+      aws_lambda_function.this["gateway"].timeout == 120,
+      aws_lambda_function.this["gateway"].architectures == tolist(["arm64"]),
+      aws_lambda_function.this["gateway"].runtime == "python3.13",
+      aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120",
+      aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
+      aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
+      aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false",
+      aws_lambda_function.this["gateway"].environment[0].variables["METRICS_NAMESPACE"] == "GenAIRateLimiting",
+    ])
     error_message = "The gateway function: handler, timeout = MAX_REQUEST_SECONDS, arm64, and the environment of docs/design.md section 6."
   }
 
@@ -159,9 +159,9 @@ run "three_tenants_get_keys_plans_and_config_items" {
   }
 
   assert {
-    condition = (
-      length(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement) == 2
-      && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource) == jsonencode(sort([
+    condition = alltrue([
+      length(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement) == 2,
+      jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource) == jsonencode(sort([
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales1",
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sales2",
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup1",
@@ -169,17 +169,17 @@ run "three_tenants_get_keys_plans_and_config_items" {
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc1",
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc2",
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc3",
-      ]))
-    )
+      ])),
+    ])
     error_message = "The gateway may invoke exactly the tenants' profiles (not legal's, which is no tenant here), and assume no role."
   }
 
   assert {
-    condition = (
-      !contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0")
-      && contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0")
-      && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource)
-    )
+    condition = alltrue([
+      !contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0"),
+      contains(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Resource, "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"),
+      jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource),
+    ])
     error_message = "Models behind the profiles are allowed only through the tenants' profiles."
   }
 }
@@ -207,25 +207,25 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   }
 
   assert {
-    condition = (
-      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Principal.AWS == "arn:aws:iam::111111111111:role/cs-gateway"
-      && jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
-      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/applicationId"] == "support-bot"
-      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/costCenter"] == "support"
-      && jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/environment"] == "staging"
-      && jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition["ForAllValues:StringEquals"]["aws:TagKeys"]) == jsonencode(["applicationId", "costCenter", "environment", "user"])
-    )
+    condition = alltrue([
+      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Principal.AWS == "arn:aws:iam::111111111111:role/cs-gateway",
+      jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"]),
+      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/applicationId"] == "support-bot",
+      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/costCenter"] == "support",
+      jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition.StringEquals["aws:RequestTag/environment"] == "staging",
+      jsonencode(jsondecode(aws_iam_role.invoker["support"].assume_role_policy).Statement[0].Condition["ForAllValues:StringEquals"]["aws:TagKeys"]) == jsonencode(["applicationId", "costCenter", "environment", "user"]),
+    ])
     error_message = "Only the gateway role may assume an invoker role, and only with the tenant's own cost allocation session tags."
   }
 
   assert {
-    condition = (
+    condition = alltrue([
       jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[0].Resource) == jsonencode([
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup1",
         "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/sup2",
-      ])
-      && jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[0].Resource)
-    )
+      ]),
+      jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[1].Condition.StringEquals["bedrock:InferenceProfileArn"]) == jsonencode(jsondecode(aws_iam_role_policy.invoker["support"].policy).Statement[0].Resource),
+    ])
     error_message = "An invoker role may invoke only its own tenant's profiles, and the models behind them only through those profiles."
   }
 }
