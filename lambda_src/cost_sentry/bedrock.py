@@ -142,15 +142,22 @@ class StreamEnd:
     stop_reason: str | None
 
 
+class UnreadableResponse(UpstreamFailed):
+    """Bedrock answered (and so billed) but the answer cannot be read: the usage is unknown."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bedrock_bad_response", message)
+
+
 def _usage(usage: Any) -> tuple[int, int]:
     if not isinstance(usage, dict):
-        raise UpstreamFailed("bedrock_bad_response", "Bedrock returned no token usage")
+        raise UnreadableResponse("Bedrock returned no token usage")
     try:
         input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
     except (KeyError, TypeError, ValueError):
-        raise UpstreamFailed("bedrock_bad_response", "Bedrock returned malformed token usage") from None
+        raise UnreadableResponse("Bedrock returned malformed token usage") from None
     if input_tokens < 0 or output_tokens < 0:
-        raise UpstreamFailed("bedrock_bad_response", "Bedrock returned negative token usage")
+        raise UnreadableResponse("Bedrock returned negative token usage")
     return input_tokens, output_tokens
 
 
@@ -182,8 +189,11 @@ def converse(
     client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep
 ) -> ConverseResult:
     response = _call(client.converse, arguments, sleep)
-    content = response.get("output", {}).get("message", {}).get("content", [])
-    text = "".join(block.get("text", "") for block in content if isinstance(block, dict))
+    try:
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        text = "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+    except (AttributeError, TypeError):
+        raise UnreadableResponse("Bedrock returned an unreadable message") from None
     input_tokens, output_tokens = _usage(response.get("usage"))
     return ConverseResult(text, input_tokens, output_tokens, response.get("stopReason"))
 

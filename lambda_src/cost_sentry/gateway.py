@@ -138,6 +138,11 @@ class GatewayService:
             reservation = self._reserve(prepared, trace)
             try:
                 result = bedrock.converse(prepared.client, prepared.arguments)
+            except bedrock.UnreadableResponse:
+                # Bedrock did the work and bills it; only the usage is unknown: charge the worst case.
+                trace.failed = True
+                self._settle_estimated(prepared, reservation, trace)
+                raise
             except BaseException:
                 # bedrock.converse has already mapped the error to the caller's answer.
                 trace.failed = True
@@ -428,6 +433,11 @@ class GatewayService:
         return result
 
     def _emit(self, trace: _Trace) -> None:
+        # One EMF document and one log line per request, whatever the route or outcome.
+        self._emit_metrics(trace)
+        self._log(trace)
+
+    def _emit_metrics(self, trace: _Trace) -> None:
         tenant = trace.tenant
         profile = trace.profile_arn
         self.metrics.emit(
@@ -450,10 +460,15 @@ class GatewayService:
             properties={
                 "requestId": trace.call.request_id,
                 "tenant": tenant.tenant_id if tenant else None,
+                "route": trace.call.route,
                 "outcome": trace.outcome,
                 "status": trace.status,
             },
         )
+
+    def _log(self, trace: _Trace) -> None:
+        tenant = trace.tenant
+        profile = trace.profile_arn
         request = trace.request
         self.request_logger.write(
             RequestLog(

@@ -170,3 +170,22 @@ def test_session_refused_before_reserving_changes_nothing(gateway_factory):
     response = gateway.handle(load_event("converse", body=converse_body()))
     assert response["statusCode"] == 503
     assert gateway.tables.period_item("sales") == {}
+
+
+def test_an_unreadable_answer_is_charged_the_worst_case_not_dropped(gateway_factory):
+    class NoUsage(FakeBedrock):
+        def converse(self, **arguments: Any) -> dict[str, Any]:
+            response = super().converse(**arguments)
+            del response["usage"]
+            return response
+
+    gateway = gateway_factory(bedrock=NoUsage())
+    response = gateway.handle(load_event("converse", body=converse_body()))
+    assert response["statusCode"] == 502
+    assert json.loads(response["body"])["error"]["code"] == "bedrock_bad_response"
+    item = gateway.tables.period_item("sales")
+    [record] = gateway.tables.call_records("sales")
+    assert record["estimated"]["BOOL"] is True
+    # (30 bytes + 16 + 64) x 250 + 100 x 1250: the reservation's worst case.
+    assert int(item["spent_nanos"]["N"]) == int(record["cost_nanos"]["N"]) == 152_500
+    assert holds(item) == []

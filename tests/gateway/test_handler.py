@@ -135,6 +135,11 @@ def test_budget_route(gateway_factory):
     assert body["spentUsd"] == "0.00001375"
     assert body["remainingUsd"] == "0.49998625"
     assert body["requests"] == 1 and body["heldUsd"] == "0.00"
+    # One EMF document per request: the budget read is told apart by its route property.
+    budget_document = gateway.emf()[-1]
+    assert budget_document["route"] == "budget"
+    assert (budget_document["RateLimitApproved"], budget_document["InputTokens"]) == (0, 0)
+    assert json.loads(gateway.logs[-1])["route"] == "budget"
 
 
 def test_base64_body(gateway_factory):
