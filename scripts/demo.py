@@ -5,9 +5,11 @@
    a few Bedrock faults injected, until every tenant is denied (HTTP 429) or the time box runs out.
 3. Print a per-tenant summary: approved / denied / failed requests (as the callers saw them), tokens and
    spend against the limit (from the ledger), and the metrics CloudWatch would compute from the
-   gateway's EMF output; then the chargeback step over the ledger's call records.
+   gateway's EMF output.
+4. Build the chargeback report (scripts.reports) from the ledger's call records into build/demo/.
 
-Everything runs in this process on 127.0.0.1 and stops on exit: no stray processes, ports or files.
+Everything runs in this process on 127.0.0.1 and stops on exit: no stray processes, ports or temporary
+files; the report in build/demo/ is the one output that stays.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from scripts.local_stack import LocalStack, TenantAccess
+from scripts.tfvars import TfvarsError, parse_tfvars, tfvars_path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKLOAD_TFVARS = REPO_ROOT / "terraform" / "accounts" / "workload" / "terraform.tfvars"
+DEFAULT_REPORT_DIR = REPO_ROOT / "build" / "demo"
 TIME_BOX_SECONDS = 75
 # A tenant whose budget is gone keeps getting 429s; after this many in a row its workers stop.
 STOP_AFTER_CONSECUTIVE_DENIALS = 6
@@ -203,10 +210,10 @@ def tenant_worker(
             say(f"[{elapsed:5.1f}s] {tenant.tenant_id:<9} {status} {outcome:<8} {detail}")
 
 
-def send_traffic(stack: LocalStack, say: Callable[[str], None]) -> dict[str, TenantTally]:
+def send_traffic(stack: LocalStack, say: Callable[[str], None], time_box: float) -> dict[str, TenantTally]:
     tallies = {tenant_id: TenantTally() for tenant_id in stack.tenants}
     started = time.monotonic()
-    deadline = started + TIME_BOX_SECONDS
+    deadline = started + time_box
     with ThreadPoolExecutor(max_workers=WORKERS_PER_TENANT * len(stack.tenants)) as pool:
         futures = [
             pool.submit(tenant_worker, stack, tenant, tallies[tenant_id], seed, deadline, say, started)
@@ -316,15 +323,16 @@ class DemoLedger:
     ledger_table: str
     config_table: str
     dynamodb_client: Any
+    tfvars_path: Path
 
 
-def chargeback_step(ledger: DemoLedger) -> None:
-    """CALL SITE for the chargeback report (scripts.reports): runs while the stack, and so the ledger, is up.
+def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
+    """The chargeback report (scripts.reports) over the demo's call records, built while the ledger is up.
 
-    Today it reads the ledger's call records with the reports' own reader and prints each cost center's
-    charge; the full chargeback report from the reports engineer is meant to replace the body of this
-    function, taking ``ledger`` (moto endpoint, table names, a DynamoDB client) as its input.
+    A one-line-per-cost-center charge from the call records comes first, so the terminal shows what the
+    report will say; the report itself (HTML + CSVs) is written to ``report_dir``.
     """
+    from scripts.reports import build_demo_report
     from scripts.reports.ledger import read_call_records
 
     charges: Counter[str] = Counter()
@@ -335,9 +343,16 @@ def chargeback_step(ledger: DemoLedger) -> None:
     print(f"\nChargeback from {sum(calls.values())} call records in {ledger.ledger_table}:")
     for center, nanos in sorted(charges.items()):
         print(f"  {center:<10} {calls[center]:>5} calls  {usd(nanos)}")
+    report = build_demo_report(ledger.ledger_table, ledger.dynamodb_client, ledger.tfvars_path, report_dir)
+    print(f"chargeback report: {report}")
+    return report
 
 
-def run(account: str = "workload") -> int:
+def run(
+    tfvars_path: Path = WORKLOAD_TFVARS,
+    report_dir: Path = DEFAULT_REPORT_DIR,
+    time_box: float = TIME_BOX_SECONDS,
+) -> int:
     started = time.monotonic()
     print_lock = threading.Lock()
 
@@ -345,7 +360,8 @@ def run(account: str = "workload") -> int:
         with print_lock:
             print(line, flush=True)
 
-    with LocalStack(account=account) as stack:
+    account = parse_tfvars(tfvars_path.read_text())
+    with LocalStack(account_vars=account) as stack:
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
         if stack.bedrock is not None:
             for tenant_id, model, mode, count in INJECTED_FAULTS:
@@ -353,17 +369,21 @@ def run(account: str = "workload") -> int:
                     arn = stack.tenants[tenant_id].profile_arns[model]
                     stack.bedrock.inject_fault(mode, count=count, model_id=arn)
                     say(f"injected: the next {count} Bedrock calls for {tenant_id}/{model} fail with {mode}")
-        from scripts.tfvars import load_account
-
-        limits = {tenant_id: t.budget.limit_usd for tenant_id, t in load_account(account).tenants.items()}
-        tallies = send_traffic(stack, say)
+        limits = {tenant_id: tenant.budget.limit_usd for tenant_id, tenant in account.tenants.items()}
+        tallies = send_traffic(stack, say, time_box)
         consistent = print_summary(stack, tallies, limits)
 
         # ---- CALL SITE: the chargeback report (scripts.reports) over the ledger's call records ----
         chargeback_step(
             DemoLedger(
-                stack.moto_url, "us-east-1", stack.ledger_table, stack.config_table, stack.client("dynamodb")
-            )
+                moto_url=stack.moto_url,
+                region="us-east-1",
+                ledger_table=stack.ledger_table,
+                config_table=stack.config_table,
+                dynamodb_client=stack.client("dynamodb"),
+                tfvars_path=tfvars_path,
+            ),
+            report_dir,
         )
     print(
         f"\ndemo finished in {time.monotonic() - started:.1f}s; "
@@ -374,9 +394,15 @@ def run(account: str = "workload") -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--account", default="workload")
+    parser.add_argument("--account", default="workload", help="an account under terraform/accounts/")
+    parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR)
     args = parser.parse_args(argv)
-    return run(args.account)
+    try:
+        tfvars = tfvars_path(args.account)
+    except TfvarsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return run(tfvars, args.report_dir)
 
 
 if __name__ == "__main__":

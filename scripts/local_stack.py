@@ -36,6 +36,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -145,6 +146,12 @@ def start_moto(port: int = 0) -> tuple[Any, str]:
     server.start()
     host, bound_port = server.get_host_and_port()
     return server, f"http://{host}:{bound_port}"
+
+
+def _reset_moto(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - local moto URL
+    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -506,6 +513,9 @@ class LocalStack:
         else:
             moto, url = start_moto()
             self._exit.callback(moto.stop)
+            # moto keeps its backends in module globals, so they outlive the server: drop this stack's data
+            # (only ever on a server this stack started) so a long demo does not leave it all to exit.
+            self._exit.callback(_reset_moto, url)
             self.moto_url = self._set_env("AWS_ENDPOINT_URL", url)
 
         if self.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):

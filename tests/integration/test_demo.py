@@ -1,0 +1,84 @@
+"""`make demo` end to end on small budgets: every cost center is denied in the end, the ledger, the EMF
+metrics and the callers agree, and the chargeback report is written."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from scripts import demo
+
+pytestmark = pytest.mark.xdist_group("demo")
+
+SMALL_BUDGETS = """
+environment = "prod"
+tenants = {
+  sales = {
+    application_id = "sales-assistant"
+    cost_center    = "sales"
+    models         = ["claude-3-haiku", "nova-micro"]
+    budget         = { limit_usd = 0.02 }
+  }
+  services = {
+    application_id = "services-copilot"
+    cost_center    = "services"
+    models         = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"]
+    budget         = { limit_usd = 0.05 }
+  }
+  support = {
+    application_id = "support-bot"
+    cost_center    = "support"
+    models         = ["nova-micro", "nova-lite"]
+    budget         = { limit_usd = 0.25, period = "DAILY" }
+    limits         = { tokens_per_period = 60000 }
+  }
+}
+"""
+
+
+def test_classify_tells_tenant_limits_from_bedrock_failures() -> None:
+    assert demo.classify(200, {}) == "approved"
+    assert demo.classify(429, {"error": {"code": "budget_exhausted"}}) == "denied"
+    assert demo.classify(429, {"error": {"code": "token_limit"}}) == "denied"
+    assert demo.classify(429, {"error": {"code": "bedrock_throttled"}}) == "failed"
+    assert demo.classify(502, {"error": {"code": "bedrock_failed"}}) == "failed"
+    assert demo.classify(400, {"error": {"code": "invalid_json"}}) == "rejected"
+
+
+def test_emf_totals_sum_per_cost_center_exactly() -> None:
+    documents = [
+        {"CostCenter": "sales", "TotalRequests": 1, "RateLimitApproved": 1, "CostUSD": "0.000000001"},
+        {"CostCenter": "sales", "TotalRequests": 1, "RateLimitDenied": 1, "CostUSD": 0},
+        {"CostCenter": "support", "TotalRequests": 1, "InvocationFailed": 1, "CostUSD": "0.1"},
+    ]
+
+    totals = demo.emf_totals(documents)
+
+    assert totals["sales"] == Counter(TotalRequests=2, RateLimitApproved=1, RateLimitDenied=1, CostNanos=1)
+    assert totals["support"]["CostNanos"] == 100_000_000
+
+
+@pytest.mark.slow
+def test_the_demo_runs_budgets_out_and_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
+    tfvars = tmp_path / "terraform.tfvars"
+    tfvars.write_text(SMALL_BUDGETS)
+
+    exit_code = demo.run(tfvars, report_dir=tmp_path / "report", time_box=60)
+
+    out = capsys.readouterr().out
+    assert exit_code == 0, out
+    assert "ledger, metrics and callers agree" in out
+    for tenant_id, code in (
+        ("sales", "budget_exhausted"),
+        ("services", "budget_exhausted"),
+        ("support", "token_limit"),
+    ):
+        assert f"{tenant_id} " in out and f"429 {code}" in out
+    assert "502 bedrock_failed" in out  # an injected Bedrock fault, absorbed and not charged
+    assert (tmp_path / "report" / "chargeback.html").is_file()
