@@ -264,3 +264,25 @@ def test_a_ledger_limit_newer_than_the_cached_config_is_kept(tables, clock):
     item = tables.period_item("sales")
     assert n(item, "limit_nanos") == 5_000
     assert n(item, "available_nanos") == 5_000 - 600 - 1_000
+
+
+def test_a_request_across_midnight_settles_in_the_period_it_reserved_in(tables, clock):
+    from datetime import UTC, datetime
+
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001", "period": "DAILY"})
+    clock.now = datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC).timestamp()
+    reservation = ledger.reserve(tenant, "late", worst(900))
+    clock.advance(2)  # 2026-12-01T00:00:01Z
+    ledger.settle(reservation, record("late", 900))
+    fresh = ledger.reserve(tenant, "early", worst(900))  # a new day: the whole budget again
+    assert (reservation.period_key, fresh.period_key) == ("PERIOD#2026-11-30", "PERIOD#2026-12-01")
+    items = tables.client.query(
+        TableName=tables.ledger,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "sales"}, ":p": {"S": "PERIOD#"}},
+    )["Items"]
+    by_key = {item["sk"]["S"]: item for item in items}
+    assert n(by_key["PERIOD#2026-11-30"], "spent_nanos") == 900
+    assert n(by_key["PERIOD#2026-12-01"], "available_nanos") == 100
+    assert "spent_nanos" not in by_key["PERIOD#2026-12-01"]
