@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import os
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,10 +51,21 @@ def package_files(source_dir: Path) -> list[Path]:
 def write_zip(files: Iterable[Path], source_dir: Path, output: Path) -> None:
     """Write the entries under the package's own name so the handler path is cost_sentry.handlers...."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_suffix(output.suffix + ".tmp")
-    with zipfile.ZipFile(
-        temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-    ) as zf:
+    # A private temporary name: two builds at once (make lambda-zip next to validate-all) must not
+    # rename each other's half-written file.
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        _write_entries(files, source_dir, temporary)
+        # Replace atomically so Terraform never hashes a half-written archive.
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_entries(files: Iterable[Path], source_dir: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
         for path in files:
             arcname = f"{source_dir.name}/{path.relative_to(source_dir).as_posix()}"
             info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE_TIME)
@@ -62,8 +75,6 @@ def write_zip(files: Iterable[Path], source_dir: Path, output: Path) -> None:
             zf.writestr(
                 info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
             )
-    # Replace atomically so Terraform never hashes a half-written archive.
-    temporary.replace(output)
 
 
 def source_code_hash(archive: Path) -> str:

@@ -79,7 +79,19 @@ def test_rebuilding_in_place_is_stable(tmp_path: Path) -> None:
     second = build_lambda.build(source, output).read_bytes()
 
     assert first == second
-    assert not output.with_suffix(".zip.tmp").exists()
+    assert sorted(path.name for path in output.parent.iterdir()) == ["cost_sentry.zip"]  # no temporaries left
+
+
+def test_concurrent_builds_of_one_output_do_not_collide(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = make_source(tmp_path / "src")
+    output = tmp_path / "build" / "cost_sentry.zip"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: build_lambda.build(source, output), range(8)))
+
+    assert output.read_bytes() == build_lambda.build(source, tmp_path / "single.zip").read_bytes()
+    assert sorted(path.name for path in output.parent.iterdir()) == ["cost_sentry.zip"]
 
 
 def test_missing_source_fails_clearly_and_writes_nothing(
