@@ -169,3 +169,24 @@ def test_a_query_that_outlives_the_timeout_is_stopped() -> None:
 def test_identifiers_that_would_break_the_sql_are_refused() -> None:
     with pytest.raises(ValueError, match="table name"):
         AthenaEngine("cur", 'x"; DROP TABLE y; --', athena_client=athena_client())
+
+
+def test_the_athena_sql_means_the_same_as_the_duckdb_sql(tiny_cur: Path) -> None:
+    # Given the Athena rendering of every report query, read as Trino SQL and written back as DuckDB SQL
+    # by sqlglot, over a view named like the export's Glue table (with its billing_period partition)
+    import duckdb
+    import sqlglot
+
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA cur")
+    connection.read_parquet(f"{tiny_cur}/**/*.parquet", hive_partitioning=True).create_view("export")
+    connection.execute("CREATE VIEW cur.cost_and_usage AS SELECT * FROM export")
+    athena = AthenaEngine("cur", "cost_and_usage", athena_client=athena_client()).dialect
+    duck = DuckDBEngine(tiny_cur)
+    for name in queries.REPORT_QUERIES:
+        athena_sql = queries.render(name, athena, ["2026-11"])
+        translated = sqlglot.transpile(athena_sql, read="athena", write="duckdb")[0]
+        # When both run, Then they return the same rows in the same order
+        expected = [tuple(row.values()) for row in duck.run(queries.render(name, duck.dialect, ["2026-11"]))]
+        assert connection.execute(translated).fetchall() == expected, name
+        assert expected, name
