@@ -126,7 +126,7 @@ locals {
     budget_alert = local.budget_function_statements
   }
 
-  invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-invoker-${tenant_id}" }
+  invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-${tenant_id}-invoker" }
 }
 
 resource "aws_iam_role" "function" {

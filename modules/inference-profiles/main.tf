@@ -49,6 +49,8 @@ resource "aws_bedrock_inference_profile" "this" {
     applicationId = each.value.tenant.application_id
     costCenter    = each.value.tenant.cost_center
     environment   = each.value.environment
+    # The dynamic profile resolver (PROFILE_RESOLVER=dynamic) finds a tenant's profile for a model by this tag.
+    model = each.value.model
   })
 
   lifecycle {

@@ -17,7 +17,7 @@ class Tenant:
     application_id: str = "sales-assistant"
     cost_center: str = "sales"
     environment: str = "prod"
-    invoker_role_arn: str | None = "arn:aws:iam::123456789012:role/cost-sentry-invoker-sales"
+    invoker_role_arn: str | None = "arn:aws:iam::123456789012:role/cost-sentry-sales-invoker"
 
 
 class FakeClock:

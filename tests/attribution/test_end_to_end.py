@@ -26,7 +26,7 @@ from scripts.emulators.bedrock_runtime import BedrockRuntimeStub
 from .support import NOW, PROFILE_ARN, Tables, tenant_document
 
 GATEWAY_EVENT = Path(__file__).resolve().parents[1] / "fixtures" / "gateway" / "converse.json"
-ROLE_ARN = "arn:aws:iam::123456789012:role/cost-sentry-invoker-sales"
+ROLE_ARN = "arn:aws:iam::123456789012:role/cost-sentry-sales-invoker"
 
 
 class TaggedProfiles:
@@ -118,7 +118,7 @@ def test_each_user_calls_bedrock_as_its_own_assumed_role_session(
     principals = {
         user: principal_of(next(iter(keys)), aws_endpoint_env) for user, keys in keys_by_user.items()
     }
-    role = "arn:aws:sts::123456789012:assumed-role/cost-sentry-invoker-sales"
+    role = "arn:aws:sts::123456789012:assumed-role/cost-sentry-sales-invoker"
     assert principals == {
         "alice@example.com": f"{role}/alice@example.com",
         "bob": f"{role}/bob",

@@ -22,7 +22,7 @@ from cost_sentry.sessions import (
 
 from .support import FakeClock, Tenant, record_calls
 
-ROLE_NAME = "cost-sentry-invoker-sales"
+ROLE_NAME = "cost-sentry-sales-invoker"
 
 
 def sts_identity_factory(credentials: Mapping[str, str]) -> Any:
@@ -206,14 +206,14 @@ def test_sessions_are_per_tenant_even_for_the_same_user(sts: Any, tenant: Tenant
         tenant,
         tenant_id="support",
         application_id="support-bot",
-        invoker_role_arn="arn:aws:iam::123456789012:role/cost-sentry-invoker-support",
+        invoker_role_arn="arn:aws:iam::123456789012:role/cost-sentry-support-invoker",
     )
 
     sales_client = sessions.client_for(tenant, "alice")
     support_client = sessions.client_for(support, "alice")
 
     assert sales_client is not support_client
-    assert support_client.get_caller_identity()["Arn"].endswith("cost-sentry-invoker-support/alice")
+    assert support_client.get_caller_identity()["Arn"].endswith("cost-sentry-support-invoker/alice")
     assert len(assume_calls) == 2
 
 

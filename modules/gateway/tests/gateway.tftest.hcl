@@ -192,7 +192,7 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   }
 
   assert {
-    condition     = sort(keys(aws_iam_role.invoker)) == sort(["sales", "services", "support"]) && aws_iam_role.invoker["sales"].name == "cs-invoker-sales"
+    condition     = sort(keys(aws_iam_role.invoker)) == sort(["sales", "services", "support"]) && aws_iam_role.invoker["sales"].name == "cs-sales-invoker"
     error_message = "per_user_sessions must create one invoker role per tenant."
   }
 
@@ -202,7 +202,7 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   }
 
   assert {
-    condition     = jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Resource) == jsonencode(["arn:aws:iam::111111111111:role/cs-invoker-sales", "arn:aws:iam::111111111111:role/cs-invoker-services", "arn:aws:iam::111111111111:role/cs-invoker-support"]) && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
+    condition     = jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Resource) == jsonencode(["arn:aws:iam::111111111111:role/cs-sales-invoker", "arn:aws:iam::111111111111:role/cs-services-invoker", "arn:aws:iam::111111111111:role/cs-support-invoker"]) && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
     error_message = "The gateway may assume (with session tags) only the tenants' invoker roles."
   }
 

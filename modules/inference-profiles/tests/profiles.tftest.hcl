@@ -59,9 +59,10 @@ run "three_tenants_get_one_profile_per_allowed_model" {
       applicationId = "support-bot"
       costCenter    = "support"
       environment   = "staging"
+      model         = "nova-micro"
       team          = "customer-support"
     })
-    error_message = "Profiles carry applicationId, costCenter, environment (tenant's own or the default) and the free-form tags."
+    error_message = "Profiles carry applicationId, costCenter, environment (tenant's own or the default), the model and the free-form tags."
   }
 
   assert {
