@@ -252,10 +252,15 @@ class ApiKeyDirectory:
     def key_id(self, api_key: str) -> str | None:
         with self._lock:
             if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
-                self._reload()
+                self._load()
             return self._ids.get(api_key)
 
-    def _reload(self) -> None:
+    def reload(self) -> None:
+        """Read the keys now (a test that just created a key need not wait for the next refresh)."""
+        with self._lock:
+            self._load()
+
+    def _load(self) -> None:
         ids: dict[str, str] = {}
         for page in self._client.get_paginator("get_api_keys").paginate(includeValues=True):
             for key in page.get("items", []):
@@ -460,6 +465,7 @@ class LocalStack:
     config_table: str = field(init=False, default="")
     bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
     tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
+    api_keys: ApiKeyDirectory | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -555,7 +561,8 @@ class LocalStack:
         self._handler = handler
         front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
         front.handler = handler
-        front.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        self.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        front.api_keys = self.api_keys
         front.api_key_required = self.api_key_required
         front.log_capture = capture
         front.lambda_timeout_seconds = int(self.environ.get("MAX_REQUEST_SECONDS", "120"))
