@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -20,13 +21,20 @@ def test_defaults_are_static_resolver_and_one_shared_client():
 
 
 def test_dynamic_resolver_and_per_user_sessions_are_imported_lazily():
-    pytest.importorskip("cost_sentry.resolver_dynamic")
-    pytest.importorskip("cost_sentry.sessions")
     service = build_service(
         Settings(**BASE, profile_resolver="dynamic", per_user_sessions=True), dynamodb_client=object()
     )
     assert type(service.resolver).__name__ == "TaggingApiResolver"
     assert type(service.bedrock_clients).__name__ == "PerUserSessionClients"
+
+
+def test_the_dynamic_resolver_counts_failures_in_the_configured_namespace(capsys):
+    service = build_service(
+        Settings(**BASE, profile_resolver="dynamic", metrics_namespace="Team"), dynamodb_client=object()
+    )
+    service.resolver._metric("ProfileResolverRefreshFailed", "sales")
+    document = json.loads(capsys.readouterr().out)
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Team"
 
 
 def test_the_gateway_imports_without_the_optional_modules(monkeypatch):

@@ -89,9 +89,12 @@ def build_service(
         )
     if resolver is None:
         if settings.profile_resolver == "dynamic":
-            from cost_sentry.resolver_dynamic import TaggingApiResolver
+            from cost_sentry.resolver_dynamic import TaggingApiResolver, emf_metric_sink
 
-            resolver = TaggingApiResolver(aws.client("resourcegroupstaggingapi"))
+            resolver = TaggingApiResolver(
+                aws.client("resourcegroupstaggingapi"),
+                metric_sink=emf_metric_sink(settings.metrics_namespace),
+            )
         else:
             resolver = StaticResolver()
     if bedrock_clients is None:
