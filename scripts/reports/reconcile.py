@@ -73,12 +73,23 @@ class Reconciliation:
         return [line for line in self.lines if line.flagged]
 
 
+# The gateway's role session name for calls that name no end user (lambda_src/cost_sentry/sessions.py).
+APP_SESSION_SUFFIX = "-app"
+
+
 def user_of_call(call: Mapping[str, Any]) -> str:
+    """The user a call record is billed to in CUR: its end user, else the tenant's application session.
+
+    The record's `principal` is the caller's API key id, not an IAM principal, so it is used only when
+    it is an assumed-role ARN.
+    """
     user = str(call.get("user") or "")
     if user:
         return user
     principal = str(call.get("principal") or "")
-    return principal.rsplit("/", 1)[-1] if principal else "(unknown)"
+    if principal.startswith("arn:") and ":assumed-role/" in principal:
+        return principal.rsplit("/", 1)[-1]
+    return f"{call['pk']}{APP_SESSION_SUFFIX}"
 
 
 def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, int]]:

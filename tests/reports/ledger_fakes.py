@@ -48,12 +48,12 @@ def put_call(
     request_id: str,
 ) -> None:
     application_id, cost_center, environment = TAGS[tenant]
-    session = user or f"{tenant}-app"
     item: dict[str, Any] = {
         "pk": {"S": tenant},
         "sk": {"S": f"CALL#{timestamp}#{request_id}"},
         "requestId": {"S": request_id},
-        "principal": {"S": f"arn:aws:sts::{ACCOUNT}:assumed-role/cost-sentry-{tenant}-invoker/{session}"},
+        # the gateway records the caller's API key id here, not an IAM principal
+        "principal": {"S": f"apikey{tenant}01"},
         "model": {"S": model},
         "modelId": {
             "S": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/{tenant}{model}"
