@@ -454,6 +454,8 @@ class LocalStack:
     echo_lambda_logs: TextIO | None = None
     # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
     api_key_required: bool = True
+    # PER_USER_SESSIONS=true plus an invoker role in moto's IAM: Bedrock calls carry per-user STS credentials.
+    per_user_sessions: bool = False
     environ: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
     handler_loader: Callable[[], Handler] = load_gateway_handler
 
@@ -538,7 +540,8 @@ class LocalStack:
         suffix = uuid.uuid4().hex[:8]
         self.ledger_table = f"cost-sentry-ledger-{suffix}"
         self.config_table = f"cost-sentry-config-{suffix}"
-        for name, value in {**GATEWAY_ENVIRONMENT, **self.gateway_environment}.items():
+        per_user = {"PER_USER_SESSIONS": "true"} if self.per_user_sessions else {}
+        for name, value in {**GATEWAY_ENVIRONMENT, **per_user, **self.gateway_environment}.items():
             self._set_env(name, value)
         self._set_env("LEDGER_TABLE", self.ledger_table)
         self._set_env("CONFIG_TABLE", self.config_table)
@@ -608,8 +611,27 @@ class LocalStack:
                 for model, arn in profile_arns[tenant_id].items():
                     self.bedrock.register_model(arn, catalog[model]["maxOutputTokens"])
         dynamodb = self.client("dynamodb")
-        for item in config_items(account, profile_arns, api_key_ids):
+        invoker_role_arn = self._create_invoker_role() if self.per_user_sessions else None
+        for item in config_items(account, profile_arns, api_key_ids, invoker_role_arn):
             dynamodb.put_item(TableName=self.config_table, Item=item)
+
+    def _create_invoker_role(self) -> str:
+        """The role the gateway assumes per end user (Terraform's invoker role), in moto's IAM."""
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:root"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+        role = self.client("iam").create_role(
+            RoleName=f"cost-sentry-invoker-{self.ledger_table[-8:]}",
+            AssumeRolePolicyDocument=json.dumps(trust),
+        )
+        return str(role["Role"]["Arn"])
 
     # -- helpers for callers -------------------------------------------------------------------------
 
@@ -652,10 +674,12 @@ class LocalStack:
         return examples
 
 
-def serve(account: str, port: int) -> int:
+def serve(account: str, port: int, per_user_sessions: bool = False) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalStack(account=account, port=port, echo_lambda_logs=sys.stderr) as stack:
+    with LocalStack(
+        account=account, port=port, echo_lambda_logs=sys.stderr, per_user_sessions=per_user_sessions
+    ) as stack:
         print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
@@ -684,11 +708,16 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="start the stack and serve until Ctrl-C")
     serve_parser.add_argument("--account", default="workload")
     serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument(
+        "--per-user-sessions",
+        action="store_true",
+        help="assume the invoker role per x-cost-sentry-user (STS on moto), as PER_USER_SESSIONS=true does",
+    )
     args = parser.parse_args(argv)
     from scripts.tfvars import TfvarsError
 
     try:
-        return serve(args.account, args.port)
+        return serve(args.account, args.port, args.per_user_sessions)
     except TfvarsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
