@@ -13,7 +13,9 @@ profile ARN per tenant and model, and the config items built from the account's 
 scripts/tfvars.py.
 
 The gateway's stdout (its JSON logs and EMF metric documents) is what CloudWatch Logs would receive; the
-stack keeps those lines (``LocalStack.lambda_log_lines()``) so the demo can aggregate the metrics.
+stack keeps those lines (``LocalStack.lambda_log_lines()``) so the demo can aggregate the metrics. (Under
+pytest, whose capture replaces ``sys.stdout`` per test, the lines go to the test's capture instead: read
+them with ``capsys``.)
 
 Python API (the demo, the benchmark and the integration tests use it)::
 
@@ -38,7 +40,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -441,8 +443,9 @@ class LocalStack:
     """moto + the Bedrock stand-in + the HTTP front, bootstrapped from an account's tfvars.
 
     ``account_vars`` replaces the account's file (tests use small budgets). ``gateway_environment``
-    overrides the gateway's environment (e.g. ``BEDROCK_TIMEOUT_SECONDS``). ``environ`` is the
-    process environment the handler reads; it is restored on exit.
+    overrides the gateway's environment (e.g. ``BEDROCK_TIMEOUT_SECONDS``). The handler reads the
+    process environment, as on Lambda, so the stack sets its variables in ``os.environ`` and restores them
+    on exit: one stack per process at a time.
     """
 
     account: str = "workload"
@@ -456,7 +459,6 @@ class LocalStack:
     api_key_required: bool = True
     # PER_USER_SESSIONS=true plus an invoker role in moto's IAM: Bedrock calls carry per-user STS credentials.
     per_user_sessions: bool = False
-    environ: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
     handler_loader: Callable[[], Handler] = load_gateway_handler
 
     # Filled in by start().
@@ -492,16 +494,16 @@ class LocalStack:
 
     def _set_env(self, name: str, value: str, respect_existing: bool = False) -> str:
         """Set one variable for the stack's lifetime; with ``respect_existing`` a preset value wins."""
-        previous = self.environ.get(name)
+        previous = os.environ.get(name)
         if respect_existing and previous:
             return previous
-        self.environ[name] = value
+        os.environ[name] = value
 
         def restore() -> None:
             if previous is None:
-                self.environ.pop(name, None)
+                os.environ.pop(name, None)
             else:
-                self.environ[name] = previous
+                os.environ[name] = previous
 
         self._exit.callback(restore)
         return value
@@ -516,8 +518,8 @@ class LocalStack:
         ):
             self._set_env(name, value, respect_existing=True)
 
-        if self.environ.get("AWS_ENDPOINT_URL"):
-            self.moto_url = self.environ["AWS_ENDPOINT_URL"]
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            self.moto_url = os.environ["AWS_ENDPOINT_URL"]
         else:
             moto, url = start_moto()
             self._exit.callback(moto.stop)
@@ -526,8 +528,8 @@ class LocalStack:
             self._exit.callback(_reset_moto, url)
             self.moto_url = self._set_env("AWS_ENDPOINT_URL", url)
 
-        if self.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
-            self.bedrock_url = self.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
+        if os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
+            self.bedrock_url = os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
         else:
             stub = BedrockRuntimeStub(
                 reply_tokens=self.bedrock_reply_tokens, latency_ms=self.bedrock_latency_ms
@@ -568,7 +570,7 @@ class LocalStack:
         front.api_keys = self.api_keys
         front.api_key_required = self.api_key_required
         front.log_capture = capture
-        front.lambda_timeout_seconds = int(self.environ.get("MAX_REQUEST_SECONDS", "120"))
+        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
         thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
         thread.start()
 

@@ -4,6 +4,7 @@ settings it must respect, and `serve` starting and stopping cleanly."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from scripts.local_stack import LocalStack, fake_profile_arn, proxy_event
+from scripts.local_stack import LambdaLogCapture, LocalStack, fake_profile_arn, proxy_event
 from scripts.tfvars import parse_tfvars
 from tests.conftest import free_port
 from tests.integration.http_helpers import call
@@ -78,6 +80,28 @@ def test_fake_profile_arns_are_stable_and_distinct() -> None:
     assert arn == fake_profile_arn("sales", "nova-micro")
     assert arn != fake_profile_arn("support", "nova-micro")
     assert re.fullmatch(r"arn:aws:bedrock:us-east-1:\d{12}:application-inference-profile/[0-9a-f]{12}", arn)
+
+
+# -- the function's stdout ---------------------------------------------------------------------------
+
+
+def test_log_capture_keeps_only_what_the_function_threads_print() -> None:
+    real, echo = io.StringIO(), io.StringIO()
+    capture = LambdaLogCapture(real, echo=echo)
+
+    def function_thread() -> None:
+        with capture.capturing():
+            capture.write('{"a": 1}\n{"b"')
+            capture.write(": 2}\nno newline at the end")
+
+    worker = threading.Thread(target=function_thread)
+    worker.start()
+    worker.join()
+    capture.write("the stack's own line\n")
+
+    assert capture.lines() == ['{"a": 1}', '{"b": 2}', "no newline at the end"]
+    assert echo.getvalue() == '{"a": 1}\n{"b": 2}\n'
+    assert real.getvalue() == "the stack's own line\n"
 
 
 # -- the front, with handlers that misbehave on purpose -----------------------------------------------
