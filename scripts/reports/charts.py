@@ -50,6 +50,10 @@ def line_chart(
 ) -> Markup:
     """Daily spend per tenant: one line per tenant over a shared date axis."""
     days = sorted({day for points in series.values() for day, _ in points})
+    if len(days) == 1:
+        # one day is not a trend: show that day's spend per tenant instead of isolated dots
+        totals = [(name, sum((cost for _, cost in points), Decimal(0))) for name, points in series.items()]
+        return bar_chart(totals, places, width, title=f"Spend per tenant on {days[0].isoformat()}")
     if not days:
         return _svg(
             width,
