@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +34,8 @@ def build_demo_report(
     directory = load_tfvars(Path(tfvars_path))
     calls = list(read_call_records(ledger_table, dynamodb_client))
     cur_dir = out_dir / "cur"
+    # the demo's own scratch directory: rows of an earlier run must not join this run's report
+    shutil.rmtree(cur_dir, ignore_errors=True)
     synthesize_from_calls(
         calls,
         cur_dir,

@@ -32,7 +32,7 @@ def _sql_string(text: str) -> str:
 class DuckDBEngine:
     """CUR 2.0 Parquet files on disk (a downloaded Data Exports delivery, or the synthetic generator's)."""
 
-    def __init__(self, cur_path: Path, connection: Any = None, threads: int | None = None) -> None:
+    def __init__(self, cur_path: Path, connection: Any = None) -> None:
         cur_path = Path(cur_path)
         if cur_path.is_dir():
             if not any(cur_path.rglob("*.parquet")):
@@ -48,7 +48,6 @@ class DuckDBEngine:
             cur_table=f"read_parquet({_sql_string(pattern)}, hive_partitioning = true, union_by_name = true)",
         )
         self._connection = connection
-        self._threads = threads
 
     @property
     def connection(self) -> Any:
@@ -56,8 +55,6 @@ class DuckDBEngine:
             import duckdb
 
             self._connection = duckdb.connect(":memory:")
-            if self._threads:
-                self._connection.execute(f"SET threads = {int(self._threads)}")
         return self._connection
 
     def run(self, sql: str) -> list[Row]:

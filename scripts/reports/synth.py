@@ -23,8 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from scripts.reports.money import nanos_to_usd
-
 MODELS_JSON = Path(__file__).resolve().parents[2] / "lambda_src" / "cost_sentry" / "data" / "models.json"
 TOKENS_PER_MILLION = Decimal(1_000_000)
 REGION = "us-east-1"
@@ -230,6 +228,12 @@ def _write_period(connection: Any, source: str, out_dir: Path, billing_period: s
     return target
 
 
+def _check_empty(out_dir: Path) -> None:
+    # Old partitions next to new ones would silently become part of every report over the directory.
+    if out_dir.exists() and any(out_dir.rglob("*.parquet")):
+        raise SynthError(f"{out_dir} already holds Parquet files; write into an empty directory")
+
+
 def _check_range(start: date, end: date) -> None:
     if end <= start:
         raise SynthError(f"--end ({end}) must be after --start ({start})")
@@ -276,6 +280,7 @@ def synthesize(
     if not re.match(r"^[a-z0-9-]{0,32}$", name_prefix):
         raise SynthError(f"name prefix must be lower-case letters, digits and dashes, got {name_prefix!r}")
     _check_range(start, end)
+    _check_empty(out_dir)
     prices = load_prices()
     for tenant in tenants:
         for model in tenant.models:
@@ -502,6 +507,7 @@ def synthesize_from_calls(
 
     if not re.match(r"^\d{12}$", account_id):
         raise SynthError(f"account id must be 12 digits, got {account_id!r}")
+    _check_empty(out_dir)
     prices = load_prices()
     drift = dict(cost_drift or {})
     # CUR 2.0 hourly granularity: one line per hour, principal, resource and usage type.
@@ -584,7 +590,3 @@ def synthesize_from_calls(
     # `period` is DuckDB's own strftime('%Y-%m') output, never caller text
     sources = {period: f"(SELECT * FROM call_source WHERE billing_period = '{period}')" for period in periods}  # noqa: S608
     return [_write_period(con, sources[period], out_dir, period) for period in periods]
-
-
-def ledger_cost_usd(call: Mapping[str, Any]) -> Decimal:
-    return nanos_to_usd(int(call.get("cost_nanos", 0)))

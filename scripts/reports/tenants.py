@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -166,7 +166,3 @@ def load_limits_json(path: Path, base: TenantDirectory | None = None) -> TenantD
         name_prefix=base.name_prefix if base else "",
         account_id=base.account_id if base else "",
     )
-
-
-def directory_from(tenants: Iterable[Tenant], name_prefix: str = "", account_id: str = "") -> TenantDirectory:
-    return TenantDirectory({t.tenant_id: t for t in tenants}, name_prefix=name_prefix, account_id=account_id)

@@ -142,3 +142,12 @@ def test_unknown_tenants_resolve_to_their_application_tag(tmp_path: Path) -> Non
     report = build_chargeback(DuckDBEngine(tmp_path / "cur"), TenantDirectory())
 
     assert "contract-review" in {t.tenant for t in report.tenants}
+
+
+def test_an_existing_delivery_is_never_mixed_with_new_rows(tmp_path: Path) -> None:
+    synthesize(tmp_path / "cur", rows=100, seed=1)
+    before = fingerprint(tmp_path / "cur")
+
+    with pytest.raises(SynthError, match="already holds Parquet files"):
+        synthesize(tmp_path / "cur", rows=100, seed=2)
+    assert fingerprint(tmp_path / "cur") == before
