@@ -219,7 +219,7 @@ def bench_round_trips_and_cpu(warm_requests: int, cpu_requests: int) -> None:
             f"median of {CPU_ROUNDS} rounds of {per_round} requests"
         )
         print(f"    gateway handler, whole request:        {gateway_cpu * 1000:7.3f} ms")
-        print(f"    the same AWS calls bare ({names}): {same_calls_cpu * 1000:7.3f} ms")
+        print(f"    the same AWS calls, bare boto3:        {same_calls_cpu * 1000:7.3f} ms  ({names})")
         print(f"    one bare Converse call:                {converse_cpu * 1000:7.3f} ms")
         print(
             f"    gateway's own logic: {(gateway_cpu - same_calls_cpu) * 1000:.3f} ms; ratios: whole "
