@@ -638,10 +638,15 @@ class LocalStack:
     # -- helpers for callers -------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on the stack's emulators (for bootstrap, tests and reports)."""
+        """A boto3 client for ``service`` on the stack's emulators (for bootstrap, tests and reports).
+
+        Its endpoint comes from the same settings the gateway's clients read (``AWS_ENDPOINT_URL_<SERVICE>``,
+        then ``AWS_ENDPOINT_URL``), so both always see the same tables.
+        """
         import boto3
 
-        return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)
+        # A session per client: creating clients from boto3's default session is not thread-safe.
+        return boto3.session.Session().client(service, region_name=REGION)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the handler directly (no HTTP), as Lambda would, with its output kept like the front's."""
