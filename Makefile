@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip tf-schema plan apply check-account
+.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip tf-schema report plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,10 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.bench_gateway
 	$(PY) -m scripts.reports.bench
+
+report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]
+	@test -n "$(CUR)" || { echo "CUR is required, for example: make report CUR=downloads/cur2 PERIOD=2026-11"; exit 2; }
+	$(PY) -m scripts.reports chargeback --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) --out build/report
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
 	$(PY) -m scripts.build_lambda
