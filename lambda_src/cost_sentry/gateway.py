@@ -429,6 +429,7 @@ class GatewayService:
         return self._error_result(call, error, trace)
 
     def _finish(self, trace: _Trace, result: ApiResult) -> ApiResult:
+        trace.status = result.status
         self._emit(trace)
         return result
 

@@ -139,7 +139,10 @@ def test_budget_route(gateway_factory):
     budget_document = gateway.emf()[-1]
     assert budget_document["route"] == "budget"
     assert (budget_document["RateLimitApproved"], budget_document["InputTokens"]) == (0, 0)
-    assert json.loads(gateway.logs[-1])["route"] == "budget"
+    assert (budget_document["status"], budget_document["outcome"]) == (200, "succeeded")
+    budget_log = json.loads(gateway.logs[-1])
+    assert budget_log["route"] == "budget"
+    assert (budget_log["status"], budget_log["outcome"]) == (200, "succeeded")
 
 
 def test_base64_body(gateway_factory):
