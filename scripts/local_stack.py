@@ -58,6 +58,9 @@ STAGE = "local"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 # The defaults a local run needs that the Terraform module sets on the real function.
+# What modules/gateway/api.tf makes API Gateway answer for a missing or invalid key (tested to agree).
+INVALID_API_KEY_MESSAGE = "Missing or invalid API key: send the tenant's key in the x-api-key header."
+
 GATEWAY_ENVIRONMENT = {
     "METRICS_NAMESPACE": "GenAIRateLimiting",
     "LOG_PROMPTS": "false",
@@ -361,12 +364,15 @@ class _FrontHandler(BaseHTTPRequestHandler):
         event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
         if api_key_id is None and self.server.api_key_required:
             # The REST API's methods set api_key_required: API Gateway itself refuses a missing, unknown
-            # or disabled key with this 403, and the function never runs.
+            # or disabled key (response type INVALID_API_KEY), and the function never runs. The
+            # gateway module customises that response to a 401 in the gateway's error shape; mirror it.
+            request_id = event["requestContext"]["requestId"]
+            error = {"code": "invalid_api_key", "message": INVALID_API_KEY_MESSAGE, "requestId": request_id}
             self._send(
-                403,
+                401,
                 {"Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException"},
-                json.dumps({"message": "Forbidden"}).encode(),
-                event["requestContext"]["requestId"],
+                json.dumps({"error": error}).encode(),
+                request_id,
             )
             return
         deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scripts.local_stack import LocalStack
+from scripts.local_stack import INVALID_API_KEY_MESSAGE, LocalStack
 from scripts.tfvars import parse_tfvars
 from tests.integration.http_helpers import call, call_records, period_item, usd_to_nanos
 
@@ -240,6 +241,13 @@ def test_refused_requests_touch_neither_the_ledger_nor_bedrock(
     assert stack.bedrock.requests() == []
 
 
+def test_the_front_answers_a_bad_key_exactly_as_the_deployed_api_does() -> None:
+    api_tf = (Path(__file__).parents[2] / "modules" / "gateway" / "api.tf").read_text()
+    assert 'INVALID_API_KEY              = { status = "401", code = "invalid_api_key"' in api_tf
+    # The HCL carries the message as an escaped JSON string inside the response template.
+    assert f'\\"{INVALID_API_KEY_MESSAGE}\\"' in api_tf
+
+
 @pytest.mark.parametrize("api_key", [None, "not-a-real-key-0000000000"])
 def test_api_gateway_refuses_a_missing_or_unknown_key_before_the_function_runs(
     stack: LocalStack, api_key: str | None, capsys: pytest.CaptureFixture[str]
@@ -249,9 +257,10 @@ def test_api_gateway_refuses_a_missing_or_unknown_key_before_the_function_runs(
 
     response = call(stack, "/v1/converse", api_key=api_key, body=body([{"role": "user", "content": "hi"}]))
 
-    assert response.status == 403
-    assert response.json() == {"message": "Forbidden"}
-    assert response.headers["x-amzn-ErrorType"] == "ForbiddenException"
+    assert response.status == 401
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("invalid_api_key", INVALID_API_KEY_MESSAGE)
+    assert error["requestId"]
     # The function logs a line for every invocation (its stdout is this test's): none here.
     assert capsys.readouterr().out == ""
     assert period_item(stack, "alpha") == ledger_before

@@ -166,7 +166,8 @@ def test_a_disabled_key_is_refused_by_the_front(own_emulators: None) -> None:
         )
         response = call(stack, "/v1/budget", api_key=stack.tenants["one"].api_key)
 
-    assert response.status == 403
+    assert response.status == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
 
 
 # -- environment ---------------------------------------------------------------------------------------
