@@ -32,13 +32,11 @@ import hashlib
 import importlib
 import io
 import json
-import logging
 import os
 import signal
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from scripts.emulators.bedrock_runtime import BedrockRuntimeStub
+from scripts.emulators.moto_server import reset_moto, start_moto
 from scripts.tfvars import AccountVars, config_items, load_account, load_catalog
 
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
@@ -104,59 +103,6 @@ class TenantAccess:
 # --------------------------------------------------------------------------------------------------
 # moto, with DynamoDB writes serialized
 # --------------------------------------------------------------------------------------------------
-
-
-class _SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time.
-
-    DynamoDB applies a conditional write atomically per item; moto's threaded server checks the
-    condition and writes in plain Python, so two threads could both pass a check that only one should.
-    The budget guarantees are exactly such checks, so the emulator must not be looser than the service.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            with self._lock:
-                # Materialize the body inside the lock: the WSGI app may be lazy.
-                return list(self._app(environ, start_response))
-        return self._app(environ, start_response)
-
-
-def start_moto(port: int = 0) -> tuple[Any, str]:
-    """A moto server on 127.0.0.1 (DynamoDB requests serialized); returns the server and its URL."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import make_server
-
-    class SerializedMotoServer(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(
-                self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    # werkzeug logs every request through its own logger; moto's server is plumbing here, not output.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = SerializedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound_port = server.get_host_and_port()
-    return server, f"http://{host}:{bound_port}"
-
-
-def _reset_moto(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - local moto URL
-    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=30):  # noqa: S310
-        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -531,7 +477,7 @@ class LocalStack:
             self._exit.callback(moto.stop)
             # moto keeps its backends in module globals, so they outlive the server: drop this stack's data
             # (only ever on a server this stack started) so a long demo does not leave it all to exit.
-            self._exit.callback(_reset_moto, url)
+            self._exit.callback(reset_moto, url)
             self.moto_url = self._set_env("AWS_ENDPOINT_URL", url)
 
         if os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):

@@ -23,14 +23,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A moto server (all services) for this test session, reached only through its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    """A moto server (all services) for this test session, reached only through its endpoint URL.
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    DynamoDB requests are serialized, as strict as the service: a conditional write is atomic there,
+    and the budget guarantees are exactly such writes."""
+    from scripts.emulators.moto_server import start_moto
+
+    server, url = start_moto()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.stop()
 

@@ -21,22 +21,9 @@ from tests.gateway.fakes import FakeBedrock, FakeClients
 REQUESTS = 64
 
 
-@pytest.fixture(scope="module")
-def serialized_moto():
-    """moto with DynamoDB requests serialized: DynamoDB applies each conditional write atomically, and
-    plain moto does not, so the property would otherwise be tested against a looser emulator."""
-    from scripts.local_stack import start_moto
-
-    server, url = start_moto()
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
-def test_concurrent_requests_never_overspend_and_account_for_every_nano(serialized_moto, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", serialized_moto)
+def test_concurrent_requests_never_overspend_and_account_for_every_nano(moto_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     client = boto3.client("dynamodb", region_name="us-east-1", config=Config(max_pool_connections=REQUESTS))
     suffix = uuid.uuid4().hex[:12]
     tables = Tables(client, f"ledger-{suffix}", f"config-{suffix}")
