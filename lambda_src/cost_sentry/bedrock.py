@@ -47,6 +47,11 @@ class BedrockClients(Protocol):
 
     def client_for(self, tenant: TenantConfig, user: str | None) -> Any: ...
 
+    def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
+        """The IAM principal Bedrock records (CUR's line_item_iam_principal) for calls through
+        `client_for(tenant, user)`, or None when it is the function's own role."""
+        ...
+
 
 def bedrock_client_options(settings: Settings) -> dict[str, Any]:
     """botocore Config options of the bedrock-runtime clients: timeouts from settings, no SDK retries."""
@@ -84,6 +89,9 @@ class SharedBedrockClients:
                 if self._client is None:
                     self._client = self._factory() if self._factory else self._default_client()
         return self._client
+
+    def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
+        return None  # every call runs as the function's own role
 
     def _default_client(self) -> Any:
         import boto3

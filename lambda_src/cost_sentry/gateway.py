@@ -50,6 +50,7 @@ class ApiResult:
 class PreparedCall:
     tenant: TenantConfig
     user: str | None
+    principal: str | None
     request: GatewayRequest
     spec: ModelSpec
     profile_arn: str
@@ -296,6 +297,7 @@ class GatewayService:
         return PreparedCall(
             tenant=tenant,
             user=user,
+            principal=self.bedrock_clients.principal_for(tenant, user),
             request=request,
             spec=spec,
             profile_arn=profile_arn,
@@ -327,7 +329,8 @@ class GatewayService:
         return CallRecord(
             request_id=trace.call.request_id,
             timestamp=self._timestamp(),
-            principal=trace.call.api_key_id or "",
+            principal=prepared.principal or "",
+            api_key_id=trace.call.api_key_id or "",
             user=prepared.user,
             model=prepared.spec.short_name,
             model_id=prepared.profile_arn,

@@ -80,7 +80,10 @@ class Reservation:
 class CallRecord:
     request_id: str
     timestamp: str
+    # The IAM principal Bedrock bills the call to (an assumed-role session ARN with per-user sessions),
+    # or "" when it is the gateway function's own role; the reconciliation joins it with CUR 2.0.
     principal: str
+    api_key_id: str
     user: str | None
     model: str
     model_id: str
@@ -504,6 +507,7 @@ class Ledger:
             "sk": {"S": f"CALL#{record.timestamp}#{record.request_id}"},
             "requestId": {"S": record.request_id},
             "principal": {"S": record.principal},
+            "apiKeyId": {"S": record.api_key_id},
             "model": {"S": record.model},
             "modelId": {"S": record.model_id},
             "applicationId": {"S": record.application_id},

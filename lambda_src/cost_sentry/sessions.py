@@ -75,6 +75,13 @@ def app_session_name(tenant_id: str) -> str:
     return f"{tenant_id}{APP_SESSION_SUFFIX}"
 
 
+def assumed_role_principal(role_arn: str, session_name: str) -> str:
+    """The STS principal of a role session. The role's path is not part of it: only the role name is."""
+    partition, account, resource = role_arn.split(":")[1], role_arn.split(":")[4], role_arn.split(":", 5)[5]
+    role_name = resource.rsplit("/", 1)[-1]
+    return f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
+
+
 def session_name_for(tenant: SessionTenant, user: str | None) -> str:
     """The RoleSessionName for a call: the end user, or `<tenant>-app` for calls without one.
 
@@ -211,6 +218,13 @@ class PerUserSessionClients:
     def __len__(self) -> int:
         with self._lock:
             return len(self._sessions)
+
+    def principal_for(self, tenant: SessionTenant, user: str | None) -> str | None:
+        """`arn:<partition>:sts::<account>:assumed-role/<role name>/<session name>`: what CUR 2.0 names."""
+        role_arn = tenant.invoker_role_arn
+        if not role_arn:
+            return self._fallback.principal_for(tenant, user) if self._fallback is not None else None
+        return assumed_role_principal(role_arn, session_name_for(tenant, user))
 
     def client_for(self, tenant: SessionTenant, user: str | None) -> Any:
         session_name = session_name_for(tenant, user)

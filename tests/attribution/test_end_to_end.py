@@ -134,6 +134,10 @@ def test_each_user_calls_bedrock_as_its_own_assumed_role_session(
     assert sorted(record.get("user", {}).get("S", "-") for record in records) == sorted(
         ["alice@example.com", "alice@example.com", "bob", "-"]
     )
+    # And each record's principal is exactly the session STS reported: CUR's line_item_iam_principal
+    assert sorted(record["principal"]["S"] for record in records) == sorted(
+        principals[user] for user in users
+    )
 
 
 def test_an_invalid_user_is_refused_before_sts_and_before_the_ledger(

@@ -359,3 +359,15 @@ def test_a_tenant_whose_tags_change_gets_a_session_with_the_new_tags(sts: Any, t
 
     assert len(assume_calls) == 2
     assert {"Key": "costCenter", "Value": "sales-emea"} in assume_calls.calls[1]["Tags"]
+
+
+def test_the_principal_is_the_role_session_not_the_role_path() -> None:
+    from cost_sentry.sessions import assumed_role_principal
+
+    assert (
+        assumed_role_principal("arn:aws:iam::111111111111:role/tenants/cost-sentry-sales-invoker", "alice")
+        == "arn:aws:sts::111111111111:assumed-role/cost-sentry-sales-invoker/alice"
+    )
+    assert assumed_role_principal("arn:aws-cn:iam::222222222222:role/r", "sales-app") == (
+        "arn:aws-cn:sts::222222222222:assumed-role/r/sales-app"
+    )

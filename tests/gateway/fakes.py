@@ -91,3 +91,6 @@ class FakeClients:
     def client_for(self, tenant: Any, user: str | None) -> Any:
         self.users.append(user)
         return self.client
+
+    def principal_for(self, tenant: Any, user: str | None) -> str | None:
+        return None

@@ -59,7 +59,8 @@ def test_converse_from_the_fixture_event(gateway_factory):
     [record] = gateway.tables.call_records("sales")
     assert record["sk"]["S"] == "CALL#2026-11-22T12:00:30.000Z#req-1"
     assert record["user"]["S"] == "alice@example.com"
-    assert record["principal"]["S"] == "key-sales"
+    assert record["apiKeyId"]["S"] == "key-sales"
+    assert record["principal"]["S"] == ""  # the function's own role: no per-user session here
     assert record["modelId"]["S"] == arn
     assert int(record["cost_nanos"]["N"]) == 17_500
 

@@ -32,7 +32,8 @@ def record(request_id: str, cost: int, input_tokens: int = 50, output_tokens: in
     return CallRecord(
         request_id=request_id,
         timestamp=utc_timestamp(1_795_348_830.0),
-        principal="key-sales",
+        principal="",
+        api_key_id="key-sales",
         user="alice",
         model="claude-3-haiku",
         model_id="arn:profile",
