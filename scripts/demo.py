@@ -143,11 +143,23 @@ class TenantTally:
         return self.consecutive_denials >= STOP_AFTER_CONSECUTIVE_DENIALS
 
 
-def post(url: str, api_key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+# The people behind each tenant's traffic (None: the application itself, with no end user). The gateway
+# runs each one's calls in its own STS session, so the chargeback names them as CUR 2.0 would.
+USERS: dict[str, tuple[str | None, ...]] = {
+    "sales": ("maria.lopez@example.com", "jon.baker@example.com", None),
+    "services": ("priya.nair@example.com", "tom.weiss@example.com", "ana.costa@example.com"),
+    "support": ("triage-bot", None),
+}
+
+
+def post(url: str, api_key: str, body: dict[str, Any], user: str | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"x-api-key": api_key, "content-type": "application/json"}
+    if user is not None:
+        headers["x-cost-sentry-user"] = user
     request = urllib.request.Request(  # noqa: S310 - the local stack's http://127.0.0.1 URL
         url,
         data=json.dumps(body).encode(),
-        headers={"x-api-key": api_key, "content-type": "application/json"},
+        headers=headers,
         method="POST",
     )
     try:
@@ -189,7 +201,8 @@ def tenant_worker(
     while time.monotonic() < deadline and not tally.exhausted:
         model, text = build_prompt(profile, rng)
         body = tenant.request_body(text, model=model, max_tokens=profile.max_tokens)
-        status, document = post(f"{stack.gateway_url}/v1/converse", tenant.api_key, body)
+        user = rng.choice(USERS.get(tenant.tenant_id, (None,)))
+        status, document = post(f"{stack.gateway_url}/v1/converse", tenant.api_key, body, user)
         outcome = classify(status, document)
         code = document.get("error", {}).get("code", "ok")
         with tally.lock:
@@ -284,7 +297,7 @@ def print_summary(stack: LocalStack, tallies: dict[str, TenantTally], limits_usd
         print(
             f"{tenant_id:<9} {tally.approved:>8} {tally.denied:>6} {tally.failed:>6} "
             f"{ledger.get('input_tokens', 0):>10} {ledger.get('output_tokens', 0):>10} "
-            f"{usd(spent):>10} ${limits_usd[tenant_id]:>7} {used:>5.1f}%"
+            f"{usd(spent):>10} {usd(limit_nanos):>8} {used:>5.1f}%"
         )
         if spent > limit_nanos or ledger.get("requests", 0) != tally.approved:
             consistent = False
@@ -361,7 +374,7 @@ def run(
             print(line, flush=True)
 
     account = parse_tfvars(tfvars_path.read_text())
-    with LocalStack(account_vars=account) as stack:
+    with LocalStack(account_vars=account, per_user_sessions=True) as stack:
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
         if stack.bedrock is not None:
             for tenant_id, model, mode, count in INJECTED_FAULTS:

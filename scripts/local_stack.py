@@ -565,12 +565,19 @@ class LocalStack:
                 for model, arn in profile_arns[tenant_id].items():
                     self.bedrock.register_model(arn, catalog[model]["maxOutputTokens"])
         dynamodb = self.client("dynamodb")
-        invoker_role_arn = self._create_invoker_role() if self.per_user_sessions else None
-        for item in config_items(account, profile_arns, api_key_ids, invoker_role_arn):
+        invoker_role_arns = (
+            {
+                tenant_id: self._invoker_role(account.invoker_role_name(tenant_id))
+                for tenant_id in account.tenants
+            }
+            if self.per_user_sessions
+            else None
+        )
+        for item in config_items(account, profile_arns, api_key_ids, invoker_role_arns):
             dynamodb.put_item(TableName=self.config_table, Item=item)
 
-    def _create_invoker_role(self) -> str:
-        """The role the gateway assumes per end user (Terraform's invoker role), in moto's IAM."""
+    def _invoker_role(self, role_name: str) -> str:
+        """A tenant's invoker role, named as Terraform names it, in moto's IAM (reused if it exists)."""
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -581,10 +588,11 @@ class LocalStack:
                 }
             ],
         }
-        role = self.client("iam").create_role(
-            RoleName=f"cost-sentry-invoker-{self.ledger_table[-8:]}",
-            AssumeRolePolicyDocument=json.dumps(trust),
-        )
+        iam = self.client("iam")
+        try:
+            role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            role = iam.get_role(RoleName=role_name)
         return str(role["Role"]["Arn"])
 
     # -- helpers for callers -------------------------------------------------------------------------

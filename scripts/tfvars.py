@@ -99,6 +99,12 @@ class AccountVars:
     region: str | None
     environment: str | None
     tenants: Mapping[str, Tenant]
+    # The variable's default in terraform/accounts/*/variables.tf; it names the invoker roles.
+    name_prefix: str = "cost-sentry"
+
+    def invoker_role_name(self, tenant_id: str) -> str:
+        """As modules/gateway/iam.tf names it."""
+        return f"{self.name_prefix}-{tenant_id}-invoker"
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Any]:
@@ -286,11 +292,13 @@ def parse_tfvars(text: str, catalog: Mapping[str, Any] | None = None) -> Account
     }
     account_id = document.get("account_id")
     region = document.get("region")
+    name_prefix = document.get("name_prefix")
     return AccountVars(
         account_id=None if account_id is None else _string(str(account_id), "account_id"),
         region=None if region is None else _string(region, "region"),
         environment=environment,
         tenants=tenants,
+        **({} if name_prefix is None else {"name_prefix": _string(name_prefix, "name_prefix")}),
     )
 
 
@@ -361,7 +369,7 @@ def config_items(
     account: AccountVars,
     profile_arns: Mapping[str, Mapping[str, str]],
     api_key_ids: Mapping[str, list[str]],
-    invoker_role_arn: str | None = None,
+    invoker_role_arns: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """DynamoDB items (low-level attribute values) for every tenant of ``account``."""
     items = []
@@ -369,7 +377,10 @@ def config_items(
         if tenant_id not in api_key_ids or not api_key_ids[tenant_id]:
             raise TfvarsError(f"tenant {tenant_id}: no API key id given")
         document = tenant_config_document(
-            tenant, profile_arns.get(tenant_id, {}), api_key_ids[tenant_id], invoker_role_arn
+            tenant,
+            profile_arns.get(tenant_id, {}),
+            api_key_ids[tenant_id],
+            (invoker_role_arns or {}).get(tenant_id),
         )
         items.append(
             {"pk": {"S": f"tenant#{tenant_id}"}, "config": {"S": json.dumps(document, sort_keys=True)}}

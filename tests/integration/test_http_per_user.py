@@ -55,3 +55,13 @@ def test_each_user_calls_bedrock_with_their_own_session_credentials(stack: Local
     assert os.environ["AWS_ACCESS_KEY_ID"] not in {alice, bob, app}  # never the gateway's own credentials
     users = {r["sk"].rsplit("#", 1)[1]: r.get("user") for r in call_records(stack, "team")}
     assert [users[r.json()["requestId"]] for r in results[:2]] == ["alice", "bob"]
+
+
+def test_call_records_name_the_session_of_the_tenants_own_invoker_role(stack: LocalStack) -> None:
+    results = [ask_as(stack, user) for user in ("carol", None)]
+
+    assert [r.status for r in results] == [200, 200], [r.text for r in results]
+    principals = {r["sk"].rsplit("#", 1)[1]: r["principal"] for r in call_records(stack, "team")}
+    # The role name is Terraform's (modules/gateway/iam.tf): <name_prefix>-<tenant>-invoker.
+    role = "arn:aws:sts::123456789012:assumed-role/cost-sentry-team-invoker"
+    assert [principals[r.json()["requestId"]] for r in results] == [f"{role}/carol", f"{role}/team-app"]
