@@ -8,6 +8,10 @@ environment = "prod"
 
 alert_emails = ["finops@example.com"]
 
+# Each end user's calls run in their own STS session of the tenant's invoker role, so CUR 2.0's
+# line_item_iam_principal names the person (x-cost-sentry-user header). false: one role for all.
+per_user_sessions = true
+
 tenants = {
   sales = {
     application_id = "sales-assistant"
