@@ -208,8 +208,8 @@ def _budget(raw: Any, where: str) -> Budget:
     if not isinstance(thresholds_raw, list):
         raise TfvarsError(f"{where}.actual_thresholds must be a list of numbers, got {thresholds_raw!r}")
     thresholds = tuple(_percent(t, f"{where}.actual_thresholds[{i}]") for i, t in enumerate(thresholds_raw))
-    # The one exception to _given: docs/design.md says an explicit null means "no forecast alert".
-    forecast = budget.get("forecast_threshold", 100)
+    # As the Terraform variable does: null takes the default, and 0 means "no forecast alert".
+    forecast = _given(budget, "forecast_threshold", 100)
     block = budget.get("block_at_actual")
     console_managed = _given(budget, "console_managed", False)
     if not isinstance(console_managed, bool):
@@ -218,7 +218,7 @@ def _budget(raw: Any, where: str) -> Budget:
         limit_usd=limit,
         period=period,
         actual_thresholds=thresholds,
-        forecast_threshold=None if forecast is None else _percent(forecast, f"{where}.forecast_threshold"),
+        forecast_threshold=None if forecast == 0 else _percent(forecast, f"{where}.forecast_threshold"),
         console_managed=console_managed,
         block_at_actual=None if block is None else _percent(block, f"{where}.block_at_actual"),
     )

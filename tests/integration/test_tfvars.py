@@ -52,6 +52,15 @@ def test_the_optional_defaults_of_the_variable_are_applied() -> None:
     assert tenant.default_model == "nova-micro"
 
 
+@pytest.mark.parametrize(
+    ("setting", "expected"), [("0", None), ("null", Decimal(100)), ("120", Decimal(120))]
+)
+def test_forecast_threshold_reads_as_terraform_reads_it(setting: str, expected: Decimal | None) -> None:
+    body = BASE_TENANT + f"    budget = {{ limit_usd = 1, forecast_threshold = {setting} }}\n"
+
+    assert parse_tfvars(tfvars_with(body)).tenants["acme"].budget.forecast_threshold == expected
+
+
 def test_the_workload_account_parses_with_its_own_settings() -> None:
     account = load_account("workload")
 
