@@ -48,6 +48,7 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.bench_gateway
+	$(PY) -m scripts.bench_attribution
 	$(PY) -m scripts.reports.bench
 
 report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]

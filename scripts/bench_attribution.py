@@ -1,6 +1,6 @@
 """Figures for the attribution hot path; prints, asserts nothing.
 
-Run: PYTHONPATH=lambda_src:. .venv/bin/python -m tests.attribution.bench_attribution
+Run: make bench, or .venv/bin/python -m scripts.bench_attribution
 
 - warm `PerUserSessionClients.client_for` and `TaggingApiResolver.profile_arn`: the per-request cost;
 - a new user: STS (a local fake, so this is the gateway's own share) + building its bedrock-runtime
@@ -10,16 +10,32 @@ Run: PYTHONPATH=lambda_src:. .venv/bin/python -m tests.attribution.bench_attribu
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import tracemalloc
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_src"))
 
 from cost_sentry.resolver_dynamic import TaggingApiResolver
 from cost_sentry.sessions import PerUserSessionClients, default_bedrock_client_factory
 
-from tests.attribution.support import PROFILE_ARN, Tenant
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The TenantConfig fields the attribution code reads."""
+
+    tenant_id: str = "sales"
+    application_id: str = "sales-assistant"
+    cost_center: str = "sales"
+    environment: str = "prod"
+    invoker_role_arn: str | None = "arn:aws:iam::123456789012:role/cost-sentry-sales-invoker"
 
 
 class LocalSts:
