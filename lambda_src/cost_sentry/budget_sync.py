@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cost_sentry.config import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
+from cost_sentry.metrics import emf_metadata
 from cost_sentry.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
 from cost_sentry.periods import period_key
 
@@ -177,16 +178,7 @@ class SyncReport:
             "BudgetSyncMissingBudgets": len(self.missing_budgets),
         }
         return {
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": namespace,
-                        "Dimensions": [[]],
-                        "Metrics": [{"Name": name, "Unit": "Count"} for name in counts],
-                    }
-                ],
-            },
+            "_aws": emf_metadata(namespace, [[]], dict.fromkeys(counts, "Count"), timestamp_ms),
             "event": "budget_sync",
             **counts,
             **self.to_dict(),

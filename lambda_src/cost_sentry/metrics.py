@@ -6,7 +6,7 @@ No PutMetricData on the hot path. The sink is injectable (tests capture the docu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -63,6 +63,25 @@ class RequestMetrics:
     cost_nanos: int = 0
 
 
+def emf_metadata(
+    namespace: str,
+    dimension_sets: Iterable[Iterable[str]],
+    units: Mapping[str, str],
+    timestamp_ms: int,
+) -> dict[str, Any]:
+    """The `_aws` member of an Embedded Metric Format document: which members are metrics, and how."""
+    return {
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": [
+            {
+                "Namespace": namespace,
+                "Dimensions": [list(dimensions) for dimensions in dimension_sets],
+                "Metrics": [{"Name": name, "Unit": unit} for name, unit in units.items()],
+            }
+        ],
+    }
+
+
 def emf_document(
     namespace: str, metrics: RequestMetrics, timestamp_ms: int, properties: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -79,16 +98,7 @@ def emf_document(
     if metrics.underestimated:
         values["ReservationUnderestimated"] = 1
     return {
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [list(dimensions) for dimensions in DIMENSION_SETS],
-                    "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in values],
-                }
-            ],
-        },
+        "_aws": emf_metadata(namespace, DIMENSION_SETS, {name: UNITS[name] for name in values}, timestamp_ms),
         "Model": metrics.model,
         "ModelId": metrics.model_id,
         "CostCenter": metrics.cost_center,

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from cost_sentry.errors import ServiceUnavailable
+from cost_sentry.metrics import emf_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,7 @@ def emf_metric_sink(namespace: str = METRICS_NAMESPACE) -> MetricSink:
 
     def emit(name: str, tenant_id: str) -> None:
         document = {
-            "_aws": {
-                "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [
-                    {"Namespace": namespace, "Dimensions": [["Tenant"]], "Metrics": [{"Name": name}]}
-                ],
-            },
+            "_aws": emf_metadata(namespace, [["Tenant"]], {name: "Count"}, int(time.time() * 1000)),
             "Tenant": tenant_id,
             name: 1,
         }
