@@ -374,7 +374,7 @@ def run(
             print(line, flush=True)
 
     account = parse_tfvars(tfvars_path.read_text())
-    with LocalStack(account_vars=account, per_user_sessions=True) as stack:
+    with LocalStack(account_vars=account) as stack:
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
         if stack.bedrock is not None:
             for tenant_id, model, mode, count in INJECTED_FAULTS:

@@ -409,8 +409,9 @@ class LocalStack:
     echo_lambda_logs: TextIO | None = None
     # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
     api_key_required: bool = True
-    # PER_USER_SESSIONS=true plus an invoker role in moto's IAM: Bedrock calls carry per-user STS credentials.
-    per_user_sessions: bool = False
+    # PER_USER_SESSIONS=true plus an invoker role per tenant in moto's IAM: Bedrock calls carry per-user STS
+    # credentials. None: as the account's tfvars says (per_user_sessions), like Terraform.
+    per_user_sessions: bool | None = None
     handler_loader: Callable[[], Handler] = load_gateway_handler
 
     # Filled in by start().
@@ -462,6 +463,8 @@ class LocalStack:
 
     def _start(self) -> None:
         account = self.account_vars or load_account(self.account)
+        if self.per_user_sessions is None:
+            self.per_user_sessions = account.per_user_sessions
         # Never let a local run reach a real account: credentials are fake unless the caller set some.
         for name, value in (
             ("AWS_ACCESS_KEY_ID", "local"),
@@ -641,7 +644,7 @@ class LocalStack:
         return examples
 
 
-def serve(account: str, port: int, per_user_sessions: bool = False) -> int:
+def serve(account: str, port: int, per_user_sessions: bool | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with LocalStack(
@@ -651,6 +654,10 @@ def serve(account: str, port: int, per_user_sessions: bool = False) -> int:
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
         print(f"  tables: {stack.ledger_table}, {stack.config_table}")
+        sessions = (
+            "on: each x-cost-sentry-user gets its own STS session" if stack.per_user_sessions else "off"
+        )
+        print(f"  per-user sessions: {sessions}")
         print("\nAPI keys:")
         for tenant in stack.tenants.values():
             print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
@@ -677,8 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument(
         "--per-user-sessions",
-        action="store_true",
-        help="assume the invoker role per x-cost-sentry-user (STS on moto), as PER_USER_SESSIONS=true does",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="an STS session per x-cost-sentry-user (moto STS); default: the account's per_user_sessions",
     )
     args = parser.parse_args(argv)
     from scripts.tfvars import TfvarsError

@@ -101,6 +101,7 @@ class AccountVars:
     tenants: Mapping[str, Tenant]
     # The variable's default in terraform/accounts/*/variables.tf; it names the invoker roles.
     name_prefix: str = "cost-sentry"
+    per_user_sessions: bool = False
 
     def invoker_role_name(self, tenant_id: str) -> str:
         """As modules/gateway/iam.tf names it."""
@@ -293,11 +294,15 @@ def parse_tfvars(text: str, catalog: Mapping[str, Any] | None = None) -> Account
     account_id = document.get("account_id")
     region = document.get("region")
     name_prefix = document.get("name_prefix")
+    per_user_sessions = _given(document, "per_user_sessions", False)
+    if not isinstance(per_user_sessions, bool):
+        raise TfvarsError(f"per_user_sessions must be true or false, got {per_user_sessions!r}")
     return AccountVars(
         account_id=None if account_id is None else _string(str(account_id), "account_id"),
         region=None if region is None else _string(region, "region"),
         environment=environment,
         tenants=tenants,
+        per_user_sessions=per_user_sessions,
         **({} if name_prefix is None else {"name_prefix": _string(name_prefix, "name_prefix")}),
     )
 

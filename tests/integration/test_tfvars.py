@@ -50,6 +50,7 @@ def test_the_optional_defaults_of_the_variable_are_applied() -> None:
     assert tenant.model_aliases == {}
     assert tenant.alert_emails == ()
     assert tenant.default_model == "nova-micro"
+    assert parse_tfvars(MINIMAL).per_user_sessions is False
 
 
 @pytest.mark.parametrize(
@@ -66,6 +67,8 @@ def test_the_workload_account_parses_with_its_own_settings() -> None:
 
     support = account.tenants["support"]
     assert set(account.tenants) == {"sales", "services", "support"}
+    assert account.per_user_sessions is True
+    assert account.invoker_role_name("sales") == "cost-sentry-sales-invoker"
     assert support.environment == "staging"
     assert support.budget.period == "DAILY"
     assert support.budget.block_at_actual == 100
