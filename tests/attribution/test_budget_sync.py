@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from cost_sentry.budget_sync import (
     BudgetSettings,
     BudgetSync,

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+
 from cost_sentry.errors import ServiceUnavailable
 from cost_sentry.resolver_dynamic import (
     NoProfileForModelError,

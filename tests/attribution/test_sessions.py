@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from cost_sentry.errors import BadRequest, ServiceUnavailable
 from cost_sentry.sessions import (
     InvalidUserError,

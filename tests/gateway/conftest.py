@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from cost_sentry.config import TenantConfig, tenant_from_document
 from cost_sentry.tables import create_tables
 
@@ -166,7 +167,6 @@ class Gateway:
 def gateway_factory(tables: Tables, clock: Clock) -> Callable[..., Gateway]:
     from cost_sentry.handlers.gateway import build_service
     from cost_sentry.settings import Settings
-
     from tests.gateway.fakes import FakeBedrock, FakeClients
 
     def build(*documents: dict[str, Any], bedrock: Any = None, **settings: Any) -> Gateway:

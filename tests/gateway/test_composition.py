@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+
 from cost_sentry.bedrock import SharedBedrockClients, bedrock_client_config
 from cost_sentry.handlers.gateway import build_service
 from cost_sentry.resolvers import StaticResolver

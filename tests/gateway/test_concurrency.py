@@ -11,10 +11,10 @@ from decimal import Decimal
 import boto3
 import pytest
 from botocore.config import Config
+
 from cost_sentry.handlers.gateway import build_service, handle_event
 from cost_sentry.settings import Settings
 from cost_sentry.tables import create_tables
-
 from tests.gateway.conftest import Tables, converse_body, load_event, tenant_document
 from tests.gateway.fakes import FakeBedrock, FakeClients
 

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from cost_sentry.gateway import ApiCall
 
+from cost_sentry.gateway import ApiCall
 from tests.gateway.conftest import converse_body, load_event, tenant_document
 from tests.gateway.fakes import FakeBedrock, client_error, read_timeout
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from cost_sentry.errors import LimitExceeded, ServiceUnavailable
 from cost_sentry.estimate import WorstCase
 from cost_sentry.ledger import CallRecord, Ledger, utc_timestamp
-
 from tests.gateway.conftest import Clock, Tables, make_tenant
 
 HOLD_SECONDS = 150

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
 from cost_sentry.bedrock import (
     StreamEnd,
     TextDelta,

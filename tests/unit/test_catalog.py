@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from cost_sentry.catalog import CATALOG_PATH, Catalog, default_catalog
 
 

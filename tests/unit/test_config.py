@@ -2,6 +2,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from cost_sentry.config import ConfigError, TenantDirectory, tenant_from_document
 
 

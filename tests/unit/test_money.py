@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from cost_sentry.money import (
     nanos_to_usd,
     parse_decimal,

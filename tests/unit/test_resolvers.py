@@ -1,4 +1,5 @@
 import pytest
+
 from cost_sentry.catalog import default_catalog
 from cost_sentry.config import tenant_from_document
 from cost_sentry.errors import BadRequest

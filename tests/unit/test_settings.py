@@ -1,4 +1,5 @@
 import pytest
+
 from cost_sentry.settings import Settings, SettingsError
 
 BASE = {"LEDGER_TABLE": "ledger", "CONFIG_TABLE": "config"}

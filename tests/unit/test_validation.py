@@ -2,6 +2,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from cost_sentry.catalog import default_catalog
 from cost_sentry.errors import BadRequest, GatewayError, PayloadTooLarge
 from cost_sentry.validation import (
