@@ -226,28 +226,13 @@ def command_reconcile(args: argparse.Namespace) -> int:
 def command_cost_explorer(args: argparse.Namespace) -> int:
     from scripts.reports.cost_explorer import cost_by_tag
     from scripts.reports.money import format_usd
-    from scripts.reports.render import write_csv
+    from scripts.reports.render import write_cost_explorer_csv
 
     progress = Progress()
     progress(f"GetCostAndUsage {args.start} to {args.end}, {args.granularity}, by tag {args.tag}")
     rows = cost_by_tag(args.start, args.end, args.tag, args.granularity)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = write_csv(
-        args.out / "cost_explorer_by_tag.csv",
-        ["start", "end", "tag_key", "tag_value", "amount", "unit", "estimated"],
-        [
-            (
-                r.start.isoformat(),
-                r.end.isoformat(),
-                r.tag_key,
-                r.tag_value,
-                r.amount,
-                r.unit,
-                str(r.estimated).lower(),
-            )
-            for r in rows
-        ],
-    )
+    path = write_cost_explorer_csv(rows, args.out)
     _print_table(
         ["start", "end", args.tag, "amount"],
         [(r.start, r.end, r.tag_value, format_usd(r.amount, 4)) for r in rows],

@@ -121,25 +121,27 @@ def write_csvs(
     if reconciliation is not None:
         files.append(write_reconciliation_csv(reconciliation, out_dir))
     if cost_explorer:
-        files.append(
-            write_csv(
-                out_dir / "cost_explorer_by_tag.csv",
-                ["start", "end", "tag_key", "tag_value", "amount", "unit", "estimated"],
-                [
-                    (
-                        r.start.isoformat(),
-                        r.end.isoformat(),
-                        r.tag_key,
-                        r.tag_value,
-                        r.amount,
-                        r.unit,
-                        str(r.estimated).lower(),
-                    )
-                    for r in cost_explorer
-                ],
-            )
-        )
+        files.append(write_cost_explorer_csv(cost_explorer, out_dir))
     return files
+
+
+def write_cost_explorer_csv(rows: Iterable[Any], out_dir: Path) -> Path:
+    return write_csv(
+        out_dir / "cost_explorer_by_tag.csv",
+        ["start", "end", "tag_key", "tag_value", "amount", "unit", "estimated"],
+        [
+            (
+                r.start.isoformat(),
+                r.end.isoformat(),
+                r.tag_key,
+                r.tag_value,
+                r.amount,
+                r.unit,
+                str(r.estimated).lower(),
+            )
+            for r in rows
+        ],
+    )
 
 
 def write_reconciliation_csv(reconciliation: Reconciliation, out_dir: Path) -> Path:

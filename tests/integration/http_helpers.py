@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from scripts.local_stack import LocalStack
+from scripts.tfvars import parse_tfvars
 
 _deserializer = TypeDeserializer()
 
@@ -36,6 +40,16 @@ class HttpResult:
         return [
             json.loads(line[len("data: ") :]) for line in self.text.splitlines() if line.startswith("data: ")
         ]
+
+
+@contextmanager
+def own_stack(tfvars: str, **options: Any) -> Iterator[LocalStack]:
+    """A local stack with its own emulators, whatever another test left in the environment."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
+        with LocalStack(account_vars=parse_tfvars(tfvars), **options) as stack:
+            yield stack
 
 
 def call(

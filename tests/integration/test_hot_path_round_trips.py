@@ -9,7 +9,7 @@ import pytest
 
 from scripts.bench_gateway import AwsCallMeter, converse_event, count_round_trips, hot_path_figures
 from scripts.local_stack import LocalStack
-from scripts.tfvars import parse_tfvars
+from tests.integration.http_helpers import own_stack
 
 pytestmark = pytest.mark.xdist_group("hot_path_round_trips")
 
@@ -31,12 +31,9 @@ WARM_REQUESTS = 10
 @pytest.fixture(scope="module")
 def metered() -> Iterator[tuple[LocalStack, AwsCallMeter]]:
     meter = AwsCallMeter()
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        with meter.installed(), LocalStack(account_vars=parse_tfvars(TFVARS)) as stack:
-            meter.config_table = stack.config_table
-            yield stack, meter
+    with meter.installed(), own_stack(TFVARS) as stack:
+        meter.config_table = stack.config_table
+        yield stack, meter
 
 
 def test_a_warm_request_makes_two_ledger_writes_one_bedrock_call_and_nothing_else(

@@ -14,8 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from scripts.local_stack import LocalStack
-from scripts.tfvars import parse_tfvars
-from tests.integration.http_helpers import HttpResult, call, call_records, holds, period_item, usd_to_nanos
+from tests.integration.http_helpers import (
+    HttpResult,
+    call,
+    call_records,
+    holds,
+    own_stack,
+    period_item,
+    usd_to_nanos,
+)
 
 pytestmark = pytest.mark.xdist_group("http_concurrency")
 
@@ -36,11 +43,8 @@ tenants = {{
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        with LocalStack(account_vars=parse_tfvars(TFVARS)) as running:
-            yield running
+    with own_stack(TFVARS) as running:
+        yield running
 
 
 def test_64_concurrent_requests_never_overspend_and_every_approval_is_paid(stack: LocalStack) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from scripts.local_stack import INVALID_API_KEY_MESSAGE, LocalStack
-from scripts.tfvars import parse_tfvars
-from tests.integration.http_helpers import call, call_records, period_item, usd_to_nanos
+from tests.integration.http_helpers import call, call_records, own_stack, period_item, usd_to_nanos
 
 pytestmark = pytest.mark.xdist_group("http_gateway")
 
@@ -41,12 +40,8 @@ PRICES = {"claude-3-haiku": (250, 1250), "nova-micro": (35, 140)}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        # This module's own emulators, whatever another test left in the environment.
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        with LocalStack(account_vars=parse_tfvars(TFVARS)) as running:
-            yield running
+    with own_stack(TFVARS) as running:
+        yield running
 
 
 def stub_tokens(text: str) -> int:

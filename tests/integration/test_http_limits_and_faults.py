@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 
 from scripts.local_stack import LocalStack
-from scripts.tfvars import parse_tfvars
-from tests.integration.http_helpers import HttpResult, call, call_records, holds, period_item, usd_to_nanos
+from tests.integration.http_helpers import (
+    HttpResult,
+    call,
+    call_records,
+    holds,
+    own_stack,
+    period_item,
+    usd_to_nanos,
+)
 
 pytestmark = pytest.mark.xdist_group("http_limits_and_faults")
 
@@ -51,14 +58,9 @@ BEDROCK_TIMEOUT_SECONDS = 1
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        gateway_environment = {"BEDROCK_TIMEOUT_SECONDS": str(BEDROCK_TIMEOUT_SECONDS)}
-        with LocalStack(
-            account_vars=parse_tfvars(TFVARS), gateway_environment=gateway_environment
-        ) as running:
-            yield running
+    gateway_environment = {"BEDROCK_TIMEOUT_SECONDS": str(BEDROCK_TIMEOUT_SECONDS)}
+    with own_stack(TFVARS, gateway_environment=gateway_environment) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

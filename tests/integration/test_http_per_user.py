@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.local_stack import LocalStack
-from scripts.tfvars import parse_tfvars
-from tests.integration.http_helpers import HttpResult, call, call_records
+from tests.integration.http_helpers import HttpResult, call, call_records, own_stack
 
 pytestmark = pytest.mark.xdist_group("http_per_user")
 
@@ -29,11 +28,8 @@ tenants = {
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("AWS_ENDPOINT_URL", raising=False)
-        env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        with LocalStack(account_vars=parse_tfvars(TFVARS), per_user_sessions=True) as running:
-            yield running
+    with own_stack(TFVARS, per_user_sessions=True) as running:
+        yield running
 
 
 def ask_as(stack: LocalStack, user: str | None) -> HttpResult:
