@@ -64,34 +64,34 @@ locals {
   )
 
   # Kept apart from the role's other policy: every value in it is known at plan time, so the tests
-  # can assert exactly which profiles and roles the gateway may use.
-  gateway_invoke_statements = concat(
-    [
-      {
-        Sid      = "InvokeTenantProfiles"
-        Effect   = "Allow"
-        Action   = local.bedrock_actions
-        Resource = local.all_profile_arns
-      },
-      {
-        Sid      = "InvokeModelsOnlyThroughTenantProfiles"
-        Effect   = "Allow"
-        Action   = local.bedrock_actions
-        Resource = local.all_underlying
-        Condition = {
-          StringEquals = { "bedrock:InferenceProfileArn" = local.all_profile_arns }
-        }
-      },
-    ],
-    var.per_user_sessions ? [
-      {
-        Sid      = "AssumeTenantInvokers"
-        Effect   = "Allow"
-        Action   = ["sts:AssumeRole", "sts:TagSession"]
-        Resource = [for tenant_id in sort(keys(local.tenants)) : "arn:${var.partition}:iam::${var.account_id}:role/${local.invoker_role_names[tenant_id]}"]
-      },
-    ] : [],
-  )
+  # can assert exactly which profiles and roles the gateway may use. With per-user sessions every call
+  # runs as a tenant's invoker role, so the gateway's own role gets no Bedrock rights at all: it can
+  # only assume those roles, each of which may invoke only its own tenant's profiles.
+  gateway_invoke_statements = [
+    {
+      Sid      = "InvokeTenantProfiles"
+      Effect   = "Allow"
+      Action   = local.bedrock_actions
+      Resource = local.all_profile_arns
+    },
+    {
+      Sid      = "InvokeModelsOnlyThroughTenantProfiles"
+      Effect   = "Allow"
+      Action   = local.bedrock_actions
+      Resource = local.all_underlying
+      Condition = {
+        StringEquals = { "bedrock:InferenceProfileArn" = local.all_profile_arns }
+      }
+    },
+  ]
+  gateway_assume_statements = [
+    {
+      Sid      = "AssumeTenantInvokers"
+      Effect   = "Allow"
+      Action   = ["sts:AssumeRole", "sts:TagSession"]
+      Resource = [for tenant_id in sort(keys(local.tenants)) : "arn:${var.partition}:iam::${var.account_id}:role/${local.invoker_role_names[tenant_id]}"]
+    },
+  ]
 
   budget_function_statements = [
     {
@@ -147,10 +147,11 @@ resource "aws_iam_role" "function" {
 resource "aws_iam_role_policy" "gateway_invoke" {
   name = "invoke-tenant-profiles"
   role = aws_iam_role.function["gateway"].id
-  policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = local.gateway_invoke_statements
-  })
+  # Two documents rather than one conditional list: HCL cannot unify statements of different shapes.
+  policy = (var.per_user_sessions
+    ? jsonencode({ Version = "2012-10-17", Statement = local.gateway_assume_statements })
+    : jsonencode({ Version = "2012-10-17", Statement = local.gateway_invoke_statements })
+  )
 }
 
 resource "aws_iam_role_policy" "function" {

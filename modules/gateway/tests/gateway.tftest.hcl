@@ -202,8 +202,8 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   }
 
   assert {
-    condition     = jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Resource) == jsonencode(["arn:aws:iam::111111111111:role/cs-sales-invoker", "arn:aws:iam::111111111111:role/cs-services-invoker", "arn:aws:iam::111111111111:role/cs-support-invoker"]) && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[2].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
-    error_message = "The gateway may assume (with session tags) only the tenants' invoker roles."
+    condition     = length(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement) == 1 && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Resource) == jsonencode(["arn:aws:iam::111111111111:role/cs-sales-invoker", "arn:aws:iam::111111111111:role/cs-services-invoker", "arn:aws:iam::111111111111:role/cs-support-invoker"]) && jsonencode(jsondecode(aws_iam_role_policy.gateway_invoke.policy).Statement[0].Action) == jsonencode(["sts:AssumeRole", "sts:TagSession"])
+    error_message = "With per-user sessions the gateway's own role has no Bedrock rights: it may only assume (with session tags) the tenants' invoker roles."
   }
 
   assert {
