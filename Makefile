@@ -5,7 +5,7 @@ SHELL        := /bin/bash
 
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-TF     := $(PY) -m scripts.tf
+TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
 .PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip tf-schema report plan apply check-account
@@ -14,7 +14,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: ## Set up a fresh machine: Python venv, pinned tools, Chromium for the report test
-	bash scripts/install.sh
+	bash scripts/devtools/install.sh
 
 test: lint docs-check validate pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov, pytest
 
@@ -29,39 +29,39 @@ fmt: ## Format Python (ruff) and HCL (terraform fmt)
 	$(TF) fmt -recursive modules terraform
 
 validate: ## Offline: terraform validate + plan of every root, terraform test of every module, checkov
-	$(PY) -m scripts.terraform_offline validate-all
+	$(PY) -m scripts.testbed.terraform_offline validate-all
 
 docs: ## Regenerate each module's README inputs/outputs tables from its HCL
-	$(PY) -m scripts.module_docs
+	$(PY) -m scripts.devtools.module_docs
 
 docs-check: ## Fail if a module README is out of date
-	$(PY) -m scripts.module_docs --check
+	$(PY) -m scripts.devtools.module_docs --check
 
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
-	$(PY) -m scripts.local_stack serve --account $(or $(ACCOUNT),workload)
+	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload)
 
 demo: ## The main job on emulators: traffic from three cost centers, budgets run out, chargeback report
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.testbed.demo
 
 bench: ## Print the gateway and report benchmarks
-	$(PY) -m scripts.bench_gateway
-	$(PY) -m scripts.bench_attribution
-	$(PY) -m scripts.reports.bench
+	$(PY) -m scripts.devtools.bench_gateway
+	$(PY) -m scripts.devtools.bench_attribution
+	$(PY) -m scripts.devtools.bench_reports
 
 report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]
 	@test -n "$(CUR)" || { echo "CUR is required, for example: make report CUR=downloads/cur2 PERIOD=2026-11"; exit 2; }
-	$(PY) -m scripts.reports chargeback --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) --out build/report
+	$(PY) -m scripts.cli.reports chargeback --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) --out build/report
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
-	$(PY) -m scripts.build_lambda
+	$(PY) -m scripts.devtools.build_lambda
 
 tf-schema: ## Regenerate the offline AWS provider schema subset (fetches cdktn-provider-aws into /tmp)
 	python3 -m venv /tmp/cdktn-venv
 	/tmp/cdktn-venv/bin/pip install --quiet --no-deps cdktn-provider-aws==25.8.1
-	$(PY) -m scripts.terraform_offline.gen_schema --python /tmp/cdktn-venv/bin/python
+	$(PY) -m scripts.testbed.terraform_offline.gen_schema --python /tmp/cdktn-venv/bin/python
 
 check-account:
 	@if [ -z "$(ACCOUNT)" ]; then echo "ACCOUNT is required, for example: make plan ACCOUNT=workload"; \

@@ -27,7 +27,7 @@ def moto_endpoint() -> Iterator[str]:
 
     DynamoDB requests are serialized, as strict as the service: a conditional write is atomic there,
     and the budget guarantees are exactly such writes."""
-    from scripts.emulators.moto_server import start_moto
+    from scripts.testbed.emulators.moto_server import start_moto
 
     server, url = start_moto()
     try:

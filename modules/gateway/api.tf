@@ -75,7 +75,7 @@ resource "aws_api_gateway_resource" "route" {
 }
 
 resource "aws_api_gateway_method" "route" {
-  #checkov:skip=CKV2_AWS_53:Bodies are validated by the function (cost_sentry.validation), so the deployed API and the local stack reject the same requests with the same error codes; an API Gateway model would duplicate that and drift.
+  #checkov:skip=CKV2_AWS_53:Bodies are validated by the function (cost_sentry.core.validation), so the deployed API and the local stack reject the same requests with the same error codes; an API Gateway model would duplicate that and drift.
   for_each = local.routes
 
   rest_api_id      = aws_api_gateway_rest_api.this.id

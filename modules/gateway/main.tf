@@ -23,7 +23,7 @@ locals {
     METRICS_NAMESPACE = var.metrics_namespace
   }
 
-  # cost_sentry.budget_sync reads these (budgets are named <BUDGET_NAME_PREFIX>-<tenant>).
+  # cost_sentry.service.budgets reads these (budgets are named <BUDGET_NAME_PREFIX>-<tenant>).
   budget_environment = {
     BUDGET_NAME_PREFIX = var.budget_name_prefix
     BUDGETS_ACCOUNT_ID = var.account_id

@@ -59,7 +59,7 @@ resource "aws_dynamodb_table" "config" {
 }
 
 locals {
-  # The runtime config document, field for field as docs/design.md section 3 (and scripts/tfvars.py,
+  # The runtime config document, field for field as docs/design.md section 3 (and scripts/testbed/tfvars.py,
   # which builds the same document for the local stack). Decimals travel as strings.
   tenant_configs = {
     for tenant_id, tenant in local.tenants : tenant_id => {

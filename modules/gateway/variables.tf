@@ -105,7 +105,7 @@ variable "lambda_package" {
     filename         = string
     source_code_hash = string
   })
-  description = "The zip built by `python -m scripts.build_lambda` and its base64 SHA-256 (filebase64sha256)."
+  description = "The zip built by `python -m scripts.devtools.build_lambda` and its base64 SHA-256 (filebase64sha256)."
 }
 
 variable "lambda_runtime" {

@@ -15,19 +15,19 @@ from typing import Any
 import boto3
 import pytest
 
-from cost_sentry.budget_sync import (
+from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.adapters.tables import create_tables
+from cost_sentry.core.errors import LimitExceeded
+from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.tenants import TenantDirectory
+from cost_sentry.handlers.budget_alert import handle_event
+from cost_sentry.service.budgets import (
     BudgetAlerts,
     BudgetSettings,
     block_reached,
     parse_budget_notification,
     reached_percent,
 )
-from cost_sentry.config import TenantDirectory
-from cost_sentry.errors import LimitExceeded
-from cost_sentry.estimate import WorstCase
-from cost_sentry.handlers.budget_alert import handle_event
-from cost_sentry.ledger import Ledger
-from cost_sentry.tables import create_tables
 
 from .support import NOW, Tables, tenant_document
 

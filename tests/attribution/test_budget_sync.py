@@ -15,16 +15,16 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cost_sentry.budget_sync import (
+from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.adapters.tables import create_tables
+from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.tenants import TenantDirectory
+from cost_sentry.service.budgets import (
     BudgetSettings,
     BudgetSync,
     BudgetSyncSettingsError,
     budget_amount,
 )
-from cost_sentry.config import TenantDirectory
-from cost_sentry.estimate import WorstCase
-from cost_sentry.ledger import Ledger
-from cost_sentry.tables import create_tables
 
 from .support import NOW, Tables, tenant_document
 

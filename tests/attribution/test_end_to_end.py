@@ -17,11 +17,11 @@ from typing import Any
 import boto3
 import pytest
 
+from cost_sentry.adapters.tables import create_tables
+from cost_sentry.adapters.tagging_resolver import TaggingApiResolver
+from cost_sentry.core.settings import Settings
 from cost_sentry.handlers.gateway import build_service, handle_event
-from cost_sentry.resolver_dynamic import TaggingApiResolver
-from cost_sentry.settings import Settings
-from cost_sentry.tables import create_tables
-from scripts.emulators.bedrock_runtime import BedrockRuntimeStub
+from scripts.testbed.emulators.bedrock_runtime import BedrockRuntimeStub
 
 from .support import NOW, PROFILE_ARN, Tables, tenant_document
 

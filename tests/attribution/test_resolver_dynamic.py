@@ -16,12 +16,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from cost_sentry.errors import ServiceUnavailable
-from cost_sentry.resolver_dynamic import (
+from cost_sentry.adapters.tagging_resolver import (
     NoProfileForModelError,
     ProfilesUnavailableError,
     TaggingApiResolver,
 )
+from cost_sentry.core.errors import ServiceUnavailable
 
 from .support import FakeClock, Tenant
 

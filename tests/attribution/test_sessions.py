@@ -13,13 +13,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cost_sentry.errors import BadRequest, ServiceUnavailable
-from cost_sentry.sessions import (
+from cost_sentry.adapters.sessions import (
     InvalidUserError,
     PerUserSessionClients,
     SessionUnavailableError,
     default_bedrock_client_factory,
 )
+from cost_sentry.core.errors import BadRequest, ServiceUnavailable
 
 from .support import FakeClock, Tenant, record_calls
 
@@ -363,7 +363,7 @@ def test_a_tenant_whose_tags_change_gets_a_session_with_the_new_tags(sts: Any, t
 
 
 def test_the_principal_is_the_role_session_not_the_role_path() -> None:
-    from cost_sentry.sessions import assumed_role_principal
+    from cost_sentry.adapters.sessions import assumed_role_principal
 
     assert (
         assumed_role_principal("arn:aws:iam::111111111111:role/tenants/cost-sentry-sales-invoker", "alice")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from scripts.local_stack import LocalStack
-from scripts.tfvars import parse_tfvars
+from scripts.testbed.local_stack import LocalStack
+from scripts.testbed.tfvars import parse_tfvars
 
 _deserializer = TypeDeserializer()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import demo
+from scripts.testbed import demo
 
 pytestmark = pytest.mark.xdist_group("demo")
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.bench_gateway import AwsCallMeter, converse_event, count_round_trips, hot_path_figures
-from scripts.local_stack import LocalStack
+from scripts.devtools.bench_gateway import AwsCallMeter, converse_event, count_round_trips, hot_path_figures
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import own_stack
 
 pytestmark = pytest.mark.xdist_group("hot_path_round_trips")

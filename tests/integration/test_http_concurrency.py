@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scripts.local_stack import LocalStack
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import (
     HttpResult,
     call,

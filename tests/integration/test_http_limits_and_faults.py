@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scripts.local_stack import LocalStack
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import (
     HttpResult,
     call,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.local_stack import LocalStack
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import HttpResult, call, call_records, own_stack
 
 pytestmark = pytest.mark.xdist_group("http_per_user")

@@ -1,4 +1,4 @@
-"""scripts/local_stack.py itself: the proxy events it builds, the front's API Gateway behaviour, endpoint
+"""scripts/testbed/local_stack.py itself: the proxy events it builds, the front's API Gateway behaviour, endpoint
 settings it must respect, and `serve` starting and stopping cleanly."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from scripts.local_stack import LambdaLogCapture, LocalStack, fake_profile_arn, proxy_event
-from scripts.tfvars import parse_tfvars
+from scripts.testbed.local_stack import LambdaLogCapture, LocalStack, fake_profile_arn, proxy_event
+from scripts.testbed.tfvars import parse_tfvars
 from tests.conftest import free_port
 from tests.integration.http_helpers import call
 
@@ -209,7 +209,16 @@ def serve_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.local_stack", "serve", "--account", "workload", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "scripts.testbed.local_stack",
+            "serve",
+            "--account",
+            "workload",
+            "--port",
+            str(port),
+        ],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

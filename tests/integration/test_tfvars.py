@@ -1,4 +1,4 @@
-"""scripts/tfvars.py: the tenants variable's defaults and validation, and the runtime config items."""
+"""scripts/testbed/tfvars.py: the tenants variable's defaults and validation, and the runtime config items."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from scripts.tfvars import TfvarsError, config_items, load_account, parse_tfvars, tenant_config_document
+from scripts.testbed.tfvars import (
+    TfvarsError,
+    config_items,
+    load_account,
+    parse_tfvars,
+    tenant_config_document,
+)
 
 MINIMAL = """
 environment = "prod"

@@ -1,6 +1,6 @@
 """Subscribed to the budgets SNS topic: an ACTUAL alert at a tenant's block_at_actual blocks the tenant.
 
-Environment: CONFIG_TABLE, LEDGER_TABLE, BUDGET_NAME_PREFIX. See cost_sentry.budget_sync.BudgetAlerts.
+Environment: CONFIG_TABLE, LEDGER_TABLE, BUDGET_NAME_PREFIX. See cost_sentry.service.budgets.BudgetAlerts.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cost_sentry.budget_sync import BudgetAlerts, BudgetSettings, sns_messages
+from cost_sentry.service.budgets import BudgetAlerts, BudgetSettings, sns_messages
 
 _alerts: BudgetAlerts | None = None
 

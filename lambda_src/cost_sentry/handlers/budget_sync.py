@@ -2,7 +2,7 @@
 
 Environment: CONFIG_TABLE, LEDGER_TABLE, BUDGET_NAME_PREFIX (the Terraform name_prefix; budgets are
 named `<prefix>-<tenant>`), optional BUDGETS_ACCOUNT_ID and METRICS_NAMESPACE. See
-cost_sentry.budget_sync.
+cost_sentry.service.budgets.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from cost_sentry.budget_sync import BudgetSettings, BudgetSync
+from cost_sentry.service.budgets import BudgetSettings, BudgetSync
 
 _settings: BudgetSettings | None = None
 _sync: BudgetSync | None = None

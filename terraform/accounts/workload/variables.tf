@@ -74,7 +74,7 @@ variable "lambda_zip_path" {
   default     = null
 }
 
-# The tenants map: the contract of docs/design.md section 2. scripts/tfvars.py applies the same defaults
+# The tenants map: the contract of docs/design.md section 2. scripts/testbed/tfvars.py applies the same defaults
 # and rules for the local stack; keep the two in step.
 variable "tenants" {
   type = map(object({

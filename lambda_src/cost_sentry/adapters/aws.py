@@ -1,0 +1,30 @@
+"""One boto3 Session per function: every default client of a function comes from it."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class AwsSession:
+    """One boto3 Session for all of the gateway's default clients, created on first use.
+
+    Clients of one Session share its loaded service models, which keeps the cold start short; the
+    clients are created once, under the composition root's lock or the shared client's own lock,
+    because a Session is not safe to create clients from concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def client(self, service: Any, **config: Any) -> Any:
+        """A client of ``service``; keyword arguments are botocore Config options."""
+        from botocore.config import Config
+
+        with self._lock:
+            if self._session is None:
+                import boto3
+
+                self._session = boto3.session.Session()
+            return self._session.client(service, config=Config(**config) if config else None)

@@ -1,0 +1,271 @@
+"""Bedrock Converse / ConverseStream: request building, calls, and error mapping.
+
+The client comes from a ``BedrockClients`` (one shared client by default; per-user STS sessions in
+cost_sentry.adapters.sessions). Endpoints only ever come from the SDK's standard settings.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cost_sentry.core.catalog import ModelSpec
+from cost_sentry.core.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    UpstreamFailed,
+    UpstreamThrottled,
+    UpstreamTimeout,
+)
+from cost_sentry.core.settings import Settings
+from cost_sentry.core.tenants import TenantConfig
+from cost_sentry.core.validation import GatewayRequest
+
+# The SDK's own retries are off: botocore's standard mode also retries read timeouts, and a model call
+# that timed out on our side may still run (and be billed) on Bedrock's, so a blind retry could pay
+# twice for one recorded call. The gateway retries once itself, and only failures that guarantee no
+# billable work happened (throttled or refused before processing, or never sent). One retry, with a
+# short jittered pause: every attempt runs while the tenant's budget is held, and a throttle that
+# persists is better answered with a 429 the caller backs off on than with load on a shared quota.
+BEDROCK_MAX_ATTEMPTS = 2
+RETRY_PAUSE_SECONDS = (0.05, 0.25)
+
+_THROTTLED = {"throttlingexception", "servicequotaexceededexception", "toomanyrequestsexception"}
+_INVALID = {"validationexception"}
+_DENIED = {"accessdeniedexception"}
+_TIMEOUT = {"modeltimeoutexception"}
+_RETRYABLE = {"throttlingexception", "toomanyrequestsexception", "serviceunavailableexception"}
+
+
+class BedrockClients(Protocol):
+    """Where the gateway gets a bedrock-runtime client for a call (per tenant and end user)."""
+
+    def client_for(self, tenant: TenantConfig, user: str | None) -> Any: ...
+
+    def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
+        """The IAM principal Bedrock records (CUR's line_item_iam_principal) for calls through
+        `client_for(tenant, user)`, or None when it is the function's own role."""
+        ...
+
+
+def bedrock_client_options(settings: Settings) -> dict[str, Any]:
+    """botocore Config options of the bedrock-runtime clients: timeouts from settings, no SDK retries."""
+    return {
+        "connect_timeout": settings.bedrock_connect_timeout_seconds,
+        "read_timeout": settings.bedrock_timeout_seconds,
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+    }
+
+
+def bedrock_client_config(settings: Settings) -> Any:
+    from botocore.config import Config
+
+    return Config(**bedrock_client_options(settings))
+
+
+class SharedBedrockClients:
+    """One bedrock-runtime client for every call, created on first use (botocore clients are thread-safe)."""
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        client_config: Any = None,
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self._client = client
+        self._config = client_config
+        self._factory = client_factory
+        self._lock = threading.Lock()
+
+    def client_for(self, tenant: TenantConfig, user: str | None) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory() if self._factory else self._default_client()
+        return self._client
+
+    def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
+        return None  # every call runs as the function's own role
+
+    def _default_client(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client("bedrock-runtime", config=self._config)
+
+
+def build_converse_request(
+    model_arn: str, spec: ModelSpec, request: GatewayRequest, max_tokens: int
+) -> dict[str, Any]:
+    """The Converse/ConverseStream arguments. max_tokens is always sent: the reservation assumed it."""
+    inference: dict[str, Any] = {"maxTokens": max_tokens}
+    parameters = request.parameters
+    # The SDK takes floats for sampling parameters; these are not money, so float is fine here.
+    if parameters.temperature is not None:
+        inference["temperature"] = float(parameters.temperature)
+    if parameters.top_p is not None:
+        inference["topP"] = float(parameters.top_p)
+    arguments: dict[str, Any] = {
+        "modelId": model_arn,
+        "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in request.messages],
+        "inferenceConfig": inference,
+    }
+    if request.system:
+        arguments["system"] = [{"text": text} for text in request.system]
+    if parameters.top_k is not None:
+        if spec.top_k_path is None:
+            raise BadRequest("top_k_not_supported", f"{spec.short_name} does not accept top_k")
+        *parents, leaf = spec.top_k_path
+        fields: dict[str, Any] = {}
+        node = fields
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = parameters.top_k
+        arguments["additionalModelRequestFields"] = fields
+    return arguments
+
+
+@dataclass(frozen=True)
+class ConverseResult:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str | None
+
+
+class UnreadableResponse(UpstreamFailed):
+    """Bedrock answered (and so billed) but the answer cannot be read: the usage is unknown."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bedrock_bad_response", message)
+
+
+def _usage(usage: Any) -> tuple[int, int]:
+    if not isinstance(usage, dict):
+        raise UnreadableResponse("Bedrock returned no token usage")
+    try:
+        input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
+    except (KeyError, TypeError, ValueError):
+        raise UnreadableResponse("Bedrock returned malformed token usage") from None
+    if input_tokens < 0 or output_tokens < 0:
+        raise UnreadableResponse("Bedrock returned negative token usage")
+    return input_tokens, output_tokens
+
+
+def _safe_to_retry(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
+        return True  # the request never reached Bedrock
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")).lower() in _RETRYABLE
+    return False
+
+
+def _call(
+    operation: Callable[..., Any], arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    for attempt in range(1, BEDROCK_MAX_ATTEMPTS + 1):
+        try:
+            return operation(**arguments)
+        except Exception as exc:
+            if attempt < BEDROCK_MAX_ATTEMPTS and _safe_to_retry(exc):
+                sleep(random.uniform(*RETRY_PAUSE_SECONDS))
+                continue
+            raise map_bedrock_error(exc) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def converse(
+    client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep
+) -> ConverseResult:
+    response = _call(client.converse, arguments, sleep)
+    try:
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        text = "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+    except (AttributeError, TypeError):
+        raise UnreadableResponse("Bedrock returned an unreadable message") from None
+    input_tokens, output_tokens = _usage(response.get("usage"))
+    return ConverseResult(text, input_tokens, output_tokens, response.get("stopReason"))
+
+
+def open_stream(client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Start ConverseStream; errors before the first event (throttling, validation) surface here."""
+    return _call(client.converse_stream, arguments, sleep)["stream"]
+
+
+def iter_stream(stream: Any) -> Iterator[TextDelta | StreamEnd]:
+    """Text deltas as they arrive, then one StreamEnd with the final usage; errors are mapped."""
+    stop_reason: str | None = None
+    try:
+        for event in stream:
+            if "contentBlockDelta" in event:
+                text = event["contentBlockDelta"].get("delta", {}).get("text")
+                if text:
+                    yield TextDelta(text)
+            elif "messageStop" in event:
+                stop_reason = event["messageStop"].get("stopReason")
+            elif "metadata" in event:
+                input_tokens, output_tokens = _usage(event["metadata"].get("usage"))
+                yield StreamEnd(input_tokens, output_tokens, stop_reason)
+                return
+            else:
+                for name, value in event.items():
+                    if name.endswith("Exception"):
+                        raise _error_for_code(name, str(value.get("message", value)))
+    except GatewayError:
+        raise
+    except Exception as exc:
+        raise map_bedrock_error(exc) from exc
+    raise UpstreamFailed("bedrock_stream_incomplete", "the Bedrock stream ended without its usage metadata")
+
+
+def _error_for_code(code: str, message: str) -> GatewayError:
+    normalized = code.lower()
+    if normalized in _THROTTLED:
+        return UpstreamThrottled("bedrock_throttled", f"Bedrock throttled the call: {message}")
+    if normalized in _INVALID:
+        return BadRequest("bedrock_validation", f"Bedrock refused the request: {message}")
+    if normalized in _DENIED:
+        return Forbidden("model_access_denied", f"access to the model was denied: {message}")
+    if normalized in _TIMEOUT:
+        return UpstreamTimeout("bedrock_timeout", f"the model timed out: {message}")
+    return UpstreamFailed("bedrock_failed", f"Bedrock failed ({code}): {message}")
+
+
+def map_bedrock_error(exc: BaseException) -> GatewayError:
+    """botocore errors -> the gateway's answer (docs/design.md section 5)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, ReadTimeoutError):
+        return UpstreamTimeout("bedrock_timeout", "Bedrock did not answer within the read timeout")
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
+        return UpstreamFailed("bedrock_unreachable", "Bedrock cannot be reached")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return _error_for_code(str(error.get("Code", "Unknown")), str(error.get("Message", "")))
+    return UpstreamFailed("bedrock_failed", f"the Bedrock call failed: {type(exc).__name__}")

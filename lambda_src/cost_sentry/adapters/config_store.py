@@ -1,0 +1,90 @@
+"""The config table (docs/design.md section 3), scanned at cold start and refreshed on a timer.
+
+The loader reads the whole table with one paginated Scan at cold start and again only after
+``CONFIG_REFRESH_SECONDS``; parsing the items is the pure cost_sentry.core.tenants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cost_sentry.core.errors import ServiceUnavailable
+from cost_sentry.core.tenants import TenantConfig, TenantDirectory
+
+logger = logging.getLogger(__name__)
+
+# A forced re-read (the ledger shows a limit the cached config does not know) happens at most this often.
+FORCED_RELOAD_SECONDS = 1.0
+
+
+class ConfigStore:
+    """The config table, scanned at cold start and refreshed after ``refresh_seconds``.
+
+    A failed refresh keeps serving the last good config (availability over freshness); only a cold start
+    without any config answers 503.
+    """
+
+    def __init__(
+        self,
+        dynamodb_client: Any,
+        table_name: str,
+        refresh_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = dynamodb_client
+        self._table = table_name
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._directory: TenantDirectory | None = None
+        self._loaded_at = 0.0
+        self._forced_at = float("-inf")
+
+    def directory(self) -> TenantDirectory:
+        now = self._clock()
+        current = self._directory
+        if current is not None and now - self._loaded_at < self._refresh_seconds:
+            return current
+        with self._lock:
+            if self._directory is not None and now - self._loaded_at < self._refresh_seconds:
+                return self._directory
+            try:
+                self._directory = TenantDirectory.from_items(self._scan())
+                self._loaded_at = now
+            except Exception as exc:
+                if self._directory is None:
+                    raise ServiceUnavailable(
+                        "config_unavailable", "the tenant configuration cannot be read; retry shortly"
+                    ) from exc
+                logger.warning(json.dumps({"event": "config_refresh_failed", "error": str(exc)}))
+                # Try again after a short pause instead of on every request.
+                self._loaded_at = now - self._refresh_seconds + min(self._refresh_seconds, 10)
+            return self._directory
+
+    def reload_tenant(self, tenant_id: str) -> TenantConfig | None:
+        """Re-read the table now (at most once per ``FORCED_RELOAD_SECONDS``) and return the tenant."""
+        now = self._clock()
+        with self._lock:
+            if now - self._forced_at >= FORCED_RELOAD_SECONDS:
+                self._forced_at = now
+                try:
+                    self._directory = TenantDirectory.from_items(self._scan())
+                    self._loaded_at = now
+                except Exception as exc:
+                    logger.warning(json.dumps({"event": "config_reload_failed", "error": str(exc)}))
+            directory = self._directory
+        return directory.tenants.get(tenant_id) if directory else None
+
+    def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
+        return self.directory().by_api_key.get(api_key_id)
+
+    def _scan(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
+            items.extend(page.get("Items", []))
+        return items

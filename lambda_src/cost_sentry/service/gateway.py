@@ -1,0 +1,510 @@
+"""The gateway service: authenticate -> validate -> resolve model -> reserve -> Bedrock -> settle/release.
+
+Transport-free: the Lambda handler (handlers/gateway.py) and any streaming front call it with an
+``ApiCall`` and shape what it returns. Every request leaves one EMF document and one log line.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cost_sentry.adapters import bedrock
+from cost_sentry.adapters.bedrock import BedrockClients, StreamEnd, TextDelta
+from cost_sentry.adapters.config_store import ConfigStore
+from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
+from cost_sentry.core.catalog import Catalog, ModelSpec, default_catalog
+from cost_sentry.core.errors import Forbidden, GatewayError, LimitExceeded, Unauthorized, UpstreamFailed
+from cost_sentry.core.estimate import WorstCase, worst_case
+from cost_sentry.core.log import RequestLog, RequestLogger
+from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
+from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.core.periods import period_label
+from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
+from cost_sentry.core.settings import Settings
+from cost_sentry.core.tenants import TenantConfig
+from cost_sentry.core.validation import GatewayRequest, check_against_model, parse_request, parse_user
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One HTTP request as the gateway needs it (no transport details)."""
+
+    request_id: str
+    api_key_id: str | None
+    body: bytes = b""
+    user_header: str | None = None
+    route: str = "converse"
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    tenant: TenantConfig
+    user: str | None
+    principal: str | None
+    request: GatewayRequest
+    spec: ModelSpec
+    profile_arn: str
+    arguments: dict[str, Any]
+    worst: WorstCase
+    client: Any
+
+
+@dataclass
+class _Trace:
+    """What the request did, filled in as it goes; becomes the metrics document and the log line."""
+
+    call: ApiCall
+    started: float
+    tenant: TenantConfig | None = None
+    user: str | None = None
+    model: str | None = None
+    profile_arn: str | None = None
+    approved: bool = False
+    denied: bool = False
+    failed: bool = False
+    rejected: bool = False
+    underestimated: bool = False
+    status: int = 500
+    code: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nanos: int = 0
+    reserved_nanos: int | None = None
+    completion: str | None = None
+    request: GatewayRequest | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.denied:
+            return "denied"
+        if self.approved:
+            return "failed" if self.failed else "succeeded"
+        return "rejected" if self.rejected else ("succeeded" if self.status < 400 else "error")
+
+
+def model_metric(profile_arn: str) -> str:
+    """The profile id (last ARN segment) for inference profiles, else the model id itself."""
+    if ":application-inference-profile/" in profile_arn or ":inference-profile/" in profile_arn:
+        return profile_arn.rsplit("/", 1)[-1]
+    return profile_arn.rsplit("/", 1)[-1] if profile_arn.startswith("arn:") else profile_arn
+
+
+def error_body(error: GatewayError, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message, "requestId": request_id}}
+
+
+class GatewayService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        config_store: ConfigStore,
+        ledger: Ledger,
+        resolver: ProfileResolver,
+        bedrock_clients: BedrockClients,
+        metrics: MetricsEmitter,
+        request_logger: RequestLogger,
+        catalog: Catalog | None = None,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.config_store = config_store
+        self.ledger = ledger
+        self.resolver = resolver
+        self.bedrock_clients = bedrock_clients
+        self.metrics = metrics
+        self.request_logger = request_logger
+        self.catalog = catalog or default_catalog()
+        self._clock = clock
+        self._timer = timer
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    def converse(self, call: ApiCall) -> ApiResult:
+        trace = _Trace(call=call, started=self._timer())
+        try:
+            prepared = self._prepare(call, trace)
+            reservation = self._reserve(prepared, trace)
+            try:
+                result = bedrock.converse(prepared.client, prepared.arguments)
+            except bedrock.UnreadableResponse:
+                # Bedrock did the work and bills it; only the usage is unknown: charge the worst case.
+                trace.failed = True
+                self._settle_estimated(prepared, reservation, trace)
+                raise
+            except BaseException:
+                # bedrock.converse has already mapped the error to the caller's answer.
+                trace.failed = True
+                self._release(reservation, trace)
+                raise
+            trace.completion = result.text
+            remaining = self._settle(prepared, reservation, trace, result.input_tokens, result.output_tokens)
+            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
+            body["output"] = {"text": result.text}
+            body["stopReason"] = result.stop_reason
+            return self._finish(trace, ApiResult(200, body))
+        except GatewayError as error:
+            return self._finish(trace, self._error_result(call, error, trace))
+        except Exception as exc:
+            return self._finish(trace, self._internal_error(call, exc, trace))
+
+    def iter_stream_events(self, call: ApiCall) -> Iterator[dict[str, Any]]:
+        """ConverseStream as events: ``{"type": "delta", "text"}``..., then ``{"type": "done", ...}``.
+
+        Anything refused before the first event raises GatewayError from the first ``next()``, so a
+        front can still answer with the right status; a failure after that ends with a ``{"type":
+        "error"}`` event.
+        """
+        trace = _Trace(call=call, started=self._timer())
+        emitted = False
+        try:
+            prepared = self._prepare(call, trace)
+            reservation = self._reserve(prepared, trace)
+            try:
+                events = bedrock.iter_stream(bedrock.open_stream(prepared.client, prepared.arguments))
+                first = next(events)
+            except BaseException as exc:
+                # Nothing was generated: Bedrock refused or failed before any content, so no spend.
+                trace.failed = True
+                self._release(reservation, trace)
+                if isinstance(exc, StopIteration):
+                    raise UpstreamFailed(
+                        "bedrock_stream_incomplete", "the Bedrock stream was empty"
+                    ) from None
+                raise
+            parts: list[str] = []
+            end: StreamEnd | None = None
+            try:
+                for event in _chain(first, events):
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                        emitted = True
+                        yield {"type": "delta", "text": event.text}
+                    else:
+                        end = event
+            except BaseException as exc:
+                # The stream broke (or the consumer went away) after Bedrock started generating. Bedrock
+                # bills what it processed, which we cannot know: settle the worst case we reserved
+                # (an over-charge of at most the unused max_tokens) rather than release it and lose
+                # spend that happened.
+                trace.failed = True
+                trace.completion = "".join(parts)
+                self._settle_estimated(prepared, reservation, trace)
+                if isinstance(exc, GeneratorExit):
+                    raise
+                error = bedrock.map_bedrock_error(exc) if isinstance(exc, Exception) else None
+                if error is None:
+                    raise
+                trace.status, trace.code = error.status, error.code
+                yield {"type": "error", **error_body(error, call.request_id)}
+                return
+            assert end is not None  # iter_stream always ends with StreamEnd or raises
+            trace.completion = "".join(parts)
+            remaining = self._settle(prepared, reservation, trace, end.input_tokens, end.output_tokens)
+            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
+            body["stopReason"] = end.stop_reason
+            trace.status = 200
+            yield {"type": "done", **body}
+        except GatewayError as error:
+            if emitted:  # pragma: no cover - errors after the first event are handled above
+                raise
+            trace.status, trace.code = error.status, error.code
+            trace.rejected = trace.rejected or not (trace.approved or trace.denied)
+            raise
+        finally:
+            self._emit(trace)
+
+    def budget(self, call: ApiCall) -> ApiResult:
+        trace = _Trace(call=call, started=self._timer())
+        try:
+            tenant = self._authenticate(call, trace)
+            status = self.ledger.period_status(tenant)
+            body = {
+                "requestId": call.request_id,
+                "tenantId": tenant.tenant_id,
+                "period": status.period_key.removeprefix("PERIOD#"),
+                "periodType": tenant.budget_period,
+                "limitUsd": nanos_to_usd(status.limit_nanos),
+                "spentUsd": nanos_to_usd(status.spent_nanos),
+                "heldUsd": nanos_to_usd(status.held_nanos),
+                "remainingUsd": nanos_to_usd(status.available_nanos),
+                "requests": status.requests,
+                "inputTokens": status.input_tokens,
+                "outputTokens": status.output_tokens,
+                "tokensRemaining": status.tokens_available,
+                "blocked": status.blocked,
+            }
+            return self._finish(trace, ApiResult(200, body))
+        except GatewayError as error:
+            return self._finish(trace, self._error_result(call, error, trace))
+        except Exception as exc:
+            return self._finish(trace, self._internal_error(call, exc, trace))
+
+    def reject(self, call: ApiCall, error: GatewayError) -> ApiResult:
+        """A request the transport already refused (unknown route, undecodable body): still measured."""
+        trace = _Trace(call=call, started=self._timer())
+        return self._finish(trace, self._error_result(call, error, trace))
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _authenticate(self, call: ApiCall, trace: _Trace) -> TenantConfig:
+        if not call.api_key_id:
+            raise Unauthorized("missing_api_key", "an API key (x-api-key) is required")
+        tenant = self.config_store.tenant_for_api_key(call.api_key_id)
+        if tenant is None:
+            raise Unauthorized("unknown_api_key", "the API key is not assigned to any tenant")
+        trace.tenant = tenant
+        return tenant
+
+    def _prepare(self, call: ApiCall, trace: _Trace) -> PreparedCall:
+        tenant = self._authenticate(call, trace)
+        request = parse_request(call.body, self.settings.max_body_bytes)
+        trace.request = request
+        user = parse_user(call.user_header)
+        trace.user = user
+        tags = request.tags
+        # The tenant comes from the API key, never from the body: tags can only confirm it.
+        for name, given, expected in (
+            ("applicationId", tags.application_id, tenant.application_id),
+            ("costCenter", tags.cost_center, tenant.cost_center),
+            ("environment", tags.environment, tenant.environment),
+        ):
+            if given is not None and given != expected:
+                raise Forbidden(
+                    "tag_mismatch", f"tags.{name} {given!r} does not belong to this API key's tenant"
+                )
+        model = resolve_model_name(tenant, request.model, self.catalog)
+        trace.model = model
+        spec = self.catalog.get(model)
+        max_tokens = check_against_model(request.parameters, spec)
+        profile_arn = self.resolver.profile_arn(tenant, model)
+        trace.profile_arn = profile_arn
+        arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens)
+        # Before reserving: a refused session (bad user, STS down) must not touch the ledger.
+        client = self.bedrock_clients.client_for(tenant, user)
+        return PreparedCall(
+            tenant=tenant,
+            user=user,
+            principal=self.bedrock_clients.principal_for(tenant, user),
+            request=request,
+            spec=spec,
+            profile_arn=profile_arn,
+            arguments=arguments,
+            worst=worst_case(spec, request.texts(), max_tokens),
+            client=client,
+        )
+
+    def _reserve(self, prepared: PreparedCall, trace: _Trace) -> Reservation:
+        trace.reserved_nanos = prepared.worst.cost_nanos
+        try:
+            reservation = self.ledger.reserve(
+                prepared.tenant, trace.call.request_id, prepared.worst, self.config_store.reload_tenant
+            )
+        except LimitExceeded:
+            trace.denied = True
+            raise
+        trace.approved = True
+        return reservation
+
+    def _release(self, reservation: Reservation, trace: _Trace) -> None:
+        try:
+            self.ledger.release(reservation)
+        except Exception as exc:
+            # The hold expires and the next denied reservation reclaims it: budget is only delayed.
+            trace.warnings.append(f"release_failed: {exc}")
+
+    def _call_record(self, prepared: PreparedCall, trace: _Trace, estimated: bool = False) -> CallRecord:
+        return CallRecord(
+            request_id=trace.call.request_id,
+            timestamp=self._timestamp(),
+            principal=prepared.principal or "",
+            api_key_id=trace.call.api_key_id or "",
+            user=prepared.user,
+            model=prepared.spec.short_name,
+            model_id=prepared.profile_arn,
+            application_id=prepared.tenant.application_id,
+            cost_center=prepared.tenant.cost_center,
+            environment=prepared.tenant.environment,
+            input_tokens=trace.input_tokens,
+            output_tokens=trace.output_tokens,
+            cost_nanos=trace.cost_nanos,
+            estimated=estimated,
+        )
+
+    def _settle(
+        self,
+        prepared: PreparedCall,
+        reservation: Reservation,
+        trace: _Trace,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> int:
+        """Settle the actual usage; returns the remaining budget as of this request."""
+        trace.input_tokens, trace.output_tokens = input_tokens, output_tokens
+        trace.cost_nanos = prepared.spec.cost_nanos(input_tokens, output_tokens)
+        worst = prepared.worst
+        if trace.cost_nanos > reservation.nanos or input_tokens + output_tokens > worst.tokens:
+            trace.underestimated = True
+            trace.warnings.append("reservation_underestimated")
+        self._write_settlement(prepared, reservation, trace, estimated=False)
+        return reservation.available_after + reservation.nanos - trace.cost_nanos
+
+    def _settle_estimated(self, prepared: PreparedCall, reservation: Reservation, trace: _Trace) -> None:
+        trace.input_tokens, trace.output_tokens = prepared.worst.input_tokens, prepared.worst.output_tokens
+        trace.cost_nanos = reservation.nanos
+        self._write_settlement(prepared, reservation, trace, estimated=True)
+
+    def _write_settlement(
+        self, prepared: PreparedCall, reservation: Reservation, trace: _Trace, *, estimated: bool
+    ) -> None:
+        record = self._call_record(prepared, trace, estimated)
+        try:
+            result = self.ledger.settle(reservation, record)
+        except Exception as exc:
+            # Bedrock answered and charged: the caller gets the answer, and the log line carries the
+            # full call record so reconciliation (CUR vs ledger) can find it.
+            trace.warnings.append(f"settle_failed: {exc}")
+            self.request_logger.warn("settle_failed", requestId=record.request_id, record=record.__dict__)
+            return
+        if result.hold_was_reclaimed:
+            trace.warnings.append("hold_reclaimed_before_settle")
+
+    def _timestamp(self) -> str:
+        return utc_timestamp(self._clock())
+
+    def _success_body(
+        self, prepared: PreparedCall, trace: _Trace, remaining_nanos: int, limit_nanos: int
+    ) -> dict[str, Any]:
+        tenant = prepared.tenant
+        trace.status = 200
+        return {
+            "requestId": trace.call.request_id,
+            "model": prepared.spec.short_name,
+            "modelId": prepared.profile_arn,
+            "usage": {
+                "inputTokens": trace.input_tokens,
+                "outputTokens": trace.output_tokens,
+                "totalTokens": trace.input_tokens + trace.output_tokens,
+            },
+            "cost": {"usd": nanos_to_usd(trace.cost_nanos)},
+            "budget": {
+                "period": period_label(tenant.budget_period, self._clock()),
+                "periodType": tenant.budget_period,
+                "limitUsd": nanos_to_usd(limit_nanos),
+                "remainingUsd": nanos_to_usd(remaining_nanos),
+            },
+            "tags": {
+                "applicationId": tenant.application_id,
+                "costCenter": tenant.cost_center,
+                "environment": tenant.environment,
+                "requestId": trace.call.request_id,
+                "timestamp": self._timestamp(),
+                "modelMetric": model_metric(prepared.profile_arn),
+                "user": prepared.user,
+            },
+        }
+
+    # -- results and telemetry -------------------------------------------------------------------
+
+    def _error_result(self, call: ApiCall, error: GatewayError, trace: _Trace) -> ApiResult:
+        trace.status, trace.code = error.status, error.code
+        if not (trace.approved or trace.denied):
+            trace.rejected = True
+        return ApiResult(error.status, error_body(error, call.request_id), dict(error.headers))
+
+    def _internal_error(self, call: ApiCall, exc: Exception, trace: _Trace) -> ApiResult:
+        trace.warnings.append(f"internal_error: {type(exc).__name__}: {exc}")
+        error = GatewayError("internal_error", "the gateway failed unexpectedly; nothing was charged")
+        if trace.approved:
+            trace.failed = True
+        return self._error_result(call, error, trace)
+
+    def _finish(self, trace: _Trace, result: ApiResult) -> ApiResult:
+        trace.status = result.status
+        self._emit(trace)
+        return result
+
+    def _emit(self, trace: _Trace) -> None:
+        # One EMF document and one log line per request, whatever the route or outcome.
+        self._emit_metrics(trace)
+        self._log(trace)
+
+    def _emit_metrics(self, trace: _Trace) -> None:
+        tenant = trace.tenant
+        profile = trace.profile_arn
+        self.metrics.emit(
+            RequestMetrics(
+                model=trace.model or "unknown",
+                model_id=model_metric(profile) if profile else "unknown",
+                cost_center=tenant.cost_center if tenant else "unknown",
+                application=tenant.application_id if tenant else "unknown",
+                environment=tenant.environment if tenant else "unknown",
+                approved=trace.approved,
+                denied=trace.denied,
+                failed=trace.failed,
+                rejected=trace.rejected,
+                underestimated=trace.underestimated,
+                input_tokens=trace.input_tokens,
+                output_tokens=trace.output_tokens,
+                cost_nanos=trace.cost_nanos,
+            ),
+            timestamp_ms=int(self._clock() * 1000),
+            properties={
+                "requestId": trace.call.request_id,
+                "tenant": tenant.tenant_id if tenant else None,
+                "route": trace.call.route,
+                "outcome": trace.outcome,
+                "status": trace.status,
+            },
+        )
+
+    def _log(self, trace: _Trace) -> None:
+        tenant = trace.tenant
+        profile = trace.profile_arn
+        request = trace.request
+        self.request_logger.write(
+            RequestLog(
+                request_id=trace.call.request_id,
+                route=trace.call.route,
+                tenant=tenant.tenant_id if tenant else None,
+                user=trace.user,
+                outcome=trace.outcome,
+                status=trace.status,
+                code=trace.code,
+                model=trace.model,
+                model_id=profile,
+                input_tokens=trace.input_tokens,
+                output_tokens=trace.output_tokens,
+                cost_usd=nanos_to_usd(trace.cost_nanos),
+                reserved_usd=None if trace.reserved_nanos is None else nanos_to_usd(trace.reserved_nanos),
+                latency_ms=int((self._timer() - trace.started) * 1000),
+                warnings=trace.warnings,
+                prompt=None
+                if request is None
+                else [{"role": "system", "content": s} for s in request.system]
+                + [{"role": m.role, "content": m.content} for m in request.messages],
+                completion=trace.completion,
+            )
+        )
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())

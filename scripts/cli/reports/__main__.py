@@ -1,0 +1,335 @@
+"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer} ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TFVARS = Path("terraform/accounts/workload/terraform.tfvars")
+
+
+class Progress:
+    """Timestamped progress lines on stderr, so stdout stays clean for tables."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:7.2f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as error:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from error
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number: {text!r}")
+    return value
+
+
+def _drift(text: str) -> tuple[str, Decimal]:
+    tenant, separator, factor = text.partition("=")
+    if not separator or not tenant:
+        raise argparse.ArgumentTypeError(f"drift must look like tenant=1.05, got {text!r}")
+    return tenant, _decimal(factor)
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cur", type=Path, help="CUR 2.0 Parquet directory or file (DuckDB engine)")
+    parser.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
+    parser.add_argument("--athena-database", help="Glue database of the CUR 2.0 export (Athena engine)")
+    parser.add_argument("--athena-table", help="Glue table of the CUR 2.0 export (Athena engine)")
+    parser.add_argument(
+        "--athena-workgroup", default="primary", help="Athena workgroup (its output location is used)"
+    )
+    parser.add_argument("--period", action="append", default=[], help="billing period YYYY-MM (repeatable)")
+    parser.add_argument(
+        "--tfvars", type=Path, help=f"tenants and budgets (default {DEFAULT_TFVARS} if present)"
+    )
+    parser.add_argument("--limits", type=Path, help="budget limits JSON (overrides/extends the tfvars)")
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from scripts.cli.reports.engines import AthenaEngine, DuckDBEngine
+
+    if args.engine == "athena":
+        if not (args.athena_database and args.athena_table):
+            raise SystemExit("--engine athena needs --athena-database and --athena-table")
+        return AthenaEngine(args.athena_database, args.athena_table, workgroup=args.athena_workgroup)
+    if args.cur is None:
+        raise SystemExit("--cur DIR is required with the duckdb engine")
+    return DuckDBEngine(args.cur)
+
+
+def _directory(args: argparse.Namespace) -> Any:
+    from scripts.cli.reports.tenants import TenantDirectory, load_limits_json, load_tfvars
+
+    tfvars = args.tfvars or (DEFAULT_TFVARS if DEFAULT_TFVARS.exists() and args.limits is None else None)
+    directory = load_tfvars(tfvars) if tfvars else TenantDirectory()
+    if args.limits:
+        directory = load_limits_json(args.limits, base=directory)
+    return directory
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print(
+            "  ".join(
+                value.rjust(w) if i else value.ljust(w)
+                for i, (value, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def command_synth(args: argparse.Namespace) -> int:
+    from scripts.cli.reports import synth
+
+    progress = Progress()
+    if args.from_ledger:
+        from scripts.cli.reports.ledger import read_call_records
+
+        progress(f"reading call records from {args.from_ledger}")
+        calls = list(read_call_records(args.from_ledger, period=args.period))
+        progress(f"{len(calls)} call records -> CUR 2.0 line items")
+        files = synth.synthesize_from_calls(
+            calls,
+            args.out,
+            account_id=args.account_id,
+            name_prefix=args.name_prefix,
+            cost_drift=dict(args.drift),
+        )
+    else:
+        progress(
+            f"generating {args.rows:,} CUR 2.0 line items (seed {args.seed}, {args.start} to {args.end})"
+        )
+        files = synth.synthesize(
+            args.out,
+            args.rows,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            account_id=args.account_id,
+            name_prefix=args.name_prefix,
+        )
+        synth.write_tenants_json(args.out / "tenants.json", args.rows)
+    progress(f"wrote {len(files)} Parquet file(s) under {args.out}")
+    for path in files:
+        print(path)
+    return 0
+
+
+def command_chargeback(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.chargeback import build_chargeback
+    from scripts.cli.reports.money import display_places, format_usd
+    from scripts.cli.reports.render import write_report
+
+    progress = Progress()
+    engine = _engine(args)
+    directory = _directory(args)
+    source = str(args.cur) if args.engine == "duckdb" else f"{args.athena_database}.{args.athena_table}"
+    report = build_chargeback(engine, directory, args.period, progress=progress, source=source)
+    reconciliation = None
+    if args.ledger_table:
+        reconciliation = _reconciliation(args, report, progress)
+    cost_explorer = []
+    if args.cost_explorer_tag:
+        from scripts.cli.reports.cost_explorer import cost_by_tag
+
+        progress(f"Cost Explorer: Bedrock by {args.cost_explorer_tag}")
+        start, end = _period_dates(report)
+        cost_explorer = cost_by_tag(start, end, args.cost_explorer_tag, args.granularity)
+    progress("writing CSV files and HTML")
+    html = write_report(report, args.out, reconciliation=reconciliation, cost_explorer=cost_explorer)
+    places = display_places(report.total_usd)
+    _print_table(
+        ["tenant", "cost", "input tokens", "output tokens"],
+        [
+            (t.tenant, format_usd(t.cost_usd, places), f"{t.input_tokens:,}", f"{t.output_tokens:,}")
+            for t in report.tenants
+        ]
+        + [("TOTAL", format_usd(report.total_usd, places), "", "")],
+    )
+    progress(f"report: {html}")
+    return 0
+
+
+def _period_dates(report: Any) -> tuple[date, date]:
+    if report.daily:
+        first, last = report.daily[0].day, report.daily[-1].day
+        return first.replace(day=1), date.fromordinal(last.toordinal() + 1)
+    raise SystemExit("no Bedrock spend in the CUR data: nothing to compare with Cost Explorer")
+
+
+def _reconciliation(args: argparse.Namespace, report: Any, progress: Progress) -> Any:
+    from scripts.cli.reports.ledger import read_call_records
+    from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
+
+    if len(args.period) != 1:
+        raise SystemExit("reconciliation needs exactly one --period YYYY-MM")
+    progress(f"reading call records of {args.period[0]} from {args.ledger_table}")
+    calls = list(read_call_records(args.ledger_table, period=args.period[0]))
+    progress(f"{len(calls)} call records")
+    tolerance = Tolerance(absolute_usd=args.abs_tolerance, relative_percent=args.rel_tolerance)
+    return reconcile(ledger_totals(calls), cur_totals(report.principals), args.period[0], tolerance)
+
+
+def command_reconcile(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.chargeback import build_chargeback
+    from scripts.cli.reports.money import format_usd
+    from scripts.cli.reports.render import write_reconciliation_csv
+
+    progress = Progress()
+    report = build_chargeback(_engine(args), _directory(args), args.period, progress=progress)
+    reconciliation = _reconciliation(args, report, progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = write_reconciliation_csv(reconciliation, args.out)
+    _print_table(
+        ["level", "tenant", "user", "ledger", "CUR", "difference", "diff %", "calls", "flag"],
+        [
+            (
+                line.level,
+                line.tenant,
+                line.user or "-",
+                format_usd(line.ledger_usd, 6),
+                format_usd(line.cur_usd, 6),
+                format_usd(line.difference_usd, 6),
+                "-" if line.difference_percent is None else f"{line.difference_percent}%",
+                line.ledger_calls,
+                "FLAGGED" if line.flagged else "",
+            )
+            for line in reconciliation.lines
+        ],
+    )
+    flagged = len(reconciliation.flagged)
+    progress(f"{flagged} difference(s) above tolerance; details in {path}")
+    return 1 if flagged and args.fail_on_difference else 0
+
+
+def command_cost_explorer(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.cost_explorer import cost_by_tag
+    from scripts.cli.reports.money import format_usd
+    from scripts.cli.reports.render import write_cost_explorer_csv
+
+    progress = Progress()
+    progress(f"GetCostAndUsage {args.start} to {args.end}, {args.granularity}, by tag {args.tag}")
+    rows = cost_by_tag(args.start, args.end, args.tag, args.granularity)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = write_cost_explorer_csv(rows, args.out)
+    _print_table(
+        ["start", "end", args.tag, "amount"],
+        [(r.start, r.end, r.tag_value, format_usd(r.amount, 4)) for r in rows],
+    )
+    progress(f"{len(rows)} rows -> {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m scripts.cli.reports", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser(
+        "synth", help="write synthetic CUR 2.0 Parquet (seeded), or CUR rows for ledger calls"
+    )
+    synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--rows", type=int, default=100_000)
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument(
+        "--start", type=_date, default=date(2026, 11, 1), help="first usage day (default 2026-11-01)"
+    )
+    synth.add_argument(
+        "--end", type=_date, default=date(2026, 12, 1), help="day after the last (default 2026-12-01)"
+    )
+    synth.add_argument("--account-id", default="111111111111")
+    synth.add_argument("--name-prefix", default="cost-sentry", help="prefix of the invoker role names")
+    synth.add_argument(
+        "--from-ledger", metavar="TABLE", help="emit the CUR rows of this ledger table's call records"
+    )
+    synth.add_argument("--period", help="with --from-ledger: only calls of this period (YYYY-MM)")
+    synth.add_argument(
+        "--drift",
+        type=_drift,
+        action="append",
+        default=[],
+        metavar="TENANT=FACTOR",
+        help="with --from-ledger: multiply a tenant's billed cost (plants a difference)",
+    )
+    synth.set_defaults(handler=command_synth)
+
+    chargeback = commands.add_parser(
+        "chargeback", help="CSV files and a self-contained HTML chargeback report"
+    )
+    _add_source_arguments(chargeback)
+    chargeback.add_argument("--out", type=Path, required=True)
+    chargeback.add_argument(
+        "--ledger-table", help="also reconcile against this ledger table (needs one --period)"
+    )
+    chargeback.add_argument(
+        "--cost-explorer-tag",
+        choices=("costCenter", "applicationId", "environment"),
+        help="also include Cost Explorer's Bedrock spend by this tag",
+    )
+    chargeback.add_argument("--granularity", choices=("DAILY", "MONTHLY"), default="MONTHLY")
+    chargeback.add_argument("--abs-tolerance", type=_decimal, default=Decimal("0.001"), help="USD")
+    chargeback.add_argument("--rel-tolerance", type=_decimal, default=Decimal("1"), help="percent")
+    chargeback.set_defaults(handler=command_chargeback)
+
+    reconcile = commands.add_parser("reconcile", help="gateway ledger vs CUR 2.0 per tenant and principal")
+    _add_source_arguments(reconcile)
+    reconcile.add_argument("--ledger-table", required=True)
+    reconcile.add_argument("--out", type=Path, required=True)
+    reconcile.add_argument(
+        "--abs-tolerance", type=_decimal, default=Decimal("0.001"), help="USD (default 0.001)"
+    )
+    reconcile.add_argument("--rel-tolerance", type=_decimal, default=Decimal("1"), help="percent (default 1)")
+    reconcile.add_argument(
+        "--fail-on-difference", action="store_true", help="exit 1 when anything is flagged"
+    )
+    reconcile.set_defaults(handler=command_reconcile)
+
+    explorer = commands.add_parser(
+        "cost-explorer", help="Bedrock spend by cost allocation tag from Cost Explorer"
+    )
+    explorer.add_argument("--start", type=_date, required=True)
+    explorer.add_argument("--end", type=_date, required=True, help="exclusive, like Cost Explorer")
+    explorer.add_argument(
+        "--tag", choices=("costCenter", "applicationId", "environment"), default="costCenter"
+    )
+    explorer.add_argument("--granularity", choices=("DAILY", "MONTHLY"), default="MONTHLY")
+    explorer.add_argument("--out", type=Path, required=True)
+    explorer.set_defaults(handler=command_cost_explorer)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from scripts.cli.reports.engines import QueryError
+    from scripts.cli.reports.synth import SynthError
+    from scripts.cli.reports.tenants import TenantConfigError
+
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (QueryError, SynthError, TenantConfigError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,705 @@
+"""The local stack: the gateway Lambda behind an API Gateway-like HTTP front, on emulators, on 127.0.0.1.
+
+``python -m scripts.testbed.local_stack serve --account workload [--port 8080]`` (``make serve``) starts:
+
+- moto in server mode (DynamoDB, API Gateway, STS, IAM) unless ``AWS_ENDPOINT_URL`` is already set;
+- the Bedrock runtime stand-in (scripts/testbed/emulators) unless ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` is set;
+- the HTTP front: each request becomes an API Gateway REST v1 proxy event for
+  ``cost_sentry.handlers.gateway.handler``, the function Lambda runs, called in this process.
+
+Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
+tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
+profile ARN per tenant and model, and the config items built from the account's terraform.tfvars by
+scripts/testbed/tfvars.py.
+
+The gateway's stdout (its JSON logs and EMF metric documents) is what CloudWatch Logs would receive; the
+stack keeps those lines (``LocalStack.lambda_log_lines()``) so the demo can aggregate the metrics. (Under
+pytest, whose capture replaces ``sys.stdout`` per test, the lines go to the test's capture instead: read
+them with ``capsys``.)
+
+Python API (the demo, the benchmark and the integration tests use it)::
+
+    with LocalStack(account="workload") as stack:
+        stack.gateway_url, stack.tenants["sales"].api_key, stack.bedrock.inject_fault("throttle")
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import importlib
+import io
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+from urllib.parse import parse_qs, urlsplit
+
+from scripts import REPO_ROOT
+from scripts.testbed.emulators.bedrock_runtime import BedrockRuntimeStub
+from scripts.testbed.emulators.moto_server import reset_moto, start_moto
+from scripts.testbed.tfvars import AccountVars, config_items, load_account, load_catalog
+
+LAMBDA_SRC = REPO_ROOT / "lambda_src"
+REGION = "us-east-1"
+# moto's default account: the ARNs below look like the ones a real apply produces in an account.
+LOCAL_ACCOUNT_ID = "123456789012"
+STAGE = "local"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# The defaults a local run needs that the Terraform module sets on the real function.
+# What modules/gateway/api.tf makes API Gateway answer for a missing or invalid key (tested to agree).
+INVALID_API_KEY_MESSAGE = "Missing or invalid API key: send the tenant's key in the x-api-key header."
+
+GATEWAY_ENVIRONMENT = {
+    "METRICS_NAMESPACE": "GenAIRateLimiting",
+    "LOG_PROMPTS": "false",
+    "MAX_REQUEST_SECONDS": "120",
+    "BEDROCK_TIMEOUT_SECONDS": "60",
+    "CONFIG_REFRESH_SECONDS": "300",
+    "PROFILE_RESOLVER": "static",
+    "PER_USER_SESSIONS": "false",
+    "CALL_RECORD_RETENTION_DAYS": "400",
+}
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """What a tenant's developer gets after an apply: an API key, and which profile serves each model."""
+
+    tenant_id: str
+    application_id: str
+    cost_center: str
+    api_key: str
+    api_key_id: str
+    # Short model name -> application inference profile ARN; the first model is the default.
+    profile_arns: Mapping[str, str]
+
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.profile_arns))
+
+    def request_body(self, text: str, model: str | None = None, max_tokens: int = 256) -> dict[str, Any]:
+        """A gateway request body (docs/design.md section 5) with one user message."""
+        return {
+            "model": model or self.default_model,
+            "prompt": {
+                "messages": [{"role": "user", "content": text}],
+                "parameters": {"max_tokens": max_tokens},
+            },
+            "tags": {"applicationId": self.application_id},
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# moto, with DynamoDB writes serialized
+# --------------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------------
+# The gateway's stdout: CloudWatch Logs of the local stack
+# --------------------------------------------------------------------------------------------------
+
+
+class LambdaLogCapture(io.TextIOBase):
+    """Stands in for ``sys.stdout``: lines printed by threads running the handler are kept (and echoed
+    to ``echo`` if given); everything else goes to the real stdout untouched."""
+
+    def __init__(self, real: TextIO, echo: TextIO | None = None) -> None:
+        self._real = real
+        self._echo = echo
+        self._local = threading.local()
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        self._local.active = True
+        self._local.partial = ""
+        try:
+            yield
+        finally:
+            self._flush_partial()
+            self._local.active = False
+
+    def write(self, text: str) -> int:
+        if not getattr(self._local, "active", False):
+            return self._real.write(text)
+        buffered = self._local.partial + text
+        *complete, self._local.partial = buffered.split("\n")
+        if complete:
+            with self._lock:
+                self._lines.extend(complete)
+            if self._echo is not None:
+                for line in complete:
+                    self._echo.write(line + "\n")
+                self._echo.flush()
+        return len(text)
+
+    def _flush_partial(self) -> None:
+        if self._local.partial:
+            with self._lock:
+                self._lines.append(self._local.partial)
+            self._local.partial = ""
+
+    def flush(self) -> None:
+        if not getattr(self._local, "active", False):
+            self._real.flush()
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lines.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# The HTTP front: API Gateway REST API, Lambda proxy integration, event format 1.0
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda context object a handler may read."""
+
+    aws_request_id: str
+    function_name: str = "cost-sentry-gateway"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    deadline_epoch_ms: int = 0
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{LOCAL_ACCOUNT_ID}:function:cost-sentry-gateway"
+    log_group_name: str = "/aws/lambda/cost-sentry-gateway"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
+
+
+class ApiKeyDirectory:
+    """x-api-key value -> API key id, from API Gateway's get_api_keys(includeValues=True), cached.
+
+    A miss re-reads the keys at most once a second, so a new key works at once and random keys
+    cannot turn every request into a control-plane call.
+    """
+
+    def __init__(self, apigateway_client: Any, refresh_interval_seconds: float = 1.0) -> None:
+        self._client = apigateway_client
+        self._interval = refresh_interval_seconds
+        self._ids: dict[str, str] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def key_id(self, api_key: str) -> str | None:
+        with self._lock:
+            if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
+                self._load()
+            return self._ids.get(api_key)
+
+    def reload(self) -> None:
+        """Read the keys now (a test that just created a key need not wait for the next refresh)."""
+        with self._lock:
+            self._load()
+
+    def _load(self) -> None:
+        ids: dict[str, str] = {}
+        for page in self._client.get_paginator("get_api_keys").paginate(includeValues=True):
+            for key in page.get("items", []):
+                if key.get("enabled", True):
+                    ids[key["value"]] = key["id"]
+        self._ids = ids
+        self._loaded_at = time.monotonic()
+
+
+def proxy_event(
+    method: str,
+    raw_path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    api_key_id: str | None,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The API Gateway REST (v1) proxy event for one HTTP request."""
+    split = urlsplit(raw_path)
+    query = parse_qs(split.query, keep_blank_values=True)
+    try:
+        text_body: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
+    now = time.time()
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": split.path,
+        "path": split.path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT_ID,
+            "apiId": "local",
+            "stage": STAGE,
+            "resourcePath": split.path,
+            "path": f"/{STAGE}{split.path}",
+            "httpMethod": method,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "protocol": "HTTP/1.1",
+            "identity": {
+                "apiKeyId": api_key_id,
+                "apiKey": headers.get("x-api-key") if api_key_id else None,
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent"),
+            },
+        },
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class _FrontServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A caller that hung up before its answer was written: nothing to report.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    # Bursts of concurrent clients (the 64-request test) must queue, not be refused.
+    request_queue_size = 256
+    handler: Handler
+    api_keys: ApiKeyDirectory
+    api_key_required: bool
+    log_capture: LambdaLogCapture
+    lambda_timeout_seconds: int
+
+
+class _FrontHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle on, the client's delayed ACK adds ~40 ms.
+    disable_nagle_algorithm = True
+    server: _FrontServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access lines would drown the gateway's own JSON logs; those are the record."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        # API Gateway lower-cases nothing, but HTTP headers are case-insensitive; lower case is what
+        # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        api_key = headers.get("x-api-key")
+        api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
+        event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
+        if api_key_id is None and self.server.api_key_required:
+            # The REST API's methods set api_key_required: API Gateway itself refuses a missing, unknown
+            # or disabled key (response type INVALID_API_KEY), and the function never runs. The
+            # gateway module customises that response to a 401 in the gateway's error shape; mirror it.
+            request_id = event["requestContext"]["requestId"]
+            error = {"code": "invalid_api_key", "message": INVALID_API_KEY_MESSAGE, "requestId": request_id}
+            self._send(
+                401,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException"},
+                json.dumps({"error": error}).encode(),
+                request_id,
+            )
+            return
+        deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000
+        context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
+        try:
+            with self.server.log_capture.capturing():
+                response = self.server.handler(event, context)
+            status, out_headers, payload = _http_response(response)
+        except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
+            request_id = event["requestContext"]["requestId"]
+            print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
+            status, out_headers = 502, {"Content-Type": "application/json"}
+            payload = json.dumps({"message": "Internal server error"}).encode()
+        self._send(status, out_headers, payload, event["requestContext"]["requestId"])
+
+    def _send(self, status: int, headers: Mapping[str, str], payload: bytes, request_id: str) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", request_id)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def _http_response(response: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Validate the proxy response like API Gateway does (a malformed one is a 502)."""
+    status = response.get("statusCode")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"malformed Lambda proxy response: statusCode {status!r}")
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values)
+    body = response.get("body") or ""
+    if not isinstance(body, str):
+        raise ValueError("malformed Lambda proxy response: body must be a string")
+    payload = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
+    return status, headers, payload
+
+
+# --------------------------------------------------------------------------------------------------
+# Bootstrap and the stack
+# --------------------------------------------------------------------------------------------------
+
+
+def fake_profile_arn(tenant_id: str, model: str) -> str:
+    """A stable, realistic application inference profile ARN for (tenant, model)."""
+    profile_id = hashlib.sha256(f"{tenant_id}/{model}".encode()).hexdigest()[:12]
+    return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
+
+
+def use_lambda_package() -> None:
+    """Make ``cost_sentry`` importable the way the Lambda runtime does: lambda_src/ is the package root."""
+    if str(LAMBDA_SRC) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_SRC))
+
+
+def load_gateway_handler() -> Handler:
+    """A cold start: (re)import the gateway so it reads this stack's environment and builds its clients."""
+    use_lambda_package()
+    module_name = "cost_sentry.handlers.gateway"
+    if module_name in sys.modules:
+        module = importlib.reload(sys.modules[module_name])
+    else:
+        module = importlib.import_module(module_name)
+    return module.handler
+
+
+@dataclass
+class LocalStack:
+    """moto + the Bedrock stand-in + the HTTP front, bootstrapped from an account's tfvars.
+
+    ``account_vars`` replaces the account's file (tests use small budgets). ``gateway_environment``
+    overrides the gateway's environment (e.g. ``BEDROCK_TIMEOUT_SECONDS``). The handler reads the
+    process environment, as on Lambda, so the stack sets its variables in ``os.environ`` and restores them
+    on exit: one stack per process at a time.
+    """
+
+    account: str = "workload"
+    port: int = 0
+    account_vars: AccountVars | None = None
+    gateway_environment: Mapping[str, str] = field(default_factory=dict)
+    bedrock_reply_tokens: int | None = None
+    bedrock_latency_ms: int = 0
+    echo_lambda_logs: TextIO | None = None
+    # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
+    api_key_required: bool = True
+    # PER_USER_SESSIONS=true plus an invoker role per tenant in moto's IAM: Bedrock calls carry per-user STS
+    # credentials. None: as the account's tfvars says (per_user_sessions), like Terraform.
+    per_user_sessions: bool | None = None
+    handler_loader: Callable[[], Handler] = load_gateway_handler
+
+    # Filled in by start().
+    moto_url: str = field(init=False, default="")
+    bedrock_url: str = field(init=False, default="")
+    gateway_url: str = field(init=False, default="")
+    ledger_table: str = field(init=False, default="")
+    config_table: str = field(init=False, default="")
+    bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
+    tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
+    api_keys: ApiKeyDirectory | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._exit = contextlib.ExitStack()
+        self._log_capture: LambdaLogCapture | None = None
+        self._handler: Handler | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def _set_env(self, name: str, value: str, respect_existing: bool = False) -> str:
+        """Set one variable for the stack's lifetime; with ``respect_existing`` a preset value wins."""
+        previous = os.environ.get(name)
+        if respect_existing and previous:
+            return previous
+        os.environ[name] = value
+
+        def restore() -> None:
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+
+        self._exit.callback(restore)
+        return value
+
+    def _start(self) -> None:
+        account = self.account_vars or load_account(self.account)
+        if self.per_user_sessions is None:
+            self.per_user_sessions = account.per_user_sessions
+        # Never let a local run reach a real account: credentials are fake unless the caller set some.
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            self._set_env(name, value, respect_existing=True)
+
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            self.moto_url = os.environ["AWS_ENDPOINT_URL"]
+        else:
+            moto, url = start_moto()
+            self._exit.callback(moto.stop)
+            # moto keeps its backends in module globals, so they outlive the server: drop this stack's data
+            # (only ever on a server this stack started) so a long demo does not leave it all to exit.
+            self._exit.callback(reset_moto, url)
+            self.moto_url = self._set_env("AWS_ENDPOINT_URL", url)
+
+        if os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
+            self.bedrock_url = os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
+        else:
+            stub = BedrockRuntimeStub(
+                reply_tokens=self.bedrock_reply_tokens, latency_ms=self.bedrock_latency_ms
+            )
+            self._exit.enter_context(stub)
+            self.bedrock = stub
+            self.bedrock_url = self._set_env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", stub.url)
+
+        # Unique names, so stacks sharing one moto server (a preset AWS_ENDPOINT_URL) never collide.
+        suffix = uuid.uuid4().hex[:8]
+        self.ledger_table = f"cost-sentry-ledger-{suffix}"
+        self.config_table = f"cost-sentry-config-{suffix}"
+        per_user = {"PER_USER_SESSIONS": "true"} if self.per_user_sessions else {}
+        for name, value in {**GATEWAY_ENVIRONMENT, **per_user, **self.gateway_environment}.items():
+            self._set_env(name, value)
+        self._set_env("LEDGER_TABLE", self.ledger_table)
+        self._set_env("CONFIG_TABLE", self.config_table)
+
+        self._bootstrap(account)
+
+        capture = LambdaLogCapture(sys.stdout, echo=self.echo_lambda_logs)
+        self._log_capture = capture
+        original_stdout = sys.stdout
+        sys.stdout = capture
+
+        def restore_stdout() -> None:
+            # Someone else (pytest's capture) may have swapped stdout since; then it is theirs to restore.
+            if sys.stdout is capture:
+                sys.stdout = original_stdout
+
+        self._exit.callback(restore_stdout)
+
+        handler = self.handler_loader()
+        self._handler = handler
+        front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
+        front.handler = handler
+        self.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        front.api_keys = self.api_keys
+        front.api_key_required = self.api_key_required
+        front.log_capture = capture
+        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
+        thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
+        thread.start()
+
+        def stop_front() -> None:
+            front.shutdown()
+            thread.join()
+            front.server_close()
+
+        self._exit.callback(stop_front)
+        host, port = front.server_address[:2]
+        self.gateway_url = f"http://{host}:{port}"
+
+    def _bootstrap(self, account: AccountVars) -> None:
+        use_lambda_package()
+        from cost_sentry.adapters import tables
+
+        tables.create_tables(self.client("dynamodb"), self.ledger_table, self.config_table)
+        apigateway = self.client("apigateway")
+        catalog = load_catalog()
+        profile_arns: dict[str, dict[str, str]] = {}
+        api_key_ids: dict[str, list[str]] = {}
+        for tenant_id, tenant in account.tenants.items():
+            key = apigateway.create_api_key(
+                name=f"cost-sentry-{tenant_id}-{self.ledger_table[-8:]}",
+                enabled=True,
+                tags={"tenant": tenant_id, "costCenter": tenant.cost_center},
+            )
+            profile_arns[tenant_id] = {model: fake_profile_arn(tenant_id, model) for model in tenant.models}
+            api_key_ids[tenant_id] = [key["id"]]
+            self.tenants[tenant_id] = TenantAccess(
+                tenant_id=tenant_id,
+                application_id=tenant.application_id,
+                cost_center=tenant.cost_center,
+                api_key=key["value"],
+                api_key_id=key["id"],
+                profile_arns=profile_arns[tenant_id],
+            )
+            if self.bedrock is not None:
+                # The stand-in then refuses anything but the tenants' profiles: the gateway must send those.
+                for model, arn in profile_arns[tenant_id].items():
+                    self.bedrock.register_model(arn, catalog[model]["maxOutputTokens"])
+        dynamodb = self.client("dynamodb")
+        invoker_role_arns = (
+            {
+                tenant_id: self._invoker_role(account.invoker_role_name(tenant_id))
+                for tenant_id in account.tenants
+            }
+            if self.per_user_sessions
+            else None
+        )
+        for item in config_items(account, profile_arns, api_key_ids, invoker_role_arns):
+            dynamodb.put_item(TableName=self.config_table, Item=item)
+
+    def _invoker_role(self, role_name: str) -> str:
+        """A tenant's invoker role, named as Terraform names it, in moto's IAM (reused if it exists)."""
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:root"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+        iam = self.client("iam")
+        try:
+            role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            role = iam.get_role(RoleName=role_name)
+        return str(role["Role"]["Arn"])
+
+    # -- helpers for callers -------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on the stack's emulators (for bootstrap, tests and reports).
+
+        Its endpoint comes from the same settings the gateway's clients read (``AWS_ENDPOINT_URL_<SERVICE>``,
+        then ``AWS_ENDPOINT_URL``), so both always see the same tables.
+        """
+        import boto3
+
+        # A session per client: creating clients from boto3's default session is not thread-safe.
+        return boto3.session.Session().client(service, region_name=REGION)
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Call the handler directly (no HTTP), as Lambda would, with its output kept like the front's."""
+        if self._handler is None or self._log_capture is None:
+            raise RuntimeError("the stack is not running")
+        context = LambdaContext(
+            aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=int(time.time() * 1000) + 120_000
+        )
+        with self._log_capture.capturing():
+            return self._handler(event, context)
+
+    def lambda_log_lines(self) -> list[str]:
+        return self._log_capture.lines() if self._log_capture else []
+
+    def emf_documents(self) -> list[dict[str, Any]]:
+        """The EMF metric documents the gateway printed (the lines CloudWatch would turn into metrics)."""
+        documents = []
+        for line in self.lambda_log_lines():
+            if line.startswith("{") and '"_aws"' in line:
+                with contextlib.suppress(ValueError):
+                    documents.append(json.loads(line))
+        return documents
+
+    def curl_examples(self) -> list[str]:
+        examples = []
+        for tenant in self.tenants.values():
+            body = json.dumps(tenant.request_body(f"Hello from {tenant.tenant_id}", max_tokens=64))
+            examples.append(
+                f"curl -s {self.gateway_url}/v1/converse -H 'x-api-key: {tenant.api_key}' "
+                f"-H 'content-type: application/json' -d '{body}'"
+            )
+        return examples
+
+
+def serve(account: str, port: int, per_user_sessions: bool | None = None) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalStack(
+        account=account, port=port, echo_lambda_logs=sys.stderr, per_user_sessions=per_user_sessions
+    ) as stack:
+        print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
+        print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
+        print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
+        print(f"  tables: {stack.ledger_table}, {stack.config_table}")
+        sessions = (
+            "on: each x-cost-sentry-user gets its own STS session" if stack.per_user_sessions else "off"
+        )
+        print(f"  per-user sessions: {sessions}")
+        print("\nAPI keys:")
+        for tenant in stack.tenants.values():
+            print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
+        print("\nTry:")
+        for example in stack.curl_examples():
+            print(f"  {example}")
+        tenant = next(iter(stack.tenants.values()))
+        print(f"  curl -s {stack.gateway_url}/v1/budget -H 'x-api-key: {tenant.api_key}'")
+        print("\nGateway logs go to stderr. Ctrl-C stops everything.", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("\nstopping", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the gateway locally on emulators.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="start the stack and serve until Ctrl-C")
+    serve_parser.add_argument("--account", default="workload")
+    serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument(
+        "--per-user-sessions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="an STS session per x-cost-sentry-user (moto STS); default: the account's per_user_sessions",
+    )
+    args = parser.parse_args(argv)
+    from scripts.testbed.tfvars import TfvarsError
+
+    try:
+        return serve(args.account, args.port, args.per_user_sessions)
+    except TfvarsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot start the local stack: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+import json
+
+from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics, dumps_exact
+
+
+def test_emf_document_shape():
+    lines: list[str] = []
+    emitter = MetricsEmitter("GenAIRateLimiting", sink=lines.append)
+    emitter.emit(
+        RequestMetrics(
+            model="claude-3-haiku",
+            model_id="abc123",
+            cost_center="sales",
+            application="sales-assistant",
+            environment="prod",
+            approved=True,
+            input_tokens=10,
+            output_tokens=5,
+            cost_nanos=8_750,
+        ),
+        timestamp_ms=1_700_000_000_000,
+        properties={"requestId": "r1", "outcome": "succeeded"},
+    )
+    assert len(lines) == 1
+    document = json.loads(lines[0])
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    assert document["_aws"]["Timestamp"] == 1_700_000_000_000
+    assert directive["Namespace"] == "GenAIRateLimiting"
+    assert directive["Dimensions"] == [
+        ["Model", "ModelId", "CostCenter", "Application", "Environment"],
+        ["CostCenter"],
+    ]
+    names = {metric["Name"] for metric in directive["Metrics"]}
+    assert {
+        "TotalRequests",
+        "RateLimitApproved",
+        "RateLimitDenied",
+        "InvocationFailed",
+        "InputTokens",
+        "OutputTokens",
+        "CostUSD",
+    } <= names
+    assert "ReservationUnderestimated" not in names
+    # Every metric and dimension named in the directive is a member of the document (EMF rule).
+    for name in names | {d for dims in directive["Dimensions"] for d in dims}:
+        assert name in document
+    assert (document["RateLimitApproved"], document["RateLimitDenied"], document["InvocationFailed"]) == (
+        1,
+        0,
+        0,
+    )
+    assert '"CostUSD":0.000008750' in lines[0]
+    assert document["requestId"] == "r1"
+
+
+def test_underestimation_adds_its_metric():
+    lines: list[str] = []
+    MetricsEmitter("ns", sink=lines.append).emit(RequestMetrics(underestimated=True), 0, {})
+    document = json.loads(lines[0])
+    assert document["ReservationUnderestimated"] == 1
+    assert document["CostCenter"] == "unknown"
+
+
+def test_dumps_exact_writes_decimals_as_numbers():
+    from decimal import Decimal
+
+    assert dumps_exact({"a": Decimal("0.000000001"), "b": [1, "x", None, True]}) == (
+        '{"a":0.000000001,"b":[1,"x",null,true]}'
+    )

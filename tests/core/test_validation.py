@@ -1,0 +1,223 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from cost_sentry.core.catalog import default_catalog
+from cost_sentry.core.errors import BadRequest, GatewayError, PayloadTooLarge
+from cost_sentry.core.validation import (
+    DEFAULT_MAX_TOKENS,
+    Parameters,
+    check_against_model,
+    is_valid_tag_value,
+    parse_request,
+    parse_user,
+)
+
+LIMIT = 262_144
+
+
+def body(**overrides) -> dict:
+    document = {
+        "model": "claude-3-haiku",
+        "prompt": {
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
+            "parameters": {"max_tokens": 64, "temperature": 0.7, "top_p": 0.9, "top_k": 50},
+        },
+        "tags": {"applicationId": "sales-assistant", "costCenter": "sales", "environment": "prod"},
+    }
+    document.update(overrides)
+    return document
+
+
+def encode(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+def code_of(raw: bytes, limit: int = LIMIT) -> str:
+    with pytest.raises(GatewayError) as caught:
+        parse_request(raw, limit)
+    return caught.value.code
+
+
+def with_messages(messages) -> bytes:
+    return encode(body(prompt={"messages": messages}))
+
+
+def with_parameters(parameters) -> bytes:
+    return encode(body(prompt={"messages": [{"role": "user", "content": "x"}], "parameters": parameters}))
+
+
+def test_a_valid_request_parses_exactly():
+    request = parse_request(encode(body()), LIMIT)
+    assert request.model == "claude-3-haiku"
+    assert request.system == ("Be brief.",)
+    assert [m.role for m in request.messages] == ["user"]
+    assert request.parameters == Parameters(64, Decimal("0.7"), Decimal("0.9"), 50)
+    assert request.tags.application_id == "sales-assistant"
+
+
+def test_oversize_body_is_refused_before_parsing():
+    with pytest.raises(PayloadTooLarge) as caught:
+        parse_request(b"{" * 101, 100)  # not even JSON: the size check comes first
+    assert caught.value.status == 413
+    assert caught.value.code == "body_too_large"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b'{"a": NaN}', "invalid_json"),
+        (b"[1, 2]", "body_not_object"),
+        (b'"text"', "body_not_object"),
+        (encode(body(extra=1)), "unknown_field"),
+        (encode(body(model="")), "invalid_model"),
+        (encode(body(model=7)), "invalid_model"),
+        (encode(body(prompt="hi")), "missing_messages"),
+        (encode(body(prompt={"messages": []})), "missing_messages"),
+        (encode(body(prompt={})), "missing_messages"),
+        (encode(body(prompt={"messages": "hi"})), "missing_messages"),
+        (encode(body(prompt={"messages": [{"role": "user", "content": "x"}], "other": 1})), "unknown_field"),
+    ],
+)
+def test_structural_errors(raw, code):
+    assert code_of(raw) == code
+
+
+@pytest.mark.parametrize(
+    ("messages", "code"),
+    [
+        (["hi"], "invalid_message"),
+        ([{"role": "robot", "content": "x"}], "invalid_role"),
+        ([{"role": "user", "content": ""}], "empty_content"),
+        ([{"role": "user", "content": "   "}], "empty_content"),
+        ([{"role": "user", "content": 5}], "empty_content"),
+        ([{"role": "user"}], "empty_content"),
+        ([{"role": "user", "content": "x", "name": "bob"}], "unknown_field"),
+        ([{"role": "assistant", "content": "x"}], "role_order"),
+        ([{"role": "user", "content": "x"}, {"role": "user", "content": "y"}], "role_order"),
+        ([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "role_order"),
+        ([{"role": "user", "content": "x"}, {"role": "system", "content": "y"}], "role_order"),
+        ([{"role": "system", "content": "x"}], "role_order"),
+    ],
+)
+def test_message_rules(messages, code):
+    assert code_of(with_messages(messages)) == code
+
+
+def test_alternating_conversation_with_several_system_messages_is_accepted():
+    request = parse_request(
+        with_messages(
+            [
+                {"role": "system", "content": "a"},
+                {"role": "system", "content": "b"},
+                {"role": "user", "content": "1"},
+                {"role": "assistant", "content": "2"},
+                {"role": "user", "content": "3"},
+            ]
+        ),
+        LIMIT,
+    )
+    assert request.system == ("a", "b")
+    assert [m.role for m in request.messages] == ["user", "assistant", "user"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "code"),
+    [
+        ({"max_tokens": 0}, "invalid_parameter"),
+        ({"max_tokens": 1.5}, "invalid_parameter"),
+        ({"max_tokens": "100"}, "invalid_parameter"),
+        ({"max_tokens": True}, "invalid_parameter"),
+        ({"temperature": 1.01}, "invalid_parameter"),
+        ({"temperature": -0.1}, "invalid_parameter"),
+        ({"temperature": "hot"}, "invalid_parameter"),
+        ({"top_p": 2}, "invalid_parameter"),
+        ({"top_k": 0}, "invalid_parameter"),
+        ({"top_k": 501}, "invalid_parameter"),
+        ({"top_k": 2.5}, "invalid_parameter"),
+        ({"stop": ["x"]}, "unknown_parameter"),
+        ("fast", "invalid_parameter"),
+    ],
+)
+def test_parameter_rules(parameters, code):
+    assert code_of(with_parameters(parameters)) == code
+
+
+def test_parameter_edges_are_accepted():
+    request = parse_request(
+        with_parameters({"temperature": 0, "top_p": 1, "top_k": 500, "max_tokens": 1}), LIMIT
+    )
+    assert request.parameters == Parameters(1, Decimal(0), Decimal(1), 500)
+
+
+@pytest.mark.parametrize(
+    ("tags", "code"),
+    [
+        (None, "missing_tag"),
+        ({}, "missing_tag"),
+        ({"applicationId": ""}, "missing_tag"),
+        ({"applicationId": "a", "team": "x"}, "unknown_tag"),
+        ({"applicationId": "bad<chars>"}, "invalid_tag"),
+        ({"applicationId": "a" * 257}, "invalid_tag"),
+        ({"applicationId": "a", "costCenter": 5}, "invalid_tag"),
+        ({"applicationId": "a", "environment": "semi;colon"}, "invalid_tag"),
+    ],
+)
+def test_tag_rules(tags, code):
+    assert code_of(encode(body(tags=tags))) == code
+
+
+def test_tag_values_follow_aws_rules():
+    assert is_valid_tag_value("Sales team_1 .:/=+-@")
+    assert is_valid_tag_value("Équipe ventes")
+    assert is_valid_tag_value("a" * 256)
+    assert not is_valid_tag_value("a" * 257)
+    assert not is_valid_tag_value("50%")
+
+
+def test_max_tokens_above_the_model_limit_names_the_limit():
+    spec = default_catalog().get("claude-3-haiku")
+    with pytest.raises(BadRequest, match="at most 4096") as caught:
+        check_against_model(Parameters(max_tokens=4097), spec)
+    assert caught.value.code == "max_tokens_above_model_limit"
+    assert check_against_model(Parameters(max_tokens=4096), spec) == 4096
+
+
+def test_default_max_tokens_is_bounded_by_the_model():
+    catalog = default_catalog()
+    assert check_against_model(Parameters(), catalog.get("claude-3-haiku")) == DEFAULT_MAX_TOKENS
+    assert check_against_model(Parameters(), catalog.get("claude-3-haiku")) <= 4096
+
+
+def test_top_k_is_refused_for_meta():
+    with pytest.raises(BadRequest) as caught:
+        check_against_model(Parameters(top_k=5), default_catalog().get("llama3-1-8b"))
+    assert caught.value.code == "top_k_not_supported"
+
+
+@pytest.mark.parametrize("user", ["a", "x" * 65, "has space", "semi;colon", "ünï"])
+def test_invalid_user_header(user):
+    with pytest.raises(BadRequest) as caught:
+        parse_user(user)
+    assert caught.value.code == "invalid_user"
+
+
+def test_valid_user_header():
+    assert parse_user("alice@example.com") == "alice@example.com"
+    assert parse_user(None) is None
+
+
+def test_deep_nesting_is_invalid_json_not_a_crash():
+    assert code_of(b"[" * 100_000 + b"]" * 100_000, 10**6) == "invalid_json"
+
+
+def test_huge_exponents_are_refused_without_expanding_them():
+    for number in (b"1e999999999", b"1E+999999999", b"-1e999999999", b"99999999999999999999"):
+        raw = b'{"prompt": {"messages": [{"role": "user", "content": "x"}], "parameters": {"max_tokens": '
+        raw += number + b'}}, "tags": {"applicationId": "a"}}'
+        assert code_of(raw) == "invalid_parameter"
+        raw = raw.replace(b"max_tokens", b"temperature")
+        assert code_of(raw) == "invalid_parameter"

@@ -1,0 +1,189 @@
+"""Gateway test equipment: DynamoDB tables on the moto server (unique per test), tenants, a clock."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from cost_sentry.adapters.tables import create_tables
+from cost_sentry.core.tenants import TenantConfig, tenant_from_document
+
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/{}"
+
+
+@dataclass
+class Tables:
+    client: Any
+    ledger: str
+    config: str
+
+    def period_item(self, tenant_id: str) -> dict[str, Any]:
+        """The one period item of a tenant (tests run within one period unless they move the clock)."""
+        items = self.client.query(
+            TableName=self.ledger,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
+            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":period": {"S": "PERIOD#"}},
+            ConsistentRead=True,
+        )["Items"]
+        assert len(items) <= 1
+        return items[0] if items else {}
+
+    def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.ledger,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :call)",
+            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":call": {"S": "CALL#"}},
+            ConsistentRead=True,
+        )
+        return [item for page in pages for item in page["Items"]]
+
+    def put_tenant(self, document: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self.config,
+            Item={"pk": {"S": f"tenant#{document['tenantId']}"}, "config": {"S": json.dumps(document)}},
+        )
+
+
+@pytest.fixture
+def tables(aws_endpoint_env: str) -> Tables:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:12]
+    names = Tables(client=client, ledger=f"ledger-{suffix}", config=f"config-{suffix}")
+    create_tables(client, names.ledger, names.config)
+    return names
+
+
+def tenant_document(tenant_id: str = "sales", **overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "tenantId": tenant_id,
+        "applicationId": f"{tenant_id}-app",
+        "costCenter": tenant_id,
+        "environment": "prod",
+        "apiKeyIds": [f"key-{tenant_id}"],
+        "budget": {"limitUsd": "0.50", "period": "MONTHLY", "blockAtActualPercent": None},
+        "limits": {"requestsPerMinute": None, "tokensPerPeriod": None},
+        "models": {
+            "claude-3-haiku": PROFILE_ARN.format(f"{tenant_id}haiku"),
+            "nova-micro": PROFILE_ARN.format(f"{tenant_id}micro"),
+            "llama3-1-8b": PROFILE_ARN.format(f"{tenant_id}llama"),
+        },
+        "defaultModel": "claude-3-haiku",
+        "modelAliases": {"fast": "nova-micro"},
+        "invokerRoleArn": None,
+    }
+    document.update(overrides)
+    return document
+
+
+def make_tenant(tenant_id: str = "sales", **overrides: Any) -> TenantConfig:
+    return tenant_from_document(tenant_document(tenant_id, **overrides))
+
+
+class Clock:
+    """A settable wall clock, so expiry and period boundaries are tested without sleeping."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # 2026-11-22T12:00:30Z: mid-month, mid-day, mid-minute.
+    return Clock(1_795_348_830.0)
+
+
+TenantFactory = Callable[..., TenantConfig]
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "gateway"
+
+
+def load_event(name: str, **changes: Any) -> dict[str, Any]:
+    """An API Gateway REST v1 event from tests/fixtures/gateway, with the body/key/headers changed."""
+    event = json.loads((FIXTURES / f"{name}.json").read_text())
+    if "body" in changes:
+        body = changes.pop("body")
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    if "api_key_id" in changes:
+        event["requestContext"]["identity"]["apiKeyId"] = changes.pop("api_key_id")
+    if "user" in changes:
+        user = changes.pop("user")
+        for headers in (event["headers"], event["multiValueHeaders"]):
+            headers.pop("X-Cost-Sentry-User", None)
+        if user is not None:
+            event["headers"]["X-Cost-Sentry-User"] = user
+    event["requestContext"]["requestId"] = changes.pop("request_id", str(uuid.uuid4()))
+    event.update(changes)
+    return event
+
+
+def converse_body(tenant_id: str = "sales", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "claude-3-haiku",
+        "prompt": {
+            "messages": [{"role": "user", "content": "What is a cost allocation tag?"}],
+            "parameters": {"max_tokens": 100},
+        },
+        "tags": {"applicationId": f"{tenant_id}-app"},
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Gateway:
+    """A GatewayService wired to moto DynamoDB, a fake Bedrock and captured telemetry."""
+
+    service: Any
+    tables: Tables
+    bedrock: Any
+    clients: Any
+    metrics: list[str]
+    logs: list[str]
+    clock: Clock
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        from cost_sentry.handlers.gateway import handle_event
+
+        return handle_event(self.service, event)
+
+    def emf(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.metrics]
+
+
+@pytest.fixture
+def gateway_factory(tables: Tables, clock: Clock) -> Callable[..., Gateway]:
+    from cost_sentry.core.settings import Settings
+    from cost_sentry.handlers.gateway import build_service
+    from tests.service.fakes import FakeBedrock, FakeClients
+
+    def build(*documents: dict[str, Any], bedrock: Any = None, **settings: Any) -> Gateway:
+        for document in documents or (tenant_document(),):
+            tables.put_tenant(document)
+        fake = bedrock or FakeBedrock()
+        clients = FakeClients(fake)
+        metrics: list[str] = []
+        logs: list[str] = []
+        service = build_service(
+            Settings(ledger_table=tables.ledger, config_table=tables.config, **settings),
+            dynamodb_client=tables.client,
+            bedrock_clients=clients,
+            metrics_sink=metrics.append,
+            log_sink=logs.append,
+            clock=clock,
+        )
+        return Gateway(service, tables, fake, clients, metrics, logs, clock)
+
+    return build

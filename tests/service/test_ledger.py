@@ -1,0 +1,289 @@
+"""The ledger against DynamoDB over HTTP (moto server): reserve, settle, release, reclaim, denials."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cost_sentry.adapters.ledger import CallRecord, Ledger, utc_timestamp
+from cost_sentry.core.errors import LimitExceeded, ServiceUnavailable
+from cost_sentry.core.estimate import WorstCase
+from tests.service.conftest import Clock, Tables, make_tenant
+
+HOLD_SECONDS = 150
+
+
+def ledger_for(tables: Tables, clock: Clock) -> Ledger:
+    return Ledger(
+        tables.client,
+        tables.ledger,
+        hold_lifetime_seconds=HOLD_SECONDS,
+        call_record_retention_days=30,
+        clock=clock,
+    )
+
+
+def worst(cost: int, tokens: int = 100) -> WorstCase:
+    return WorstCase(input_tokens=tokens - 10, output_tokens=10, cost_nanos=cost)
+
+
+def record(request_id: str, cost: int, input_tokens: int = 50, output_tokens: int = 5) -> CallRecord:
+    return CallRecord(
+        request_id=request_id,
+        timestamp=utc_timestamp(1_795_348_830.0),
+        principal="",
+        api_key_id="key-sales",
+        user="alice",
+        model="claude-3-haiku",
+        model_id="arn:profile",
+        application_id="sales-app",
+        cost_center="sales",
+        environment="prod",
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_nanos=cost,
+    )
+
+
+def n(item: dict, name: str) -> int:
+    return int(item[name]["N"])
+
+
+def holds(item: dict) -> list[str]:
+    return [name for name in item if name.startswith("hold_")]
+
+
+def test_reserve_then_settle_gives_back_the_unused_part(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "1"})
+    reservation = ledger.reserve(tenant, "r1", worst(1_000_000))
+    item = tables.period_item("sales")
+    assert n(item, "available_nanos") == 1_000_000_000 - 1_000_000 == reservation.available_after
+    assert holds(item) == ["hold_r1"]
+    assert item["sk"]["S"] == "PERIOD#2026-11"
+
+    result = ledger.settle(reservation, record("r1", 300_000))
+    assert not result.hold_was_reclaimed
+    item = tables.period_item("sales")
+    assert n(item, "available_nanos") == 1_000_000_000 - 300_000
+    assert n(item, "spent_nanos") == 300_000
+    assert (n(item, "requests"), n(item, "input_tokens"), n(item, "output_tokens")) == (1, 50, 5)
+    assert holds(item) == []
+    [call] = tables.call_records("sales")
+    assert call["sk"]["S"] == "CALL#2026-11-22T12:00:30.000Z#r1"
+    assert n(call, "cost_nanos") == 300_000
+    assert call["user"]["S"] == "alice"
+    assert n(call, "expires_at") == int(clock.now) + 30 * 86_400
+
+
+def test_settle_happens_once(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant()
+    reservation = ledger.reserve(tenant, "r1", worst(1_000))
+    ledger.settle(reservation, record("r1", 600))
+    assert not ledger.release(reservation)  # the hold is gone: nothing is given back twice
+    assert n(tables.period_item("sales"), "available_nanos") == 500_000_000 - 600
+
+
+def test_release_restores_everything(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant()
+    reservation = ledger.reserve(tenant, "r1", worst(12_345))
+    assert ledger.release(reservation)
+    item = tables.period_item("sales")
+    assert n(item, "available_nanos") == 500_000_000
+    assert holds(item) == []
+    assert "spent_nanos" not in item
+    assert not ledger.release(reservation)
+
+
+def test_actual_above_the_reservation_is_settled_as_it_is(tables, clock):
+    ledger = ledger_for(tables, clock)
+    reservation = ledger.reserve(make_tenant(), "r1", worst(1_000))
+    ledger.settle(reservation, record("r1", 1_500))
+    item = tables.period_item("sales")
+    assert n(item, "spent_nanos") == 1_500
+    assert n(item, "available_nanos") == 500_000_000 - 1_500
+
+
+def test_budget_exhausted_denial_changes_nothing(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001"})  # 1000 nanos
+    first = ledger.reserve(tenant, "r1", worst(700))
+    before = tables.period_item("sales")
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r2", worst(400))
+    assert caught.value.code == "budget_exhausted"
+    # The only hold expires in HOLD_SECONDS; releasing it would make room.
+    assert caught.value.retry_after_seconds == HOLD_SECONDS
+    assert tables.period_item("sales") == before
+    ledger.settle(first, record("r1", 700))
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r3", worst(400))
+    # Nothing outstanding: only the next period helps (2026-12-01T00:00:00Z is 8 days 12 h away).
+    assert caught.value.retry_after_seconds == 8 * 86_400 + 12 * 3600 - 30
+
+
+def test_a_request_bigger_than_the_whole_budget_is_denied_without_writing(tables, clock):
+    ledger = ledger_for(tables, clock)
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(make_tenant(budget={"limitUsd": "0.000001"}), "r1", worst(1_001))
+    assert caught.value.code == "budget_exhausted"
+    assert tables.period_item("sales") == {}
+
+
+def test_rate_limit_per_minute(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(limits={"requestsPerMinute": 2})
+    ledger.release(ledger.reserve(tenant, "r1", worst(1)))
+    ledger.reserve(tenant, "r2", worst(1))
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r3", worst(1))
+    assert caught.value.code == "rate_limited"
+    assert caught.value.retry_after_seconds == 30  # the clock is at hh:mm:30
+    clock.advance(30)
+    reservation = ledger.reserve(tenant, "r4", worst(1))
+    # The previous minute's counter is dropped by the next settle/release write.
+    assert reservation.stale_minute_attributes == ("rpm_202611221200",)
+    ledger.release(reservation)
+    assert [name for name in tables.period_item("sales") if name.startswith("rpm_")] == ["rpm_202611221201"]
+
+
+def test_token_limit(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(limits={"tokensPerPeriod": 250})
+    first = ledger.reserve(tenant, "r1", worst(1, tokens=200))
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r2", worst(1, tokens=100))
+    assert caught.value.code == "token_limit"
+    ledger.settle(first, record("r1", 1, input_tokens=40, output_tokens=10))
+    assert n(tables.period_item("sales"), "tokens_available") == 200
+    ledger.reserve(tenant, "r2", worst(1, tokens=100))
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r3", worst(1, tokens=251))
+    assert caught.value.code == "token_limit"
+
+
+def test_blocked_tenant(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "1", "period": "DAILY"})
+    ledger.release(ledger.reserve(tenant, "r1", worst(1)))
+    tables.client.update_item(
+        TableName=tables.ledger,
+        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11-22"}},
+        UpdateExpression="SET blocked = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+    with pytest.raises(LimitExceeded) as caught:
+        ledger.reserve(tenant, "r2", worst(1))
+    assert caught.value.code == "tenant_blocked"
+    assert caught.value.retry_after_seconds == 12 * 3600 - 30
+
+
+def test_expired_hold_of_a_crashed_request_is_reclaimed_by_the_next_denied_reservation(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001"})
+    ledger.reserve(tenant, "crashed", worst(800))  # never settled: the function died
+    with pytest.raises(LimitExceeded):
+        ledger.reserve(tenant, "early", worst(800))
+    clock.advance(HOLD_SECONDS + 1)
+    reservation = ledger.reserve(tenant, "later", worst(800))
+    item = tables.period_item("sales")
+    assert holds(item) == ["hold_later"]
+    assert n(item, "available_nanos") == 200 == reservation.available_after
+
+
+def test_settle_after_the_hold_was_reclaimed_still_records_the_spend(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001"})
+    slow = ledger.reserve(tenant, "slow", worst(800))
+    clock.advance(HOLD_SECONDS + 1)
+    ledger.reserve(tenant, "other", worst(800))  # reclaims the slow request's hold
+    result = ledger.settle(slow, record("slow", 500))
+    assert result.hold_was_reclaimed
+    item = tables.period_item("sales")
+    assert n(item, "spent_nanos") == 500
+    # 1000 - 800 (other's hold) - 500 (slow's actual): over-spent, but never lost.
+    assert n(item, "available_nanos") == -300
+    assert len(tables.call_records("sales")) == 1
+
+
+def test_a_changed_budget_moves_available_by_the_difference(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001"})
+    ledger.settle(ledger.reserve(tenant, "r1", worst(600)), record("r1", 600))
+    raised = replace(tenant, budget_limit_nanos=5_000)
+    ledger.reserve(raised, "r2", worst(1_000))
+    item = tables.period_item("sales")
+    assert n(item, "limit_nanos") == 5_000
+    assert n(item, "available_nanos") == 5_000 - 600 - 1_000
+
+
+def test_period_status(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant()
+    ledger.settle(ledger.reserve(tenant, "r1", worst(1_000)), record("r1", 400))
+    ledger.reserve(tenant, "r2", worst(2_000))
+    status = ledger.period_status(tenant)
+    assert (status.spent_nanos, status.held_nanos, status.requests) == (400, 2_000, 1)
+    assert status.available_nanos == 500_000_000 - 400 - 2_000
+
+
+def test_unreachable_dynamodb_is_503(clock):
+    import boto3
+    from botocore.config import Config
+
+    from tests.conftest import free_port
+
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    ledger = Ledger(client, "ledger", hold_lifetime_seconds=60, call_record_retention_days=1, clock=clock)
+    with pytest.raises(ServiceUnavailable) as caught:
+        ledger.reserve(make_tenant(), "r1", worst(1))
+    assert caught.value.status == 503
+
+
+def test_a_ledger_limit_newer_than_the_cached_config_is_kept(tables, clock):
+    ledger = ledger_for(tables, clock)
+    stale = make_tenant(budget={"limitUsd": "0.000001"})  # 1000 nanos
+    ledger.settle(ledger.reserve(stale, "r1", worst(600)), record("r1", 600))
+    # The budget sync raised the budget to 5000 nanos: ledger first moved by the exact delta.
+    tables.client.update_item(
+        TableName=tables.ledger,
+        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11"}},
+        UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
+        ExpressionAttributeValues={":new": {"N": "5000"}, ":delta": {"N": "4000"}},
+    )
+    fresh = replace(stale, budget_limit_nanos=5_000)
+    reservation = ledger.reserve(stale, "r2", worst(1_000), reload_tenant=lambda tenant_id: fresh)
+    assert reservation.limit_nanos == 5_000
+    item = tables.period_item("sales")
+    assert n(item, "limit_nanos") == 5_000
+    assert n(item, "available_nanos") == 5_000 - 600 - 1_000
+
+
+def test_a_request_across_midnight_settles_in_the_period_it_reserved_in(tables, clock):
+    from datetime import UTC, datetime
+
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.000001", "period": "DAILY"})
+    clock.now = datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC).timestamp()
+    reservation = ledger.reserve(tenant, "late", worst(900))
+    clock.advance(2)  # 2026-12-01T00:00:01Z
+    ledger.settle(reservation, record("late", 900))
+    fresh = ledger.reserve(tenant, "early", worst(900))  # a new day: the whole budget again
+    assert (reservation.period_key, fresh.period_key) == ("PERIOD#2026-11-30", "PERIOD#2026-12-01")
+    items = tables.client.query(
+        TableName=tables.ledger,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": "sales"}, ":p": {"S": "PERIOD#"}},
+    )["Items"]
+    by_key = {item["sk"]["S"]: item for item in items}
+    assert n(by_key["PERIOD#2026-11-30"], "spent_nanos") == 900
+    assert n(by_key["PERIOD#2026-12-01"], "available_nanos") == 100
+    assert "spent_nanos" not in by_key["PERIOD#2026-12-01"]
