@@ -59,6 +59,9 @@ class BedrockClients(Protocol):
 def bedrock_client_options(settings: Settings) -> dict[str, Any]:
     """botocore Config options of the bedrock-runtime clients: timeouts from settings, no SDK retries."""
     return {
+        # SigV4 with the function's (or the per-user session's) credentials, always: a bearer token in
+        # the environment (AWS_BEARER_TOKEN_BEDROCK, a caller's setting) must never become the gateway's.
+        "signature_version": "v4",
         "connect_timeout": settings.bedrock_connect_timeout_seconds,
         "read_timeout": settings.bedrock_timeout_seconds,
         "retries": {"mode": "standard", "total_max_attempts": 1},

@@ -136,6 +136,18 @@ def from_gateway_request(request: GatewayRequest) -> ConverseRequest:
 # --------------------------------------------------------------------------------------------------
 
 
+def plain_json(value: Any) -> Any:
+    """A JSON document as the SDK serializes it: the exact Decimals of the body parser become int/float
+    (tool schemas, tool inputs and model fields are the caller's data, not money)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    return value
+
+
 def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("invalid_field", f"{where} must be an object")
@@ -254,7 +266,7 @@ def _parse_tool_result(raw: Any, where: str) -> dict[str, Any]:
         if name == "text":
             blocks.append({"text": _string(block["text"], f"{inner}.text", allow_empty=True)})
         elif name == "json":
-            blocks.append({"json": block["json"]})
+            blocks.append({"json": plain_json(block["json"])})
         elif name == "image":
             blocks.append(_parse_image(block["image"], f"{inner}.image"))
         else:
@@ -284,7 +296,7 @@ def _parse_block(block: Any, where: str) -> dict[str, Any]:
             "toolUse": {
                 "toolUseId": _string(value.get("toolUseId"), f"{where}.toolUse.toolUseId"),
                 "name": _string(value.get("name"), f"{where}.toolUse.name"),
-                "input": value.get("input", {}),
+                "input": plain_json(value.get("input", {})),
             }
         }
     if name == "toolResult":
@@ -294,7 +306,7 @@ def _parse_block(block: Any, where: str) -> dict[str, Any]:
     value = _object(value, f"{where}.reasoningContent")
     if "redactedContent" in value:
         return {"reasoningContent": {"redactedContent": decode_base64(value["redactedContent"], where)}}
-    return {"reasoningContent": value}
+    return {"reasoningContent": plain_json(value)}
 
 
 def parse_tool_config(raw: Any, where: str = "toolConfig") -> dict[str, Any]:
@@ -324,7 +336,7 @@ def parse_tool_config(raw: Any, where: str = "toolConfig") -> dict[str, Any]:
             raise BadRequest(
                 "invalid_tools", f'{inner}.toolSpec.inputSchema must be {{"json": <JSON schema object>}}'
             )
-        out: dict[str, Any] = {"name": name, "inputSchema": {"json": schema["json"]}}
+        out: dict[str, Any] = {"name": name, "inputSchema": {"json": plain_json(schema["json"])}}
         if "description" in spec:
             out["description"] = _string(spec["description"], f"{inner}.toolSpec.description")
         if "strict" in spec:
@@ -494,7 +506,9 @@ def parse_converse(document: Mapping[str, Any], model: str | None) -> ConverseRe
         parameters=parameters,
         stop_sequences=stops,
         tool_config=None if document.get("toolConfig") is None else parse_tool_config(document["toolConfig"]),
-        additional_fields=None if extra is None else _object(extra, "additionalModelRequestFields"),
+        additional_fields=None
+        if extra is None
+        else plain_json(_object(extra, "additionalModelRequestFields")),
         response_field_paths=tuple(paths),
         service_tier=parse_service_tier(document.get("serviceTier")),
         guardrail_config=parse_guardrail_config(document.get("guardrailConfig")),

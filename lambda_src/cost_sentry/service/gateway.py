@@ -280,6 +280,27 @@ class GatewayService:
         except Exception as exc:
             return self._finish(trace, self._internal_error(call, exc, trace))
 
+    def models(self, call: ApiCall) -> ApiResult:
+        """The caller's models (short names, the default first) and aliases: ``GET /v1/models``."""
+        trace = _Trace(call=call, started=self._timer())
+        try:
+            tenant = self._authenticate(call, trace)
+            names = [tenant.default_model, *(n for n in tenant.models if n != tenant.default_model)]
+            body = {
+                "requestId": call.request_id,
+                "models": [
+                    {"id": name, "family": self.catalog.get(name).family}
+                    for name in names
+                    if name in self.catalog.models
+                ],
+                "aliases": dict(tenant.model_aliases),
+            }
+            return self._finish(trace, ApiResult(200, body))
+        except GatewayError as error:
+            return self._finish(trace, self._error_result(call, error, trace))
+        except Exception as exc:
+            return self._finish(trace, self._internal_error(call, exc, trace))
+
     def reject(self, call: ApiCall, error: GatewayError) -> ApiResult:
         """A request the transport already refused (unknown route, undecodable body): still measured."""
         trace = _Trace(call=call, started=self._timer())

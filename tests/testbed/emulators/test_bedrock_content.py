@@ -115,7 +115,7 @@ def test_thinking_comes_first_and_counts_as_output(stub: BedrockRuntimeStub) -> 
         additionalModelRequestFields={"thinking": {"type": "enabled", "budget_tokens": 1024}},
     )
     reasoning, text = response["output"]["message"]["content"]
-    assert "reasoningContent" in reasoning
+    assert "reasoningContent" in reasoning and text["text"]
     # 16 reasoning tokens + the usual 16-token minimum answer, both inside maxTokens.
     assert response["usage"]["outputTokens"] == 32
 
