@@ -571,6 +571,9 @@ class LocalStack:
     gateway_environment: Mapping[str, str] = field(default_factory=dict)
     bedrock_reply_tokens: int | None = None
     bedrock_latency_ms: int = 0
+    # A stand-in that streams like a model: first token after this long, then one token per interval.
+    bedrock_first_token_ms: int = 0
+    bedrock_token_interval_ms: int = 0
     echo_lambda_logs: TextIO | None = None
     # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
     api_key_required: bool = True
@@ -657,7 +660,10 @@ class LocalStack:
             self.bedrock_url = os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
         else:
             stub = BedrockRuntimeStub(
-                reply_tokens=self.bedrock_reply_tokens, latency_ms=self.bedrock_latency_ms
+                reply_tokens=self.bedrock_reply_tokens,
+                latency_ms=self.bedrock_latency_ms,
+                first_token_ms=self.bedrock_first_token_ms,
+                token_interval_ms=self.bedrock_token_interval_ms,
             )
             self._exit.enter_context(stub)
             self.bedrock = stub
