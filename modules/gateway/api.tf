@@ -114,7 +114,7 @@ resource "aws_api_gateway_gateway_response" "this" {
   status_code   = each.value.status
 
   response_templates = {
-    "application/json" = each.key == "INVALID_API_KEY" ? local.invalid_key_template : "{\"error\":{\"code\":\"${each.value.code}\",\"message\":${each.value.message},\"requestId\":\"$context.requestId\"}}"
+    "application/json" = "{\"error\":{\"code\":\"${each.value.code}\",\"message\":${each.value.message},\"requestId\":\"$context.requestId\"}}"
   }
 }
 

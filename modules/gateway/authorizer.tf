@@ -2,7 +2,8 @@
 # (the seed API, Anthropic) or Authorization: Bearer (boto3's AWS_BEARER_TOKEN_BEDROCK, OpenAI). A
 # REQUEST authorizer reads either and hands it to API Gateway as the usage identifier key (the API's
 # key source is AUTHORIZER), so API Gateway itself still validates the key and its usage plan still
-# throttles the tenant, and the function still sees the key's id. The authorizer has no AWS rights.
+# throttles the tenant, and the function still sees the key's id. The authorizer itself refuses a
+# missing or unknown key (a 401 in the surface's shape, surfaces.tf); its only right is reading the keys.
 
 locals {
   authorizer_name = "${var.name_prefix}-authorizer"
@@ -40,12 +41,19 @@ resource "aws_iam_role_policy" "authorizer" {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "${aws_cloudwatch_log_group.authorizer.arn}:*"
       },
+      {
+        # GetApiKeys (includeValues): which key id a presented key is, and whether it is enabled.
+        Sid      = "ReadApiKeys"
+        Effect   = "Allow"
+        Action   = ["apigateway:GET"]
+        Resource = ["arn:${var.partition}:apigateway:${var.region}::/apikeys", "arn:${var.partition}:apigateway:${var.region}::/apikeys/*"]
+      },
     ], local.common_statements)
   })
 }
 
 resource "aws_lambda_function" "authorizer" {
-  #checkov:skip=CKV_AWS_117:The authorizer calls no AWS API at all; a VPC would only add cold-start latency.
+  #checkov:skip=CKV_AWS_117:The authorizer reaches only the API Gateway API; a VPC would add NAT cost and cold-start latency without narrowing anything IAM does not already.
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly from this repository and its hash pinned by source_code_hash; code signing needs a signing profile outside this stack.
   #checkov:skip=CKV_AWS_116:API Gateway invokes the authorizer synchronously, where a DLQ never fires.
   function_name                  = local.authorizer_name

@@ -181,8 +181,8 @@ resource "aws_lambda_permission" "stream" {
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*/*/*"
 }
 
-# The authorizer refuses a request that carries no key at all (UNAUTHORIZED); API Gateway refuses an
-# unknown or disabled one (INVALID_API_KEY, in api.tf, which takes local.invalid_key_template too).
+# The authorizer refuses a missing, unknown or disabled key: API Gateway answers UNAUTHORIZED, here a 401
+# in the error shape of the surface the path belongs to.
 resource "aws_api_gateway_gateway_response" "unauthorized" {
   rest_api_id   = aws_api_gateway_rest_api.this.id
   response_type = "UNAUTHORIZED"

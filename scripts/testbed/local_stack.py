@@ -200,41 +200,6 @@ class LambdaContext:
         return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
 
 
-class ApiKeyDirectory:
-    """x-api-key value -> API key id, from API Gateway's get_api_keys(includeValues=True), cached.
-
-    A miss re-reads the keys at most once a second, so a new key works at once and random keys
-    cannot turn every request into a control-plane call.
-    """
-
-    def __init__(self, apigateway_client: Any, refresh_interval_seconds: float = 1.0) -> None:
-        self._client = apigateway_client
-        self._interval = refresh_interval_seconds
-        self._ids: dict[str, str] = {}
-        self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def key_id(self, api_key: str) -> str | None:
-        with self._lock:
-            if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
-                self._load()
-            return self._ids.get(api_key)
-
-    def reload(self) -> None:
-        """Read the keys now (a test that just created a key need not wait for the next refresh)."""
-        with self._lock:
-            self._load()
-
-    def _load(self) -> None:
-        ids: dict[str, str] = {}
-        for page in self._client.get_paginator("get_api_keys").paginate(includeValues=True):
-            for key in page.get("items", []):
-                if key.get("enabled", True):
-                    ids[key["value"]] = key["id"]
-        self._ids = ids
-        self._loaded_at = time.monotonic()
-
-
 def proxy_event(
     method: str,
     raw_path: str,
@@ -309,7 +274,7 @@ class _FrontServer(ThreadingHTTPServer):
     request_queue_size = 256
     handler: Handler
     responder: Responder
-    api_keys: ApiKeyDirectory
+    api_keys: Any  # cost_sentry.adapters.api_keys.ApiKeyDirectory, the authorizer's own
     api_key_required: bool
     log_capture: LambdaLogCapture
     lambda_timeout_seconds: int
@@ -595,7 +560,7 @@ class LocalStack:
     config_table: str = field(init=False, default="")
     bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
     tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
-    api_keys: ApiKeyDirectory | None = field(init=False, default=None)
+    api_keys: Any = field(init=False, default=None)  # the authorizer's ApiKeyDirectory
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -696,6 +661,8 @@ class LocalStack:
         handler = self.handler_loader()
         self._handler = handler
         responder = load_gateway_responder() if self.handler_loader is load_gateway_handler else None
+        from cost_sentry.adapters.api_keys import ApiKeyDirectory
+
         self.api_keys = ApiKeyDirectory(self.client("apigateway"))
         tls_context = None
         if self.https:
