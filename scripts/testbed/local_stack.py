@@ -347,7 +347,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
                 self.send_header(name, value)
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-amzn-RequestId", request_id)
+        if "x-amzn-requestid" not in {name.lower() for name in response.headers}:
+            self.send_header("x-amzn-RequestId", request_id)
         connected = True
         try:
             self.end_headers()
@@ -379,7 +380,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-amzn-RequestId", request_id)
+        if "x-amzn-requestid" not in {name.lower() for name in headers}:
+            self.send_header("x-amzn-RequestId", request_id)
         self.end_headers()
         self.wfile.write(payload)
 

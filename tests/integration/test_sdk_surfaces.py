@@ -493,3 +493,67 @@ def test_readme_snippets_are_the_ones_tested() -> None:
     assert Path(__file__).name in README
     for name in ("bedrock", "langchain", "openai", "anthropic"):
         assert snippet(name)
+
+
+# -- beyond the basics: guardrails, end users, thinking, a stream that breaks ------------------------
+
+
+def test_guardrails_pass_through_and_request_metadata_names_tenant_user_and_request(
+    sdk_env: LocalStack,
+) -> None:
+    client = bedrock(sdk_env)
+
+    def add_user(request: Any, **kwargs: Any) -> None:
+        request.headers["x-cost-sentry-user"] = "alice"
+
+    client.meta.events.register("before-sign.bedrock-runtime.Converse", add_user)
+    response = client.converse(
+        modelId="nova-lite",
+        messages=[{"role": "user", "content": [{"text": "hello"}]}],
+        guardrailConfig={"guardrailIdentifier": "gr-123", "guardrailVersion": "1"},
+        requestMetadata={"team": "blue"},
+    )
+    sent = sdk_env.bedrock.requests()[-1]["body"]
+    assert sent["guardrailConfig"] == {"guardrailIdentifier": "gr-123", "guardrailVersion": "1"}
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    assert sent["requestMetadata"] == {
+        "team": "blue",
+        "tenantId": "alpha",
+        "userId": "alice",
+        "requestId": request_id,
+    }
+
+
+def test_anthropic_extended_thinking_counts_inside_max_tokens(sdk_env: LocalStack) -> None:
+    before = spent(sdk_env)
+    message = anthropic_client(sdk_env).messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Think, then answer."}],
+    )
+    assert [block.type for block in message.content] == ["thinking", "text"]
+    sent = sdk_env.bedrock.requests()[-1]["body"]
+    assert sent["additionalModelRequestFields"]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert spent(sdk_env) - before == anthropic_price(message.usage)
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client(sdk_env).messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=1000,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "Think."}],
+        )
+    assert "below max_tokens" in caught.value.body["error"]["message"]
+
+
+def test_a_bedrock_stream_that_breaks_midway_ends_with_an_exception_frame(sdk_env: LocalStack) -> None:
+    from botocore.exceptions import EventStreamError
+
+    sdk_env.bedrock.inject_fault("stream-error")
+    response = bedrock(sdk_env).converse_stream(
+        modelId="nova-lite", messages=[{"role": "user", "content": [{"text": "go on and on"}]}]
+    )
+    with pytest.raises(EventStreamError) as caught:
+        list(response["stream"])
+    assert caught.value.response["Error"]["Code"] in {"modelStreamErrorException", "internalServerException"}
+    assert held(sdk_env) == []  # settled (the worst case: Bedrock may have billed), never left held
