@@ -469,11 +469,10 @@ class GatewayService:
             "outputTokens": trace.output_tokens,
             "totalTokens": trace.input_tokens + trace.output_tokens,
         }
+        # The seed's shape exactly; cache fields only ever appear for the surfaces that can cache.
         if trace.usage is not None and (trace.usage.cache_read_tokens or trace.usage.cache_write_tokens):
             usage["cacheReadInputTokens"] = trace.usage.cache_read_tokens
             usage["cacheWriteInputTokens"] = trace.usage.cache_write_tokens
-        if trace.usage is not None and trace.usage.service_tier is not None:
-            usage["serviceTier"] = trace.usage.service_tier
         return {
             "requestId": trace.call.request_id,
             "model": prepared.spec.short_name,
