@@ -18,10 +18,14 @@ locals {
   model_actions = {
     converse        = "converse"
     converse_stream = "converse-stream"
+    invoke          = "invoke"
+    invoke_stream   = "invoke-with-response-stream"
   }
   surface_routes = {
     bedrock_converse        = { resource_id = aws_api_gateway_resource.model_action["converse"].id, http_method = "POST" }
     bedrock_converse_stream = { resource_id = aws_api_gateway_resource.model_action["converse_stream"].id, http_method = "POST" }
+    bedrock_invoke          = { resource_id = aws_api_gateway_resource.model_action["invoke"].id, http_method = "POST" }
+    bedrock_invoke_stream   = { resource_id = aws_api_gateway_resource.model_action["invoke_stream"].id, http_method = "POST" }
     openai_chat             = { resource_id = aws_api_gateway_resource.chat_completions.id, http_method = "POST" }
     openai_models           = { resource_id = aws_api_gateway_resource.surface_v1["models"].id, http_method = "GET" }
     anthropic_messages      = { resource_id = aws_api_gateway_resource.surface_v1["messages"].id, http_method = "POST" }

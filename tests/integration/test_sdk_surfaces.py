@@ -557,3 +557,57 @@ def test_a_bedrock_stream_that_breaks_midway_ends_with_an_exception_frame(sdk_en
         list(response["stream"])
     assert caught.value.response["Error"]["Code"] in {"modelStreamErrorException", "internalServerException"}
     assert held(sdk_env) == []  # settled (the worst case: Bedrock may have billed), never left held
+
+
+# -- InvokeModel with Anthropic bodies -----------------------------------------------------------------
+
+
+def anthropic_body(**fields: Any) -> bytes:
+    import json
+
+    document = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 40,
+        "messages": [{"role": "user", "content": "Invoke me."}],
+        **fields,
+    }
+    return json.dumps(document).encode()
+
+
+def test_boto3_invoke_model_with_an_anthropic_body_is_metered_exactly(sdk_env: LocalStack) -> None:
+    import json
+
+    before = spent(sdk_env)
+    response = bedrock(sdk_env).invoke_model(modelId="claude-haiku-4-5", body=anthropic_body(temperature=0.5))
+    document = json.loads(response["body"].read())
+    assert document["type"] == "message" and document["content"][0]["text"]
+    usage = document["usage"]
+    assert (
+        spent(sdk_env) - before
+        == usage["input_tokens"] * HAIKU["input"] + usage["output_tokens"] * HAIKU["output"]
+    )
+
+
+def test_boto3_invoke_model_with_response_stream_sends_message_events(sdk_env: LocalStack) -> None:
+    import json
+
+    before = spent(sdk_env)
+    response = bedrock(sdk_env).invoke_model_with_response_stream(
+        modelId="claude-haiku-4-5", body=anthropic_body()
+    )
+    events = [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
+    assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
+    assert (
+        spent(sdk_env) - before
+        == metrics["inputTokenCount"] * HAIKU["input"] + metrics["outputTokenCount"] * HAIKU["output"]
+    )
+
+
+def test_invoke_model_refuses_a_body_it_cannot_meter(sdk_env: LocalStack) -> None:
+    before = period_item(sdk_env, "alpha")
+    with pytest.raises(ClientError) as caught:
+        bedrock(sdk_env).invoke_model(modelId="nova-lite", body=b'{"inputText": "hello"}')
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "use Converse" in caught.value.response["Error"]["Message"]
+    assert period_item(sdk_env, "alpha") == before

@@ -264,7 +264,11 @@ def _tools(raw: Any, choice: Any) -> dict[str, Any] | None:
 
 
 def parse_messages_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
-    document = parse_body(body, max_body_bytes)
+    return messages_request(parse_body(body, max_body_bytes))
+
+
+def messages_request(document: Mapping[str, Any]) -> ConverseRequest:
+    """A Messages API body (already parsed, exact decimals) as the content model."""
     unknown = sorted(set(document) - FIELDS)
     if unknown:
         raise BadRequest("unknown_field", f"unsupported field(s): {', '.join(unknown)}")
@@ -333,6 +337,22 @@ def usage_document(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str
     }
 
 
+def message_document(
+    reply: Any, usage: Usage | None, fallback: Mapping[str, Any], message_id: str, model: str
+) -> dict[str, Any]:
+    """A Messages API response (also the body InvokeModel answers for an Anthropic model)."""
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": _content(reply.content),
+        "stop_reason": _STOP.get(reply.stop_reason or "", "end_turn"),
+        "stop_sequence": None,
+        "usage": usage_document(usage, fallback),
+    }
+
+
 def _content(blocks: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for block in blocks:
@@ -393,24 +413,25 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
     result = service.converse(call)
     if result.status != 200 or result.reply is None:
         return error_response(error_from_result(result), request.request_id)
-    reply = result.reply
-    document = {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": _content(reply.content),
-        "stop_reason": _STOP.get(reply.stop_reason or "", "end_turn"),
-        "stop_sequence": None,
-        "usage": usage_document(result.usage, result.body["usage"]),
-    }
+    document = message_document(result.reply, result.usage, result.body["usage"], message_id, model)
     return json_response(
         200, document, request.request_id, {"request-id": request.request_id, **money_headers(result)}
     )
 
 
-def _event(name: str, document: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {dumps({'type': name, **document})}\n\n".encode()
+def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {"type": name, **document}
+
+
+def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
+    try:
+        for event in events:
+            yield f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str) -> HttpResponse:
@@ -424,18 +445,18 @@ def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str)
         "Cache-Control": "no-store",
         "request-id": call.request_id,
     }
-    return HttpResponse(200, headers, chunks=_events(first, events, message_id, model))
+    return HttpResponse(200, headers, chunks=sse(message_events(first, events, message_id, model)))
 
 
-def _events(
+def message_events(
     first: dict[str, Any], events: Iterator[dict[str, Any]], message_id: str, model: str
-) -> Iterator[bytes]:
+) -> Iterator[dict[str, Any]]:
     # Converse opens only tool-use blocks explicitly; text and reasoning blocks start with their first
     # delta, so a block is opened here on the first event that names its index.
     open_block: int | None = None
     stop_reason: str | None = None
 
-    def start(index: int, block: dict[str, Any]) -> Iterator[bytes]:
+    def start(index: int, block: dict[str, Any]) -> Iterator[dict[str, Any]]:
         nonlocal open_block
         if open_block == index:
             return

@@ -6,10 +6,18 @@ ChatBedrockConverse work unchanged with ``endpoint_url`` set to the gateway and 
 inference profile id, or the tenant's own application inference profile ARN (percent-encoded in the
 path). Errors answer in Bedrock's shape (``x-amzn-ErrorType`` + ``{"message"}``); ConverseStream answers
 ``application/vnd.amazon.eventstream`` frames, an error after the first frame as an exception frame.
+
+``InvokeModel`` / ``InvokeModelWithResponseStream`` (``/invoke``, ``/invoke-with-response-stream``) take
+Anthropic Messages bodies (``anthropic_version: bedrock-2023-05-31``) for Anthropic models: the body is
+read by the Anthropic surface's parser and run through Converse, so its usage is metered exactly like
+every other call, and the answer comes back in InvokeModel's Anthropic format (stream: ``chunk``
+events whose ``bytes`` are the Messages stream events). Other bodies are refused with a 400 that
+points at Converse, because the gateway could not meter them exactly.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -18,14 +26,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from cost_sentry.core.converse import ConverseRequest, parse_converse
-from cost_sentry.core.errors import GatewayError, NotFound
+from cost_sentry.core.errors import BadRequest, GatewayError, NotFound
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import parse_body
 from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.surfaces import anthropic
 from cost_sentry.surfaces.eventstream import encode_event, encode_exception
 from cost_sentry.surfaces.http import (
     HttpRequest,
     HttpResponse,
+    dumps,
     error_from_result,
     error_headers,
     json_response,
@@ -33,7 +43,11 @@ from cost_sentry.surfaces.http import (
     status_error,
 )
 
-PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream)$")
+PATH = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
+STREAMING_ACTIONS = ("converse-stream", "invoke-with-response-stream")
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 
 # GatewayError status -> Bedrock's error type (botocore reads the error code from x-amzn-ErrorType).
@@ -77,13 +91,13 @@ def error_response(error: GatewayError, request_id: str) -> HttpResponse:
     return response
 
 
-def model_id_of(request: HttpRequest) -> tuple[str, bool]:
-    """(the decoded modelId, whether it is ConverseStream). API Gateway decodes path parameters itself."""
+def model_id_of(request: HttpRequest) -> tuple[str, str]:
+    """(the decoded modelId, the action). API Gateway decodes path parameters itself."""
     match = PATH.match(request.path)
     if match is None:
         raise NotFound("not_found", f"no route {request.path!r}")
     model = request.path_parameters.get("modelId") or unquote(match["model"])
-    return model, match["action"] == "converse-stream"
+    return model, match["action"]
 
 
 def _parser(model_id: str):
@@ -115,22 +129,50 @@ def usage_document(usage: Usage | None, fallback: dict[str, Any]) -> dict[str, A
     return document
 
 
+def _invoke_parser(model_id: str):
+    def parse(body: bytes, max_body_bytes: int) -> ConverseRequest:
+        document = parse_body(body, max_body_bytes)
+        if document.get("anthropic_version") != ANTHROPIC_VERSION:
+            raise BadRequest(
+                "unsupported_body",
+                f"InvokeModel bodies are metered for Anthropic models with anthropic_version "
+                f"{ANTHROPIC_VERSION!r} only; use Converse (POST /model/{{modelId}}/converse) for any model",
+            )
+        fields = {
+            key: value
+            for key, value in document.items()
+            if key not in ("anthropic_version", "anthropic_beta")
+        }
+        request = anthropic.messages_request({**fields, "model": model_id})
+        if document.get("anthropic_beta"):
+            extra = dict(request.additional_fields or {})
+            extra["anthropic_beta"] = document["anthropic_beta"]
+            request = replace(request, additional_fields=extra)
+        return request
+
+    return parse
+
+
 def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
     started = time.monotonic()
-    model_id, stream = model_id_of(request)
+    model_id, action = model_id_of(request)
+    stream = action in STREAMING_ACTIONS
+    invoke = action.startswith("invoke")
     call = ApiCall(
         request_id=request.request_id,
         api_key_id=request.api_key_id,
         body=request.body,
         user_header=request.user_header,
-        route="bedrock-converse-stream" if stream else "bedrock-converse",
-        parser=_parser(model_id),
+        route=f"bedrock-{action}",
+        parser=_invoke_parser(model_id) if invoke else _parser(model_id),
         raw_events=True,
     )
     if request.method != "POST":
         return error_response(
             status_error(405, "method_not_allowed", f"{request.path} accepts POST only"), request.request_id
         )
+    if invoke:
+        return _invoke(service, call, stream, model_id)
     if stream:
         return _stream(service, call, started)
     result = service.converse(call)
@@ -186,6 +228,66 @@ def _frames(first: dict[str, Any], events: Iterator[dict[str, Any]], started: fl
                 yield encode_exception(name, error["message"])
     finally:
         events.close()
+
+
+def _invoke(service: GatewayService, call: ApiCall, stream: bool, model_id: str) -> HttpResponse:
+    message_id = f"msg_bdrk_{call.request_id.replace('-', '')}"
+    if not stream:
+        result = service.converse(call)
+        if result.status != 200 or result.reply is None:
+            return error_response(error_from_result(result), call.request_id)
+        document = anthropic.message_document(
+            result.reply, result.usage, result.body["usage"], message_id, model_id
+        )
+        headers = {
+            "x-amzn-RequestId": call.request_id,
+            "X-Amzn-Bedrock-Input-Token-Count": str(result.body["usage"]["inputTokens"]),
+            "X-Amzn-Bedrock-Output-Token-Count": str(result.body["usage"]["outputTokens"]),
+            **money_headers(result),
+        }
+        return json_response(200, document, call.request_id, headers)
+    events = service.iter_stream_events(call)
+    try:
+        first = next(events)
+    except GatewayError as error:
+        return error_response(error, call.request_id)
+    headers = {
+        "Content-Type": EVENTSTREAM,
+        "X-Request-Id": call.request_id,
+        "x-amzn-RequestId": call.request_id,
+    }
+    return HttpResponse(
+        200, headers, chunks=_chunk_frames(anthropic.message_events(first, events, message_id, model_id))
+    )
+
+
+def _chunk_frames(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """InvokeModelWithResponseStream: each Messages stream event as a ``chunk`` whose bytes are its JSON;
+    message_stop carries Bedrock's invocation metrics, as Bedrock sends them."""
+    usage: dict[str, Any] = {}
+    try:
+        for event in events:
+            if event["type"] == "message_delta":
+                usage = event.get("usage", {})
+            if event["type"] == "message_stop":
+                event = {
+                    **event,
+                    "amazon-bedrock-invocationMetrics": {
+                        "inputTokenCount": usage.get("input_tokens", 0),
+                        "outputTokenCount": usage.get("output_tokens", 0),
+                        "cacheReadInputTokenCount": usage.get("cache_read_input_tokens", 0),
+                        "cacheWriteInputTokenCount": usage.get("cache_creation_input_tokens", 0),
+                    },
+                }
+            if event["type"] == "error":
+                yield encode_exception("internalServerException", event["error"]["message"])
+                continue
+            payload = base64.b64encode(dumps(event).encode("utf-8")).decode("ascii")
+            yield encode_event("chunk", {"bytes": payload})
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

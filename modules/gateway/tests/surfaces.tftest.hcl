@@ -72,7 +72,7 @@ run "surfaces_stream_through_one_authorizer" {
   }
 
   assert {
-    condition     = sort(keys(aws_api_gateway_method.surface)) == sort(["anthropic_messages", "bedrock_converse", "bedrock_converse_stream", "openai_chat", "openai_models"])
+    condition     = sort(keys(aws_api_gateway_method.surface)) == sort(["anthropic_messages", "bedrock_converse", "bedrock_converse_stream", "bedrock_invoke", "bedrock_invoke_stream", "openai_chat", "openai_models"])
     error_message = "Every SDK surface needs its route."
   }
 
