@@ -11,7 +11,7 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
        unsupported_content, content_too_large, invalid_tools, reserved_metadata, unsupported_field,
        unsupported_body, cache_not_supported, service_tier_not_supported, tools_not_supported
   401  missing_api_key, unknown_api_key
-  403  tag_mismatch, model_access_denied
+  403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile)
   404  not_found          405  method_not_allowed          413  body_too_large
   429  budget_exhausted, rate_limited, token_limit, tenant_blocked (tenant limits, with Retry-After);
        bedrock_throttled (the account's Bedrock quota)

@@ -368,7 +368,7 @@ class GatewayService:
             if ":application-inference-profile/" in requested:
                 # Never another tenant's profile: only the key's own tenant's profiles are usable.
                 raise Forbidden(
-                    "model_not_allowed", "the inference profile is not one of this API key's tenant"
+                    "profile_not_allowed", "the inference profile is not one of this API key's tenant's"
                 )
         return resolve_model_name(tenant, requested, self.catalog)
 
