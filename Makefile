@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench lambda-zip tf-schema report plan apply check-account
+.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench prices lambda-zip tf-schema report plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,8 +48,12 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.devtools.bench_gateway
+	$(PY) -m scripts.devtools.bench_streaming
 	$(PY) -m scripts.devtools.bench_attribution
 	$(PY) -m scripts.devtools.bench_reports
+
+prices: ## Catalog prices from the AWS Price List API: offline diff by default; ONLINE=1 asks AWS and writes models.json
+	$(PY) -m scripts.devtools.prices $(if $(ONLINE),--online) $(if $(RECORD),--record $(RECORD))
 
 report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]
 	@test -n "$(CUR)" || { echo "CUR is required, for example: make report CUR=downloads/cur2 PERIOD=2026-11"; exit 2; }

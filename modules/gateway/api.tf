@@ -47,7 +47,7 @@ locals {
 resource "aws_api_gateway_rest_api" "this" {
   name           = "${var.name_prefix}-gateway"
   description    = "Cost Sentry: Bedrock Converse behind per-tenant budgets"
-  api_key_source = "HEADER"
+  api_key_source = "AUTHORIZER" # the key comes from x-api-key or Bearer (authorizer.tf)
 
   endpoint_configuration {
     types = ["REGIONAL"]
@@ -81,7 +81,8 @@ resource "aws_api_gateway_method" "route" {
   rest_api_id      = aws_api_gateway_rest_api.this.id
   resource_id      = aws_api_gateway_resource.route[each.key].id
   http_method      = each.value.http_method
-  authorization    = "NONE"
+  authorization    = "CUSTOM"
+  authorizer_id    = aws_api_gateway_authorizer.this.id
   api_key_required = true
 }
 
@@ -131,6 +132,7 @@ resource "aws_api_gateway_deployment" "this" {
       [for key in sort(keys(local.routes)) : aws_api_gateway_integration.route[key].id],
       [for key in sort(keys(local.routes)) : aws_api_gateway_integration.route[key].uri],
       [for key in sort(keys(local.gateway_responses)) : aws_api_gateway_gateway_response.this[key].response_templates],
+      local.surface_deployment_hash,
     ]))
   }
 

@@ -282,3 +282,27 @@ variable "tags" {
   description = "Tags for every resource."
   default     = {}
 }
+
+# -- SDK surfaces and streaming (surfaces.tf, authorizer.tf) ----------------------------------------
+
+variable "stream_reserved_concurrency" {
+  description = "Reserved concurrency of the streaming gateway function (the SDK surfaces); null = unreserved, from the account's pool."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.stream_reserved_concurrency == null || try(var.stream_reserved_concurrency >= 1 && floor(var.stream_reserved_concurrency) == var.stream_reserved_concurrency, false)
+    error_message = "stream_reserved_concurrency must be null or a whole number of at least 1."
+  }
+}
+
+variable "authorizer_reserved_concurrency" {
+  description = "Reserved concurrency of the API key authorizer; null = unreserved. It runs once per request, for a few milliseconds."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.authorizer_reserved_concurrency == null || try(var.authorizer_reserved_concurrency >= 1 && floor(var.authorizer_reserved_concurrency) == var.authorizer_reserved_concurrency, false)
+    error_message = "authorizer_reserved_concurrency must be null or a whole number of at least 1."
+  }
+}

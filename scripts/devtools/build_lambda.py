@@ -25,6 +25,9 @@ DEFAULT_OUTPUT = REPO_ROOT / "build" / "lambda" / "cost_sentry.zip"
 # The earliest timestamp a zip entry can carry: fixed so the build date never enters the bytes.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--: Lambda only needs to read the code
+# Scripts Lambda executes (the streaming runtime's AWS_LAMBDA_EXEC_WRAPPER): rwxr-xr-x.
+EXECUTABLE_MODE = 0o100755
+EXECUTABLE_SUFFIXES = (".sh",)
 ZIP_UNIX_SYSTEM = 3
 COMPRESS_LEVEL = 9
 
@@ -72,7 +75,8 @@ def _write_entries(files: Iterable[Path], source_dir: Path, archive: Path) -> No
             info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = ZIP_UNIX_SYSTEM
-            info.external_attr = FILE_MODE << 16
+            mode = EXECUTABLE_MODE if path.name.endswith(EXECUTABLE_SUFFIXES) else FILE_MODE
+            info.external_attr = mode << 16
             zf.writestr(
                 info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
             )

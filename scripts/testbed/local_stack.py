@@ -4,8 +4,13 @@
 
 - moto in server mode (DynamoDB, API Gateway, STS, IAM) unless ``AWS_ENDPOINT_URL`` is already set;
 - the Bedrock runtime stand-in (scripts/testbed/emulators) unless ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` is set;
-- the HTTP front: each request becomes an API Gateway REST v1 proxy event for
-  ``cost_sentry.handlers.gateway.handler``, the function Lambda runs, called in this process.
+- the HTTP front: each request becomes an API Gateway REST v1 proxy event for the gateway function,
+  called in this process. It answers as the deployed streaming integration does: a streaming surface's
+  chunks are written as they come (HTTP/1.1 chunked), over HTTP and, with ``https=True`` (``make
+  serve``), over HTTPS too, with a certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs
+  that only send bearer tokens over HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
+- the key check the deployed authorizer does: the tenant's key from ``x-api-key`` or ``Authorization:
+  Bearer`` (cost_sentry.surfaces.http.presented_api_key), refused in the surface's own error shape.
 
 Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
 tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
@@ -33,8 +38,11 @@ import importlib
 import io
 import json
 import os
+import shutil
 import signal
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -55,10 +63,16 @@ REGION = "us-east-1"
 LOCAL_ACCOUNT_ID = "123456789012"
 STAGE = "local"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# A handler that may stream: returns a cost_sentry.surfaces.http.HttpResponse.
+Responder = Callable[[dict[str, Any], Any], Any]
 
 # The defaults a local run needs that the Terraform module sets on the real function.
 # What modules/gateway/api.tf makes API Gateway answer for a missing or invalid key (tested to agree).
 INVALID_API_KEY_MESSAGE = "Missing or invalid API key: send the tenant's key in the x-api-key header."
+# The same for the Bedrock, OpenAI and Anthropic surfaces (modules/gateway/surfaces.tf).
+SURFACE_INVALID_KEY_MESSAGE = (
+    "Missing or invalid API key: send the tenant's key as x-api-key or Authorization: Bearer <key>."
+)
 
 GATEWAY_ENVIRONMENT = {
     "METRICS_NAMESPACE": "GenAIRateLimiting",
@@ -186,41 +200,6 @@ class LambdaContext:
         return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
 
 
-class ApiKeyDirectory:
-    """x-api-key value -> API key id, from API Gateway's get_api_keys(includeValues=True), cached.
-
-    A miss re-reads the keys at most once a second, so a new key works at once and random keys
-    cannot turn every request into a control-plane call.
-    """
-
-    def __init__(self, apigateway_client: Any, refresh_interval_seconds: float = 1.0) -> None:
-        self._client = apigateway_client
-        self._interval = refresh_interval_seconds
-        self._ids: dict[str, str] = {}
-        self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def key_id(self, api_key: str) -> str | None:
-        with self._lock:
-            if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
-                self._load()
-            return self._ids.get(api_key)
-
-    def reload(self) -> None:
-        """Read the keys now (a test that just created a key need not wait for the next refresh)."""
-        with self._lock:
-            self._load()
-
-    def _load(self) -> None:
-        ids: dict[str, str] = {}
-        for page in self._client.get_paginator("get_api_keys").paginate(includeValues=True):
-            for key in page.get("items", []):
-                if key.get("enabled", True):
-                    ids[key["value"]] = key["id"]
-        self._ids = ids
-        self._loaded_at = time.monotonic()
-
-
 def proxy_event(
     method: str,
     raw_path: str,
@@ -275,6 +254,16 @@ def proxy_event(
 
 class _FrontServer(ThreadingHTTPServer):
     daemon_threads = True
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs in the request's own thread, so a slow client never blocks accept().
+        if self.tls_context is not None:
+            try:
+                request = self.tls_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A caller that hung up before its answer was written: nothing to report.
@@ -284,7 +273,8 @@ class _FrontServer(ThreadingHTTPServer):
     # Bursts of concurrent clients (the 64-request test) must queue, not be refused.
     request_queue_size = 256
     handler: Handler
-    api_keys: ApiKeyDirectory
+    responder: Responder
+    api_keys: Any  # cost_sentry.adapters.api_keys.ApiKeyDirectory, the authorizer's own
     api_key_required: bool
     log_capture: LambdaLogCapture
     lambda_timeout_seconds: int
@@ -305,34 +295,84 @@ class _FrontHandler(BaseHTTPRequestHandler):
         # API Gateway lower-cases nothing, but HTTP headers are case-insensitive; lower case is what
         # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
         headers = {name.lower(): value for name, value in self.headers.items()}
-        api_key = headers.get("x-api-key")
+        from cost_sentry.surfaces.http import presented_api_key
+
+        # The deployed authorizer reads the key from whichever header the caller's SDK uses.
+        api_key = presented_api_key(headers)
         api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
         event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
+        request_id = event["requestContext"]["requestId"]
         if api_key_id is None and self.server.api_key_required:
-            # The REST API's methods set api_key_required: API Gateway itself refuses a missing, unknown
-            # or disabled key (response type INVALID_API_KEY), and the function never runs. The
-            # gateway module customises that response to a 401 in the gateway's error shape; mirror it.
-            request_id = event["requestContext"]["requestId"]
-            error = {"code": "invalid_api_key", "message": INVALID_API_KEY_MESSAGE, "requestId": request_id}
-            self._send(
-                401,
-                {"Content-Type": "application/json", "x-amzn-ErrorType": "ForbiddenException"},
-                json.dumps({"error": error}).encode(),
-                request_id,
-            )
+            # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
+            # disabled one and the function never runs. The gateway module customises that response to
+            # a 401 in the error shape of the surface the path belongs to (modules/gateway/surfaces.tf).
+            self._send_unauthorized(event, request_id)
             return
         deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000
         context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
+        with self.server.log_capture.capturing():
+            try:
+                response = self.server.responder(event, context)
+            except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
+                print(
+                    f"handler raised {type(error).__name__}: {error} (requestId {request_id})",
+                    file=sys.stderr,
+                )
+                payload = json.dumps({"message": "Internal server error"}).encode()
+                self._send(502, {"Content-Type": "application/json"}, payload, request_id)
+                return
+            if response.chunks is None:
+                self._send(response.status, response.headers, response.body, request_id)
+            else:
+                self._send_stream(response, request_id)
+
+    def _send_unauthorized(self, event: dict[str, Any], request_id: str) -> None:
+        from cost_sentry.core.errors import Unauthorized
+        from cost_sentry.surfaces.router import error_renderer_for, surface_for
+
+        path = event["path"]
+        message = INVALID_API_KEY_MESSAGE if surface_for(path) is None else SURFACE_INVALID_KEY_MESSAGE
+        response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
+        headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}
+        if surface_for(path) is None:
+            headers["x-amzn-ErrorType"] = "ForbiddenException"
+        self._send(401, headers, response.body, request_id)
+
+    def _send_stream(self, response: Any, request_id: str) -> None:
+        """Each chunk as the surface yields it. A caller that hangs up does not stop the call: the rest
+        is read (and dropped) so the service settles the usage Bedrock reports, as the deployed
+        streaming runtime does."""
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        if "x-amzn-requestid" not in {name.lower() for name in response.headers}:
+            self.send_header("x-amzn-RequestId", request_id)
+        connected = True
         try:
-            with self.server.log_capture.capturing():
-                response = self.server.handler(event, context)
-            status, out_headers, payload = _http_response(response)
-        except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
-            request_id = event["requestContext"]["requestId"]
-            print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
-            status, out_headers = 502, {"Content-Type": "application/json"}
-            payload = json.dumps({"message": "Internal server error"}).encode()
-        self._send(status, out_headers, payload, event["requestContext"]["requestId"])
+            self.end_headers()
+        except OSError:
+            connected = False
+        chunks = response.chunks
+        try:
+            for chunk in chunks:
+                if not connected or not chunk:
+                    continue
+                try:
+                    self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                except OSError:
+                    connected = False  # the caller went away: keep draining for an exact settle
+            if connected:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+        except OSError:
+            pass
+        finally:
+            chunks.close()
+        if not connected:
+            self.close_connection = True
 
     def _send(self, status: int, headers: Mapping[str, str], payload: bytes, request_id: str) -> None:
         self.send_response(status)
@@ -340,7 +380,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-amzn-RequestId", request_id)
+        if "x-amzn-requestid" not in {name.lower() for name in headers}:
+            self.send_header("x-amzn-RequestId", request_id)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -371,6 +412,97 @@ def fake_profile_arn(tenant_id: str, model: str) -> str:
     """A stable, realistic application inference profile ARN for (tenant, model)."""
     profile_id = hashlib.sha256(f"{tenant_id}/{model}".encode()).hexdigest()[:12]
     return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
+
+
+def _stop_server(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def _buffered_responder(handler: Handler) -> Responder:
+    """A plain proxy handler (a test's own) as a responder: its whole body at once."""
+    from cost_sentry.surfaces.http import HttpResponse
+
+    def respond(event: dict[str, Any], context: Any) -> Any:
+        status, headers, payload = _http_response(handler(event, context))
+        return HttpResponse(status, headers, payload)
+
+    return respond
+
+
+def make_tls(directory: str) -> tuple[str, ssl.SSLContext]:
+    """A CA and a certificate for 127.0.0.1 / localhost signed by it, in ``directory``; returns the CA
+    file clients trust and the server's TLS context."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cost Sentry local CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = os.path.join(directory, "ca.pem")
+    cert_file = os.path.join(directory, "server.pem")
+    key_file = os.path.join(directory, "server.key")
+    with open(ca_file, "wb") as out:
+        out.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with open(cert_file, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return ca_file, context
+
+
+def load_gateway_responder() -> Responder:
+    """The gateway module's streaming entry point (loaded after load_gateway_handler's cold start)."""
+    return sys.modules["cost_sentry.handlers.gateway"].respond
 
 
 def use_lambda_package() -> None:
@@ -406,6 +538,9 @@ class LocalStack:
     gateway_environment: Mapping[str, str] = field(default_factory=dict)
     bedrock_reply_tokens: int | None = None
     bedrock_latency_ms: int = 0
+    # A stand-in that streams like a model: first token after this long, then one token per interval.
+    bedrock_first_token_ms: int = 0
+    bedrock_token_interval_ms: int = 0
     echo_lambda_logs: TextIO | None = None
     # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
     api_key_required: bool = True
@@ -413,16 +548,21 @@ class LocalStack:
     # credentials. None: as the account's tfvars says (per_user_sessions), like Terraform.
     per_user_sessions: bool | None = None
     handler_loader: Callable[[], Handler] = load_gateway_handler
+    # Also serve HTTPS (a second front, same handler) with a certificate from a CA made for this run.
+    https: bool = False
+    https_port: int = 0
 
     # Filled in by start().
     moto_url: str = field(init=False, default="")
     bedrock_url: str = field(init=False, default="")
     gateway_url: str = field(init=False, default="")
+    gateway_https_url: str = field(init=False, default="")
+    ca_file: str = field(init=False, default="")
     ledger_table: str = field(init=False, default="")
     config_table: str = field(init=False, default="")
     bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
     tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
-    api_keys: ApiKeyDirectory | None = field(init=False, default=None)
+    api_keys: Any = field(init=False, default=None)  # the authorizer's ApiKeyDirectory
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -487,7 +627,10 @@ class LocalStack:
             self.bedrock_url = os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
         else:
             stub = BedrockRuntimeStub(
-                reply_tokens=self.bedrock_reply_tokens, latency_ms=self.bedrock_latency_ms
+                reply_tokens=self.bedrock_reply_tokens,
+                latency_ms=self.bedrock_latency_ms,
+                first_token_ms=self.bedrock_first_token_ms,
+                token_interval_ms=self.bedrock_token_interval_ms,
             )
             self._exit.enter_context(stub)
             self.bedrock = stub
@@ -519,24 +662,32 @@ class LocalStack:
 
         handler = self.handler_loader()
         self._handler = handler
-        front = _FrontServer(("127.0.0.1", self.port), _FrontHandler)
-        front.handler = handler
+        responder = load_gateway_responder() if self.handler_loader is load_gateway_handler else None
+        from cost_sentry.adapters.api_keys import ApiKeyDirectory
+
         self.api_keys = ApiKeyDirectory(self.client("apigateway"))
-        front.api_keys = self.api_keys
-        front.api_key_required = self.api_key_required
-        front.log_capture = capture
-        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
-        thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
-        thread.start()
-
-        def stop_front() -> None:
-            front.shutdown()
-            thread.join()
-            front.server_close()
-
-        self._exit.callback(stop_front)
-        host, port = front.server_address[:2]
-        self.gateway_url = f"http://{host}:{port}"
+        tls_context = None
+        if self.https:
+            directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
+            self._exit.callback(shutil.rmtree, directory, True)
+            self.ca_file, tls_context = make_tls(directory)
+        for port, context in ((self.port, None), *(((self.https_port, tls_context),) if self.https else ())):
+            front = _FrontServer(("127.0.0.1", port), _FrontHandler)
+            front.tls_context = context
+            front.handler = handler
+            front.responder = responder or _buffered_responder(handler)
+            front.api_keys = self.api_keys
+            front.api_key_required = self.api_key_required
+            front.log_capture = capture
+            front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
+            thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
+            thread.start()
+            self._exit.callback(_stop_server, front, thread)
+            host, bound = front.server_address[:2]
+            if context is None:
+                self.gateway_url = f"http://{host}:{bound}"
+            else:
+                self.gateway_https_url = f"https://{host}:{bound}"
 
     def _bootstrap(self, account: AccountVars) -> None:
         use_lambda_package()
@@ -644,13 +795,20 @@ class LocalStack:
         return examples
 
 
-def serve(account: str, port: int, per_user_sessions: bool | None = None) -> int:
+def serve(account: str, port: int, per_user_sessions: bool | None = None, https_port: int = 8443) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with LocalStack(
-        account=account, port=port, echo_lambda_logs=sys.stderr, per_user_sessions=per_user_sessions
+        account=account,
+        port=port,
+        echo_lambda_logs=sys.stderr,
+        per_user_sessions=per_user_sessions,
+        https=True,
+        https_port=https_port,
     ) as stack:
         print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
+        print(f"  and on {stack.gateway_https_url} (TLS; trust the CA in {stack.ca_file})")
+        print(f"  e.g. export AWS_CA_BUNDLE={stack.ca_file} SSL_CERT_FILE={stack.ca_file}")
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
         print(f"  tables: {stack.ledger_table}, {stack.config_table}")
@@ -682,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="start the stack and serve until Ctrl-C")
     serve_parser.add_argument("--account", default="workload")
     serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument("--https-port", type=int, default=8443)
     serve_parser.add_argument(
         "--per-user-sessions",
         action=argparse.BooleanOptionalAction,
@@ -692,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.testbed.tfvars import TfvarsError
 
     try:
-        return serve(args.account, args.port, args.per_user_sessions)
+        return serve(args.account, args.port, args.per_user_sessions, args.https_port)
     except TfvarsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

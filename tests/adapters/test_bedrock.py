@@ -4,6 +4,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from cost_sentry.adapters.bedrock import (
+    RawEvent,
     StreamEnd,
     TextDelta,
     build_converse_request,
@@ -12,6 +13,7 @@ from cost_sentry.adapters.bedrock import (
 )
 from cost_sentry.core.catalog import default_catalog
 from cost_sentry.core.errors import GatewayError
+from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import GatewayRequest, Message, Parameters, RequestTags
 
 ARN = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc"
@@ -91,7 +93,36 @@ def test_stream_events_are_parsed_in_order():
         {"messageStop": {"stopReason": "max_tokens"}},
         {"metadata": {"usage": {"inputTokens": 3, "outputTokens": 2}}},
     ]
-    assert list(iter_stream(iter(events))) == [TextDelta("a"), TextDelta("b"), StreamEnd(3, 2, "max_tokens")]
+    parsed = list(iter_stream(iter(events)))
+    assert parsed == [
+        RawEvent(events[0]),
+        TextDelta("a"),
+        TextDelta("b"),
+        RawEvent(events[3]),
+        StreamEnd(3, 2, "max_tokens", Usage(3, 2)),
+    ]
+
+
+def test_stream_end_carries_cache_usage_and_the_tier_that_served():
+    events = [
+        {"messageStop": {"stopReason": "end_turn"}},
+        {
+            "metadata": {
+                "usage": {
+                    "inputTokens": 5,
+                    "outputTokens": 7,
+                    "cacheReadInputTokens": 100,
+                    "cacheWriteInputTokens": 30,
+                    "cacheDetails": [{"ttl": "1h", "inputTokens": 20}, {"ttl": "5m", "inputTokens": 10}],
+                },
+                "serviceTier": {"type": "priority"},
+            }
+        },
+    ]
+    *_, end = iter_stream(iter(events))
+    assert end.usage == Usage(
+        5, 7, 100, 30, cache_write_5m_tokens=10, cache_write_1h_tokens=20, service_tier="priority"
+    )
 
 
 def test_stream_without_usage_is_an_upstream_failure():

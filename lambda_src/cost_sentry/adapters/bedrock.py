@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cost_sentry.core.catalog import ModelSpec
+from cost_sentry.core.converse import ConverseRequest, from_gateway_request
 from cost_sentry.core.errors import (
     BadRequest,
     Forbidden,
@@ -22,6 +23,7 @@ from cost_sentry.core.errors import (
     UpstreamThrottled,
     UpstreamTimeout,
 )
+from cost_sentry.core.pricing import MalformedUsage, Usage, parse_usage
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
 from cost_sentry.core.validation import GatewayRequest
@@ -39,6 +41,7 @@ _THROTTLED = {"throttlingexception", "servicequotaexceededexception", "toomanyre
 _INVALID = {"validationexception"}
 _DENIED = {"accessdeniedexception"}
 _TIMEOUT = {"modeltimeoutexception"}
+_STREAM_EVENTS = ("messageStart", "contentBlockStart", "contentBlockStop", "messageStop")
 _RETRYABLE = {"throttlingexception", "toomanyrequestsexception", "serviceunavailableexception"}
 
 
@@ -56,6 +59,9 @@ class BedrockClients(Protocol):
 def bedrock_client_options(settings: Settings) -> dict[str, Any]:
     """botocore Config options of the bedrock-runtime clients: timeouts from settings, no SDK retries."""
     return {
+        # SigV4 with the function's (or the per-user session's) credentials, always: a bearer token in
+        # the environment (AWS_BEARER_TOKEN_BEDROCK, a caller's setting) must never become the gateway's.
+        "signature_version": "v4",
         "connect_timeout": settings.bedrock_connect_timeout_seconds,
         "read_timeout": settings.bedrock_timeout_seconds,
         "retries": {"mode": "standard", "total_max_attempts": 1},
@@ -100,9 +106,19 @@ class SharedBedrockClients:
 
 
 def build_converse_request(
-    model_arn: str, spec: ModelSpec, request: GatewayRequest, max_tokens: int
+    model_arn: str,
+    spec: ModelSpec,
+    request: ConverseRequest | GatewayRequest,
+    max_tokens: int,
+    metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Converse/ConverseStream arguments. max_tokens is always sent: the reservation assumed it."""
+    """The Converse/ConverseStream arguments. max_tokens is always sent: the reservation assumed it.
+
+    ``metadata`` (tenant, user, request id) goes into requestMetadata beside the caller's own keys, so
+    Bedrock's model invocation logs join the ledger's call records.
+    """
+    if isinstance(request, GatewayRequest):
+        request = from_gateway_request(request)
     inference: dict[str, Any] = {"maxTokens": max_tokens}
     parameters = request.parameters
     # The SDK takes floats for sampling parameters; these are not money, so float is fine here.
@@ -110,23 +126,37 @@ def build_converse_request(
         inference["temperature"] = float(parameters.temperature)
     if parameters.top_p is not None:
         inference["topP"] = float(parameters.top_p)
+    if request.stop_sequences:
+        inference["stopSequences"] = list(request.stop_sequences)
     arguments: dict[str, Any] = {
         "modelId": model_arn,
-        "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in request.messages],
+        "messages": [dict(message) for message in request.messages],
         "inferenceConfig": inference,
     }
     if request.system:
-        arguments["system"] = [{"text": text} for text in request.system]
+        arguments["system"] = [dict(block) for block in request.system]
+    fields: dict[str, Any] = dict(request.additional_fields or {})
     if parameters.top_k is not None:
         if spec.top_k_path is None:
             raise BadRequest("top_k_not_supported", f"{spec.short_name} does not accept top_k")
         *parents, leaf = spec.top_k_path
-        fields: dict[str, Any] = {}
         node = fields
         for name in parents:
             node = node.setdefault(name, {})
         node[leaf] = parameters.top_k
+    if fields:
         arguments["additionalModelRequestFields"] = fields
+    if request.tool_config is not None:
+        arguments["toolConfig"] = request.tool_config
+    if request.guardrail_config is not None:
+        arguments["guardrailConfig"] = request.guardrail_config
+    if request.service_tier is not None:
+        arguments["serviceTier"] = {"type": request.service_tier}
+    if request.response_field_paths:
+        arguments["additionalModelResponseFieldPaths"] = list(request.response_field_paths)
+    request_metadata = {**request.request_metadata, **(metadata or {})}
+    if request_metadata:
+        arguments["requestMetadata"] = request_metadata
     return arguments
 
 
@@ -136,11 +166,24 @@ class ConverseResult:
     input_tokens: int
     output_tokens: int
     stop_reason: str | None
+    # The whole answer, for the surfaces that return more than text (tool use, reasoning).
+    usage: Usage | None = None
+    content: tuple[dict[str, Any], ...] = ()
+    additional_fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """Any other ConverseStream event (messageStart, contentBlockStart/Stop, tool-use and reasoning
+    deltas, messageStop), as botocore parsed it."""
+
+    event: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -148,6 +191,7 @@ class StreamEnd:
     input_tokens: int
     output_tokens: int
     stop_reason: str | None
+    usage: Usage | None = None
 
 
 class UnreadableResponse(UpstreamFailed):
@@ -157,16 +201,11 @@ class UnreadableResponse(UpstreamFailed):
         super().__init__("bedrock_bad_response", message)
 
 
-def _usage(usage: Any) -> tuple[int, int]:
-    if not isinstance(usage, dict):
-        raise UnreadableResponse("Bedrock returned no token usage")
+def _usage(usage: Any, service_tier: Any = None) -> Usage:
     try:
-        input_tokens, output_tokens = int(usage["inputTokens"]), int(usage["outputTokens"])
-    except (KeyError, TypeError, ValueError):
-        raise UnreadableResponse("Bedrock returned malformed token usage") from None
-    if input_tokens < 0 or output_tokens < 0:
-        raise UnreadableResponse("Bedrock returned negative token usage")
-    return input_tokens, output_tokens
+        return parse_usage(usage, service_tier)
+    except MalformedUsage as exc:
+        raise UnreadableResponse(f"Bedrock returned unreadable token usage: {exc}") from None
 
 
 def _safe_to_retry(exc: Exception) -> bool:
@@ -202,8 +241,16 @@ def converse(
         text = "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
     except (AttributeError, TypeError):
         raise UnreadableResponse("Bedrock returned an unreadable message") from None
-    input_tokens, output_tokens = _usage(response.get("usage"))
-    return ConverseResult(text, input_tokens, output_tokens, response.get("stopReason"))
+    usage = _usage(response.get("usage"), response.get("serviceTier"))
+    return ConverseResult(
+        text,
+        usage.input_tokens,
+        usage.output_tokens,
+        response.get("stopReason"),
+        usage=usage,
+        content=tuple(block for block in content if isinstance(block, dict)),
+        additional_fields=response.get("additionalModelResponseFields"),
+    )
 
 
 def open_stream(client: Any, arguments: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> Any:
@@ -211,21 +258,30 @@ def open_stream(client: Any, arguments: dict[str, Any], sleep: Callable[[float],
     return _call(client.converse_stream, arguments, sleep)["stream"]
 
 
-def iter_stream(stream: Any) -> Iterator[TextDelta | StreamEnd]:
-    """Text deltas as they arrive, then one StreamEnd with the final usage; errors are mapped."""
+def iter_stream(stream: Any) -> Iterator[TextDelta | RawEvent | StreamEnd]:
+    """Each event as it arrives (text deltas as TextDelta, the others as RawEvent), then one StreamEnd
+    with the final usage; errors are mapped."""
     stop_reason: str | None = None
     try:
         for event in stream:
             if "contentBlockDelta" in event:
-                text = event["contentBlockDelta"].get("delta", {}).get("text")
-                if text:
-                    yield TextDelta(text)
-            elif "messageStop" in event:
-                stop_reason = event["messageStop"].get("stopReason")
+                delta = event["contentBlockDelta"].get("delta", {})
+                if "text" in delta:
+                    if delta["text"]:
+                        yield TextDelta(
+                            delta["text"], int(event["contentBlockDelta"].get("contentBlockIndex", 0))
+                        )
+                else:
+                    yield RawEvent(event)
             elif "metadata" in event:
-                input_tokens, output_tokens = _usage(event["metadata"].get("usage"))
-                yield StreamEnd(input_tokens, output_tokens, stop_reason)
+                metadata = event["metadata"]
+                usage = _usage(metadata.get("usage"), metadata.get("serviceTier"))
+                yield StreamEnd(usage.input_tokens, usage.output_tokens, stop_reason, usage)
                 return
+            elif any(name in event for name in _STREAM_EVENTS):
+                if "messageStop" in event:
+                    stop_reason = event["messageStop"].get("stopReason")
+                yield RawEvent(event)
             else:
                 for name, value in event.items():
                     if name.endswith("Exception"):

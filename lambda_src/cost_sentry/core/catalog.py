@@ -1,4 +1,4 @@
-"""The model catalog (docs/design.md section 1): names, limits and exact prices, loaded once."""
+"""The model catalog (docs/design.md sections 1 and 7): names, limits, content and exact prices, loaded once."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from cost_sentry.core.money import parse_decimal, price_per_million_to_nanos_per_token
+from cost_sentry.core.pricing import (
+    DEFAULT_TIER,
+    FEMTOS_PER_NANO,
+    GEOGRAPHIC,
+    GLOBAL,
+    ModelPrices,
+    Usage,
+    usage_cost_nanos,
+)
 
 CATALOG_PATH = Path(__file__).parent.parent / "data" / "models.json"
-
-
-def _nanos_per_token(usd_per_million: object, what: str) -> int:
-    return price_per_million_to_nanos_per_token(parse_decimal(usd_per_million, what), what)
+CONTENT_KINDS = frozenset({"text", "image", "document"})
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,56 @@ class ModelSpec:
     model_id: str
     family: str
     max_output_tokens: int
-    input_nanos_per_token: int
-    output_nanos_per_token: int
     # Where Converse's missing top_k goes inside additionalModelRequestFields; None: the family has none.
     top_k_path: tuple[str, ...] | None
+    prices: ModelPrices
+    # The system profile or foundation model the tenants' application profiles copy from.
+    copy_from_id: str = ""
+    context_tokens: int = 200_000
+    inputs: frozenset[str] = frozenset({"text"})
+    tools: bool = True
+    # Images: the most tokens one image can cost, and pixels per token when the family documents it.
+    image_tokens_max: int | None = None
+    pixels_per_token: int | None = None
+
+    @property
+    def profile_kind(self) -> str:
+        """global: a global cross-Region profile; geographic: a geographic one or in-Region."""
+        return GLOBAL if self.copy_from_id.startswith("global.") else GEOGRAPHIC
+
+    @property
+    def cache_ttls(self) -> frozenset[str]:
+        rates = self.prices.tiers[DEFAULT_TIER]
+        ttls = set()
+        if rates.cache_write_5m is not None:
+            ttls.add("5m")
+        if rates.cache_write_1h is not None:
+            ttls.add("1h")
+        return frozenset(ttls)
+
+    @property
+    def input_nanos_per_token(self) -> int:
+        """The default tier's input rate in whole nano-dollars (0 when it is a fraction of one)."""
+        return self.prices.rates(DEFAULT_TIER, self.profile_kind).input // FEMTOS_PER_NANO
+
+    @property
+    def output_nanos_per_token(self) -> int:
+        return self.prices.rates(DEFAULT_TIER, self.profile_kind).output // FEMTOS_PER_NANO
 
     def cost_nanos(self, input_tokens: int, output_tokens: int) -> int:
-        return input_tokens * self.input_nanos_per_token + output_tokens * self.output_nanos_per_token
+        """Plain (uncached, default tier) usage; see ``usage_cost_nanos`` for every field."""
+        return self.usage_cost_nanos(Usage(input_tokens, output_tokens))
+
+    def usage_cost_nanos(
+        self, usage: Usage, *, requested_tier: str | None = None, undetailed_write_ttl: str = "5m"
+    ) -> int:
+        return usage_cost_nanos(
+            self.prices,
+            usage,
+            self.profile_kind,
+            requested_tier=requested_tier,
+            undetailed_write_ttl=undetailed_write_ttl,
+        )
 
 
 @dataclass(frozen=True)
@@ -41,8 +89,10 @@ class Catalog:
         return self.models[short_name]
 
     def short_name_for_model_id(self, model_id: str) -> str | None:
+        """A base model id, a system inference profile id (``us.``/``global.`` prefixed) or either's ARN."""
+        bare = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
         for spec in self.models.values():
-            if spec.model_id == model_id:
+            if bare in (spec.model_id, spec.copy_from_id):
                 return spec.short_name
         return None
 
@@ -52,28 +102,36 @@ class Catalog:
         models = document.get("models")
         if not isinstance(families, Mapping) or not isinstance(models, Mapping):
             raise ValueError("model catalog needs 'models' and 'families' objects")
-        top_k_paths: dict[str, tuple[str, ...] | None] = {}
-        for family, spec in families.items():
-            top_k = spec.get("topK") if isinstance(spec, Mapping) else None
-            if top_k is None:
-                top_k_paths[family] = None
-            else:
-                top_k_paths[family] = tuple(str(top_k["additionalModelRequestFields"]).split("."))
         parsed: dict[str, ModelSpec] = {}
         for name, entry in models.items():
-            family = entry["family"]
-            if family not in top_k_paths:
-                raise ValueError(f"model {name}: unknown family {family!r}")
-            price = entry["price"]
+            family_name = entry["family"]
+            family = families.get(family_name)
+            if not isinstance(family, Mapping):
+                raise ValueError(f"model {name}: unknown family {family_name!r}")
+            top_k = family.get("topK")
+            inputs = frozenset(entry.get("inputs", ["text"]))
+            if not inputs <= CONTENT_KINDS or "text" not in inputs:
+                raise ValueError(
+                    f"model {name}: inputs must include text and be among {sorted(CONTENT_KINDS)}"
+                )
             parsed[name] = ModelSpec(
                 short_name=name,
                 model_id=entry["modelId"],
-                family=family,
+                family=family_name,
                 max_output_tokens=int(entry["maxOutputTokens"]),
-                input_nanos_per_token=_nanos_per_token(price["inputPerMillionUsd"], f"{name} input price"),
-                output_nanos_per_token=_nanos_per_token(price["outputPerMillionUsd"], f"{name} output price"),
-                top_k_path=top_k_paths[family],
+                top_k_path=None
+                if top_k is None
+                else tuple(str(top_k["additionalModelRequestFields"]).split(".")),
+                prices=ModelPrices.from_document(entry["price"], f"{name} price"),
+                copy_from_id=str((entry.get("copyFrom") or {}).get("id", entry["modelId"])),
+                context_tokens=int(entry.get("contextTokens", 200_000)),
+                inputs=inputs,
+                tools=bool(entry.get("tools", True)),
+                image_tokens_max=family.get("imageTokensMax"),
+                pixels_per_token=family.get("pixelsPerToken"),
             )
+            if "image" in inputs and parsed[name].image_tokens_max is None:
+                raise ValueError(f"model {name} takes images but family {family_name} has no imageTokensMax")
         return cls(models=MappingProxyType(parsed))
 
     @classmethod

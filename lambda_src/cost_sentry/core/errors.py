@@ -6,9 +6,12 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
   400  invalid_json, body_not_object, invalid_body_encoding, unknown_field, missing_messages,
        invalid_message, invalid_role, empty_content, role_order, invalid_parameter, unknown_parameter,
        max_tokens_above_model_limit, top_k_not_supported, missing_tag, invalid_tag, unknown_tag,
-       invalid_user, invalid_model, unknown_model, model_not_allowed, bedrock_validation
+       invalid_user, invalid_model, unknown_model, model_not_allowed, bedrock_validation;
+       the content model (core/converse.py, the SDK surfaces): invalid_field, invalid_content,
+       unsupported_content, content_too_large, invalid_tools, reserved_metadata, unsupported_field,
+       unsupported_body, cache_not_supported, service_tier_not_supported, tools_not_supported
   401  missing_api_key, unknown_api_key
-  403  tag_mismatch, model_access_denied
+  403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile)
   404  not_found          405  method_not_allowed          413  body_too_large
   429  budget_exhausted, rate_limited, token_limit, tenant_blocked (tenant limits, with Retry-After);
        bedrock_throttled (the account's Bedrock quota)

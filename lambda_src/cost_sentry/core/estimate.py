@@ -1,22 +1,39 @@
 """The worst case a request can cost, reserved before Bedrock is called. Pure functions.
 
-Input tokens are bounded by UTF-8 bytes: every tokenizer of the catalog's families (byte-level BPE for
-Claude and Llama 3, SentencePiece with byte fallback for Nova) emits at least one byte of text per token.
-On top of the text, chat templates add role markers and turn separators (Llama 3: five special tokens
-per turn; Claude: "\n\nHuman:"-style markers of a few tokens): PER_MESSAGE_OVERHEAD_TOKENS is a generous
-bound for those, PER_REQUEST_OVERHEAD_TOKENS for the template's frame (begin-of-text, the assistant
-prefix). Over-estimating costs nothing lasting: the difference is given back when the call settles.
+Every bound is derived in docs/design.md section 7.2. In short: input tokens are bounded by UTF-8
+bytes (every tokenizer of the catalog's families, byte-level BPE or SentencePiece with byte fallback,
+emits at least one byte of text per token) plus generous template overheads per message, per block and
+per request; tool definitions and tool blocks count as their JSON text plus the tool-use system prompt;
+an image costs at most its family's per-image maximum (less when its header gives its size and the
+family documents pixels per token); a document in a text format costs its bytes, one in a binary format
+(PDF, Office) the whole context window; and no request's input can exceed the model's context window,
+which Bedrock enforces. Every input token is priced at the dearest rate it could be billed at (a cache
+write of the request's dearest TTL when it has cache points), in the dearer of the requested tier and
+the default one, for the profile kind that serves the tenant. Output is max_tokens (reasoning is
+generated inside it). Over-estimating costs nothing lasting: the difference is given back on settle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from cost_sentry.core.catalog import ModelSpec
+from cost_sentry.core.pricing import femtos_to_nanos_ceiling
+
+if TYPE_CHECKING:
+    from cost_sentry.core.converse import ConverseRequest
 
 PER_MESSAGE_OVERHEAD_TOKENS = 16
 PER_REQUEST_OVERHEAD_TOKENS = 64
+PER_BLOCK_OVERHEAD_TOKENS = PER_MESSAGE_OVERHEAD_TOKENS
+# Anthropic documents 346 tokens for its tool-use system prompt (Claude 4, tool_choice auto); the bound
+# is generous for every family, per request that defines tools.
+TOOL_SYSTEM_PROMPT_TOKENS = 1024
+PER_TOOL_OVERHEAD_TOKENS = 32
 
 
 def input_token_upper_bound(texts: Sequence[str]) -> int:
@@ -39,9 +56,112 @@ class WorstCase:
 
 
 def worst_case(spec: ModelSpec, texts: Sequence[str], max_tokens: int) -> WorstCase:
-    input_tokens = input_token_upper_bound(texts)
+    """Plain texts, default tier, no cache points."""
+    input_tokens = min(input_token_upper_bound(texts), spec.context_tokens)
     return WorstCase(
         input_tokens=input_tokens,
         output_tokens=max_tokens,
         cost_nanos=spec.cost_nanos(input_tokens, max_tokens),
+    )
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def image_dimensions(fmt: str, data: bytes) -> tuple[int, int] | None:
+    """Width and height from the image's header (PNG, GIF, JPEG, WebP), or None when unreadable."""
+    try:
+        if fmt == "png" and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if fmt == "gif" and data[:3] == b"GIF":
+            return struct.unpack("<HH", data[6:10])
+        if fmt == "webp" and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            chunk = data[12:16]
+            if chunk == b"VP8X":
+                width = int.from_bytes(data[24:27], "little") + 1
+                return width, int.from_bytes(data[27:30], "little") + 1
+            if chunk == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8 ":
+                width, height = struct.unpack("<HH", data[26:30])
+                return width & 0x3FFF, height & 0x3FFF
+        if fmt == "jpeg" and data[:2] == b"\xff\xd8":
+            offset = 2
+            while offset + 9 < len(data):
+                if data[offset] != 0xFF:
+                    return None
+                marker = data[offset + 1]
+                length = struct.unpack(">H", data[offset + 2 : offset + 4])[0]
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
+                    return width, height
+                offset += 2 + length
+    except struct.error:
+        return None
+    return None
+
+
+def image_token_bound(spec: ModelSpec, fmt: str, data: bytes) -> int:
+    cap = spec.image_tokens_max or spec.context_tokens
+    size = image_dimensions(fmt, data) if spec.pixels_per_token else None
+    if size is None or not size[0] or not size[1]:
+        return cap
+    # Ceiling of pixels / pixels-per-token, plus a margin for the image's framing tokens.
+    by_size = -(-(size[0] * size[1]) // spec.pixels_per_token) + PER_BLOCK_OVERHEAD_TOKENS  # type: ignore[operator]
+    return min(cap, by_size)
+
+
+def _block_tokens(spec: ModelSpec, block: Mapping[str, Any]) -> int:
+    if "text" in block:
+        return len(block["text"].encode("utf-8"))
+    if "image" in block:
+        image = block["image"]
+        return image_token_bound(spec, image["format"], image["source"]["bytes"])
+    if "document" in block:
+        document = block["document"]
+        size = len(document["source"]["bytes"]) + len(document["name"].encode("utf-8"))
+        if document["format"] in ("csv", "html", "txt", "md"):
+            return size
+        return spec.context_tokens  # a compressed format: its text is not bounded by its bytes
+    if "toolUse" in block:
+        return _json_bytes(block["toolUse"])
+    if "toolResult" in block:
+        # Its inner blocks are counted on their own (ConverseRequest.blocks yields them).
+        return len(block["toolResult"]["toolUseId"]) + PER_BLOCK_OVERHEAD_TOKENS
+    if "json" in block:
+        return _json_bytes(block["json"])
+    if "reasoningContent" in block:
+        reasoning = block["reasoningContent"]
+        if "redactedContent" in reasoning:
+            return len(reasoning["redactedContent"])
+        return _json_bytes(reasoning)
+    if "guardContent" in block:
+        return _json_bytes(block["guardContent"])
+    return 0  # cachePoint: a marker, no tokens
+
+
+def request_input_bound(spec: ModelSpec, request: ConverseRequest) -> int:
+    # Every message has at least one block, so the per-block overhead also covers its role markers.
+    tokens = PER_REQUEST_OVERHEAD_TOKENS
+    for block in request.blocks():
+        tokens += _block_tokens(spec, block) + PER_BLOCK_OVERHEAD_TOKENS
+    if request.tool_config is not None:
+        tools = request.tool_config["tools"]
+        tokens += TOOL_SYSTEM_PROMPT_TOKENS + _json_bytes(request.tool_config)
+        tokens += PER_TOOL_OVERHEAD_TOKENS * len(tools)
+    if request.guardrail_config is not None:
+        tokens += _json_bytes(request.guardrail_config)
+    # Bedrock refuses a prompt longer than the model's context window: no input can cost more.
+    return min(tokens, spec.context_tokens)
+
+
+def worst_case_for(spec: ModelSpec, request: ConverseRequest, max_tokens: int) -> WorstCase:
+    """The request's true upper bound: every content kind, cache writes, tier and profile kind."""
+    input_tokens = request_input_bound(spec, request)
+    rates = spec.prices.worst_rates(request.service_tier, spec.profile_kind)
+    femtos = input_tokens * rates.dearest_input(request.cache_ttls) + max_tokens * rates.output
+    return WorstCase(
+        input_tokens=input_tokens, output_tokens=max_tokens, cost_nanos=femtos_to_nanos_ceiling(femtos)
     )

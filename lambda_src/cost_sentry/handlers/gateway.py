@@ -1,8 +1,11 @@
 """Lambda entry point of the gateway (API Gateway REST API, Lambda proxy integration, format 1.0).
 
 Thin: the composition root builds the GatewayService once per container from the environment; the
-surface (cost_sentry.surfaces.native) turns the event into service calls and shapes the response.
-Tests build their own service with ``build_service``.
+router (cost_sentry.surfaces.router) picks the surface by path (the seed's JSON API, native Bedrock,
+OpenAI, Anthropic), which turns the event into service calls and shapes the response. ``handler`` is
+the buffered proxy integration; ``respond`` answers with a stream, for the streaming runtime
+(cost_sentry.handlers.stream_runtime) and the local stack's front. Tests build their own service
+with ``build_service``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.resolvers import ProfileResolver, StaticResolver
 from cost_sentry.core.settings import Settings
 from cost_sentry.service.gateway import GatewayService, new_request_id
-from cost_sentry.surfaces.native import error_response, handle_event
+from cost_sentry.surfaces.http import HttpResponse
+from cost_sentry.surfaces.native import error_response
+from cost_sentry.surfaces.router import handle_event
+from cost_sentry.surfaces.router import respond as respond_with
 
-__all__ = ["build_service", "handle_event", "handler"]
+__all__ = ["build_service", "handle_event", "handler", "respond"]
 
 
 def build_service(
@@ -108,12 +114,26 @@ def _default_service() -> GatewayService:
     return _service
 
 
+def _misconfigured(event: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    # A misconfigured function answers every request with the reason instead of crashing.
+    request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
+    error = GatewayError("gateway_misconfigured", f"the gateway is misconfigured: {exc}")
+    return error_response(error, request_id)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         service = _default_service()
     except Exception as exc:
-        # A misconfigured function answers every request with the reason instead of crashing.
-        request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
-        error = GatewayError("gateway_misconfigured", f"the gateway is misconfigured: {exc}")
-        return error_response(error, request_id)
+        return _misconfigured(event, exc)
     return handle_event(service, event)
+
+
+def respond(event: dict[str, Any], context: Any) -> HttpResponse:
+    """The same request, answered as a stream where the surface streams."""
+    try:
+        service = _default_service()
+    except Exception as exc:
+        proxy = _misconfigured(event, exc)
+        return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
+    return respond_with(service, event)

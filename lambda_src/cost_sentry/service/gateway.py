@@ -13,20 +13,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cost_sentry.adapters import bedrock
-from cost_sentry.adapters.bedrock import BedrockClients, StreamEnd, TextDelta
+from cost_sentry.adapters.bedrock import BedrockClients, ConverseResult, RawEvent, StreamEnd, TextDelta
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
 from cost_sentry.core.catalog import Catalog, ModelSpec, default_catalog
+from cost_sentry.core.converse import ConverseRequest, check_against_model, from_gateway_request
 from cost_sentry.core.errors import Forbidden, GatewayError, LimitExceeded, Unauthorized, UpstreamFailed
-from cost_sentry.core.estimate import WorstCase, worst_case
+from cost_sentry.core.estimate import WorstCase, worst_case_for
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.periods import period_label
+from cost_sentry.core.pricing import Usage
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
-from cost_sentry.core.validation import GatewayRequest, check_against_model, parse_request, parse_user
+from cost_sentry.core.validation import parse_request, parse_user
+
+RequestParser = Callable[[bytes, int], ConverseRequest]
+
+
+def parse_seed_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
+    """The seed's JSON API (docs/design.md section 5), mapped onto the content model."""
+    return from_gateway_request(parse_request(body, max_body_bytes))
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,10 @@ class ApiCall:
     body: bytes = b""
     user_header: str | None = None
     route: str = "converse"
+    # How the body becomes the content model: each surface brings its own (the seed's by default).
+    parser: RequestParser = parse_seed_request
+    # Streams: False yields the seed's text deltas only; True every Converse event ({"type": "event"}).
+    raw_events: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,9 @@ class ApiResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    # The whole Bedrock answer (content blocks, usage with cache fields, tier) for the surfaces.
+    reply: ConverseResult | None = None
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class PreparedCall:
     tenant: TenantConfig
     user: str | None
     principal: str | None
-    request: GatewayRequest
+    request: ConverseRequest
     spec: ModelSpec
     profile_arn: str
     arguments: dict[str, Any]
@@ -82,7 +98,8 @@ class _Trace:
     cost_nanos: int = 0
     reserved_nanos: int | None = None
     completion: str | None = None
-    request: GatewayRequest | None = None
+    request: ConverseRequest | None = None
+    usage: Usage | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -151,11 +168,13 @@ class GatewayService:
                 self._release(reservation, trace)
                 raise
             trace.completion = result.text
-            remaining = self._settle(prepared, reservation, trace, result.input_tokens, result.output_tokens)
+            remaining = self._settle(
+                prepared, reservation, trace, result.input_tokens, result.output_tokens, result.usage
+            )
             body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
             body["output"] = {"text": result.text}
             body["stopReason"] = result.stop_reason
-            return self._finish(trace, ApiResult(200, body))
+            return self._finish(trace, ApiResult(200, body, reply=result, usage=trace.usage))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
         except Exception as exc:
@@ -192,7 +211,11 @@ class GatewayService:
                     if isinstance(event, TextDelta):
                         parts.append(event.text)
                         emitted = True
-                        yield {"type": "delta", "text": event.text}
+                        yield _text_event(event, call.raw_events)
+                    elif isinstance(event, RawEvent):
+                        if call.raw_events:
+                            emitted = True
+                            yield {"type": "event", "event": event.event}
                     else:
                         end = event
             except BaseException as exc:
@@ -213,10 +236,14 @@ class GatewayService:
                 return
             assert end is not None  # iter_stream always ends with StreamEnd or raises
             trace.completion = "".join(parts)
-            remaining = self._settle(prepared, reservation, trace, end.input_tokens, end.output_tokens)
+            remaining = self._settle(
+                prepared, reservation, trace, end.input_tokens, end.output_tokens, end.usage
+            )
             body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
             body["stopReason"] = end.stop_reason
             trace.status = 200
+            if call.raw_events:
+                body["usageDetail"] = trace.usage
             yield {"type": "done", **body}
         except GatewayError as error:
             if emitted:  # pragma: no cover - errors after the first event are handled above
@@ -253,6 +280,27 @@ class GatewayService:
         except Exception as exc:
             return self._finish(trace, self._internal_error(call, exc, trace))
 
+    def models(self, call: ApiCall) -> ApiResult:
+        """The caller's models (short names, the default first) and aliases: ``GET /v1/models``."""
+        trace = _Trace(call=call, started=self._timer())
+        try:
+            tenant = self._authenticate(call, trace)
+            names = [tenant.default_model, *(n for n in tenant.models if n != tenant.default_model)]
+            body = {
+                "requestId": call.request_id,
+                "models": [
+                    {"id": name, "family": self.catalog.get(name).family}
+                    for name in names
+                    if name in self.catalog.models
+                ],
+                "aliases": dict(tenant.model_aliases),
+            }
+            return self._finish(trace, ApiResult(200, body))
+        except GatewayError as error:
+            return self._finish(trace, self._error_result(call, error, trace))
+        except Exception as exc:
+            return self._finish(trace, self._internal_error(call, exc, trace))
+
     def reject(self, call: ApiCall, error: GatewayError) -> ApiResult:
         """A request the transport already refused (unknown route, undecodable body): still measured."""
         trace = _Trace(call=call, started=self._timer())
@@ -271,28 +319,32 @@ class GatewayService:
 
     def _prepare(self, call: ApiCall, trace: _Trace) -> PreparedCall:
         tenant = self._authenticate(call, trace)
-        request = parse_request(call.body, self.settings.max_body_bytes)
+        request = call.parser(call.body, self.settings.max_body_bytes)
         trace.request = request
         user = parse_user(call.user_header)
         trace.user = user
         tags = request.tags
         # The tenant comes from the API key, never from the body: tags can only confirm it.
         for name, given, expected in (
-            ("applicationId", tags.application_id, tenant.application_id),
-            ("costCenter", tags.cost_center, tenant.cost_center),
-            ("environment", tags.environment, tenant.environment),
+            ("applicationId", tags.application_id if tags else None, tenant.application_id),
+            ("costCenter", tags.cost_center if tags else None, tenant.cost_center),
+            ("environment", tags.environment if tags else None, tenant.environment),
         ):
             if given is not None and given != expected:
                 raise Forbidden(
                     "tag_mismatch", f"tags.{name} {given!r} does not belong to this API key's tenant"
                 )
-        model = resolve_model_name(tenant, request.model, self.catalog)
+        model = self._model_name(tenant, request.model)
         trace.model = model
         spec = self.catalog.get(model)
-        max_tokens = check_against_model(request.parameters, spec)
+        max_tokens = check_against_model(request, spec)
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
-        arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens)
+        # Bedrock's invocation logs carry these, so a log line joins the ledger's call record.
+        metadata = {"tenantId": tenant.tenant_id, "requestId": call.request_id}
+        if user is not None:
+            metadata["userId"] = user
+        arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens, metadata)
         # Before reserving: a refused session (bad user, STS down) must not touch the ledger.
         client = self.bedrock_clients.client_for(tenant, user)
         return PreparedCall(
@@ -303,9 +355,22 @@ class GatewayService:
             spec=spec,
             profile_arn=profile_arn,
             arguments=arguments,
-            worst=worst_case(spec, request.texts(), max_tokens),
+            worst=worst_case_for(spec, request, max_tokens),
             client=client,
         )
+
+    def _model_name(self, tenant: TenantConfig, requested: str | None) -> str:
+        """Short name, alias, base model or system profile id, or one of the tenant's own profile ARNs."""
+        if requested is not None and requested.startswith("arn:"):
+            for name, arn in tenant.models.items():
+                if arn == requested:
+                    return name
+            if ":application-inference-profile/" in requested:
+                # Never another tenant's profile: only the key's own tenant's profiles are usable.
+                raise Forbidden(
+                    "profile_not_allowed", "the inference profile is not one of this API key's tenant's"
+                )
+        return resolve_model_name(tenant, requested, self.catalog)
 
     def _reserve(self, prepared: PreparedCall, trace: _Trace) -> Reservation:
         trace.reserved_nanos = prepared.worst.cost_nanos
@@ -351,12 +416,21 @@ class GatewayService:
         trace: _Trace,
         input_tokens: int,
         output_tokens: int,
+        usage: Usage | None = None,
     ) -> int:
-        """Settle the actual usage; returns the remaining budget as of this request."""
-        trace.input_tokens, trace.output_tokens = input_tokens, output_tokens
-        trace.cost_nanos = prepared.spec.cost_nanos(input_tokens, output_tokens)
+        """Settle the actual usage (every priced field of it); returns the remaining budget."""
+        usage = usage or Usage(input_tokens, output_tokens)
+        trace.usage = usage
+        # Cache reads and writes are input the model processed: the ledger's token counts include them.
+        trace.input_tokens, trace.output_tokens = usage.total_input_tokens, usage.output_tokens
+        request = prepared.request
+        trace.cost_nanos = prepared.spec.usage_cost_nanos(
+            usage,
+            requested_tier=request.service_tier,
+            undetailed_write_ttl="1h" if "1h" in request.cache_ttls else "5m",
+        )
         worst = prepared.worst
-        if trace.cost_nanos > reservation.nanos or input_tokens + output_tokens > worst.tokens:
+        if trace.cost_nanos > reservation.nanos or usage.total_tokens > worst.tokens:
             trace.underestimated = True
             trace.warnings.append("reservation_underestimated")
         self._write_settlement(prepared, reservation, trace, estimated=False)
@@ -390,15 +464,20 @@ class GatewayService:
     ) -> dict[str, Any]:
         tenant = prepared.tenant
         trace.status = 200
+        usage: dict[str, Any] = {
+            "inputTokens": trace.input_tokens,
+            "outputTokens": trace.output_tokens,
+            "totalTokens": trace.input_tokens + trace.output_tokens,
+        }
+        # The seed's shape exactly; cache fields only ever appear for the surfaces that can cache.
+        if trace.usage is not None and (trace.usage.cache_read_tokens or trace.usage.cache_write_tokens):
+            usage["cacheReadInputTokens"] = trace.usage.cache_read_tokens
+            usage["cacheWriteInputTokens"] = trace.usage.cache_write_tokens
         return {
             "requestId": trace.call.request_id,
             "model": prepared.spec.short_name,
             "modelId": prepared.profile_arn,
-            "usage": {
-                "inputTokens": trace.input_tokens,
-                "outputTokens": trace.output_tokens,
-                "totalTokens": trace.input_tokens + trace.output_tokens,
-            },
+            "usage": usage,
             "cost": {"usd": nanos_to_usd(trace.cost_nanos)},
             "budget": {
                 "period": period_label(tenant.budget_period, self._clock()),
@@ -492,13 +571,34 @@ class GatewayService:
                 reserved_usd=None if trace.reserved_nanos is None else nanos_to_usd(trace.reserved_nanos),
                 latency_ms=int((self._timer() - trace.started) * 1000),
                 warnings=trace.warnings,
-                prompt=None
-                if request is None
-                else [{"role": "system", "content": s} for s in request.system]
-                + [{"role": m.role, "content": m.content} for m in request.messages],
+                prompt=None if request is None else _prompt_log(request),
                 completion=trace.completion,
             )
         )
+
+
+def _text_event(delta: TextDelta, raw: bool) -> dict[str, Any]:
+    if raw:
+        return {
+            "type": "event",
+            "event": {"contentBlockDelta": {"contentBlockIndex": delta.index, "delta": {"text": delta.text}}},
+        }
+    return {"type": "delta", "text": delta.text}
+
+
+def _block_log(block: dict[str, Any]) -> str:
+    """A content block as the prompt log shows it: text as is, anything else by its kind only."""
+    if "text" in block:
+        return str(block["text"])
+    return f"[{next(iter(block), 'block')}]"
+
+
+def _prompt_log(request: ConverseRequest) -> list[dict[str, str]]:
+    system = [{"role": "system", "content": b["text"]} for b in request.system if "text" in b]
+    return system + [
+        {"role": m["role"], "content": "".join(_block_log(block) for block in m["content"])}
+        for m in request.messages
+    ]
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from cost_sentry.service.gateway import ApiCall, ApiResult, GatewayService, error_body, new_request_id
+from cost_sentry.surfaces.http import HttpRequest, HttpResponse
 
 ROUTES = {
     "/v1/converse": ("POST", "converse"),
@@ -89,6 +90,42 @@ def _stream_response(service: GatewayService, call: ApiCall) -> dict[str, Any]:
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+def stream_converse(service: GatewayService, event: Mapping[str, Any]) -> HttpResponse | None:
+    """``POST /v1/converse-stream`` for a front that can stream: each event is written as it comes.
+    None for anything else (the front then answers with ``handle_event``)."""
+    if event.get("resource") != "/v1/converse-stream" or (event.get("httpMethod") or "").upper() != "POST":
+        return None
+    request = HttpRequest.from_event(event)
+    call = ApiCall(
+        request_id=request.request_id,
+        api_key_id=request.api_key_id,
+        user_header=request.user_header,
+        route="converse-stream",
+        body=request.body,
+    )
+    events: Iterator[dict[str, Any]] = service.iter_stream_events(call)
+    try:
+        first = next(events)
+    except GatewayError as error:
+        proxy = error_response(error, call.request_id)
+        return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield _sse(first).encode("utf-8")
+            for event in events:
+                yield _sse(event).encode("utf-8")
+        finally:
+            events.close()
+
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "X-Request-Id": call.request_id,
+    }
+    return HttpResponse(200, headers, chunks=chunks())
 
 
 def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str, Any]:

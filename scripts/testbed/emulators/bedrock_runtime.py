@@ -13,13 +13,30 @@ The ``modelId`` path segment is URL-encoded by botocore (an application inferenc
 Deterministic behaviour, so tests can predict every figure:
 
 - Token counting: each message (its text blocks joined) counts ``ceil(utf8 bytes / 4)`` tokens, at least
-  1; the system prompt (its text blocks joined) counts the same way as one more message. Non-text blocks
-  (images, documents, tool use) count nothing.
+  1; the system prompt (its text blocks joined) counts the same way as one more message. Other content
+  counts on top (see "Content beyond text" below).
 - Reply length: ``max(16, input_tokens // 2)`` tokens, capped at ``inferenceConfig.maxTokens`` (or the
   model's registered ``maxOutputTokens``, else 4096); when the cap cuts it, ``stopReason`` is
   ``max_tokens``, otherwise ``end_turn``. A fixed ``reply_tokens`` can replace the rule.
 - Reply text: words picked from a seeded hash of the request, exactly ``4 * output_tokens`` ASCII bytes,
   so counting the reply by the same rule gives back ``outputTokens``.
+
+Content beyond text (``content_tokens``), each added to the message that holds it:
+
+- image: a PNG counts ``ceil(width * height / 750)`` tokens (its IHDR size), at most 1600; any other
+  format 1600. document: ``ceil(bytes / 4)``. toolUse / toolResult: ``ceil(len(compact JSON) / 4)``.
+  ``toolConfig`` counts ``ceil(len(compact JSON) / 4)`` on the first message.
+- Prompt cache: a ``cachePoint`` (system, tools or a message; ``ttl`` 5m or 1h) caches every token
+  before it. The first call writes them (``cacheWriteInputTokens``, ``cacheDetails`` per TTL), a call
+  with the same prefix within the TTL reads them (``cacheReadInputTokens``); ``inputTokens`` is the rest.
+- Tools: when a tool's name appears in the last user message's text (or ``toolChoice`` is ``any`` or
+  ``tool``) and that message holds no toolResult, the answer is one ``toolUse`` of that tool with an
+  input holding ``"value"`` for each required property, and ``stopReason`` ``tool_use``.
+- ``serviceTier`` is echoed in the answer (``default`` when none was asked for).
+- Thinking (``additionalModelRequestFields.thinking.type = enabled``): a ``reasoningContent`` block of
+  ``min(16, budget_tokens)`` tokens comes first; its tokens are part of ``outputTokens``.
+- Streaming: ``first_token_ms`` delays the first content delta, ``token_interval_ms`` paces each next
+  one (then one token per delta), as a model generating would.
 
 Errors come in Bedrock's shape: an ``x-amzn-ErrorType`` header and a JSON ``{"message": ...}`` body.
 Validation follows Bedrock for the basics: ``messages`` non-empty, roles ``user``/``assistant``
@@ -41,10 +58,12 @@ Run alone: ``python -m scripts.testbed.emulators.bedrock_runtime --port 8081``.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import math
 import re
+import struct
 import sys
 import threading
 import time
@@ -246,14 +265,34 @@ class Reply:
     input_tokens: int
     output_tokens: int
     stop_reason: str
+    cache: CacheUsage | None = None
+    tool_use: dict[str, Any] | None = None
+    reasoning: str | None = None
+    service_tier: str = "default"
 
     @property
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {
             "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens,
             "totalTokens": self.input_tokens + self.output_tokens,
         }
+        if self.cache is not None:
+            usage.update(self.cache.usage_fields())
+            usage["totalTokens"] += self.cache.read + self.cache.written
+        return usage
+
+    def content(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.reasoning is not None:
+            blocks.append(
+                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": "stub"}}}
+            )
+        if self.text:
+            blocks.append({"text": self.text})
+        if self.tool_use is not None:
+            blocks.append({"toolUse": self.tool_use})
+        return blocks
 
 
 def deterministic_text(seed: bytes, tokens: int) -> str:
@@ -273,20 +312,174 @@ def deterministic_text(seed: bytes, tokens: int) -> str:
 
 
 def build_reply(
-    model_id: str, body: Mapping[str, Any], max_output_tokens: int | None, reply_tokens: int | None
+    model_id: str,
+    body: Mapping[str, Any],
+    max_output_tokens: int | None,
+    reply_tokens: int | None,
+    cache: PromptCache | None = None,
 ) -> Reply:
-    input_tokens = count_input_tokens(body)
+    input_tokens = count_input_tokens(body) + content_tokens(body)
     wanted = reply_tokens if reply_tokens is not None else max(MIN_REPLY_TOKENS, input_tokens // 2)
     config = body.get("inferenceConfig") or {}
     cap = config.get("maxTokens") or max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-    output_tokens = min(wanted, cap)
     seed = hashlib.sha256(model_id.encode() + json.dumps(body["messages"], sort_keys=True).encode()).digest()
+    reasoning = reasoning_text(body, seed, cap)
+    reasoning_tokens = count_text_tokens(reasoning) if reasoning else 0
+    cap -= reasoning_tokens
+    tool_use = chosen_tool_use(body, seed)
+    if tool_use is not None:
+        text, output_tokens, stop = "", count_json_tokens(tool_use["input"]), "tool_use"
+    else:
+        output_tokens = min(wanted, cap)
+        text, stop = (
+            deterministic_text(seed, output_tokens),
+            "max_tokens" if output_tokens < wanted else "end_turn",
+        )
+    cache_usage = cache.account(model_id, body) if cache is not None else None
+    uncached = input_tokens - (cache_usage.read + cache_usage.written if cache_usage else 0)
     return Reply(
-        text=deterministic_text(seed, output_tokens),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        stop_reason="max_tokens" if output_tokens < wanted else "end_turn",
+        text=text,
+        input_tokens=uncached,
+        output_tokens=output_tokens + reasoning_tokens,
+        stop_reason=stop,
+        cache=cache_usage,
+        tool_use=tool_use,
+        reasoning=reasoning,
+        service_tier=(body.get("serviceTier") or {}).get("type", "default"),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Content beyond text: images, documents, tools, the prompt cache, thinking
+# --------------------------------------------------------------------------------------------------
+
+IMAGE_TOKENS_MAX = 1600
+PIXELS_PER_TOKEN = 750
+
+
+def count_json_tokens(value: Any) -> int:
+    return count_text_tokens(json.dumps(value, separators=(",", ":"), sort_keys=True))
+
+
+def _image_tokens(image: Mapping[str, Any]) -> int:
+    data = base64.b64decode((image.get("source") or {}).get("bytes") or "")
+    if image.get("format") == "png" and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return min(IMAGE_TOKENS_MAX, max(1, math.ceil(width * height / PIXELS_PER_TOKEN)))
+    return IMAGE_TOKENS_MAX
+
+
+def _block_tokens(block: Mapping[str, Any]) -> int:
+    if "image" in block:
+        return _image_tokens(block["image"])
+    if "document" in block:
+        data = base64.b64decode((block["document"].get("source") or {}).get("bytes") or "")
+        return max(1, math.ceil(len(data) / BYTES_PER_TOKEN))
+    if "toolUse" in block:
+        return count_json_tokens(block["toolUse"])
+    if "toolResult" in block:
+        return count_json_tokens(block["toolResult"])
+    return 0
+
+
+def content_tokens(body: Mapping[str, Any]) -> int:
+    """Tokens of everything but text (text is count_input_tokens')."""
+    tokens = sum(_block_tokens(block) for message in body["messages"] for block in message["content"])
+    if body.get("toolConfig"):
+        tokens += count_json_tokens(body["toolConfig"])
+    return tokens
+
+
+def cached_prefix(body: Mapping[str, Any]) -> tuple[str, int, str] | None:
+    """(prefix fingerprint, its tokens, ttl) up to the request's last cache point, or None."""
+    parts: list[Any] = []
+    tokens = 0
+    found: tuple[str, int, str] | None = None
+    system = body.get("system") or []
+    sections: list[tuple[str, list[Any]]] = [("system", system)]
+    if body.get("toolConfig"):
+        sections.append(("tools", body["toolConfig"].get("tools", [])))
+    sections += [(message["role"], message["content"]) for message in body["messages"]]
+    for name, blocks in sections:
+        for block in blocks:
+            if "cachePoint" in block:
+                digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+                found = (digest, tokens, block["cachePoint"].get("ttl", "5m"))
+                continue
+            parts.append([name, block])
+            if "text" in block:
+                tokens += count_text_tokens(block["text"])
+            elif "toolSpec" in block:
+                tokens += count_json_tokens(block)
+            else:
+                tokens += _block_tokens(block)
+    return found
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    read: int
+    written: int
+    ttl: str
+
+    def usage_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"cacheReadInputTokens": self.read, "cacheWriteInputTokens": self.written}
+        if self.written:
+            fields["cacheDetails"] = [{"ttl": self.ttl, "inputTokens": self.written}]
+        return fields
+
+
+@dataclass
+class PromptCache:
+    """Prefixes written by earlier calls, per model, until their TTL runs out."""
+
+    clock: Any = time.monotonic
+    entries: dict[tuple[str, str], float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def account(self, model_id: str, body: Mapping[str, Any]) -> CacheUsage | None:
+        prefix = cached_prefix(body)
+        if prefix is None:
+            return None
+        digest, tokens, ttl = prefix
+        now = self.clock()
+        key = (model_id, digest)
+        with self.lock:
+            if self.entries.get(key, 0) > now:
+                return CacheUsage(read=tokens, written=0, ttl=ttl)
+            self.entries[key] = now + (3600 if ttl == "1h" else 300)
+        return CacheUsage(read=0, written=tokens, ttl=ttl)
+
+
+def chosen_tool_use(body: Mapping[str, Any], seed: bytes) -> dict[str, Any] | None:
+    tools = [t["toolSpec"] for t in (body.get("toolConfig") or {}).get("tools", []) if "toolSpec" in t]
+    if not tools:
+        return None
+    last = body["messages"][-1]
+    if last["role"] != "user" or any("toolResult" in block for block in last["content"]):
+        return None
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    text = _joined_text(last["content"])
+    if "tool" in choice:
+        tool = next(t for t in tools if t["name"] == choice["tool"]["name"])
+    elif "any" in choice:
+        tool = tools[0]
+    else:
+        named = [t for t in tools if t["name"] in text]
+        if not named:
+            return None
+        tool = named[0]
+    schema = (tool.get("inputSchema") or {}).get("json") or {}
+    arguments = {name: "value" for name in schema.get("required", [])}
+    return {"toolUseId": "tooluse_" + seed.hex()[:16], "name": tool["name"], "input": arguments}
+
+
+def reasoning_text(body: Mapping[str, Any], seed: bytes, cap: int) -> str | None:
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") != "enabled":
+        return None
+    tokens = max(1, min(16, int(thinking.get("budget_tokens", 16)), cap - 1))
+    return deterministic_text(seed[::-1], tokens)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -328,6 +521,9 @@ class StubState:
     reply_tokens: int | None = None
     base_latency_ms: int = 0
     models: dict[str, int | None] = field(default_factory=dict)
+    prompt_cache: PromptCache = field(default_factory=PromptCache)
+    first_token_ms: int = 0
+    token_interval_ms: int = 0
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -505,7 +701,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sleep(state.base_latency_ms)
             max_output_tokens = state.max_output_tokens(model_id)
             validate_converse_body(body, max_output_tokens)
-            reply = build_reply(model_id, body, max_output_tokens, state.reply_tokens)
+            reply = build_reply(model_id, body, max_output_tokens, state.reply_tokens, state.prompt_cache)
         except BedrockError as error:
             state.update(entry, status=error.status, errorType=error.error_type)
             self._send_error(error)
@@ -520,10 +716,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(
                 200,
                 {
-                    "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+                    "output": {"message": {"role": "assistant", "content": reply.content()}},
                     "stopReason": reply.stop_reason,
                     "usage": reply.usage,
                     "metrics": {"latencyMs": latency_ms},
+                    "serviceTier": {"type": reply.service_tier},
                 },
             )
 
@@ -533,27 +730,88 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-amzn-RequestId", self._request_id)
         self.end_headers()
-        for frame in stream_frames(reply, latency_ms, broken):
+        state = self.server.state
+        pacing = Pacing(state.first_token_ms, state.token_interval_ms, self._sleep)
+        for frame in stream_frames(reply, latency_ms, broken, pacing):
             self._write_chunk(frame)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
 
-def stream_frames(reply: Reply, latency_ms: int, broken: bool = False) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class Pacing:
+    """How fast a stream's content arrives: the first delta after ``first_token_ms``, then one token
+    per delta every ``token_interval_ms`` (0: no waits, STREAM_TOKENS_PER_DELTA tokens per delta)."""
+
+    first_token_ms: int = 0
+    token_interval_ms: int = 0
+    sleep: Any = None
+
+    @property
+    def tokens_per_delta(self) -> int:
+        return 1 if self.token_interval_ms else STREAM_TOKENS_PER_DELTA
+
+    def wait(self, first: bool) -> None:
+        milliseconds = self.first_token_ms if first else self.token_interval_ms
+        if milliseconds and self.sleep is not None:
+            self.sleep(milliseconds)
+
+
+def stream_frames(
+    reply: Reply, latency_ms: int, broken: bool = False, pacing: Pacing | None = None
+) -> Iterator[bytes]:
     """The ConverseStream events for ``reply``; ``broken`` ends it with a mid-stream exception."""
+    pacing = pacing or Pacing()
+    # The model's first token is what takes time: messageStart comes with it, as Bedrock sends it.
+    pacing.wait(True)
     yield encode_event("messageStart", {"role": "assistant"})
-    chunk_bytes = STREAM_TOKENS_PER_DELTA * BYTES_PER_TOKEN
-    for offset in range(0, len(reply.text), chunk_bytes):
+    index = 0
+    first = False
+    if reply.reasoning is not None:
+        pacing.wait(first)
+        first = False
         yield encode_event(
             "contentBlockDelta",
-            {"contentBlockIndex": 0, "delta": {"text": reply.text[offset : offset + chunk_bytes]}},
+            {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": reply.reasoning}}},
+        )
+        yield encode_event(
+            "contentBlockDelta",
+            {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": "stub"}}},
+        )
+        yield encode_event("contentBlockStop", {"contentBlockIndex": index})
+        index += 1
+    chunk_bytes = pacing.tokens_per_delta * BYTES_PER_TOKEN
+    for offset in range(0, len(reply.text), chunk_bytes):
+        pacing.wait(first)
+        first = False
+        yield encode_event(
+            "contentBlockDelta",
+            {"contentBlockIndex": index, "delta": {"text": reply.text[offset : offset + chunk_bytes]}},
         )
         if broken:
             yield encode_exception("modelStreamErrorException", "The model stream was interrupted.")
             return
-    yield encode_event("contentBlockStop", {"contentBlockIndex": 0})
+    if reply.text:
+        yield encode_event("contentBlockStop", {"contentBlockIndex": index})
+        index += 1
+    if reply.tool_use is not None:
+        pacing.wait(first)
+        start = {"toolUse": {"toolUseId": reply.tool_use["toolUseId"], "name": reply.tool_use["name"]}}
+        yield encode_event("contentBlockStart", {"contentBlockIndex": index, "start": start})
+        arguments = json.dumps(reply.tool_use["input"], separators=(",", ":"))
+        yield encode_event(
+            "contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": arguments}}}
+        )
+        yield encode_event("contentBlockStop", {"contentBlockIndex": index})
     yield encode_event("messageStop", {"stopReason": reply.stop_reason})
-    yield encode_event("metadata", {"usage": reply.usage, "metrics": {"latencyMs": latency_ms}})
+    yield encode_event(
+        "metadata",
+        {
+            "usage": reply.usage,
+            "metrics": {"latencyMs": latency_ms},
+            "serviceTier": {"type": reply.service_tier},
+        },
+    )
 
 
 class _StubServer(ThreadingHTTPServer):
@@ -581,9 +839,15 @@ class BedrockRuntimeStub:
         reply_tokens: int | None = None,
         latency_ms: int = 0,
         models: Mapping[str, int | None] | None = None,
+        first_token_ms: int = 0,
+        token_interval_ms: int = 0,
     ) -> None:
         self._state = StubState(
-            reply_tokens=reply_tokens, base_latency_ms=latency_ms, models=dict(models or {})
+            reply_tokens=reply_tokens,
+            base_latency_ms=latency_ms,
+            models=dict(models or {}),
+            first_token_ms=first_token_ms,
+            token_interval_ms=token_interval_ms,
         )
         self._server = _StubServer((host, port), _Handler)
         self._server.state = self._state

@@ -1,0 +1,67 @@
+"""API Gateway REQUEST authorizer: one piece that finds and checks the tenant's key on every surface.
+
+SDKs send the key differently: ``x-api-key`` (the seed API, the Anthropic SDK) or ``Authorization:
+Bearer`` (botocore's AWS_BEARER_TOKEN_BEDROCK, the OpenAI SDK). The authorizer reads it with the same
+function the local stack uses (cost_sentry.surfaces.http.presented_api_key), refuses a missing,
+unknown or disabled key (API Gateway answers UNAUTHORIZED, a 401 shaped per surface by
+modules/gateway/surfaces.tf), and returns the key as the ``usageIdentifierKey``: the REST API's key
+source is AUTHORIZER, so the tenant's usage plan throttles it exactly as for ``x-api-key``, and the
+function sees the key's id in ``requestContext.identity.apiKeyId``, which the config maps to one
+tenant. No other tenant's key can spend: the tenant is always the key's own. Its only AWS access is
+reading the API keys (``apigateway:GET`` on /apikeys), cached per container.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from cost_sentry.adapters.api_keys import ApiKeyDirectory
+from cost_sentry.surfaces.http import presented_api_key
+
+logger = logging.getLogger(__name__)
+_directory: ApiKeyDirectory | None = None
+_lock = threading.Lock()
+
+
+def default_directory() -> ApiKeyDirectory:
+    global _directory
+    if _directory is None:
+        with _lock:
+            if _directory is None:
+                from cost_sentry.adapters.aws import AwsSession
+
+                _directory = ApiKeyDirectory(
+                    AwsSession().client("apigateway", connect_timeout=2, read_timeout=3)
+                )
+    return _directory
+
+
+def policy(method_arn: str, key: str, key_id: str) -> dict[str, Any]:
+    # Allow the whole stage for this key (the result is not cached, so scope adds nothing).
+    stage_arn = "/".join(method_arn.split("/")[:2]) + "/*"
+    return {
+        "principalId": "api-key",
+        "usageIdentifierKey": key,
+        "context": {"apiKeyId": key_id},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_arn}],
+        },
+    }
+
+
+def authorize(event: dict[str, Any], directory: ApiKeyDirectory) -> dict[str, Any]:
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
+    key = presented_api_key(headers)
+    key_id = directory.key_id(key) if key else None
+    if key is None or key_id is None:
+        # API Gateway answers 401 UNAUTHORIZED (shaped per surface by modules/gateway/surfaces.tf); the
+        # message must be exactly this for API Gateway to treat it as a refusal, not an error.
+        raise Exception("Unauthorized")
+    return policy(str(event.get("methodArn", "")), key, key_id)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event, default_directory())

@@ -1,0 +1,554 @@
+"""The Anthropic Messages surface: ``POST /v1/messages``.
+
+The official ``anthropic`` SDK works with ``base_url=<gateway>`` and the tenant's key as its API key
+(``x-api-key``; ``Authorization: Bearer`` works too). System text blocks, multi-turn messages with
+text, image and document blocks (base64), ``tool_use`` / ``tool_result``, earlier ``thinking`` blocks,
+``tools`` / ``tool_choice``, ``cache_control`` (mapped to a Converse ``cachePoint`` after the block, with
+its ``ttl``), ``thinking`` (to ``additionalModelRequestFields``), ``stop_sequences``, ``top_k`` and
+``stream`` (events ``message_start`` ... ``message_stop``) map onto the Converse content model. Errors
+answer in Anthropic's shape: ``{"type": "error", "error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from cost_sentry.core.converse import (
+    ConverseRequest,
+    cache_point,
+    image_block,
+    plain_json,
+    stop_sequences,
+    unit,
+    validate_conversation,
+    whole,
+)
+from cost_sentry.core.errors import BadRequest, GatewayError
+from cost_sentry.core.pricing import Usage
+from cost_sentry.core.validation import TOP_K_MAX, Parameters, parse_body
+from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.surfaces.http import (
+    HttpRequest,
+    HttpResponse,
+    dumps,
+    error_from_result,
+    error_headers,
+    json_response,
+    money_headers,
+    status_error,
+)
+
+MESSAGES = "/v1/messages"
+ROUTES = {MESSAGES: "POST"}
+FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+        "service_tier",
+    }
+)
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+_DOCUMENT_TYPES = {
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "text/csv": "csv",
+    "text/html": "html",
+    "text/markdown": "md",
+}
+_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def error_type(error: GatewayError) -> str:
+    return _ERROR_TYPES.get(error.status, "api_error")
+
+
+def error_document(error: GatewayError) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": error_type(error), "message": error.message}}
+
+
+def error_response(error: GatewayError, request_id: str) -> HttpResponse:
+    return json_response(
+        error.status, error_document(error), request_id, {"request-id": request_id, **error_headers(error)}
+    )
+
+
+# -- request ----------------------------------------------------------------------------------------
+
+
+def _base64_source(source: Any, where: str, types: Mapping[str, str]) -> tuple[str, bytes]:
+    if not isinstance(source, dict):
+        raise BadRequest("invalid_content", f"{where}.source must be an object")
+    if source.get("type") == "text" and "text/plain" in types:
+        data = source.get("data")
+        if not isinstance(data, str):
+            raise BadRequest("invalid_content", f"{where}.source.data must be a string")
+        return "txt", data.encode("utf-8")
+    if source.get("type") != "base64":
+        raise BadRequest(
+            "unsupported_content",
+            f"{where}.source.type must be base64: the gateway does not fetch URLs or files, so it can bound their cost",
+        )
+    media_type = source.get("media_type")
+    if media_type not in types:
+        raise BadRequest("invalid_content", f"{where}.source.media_type must be one of {', '.join(types)}")
+    try:
+        return types[media_type], base64.b64decode(source.get("data") or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("invalid_content", f"{where}.source.data is not valid base64") from None
+
+
+def _cache_control(block: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    control = block.get("cache_control")
+    if control is None:
+        return []
+    if not isinstance(control, dict) or control.get("type") != "ephemeral":
+        raise BadRequest("invalid_content", f'{where}.cache_control must be {{"type": "ephemeral"}}')
+    point: dict[str, Any] = {"type": "default"}
+    if "ttl" in control:
+        point["ttl"] = control["ttl"]
+    return [cache_point(point, f"{where}.cache_control")]
+
+
+def _blocks(content: Any, where: str, role: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        if not content:
+            raise BadRequest("empty_content", f"{where} must not be empty")
+        return [{"text": content}]
+    if not isinstance(content, list) or not content:
+        raise BadRequest("empty_content", f"{where} must be a non-empty string or list of content blocks")
+    blocks: list[dict[str, Any]] = []
+    for index, block in enumerate(content):
+        inner = f"{where}[{index}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            if not isinstance(block.get("text"), str) or not block["text"]:
+                raise BadRequest("empty_content", f"{inner}.text must be a non-empty string")
+            blocks.append({"text": block["text"]})
+        elif kind == "image":
+            fmt, data = _base64_source(block.get("source"), inner, _IMAGE_TYPES)
+            blocks.append(image_block(fmt, data, inner))
+        elif kind == "document":
+            fmt, data = _base64_source(block.get("source"), inner, _DOCUMENT_TYPES)
+            name = str(block.get("title") or f"document-{index}")
+            name = "".join(c if c.isalnum() or c in " -()[]" else "-" for c in name)[:200]
+            blocks.append({"document": {"format": fmt, "name": name, "source": {"bytes": data}}})
+        elif kind == "tool_use":
+            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+                raise BadRequest("invalid_content", f"{inner} needs id and name")
+            blocks.append(
+                {
+                    "toolUse": {
+                        "toolUseId": block["id"],
+                        "name": block["name"],
+                        "input": plain_json(block.get("input") or {}),
+                    }
+                }
+            )
+        elif kind == "tool_result":
+            result_content = block.get("content")
+            if isinstance(result_content, str) or result_content is None:
+                inner_blocks: list[dict[str, Any]] = [{"text": result_content or ""}]
+            else:
+                inner_blocks = _blocks(result_content, f"{inner}.content", role)
+            result: dict[str, Any] = {
+                "toolUseId": str(block.get("tool_use_id") or ""),
+                "content": inner_blocks,
+            }
+            if block.get("is_error"):
+                result["status"] = "error"
+            blocks.append({"toolResult": result})
+        elif kind == "thinking":
+            blocks.append(
+                {
+                    "reasoningContent": {
+                        "reasoningText": {
+                            "text": str(block.get("thinking", "")),
+                            "signature": str(block.get("signature", "")),
+                        }
+                    }
+                }
+            )
+        elif kind == "redacted_thinking":
+            blocks.append(
+                {"reasoningContent": {"redactedContent": base64.b64decode(block.get("data") or "")}}
+            )
+        else:
+            raise BadRequest(
+                "unsupported_content",
+                f"{inner}.type must be text, image, document, tool_use, tool_result or thinking, got {kind!r}",
+            )
+        blocks.extend(_cache_control(block, inner))
+    return blocks
+
+
+def _system(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [{"text": raw}] if raw else []
+    if not isinstance(raw, list):
+        raise BadRequest("invalid_field", "system must be a string or a list of text blocks")
+    blocks = []
+    for index, block in enumerate(raw):
+        where = f"system[{index}]"
+        if (
+            not isinstance(block, dict)
+            or block.get("type") != "text"
+            or not isinstance(block.get("text"), str)
+        ):
+            raise BadRequest("invalid_field", f"{where} must be a text block")
+        blocks.append({"text": block["text"]})
+        blocks.extend(_cache_control(block, where))
+    return blocks
+
+
+def _tools(raw: Any, choice: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("invalid_tools", "tools must be a non-empty list")
+    tools: list[dict[str, Any]] = []
+    for index, tool in enumerate(raw):
+        if (
+            not isinstance(tool, dict)
+            or not isinstance(tool.get("name"), str)
+            or tool.get("type") not in (None, "custom")
+        ):
+            raise BadRequest("invalid_tools", f"tools[{index}] must be a custom tool {{name, input_schema}}")
+        spec: dict[str, Any] = {
+            "name": tool["name"],
+            "inputSchema": {"json": plain_json(tool.get("input_schema") or {})},
+        }
+        if tool.get("description"):
+            spec["description"] = str(tool["description"])
+        tools.append({"toolSpec": spec})
+        tools.extend(_cache_control(tool, f"tools[{index}]"))
+    config: dict[str, Any] = {"tools": tools}
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        if kind == "any":
+            config["toolChoice"] = {"any": {}}
+        elif kind == "tool":
+            config["toolChoice"] = {"tool": {"name": str(choice.get("name"))}}
+        elif kind == "none":
+            raise BadRequest(
+                "invalid_tools", 'tool_choice "none" is not supported: leave the tools out instead'
+            )
+        elif kind != "auto":
+            raise BadRequest("invalid_tools", "tool_choice.type must be auto, any or tool")
+    return config
+
+
+def parse_messages_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
+    return messages_request(parse_body(body, max_body_bytes))
+
+
+def messages_request(document: Mapping[str, Any]) -> ConverseRequest:
+    """A Messages API body (already parsed, exact decimals) as the content model."""
+    unknown = sorted(set(document) - FIELDS)
+    if unknown:
+        raise BadRequest("unknown_field", f"unsupported field(s): {', '.join(unknown)}")
+    model = document.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("invalid_model", "model: Field required")
+    max_tokens = whole(document.get("max_tokens"), "max_tokens", 1, None)
+    if max_tokens is None:
+        raise BadRequest("invalid_parameter", "max_tokens: Field required")
+    raw = document.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("missing_messages", "messages: a non-empty list is required")
+    messages = []
+    for index, message in enumerate(raw):
+        where = f"messages.{index}"
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("user", "assistant"):
+            raise BadRequest("invalid_role", f"{where}.role must be user or assistant")
+        messages.append({"role": role, "content": _blocks(message.get("content"), f"{where}.content", role)})
+    extra: dict[str, Any] = {}
+    thinking = document.get("thinking")
+    if thinking is not None:
+        extra["thinking"] = plain_json(thinking)
+    top_k = whole(document.get("top_k"), "top_k", 1, TOP_K_MAX)
+    request = ConverseRequest(
+        model=model,
+        messages=tuple(messages),
+        system=tuple(_system(document.get("system"))),
+        parameters=Parameters(
+            max_tokens=max_tokens,
+            temperature=unit(document.get("temperature"), "temperature", 1),
+            top_p=unit(document.get("top_p"), "top_p", 1),
+            top_k=top_k,
+        ),
+        stop_sequences=stop_sequences(document.get("stop_sequences"), "stop_sequences"),
+        tool_config=_tools(document.get("tools"), document.get("tool_choice")),
+        additional_fields=extra or None,
+    )
+    validate_conversation(request)
+    return request
+
+
+# -- response ---------------------------------------------------------------------------------------
+
+_STOP = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+}
+
+
+def usage_document(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
+    if usage is None:
+        return {"input_tokens": fallback["inputTokens"], "output_tokens": fallback["outputTokens"]}
+    undetailed = usage.cache_write_tokens - usage.cache_write_5m_tokens - usage.cache_write_1h_tokens
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m_tokens + undetailed,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        },
+    }
+
+
+def message_document(
+    reply: Any, usage: Usage | None, fallback: Mapping[str, Any], message_id: str, model: str
+) -> dict[str, Any]:
+    """A Messages API response (also the body InvokeModel answers for an Anthropic model)."""
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": _content(reply.content),
+        "stop_reason": _STOP.get(reply.stop_reason or "", "end_turn"),
+        "stop_sequence": None,
+        "usage": usage_document(usage, fallback),
+    }
+
+
+def _content(blocks: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        if "text" in block:
+            out.append({"type": "text", "text": block["text"]})
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            out.append(
+                {"type": "tool_use", "id": use["toolUseId"], "name": use["name"], "input": use["input"]}
+            )
+        elif "reasoningContent" in block:
+            reasoning = block["reasoningContent"]
+            if "redactedContent" in reasoning:
+                out.append(
+                    {
+                        "type": "redacted_thinking",
+                        "data": base64.b64encode(reasoning["redactedContent"]).decode(),
+                    }
+                )
+            else:
+                text = reasoning.get("reasoningText", {})
+                out.append(
+                    {
+                        "type": "thinking",
+                        "thinking": text.get("text", ""),
+                        "signature": text.get("signature", ""),
+                    }
+                )
+    return out
+
+
+def _peek(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        raise status_error(405, "method_not_allowed", f"{request.path} accepts POST only")
+    peek = _peek(request.body)
+    stream = peek.get("stream") is True
+    call = ApiCall(
+        request_id=request.request_id,
+        api_key_id=request.api_key_id,
+        body=request.body,
+        user_header=request.user_header,
+        route="anthropic-messages-stream" if stream else "anthropic-messages",
+        parser=parse_messages_request,
+        raw_events=True,
+    )
+    message_id = f"msg_{request.request_id.replace('-', '')}"
+    model = str(peek.get("model") or "")
+    if stream:
+        return _stream(service, call, message_id, model)
+    result = service.converse(call)
+    if result.status != 200 or result.reply is None:
+        return error_response(error_from_result(result), request.request_id)
+    document = message_document(result.reply, result.usage, result.body["usage"], message_id, model)
+    return json_response(
+        200, document, request.request_id, {"request-id": request.request_id, **money_headers(result)}
+    )
+
+
+def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {"type": name, **document}
+
+
+def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
+    try:
+        for event in events:
+            yield f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str) -> HttpResponse:
+    events = service.iter_stream_events(call)
+    try:
+        first = next(events)
+    except GatewayError as error:
+        return error_response(error, call.request_id)
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "request-id": call.request_id,
+    }
+    return HttpResponse(200, headers, chunks=sse(message_events(first, events, message_id, model)))
+
+
+def message_events(
+    first: dict[str, Any], events: Iterator[dict[str, Any]], message_id: str, model: str
+) -> Iterator[dict[str, Any]]:
+    # Converse opens only tool-use blocks explicitly; text and reasoning blocks start with their first
+    # delta, so a block is opened here on the first event that names its index.
+    open_block: int | None = None
+    stop_reason: str | None = None
+
+    def start(index: int, block: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        nonlocal open_block
+        if open_block == index:
+            return
+        if open_block is not None:
+            yield _event("content_block_stop", {"index": open_block})
+        open_block = index
+        yield _event("content_block_start", {"index": index, "content_block": block})
+
+    try:
+        yield _event(
+            "message_start",
+            {
+                "message": {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 0, "output_tokens": 0},
+                }
+            },
+        )
+        for event in _with_first(first, events):
+            if event["type"] == "event":
+                converse = event["event"]
+                if "contentBlockStart" in converse:
+                    begin = converse["contentBlockStart"]
+                    tool = begin.get("start", {}).get("toolUse")
+                    if tool is not None:
+                        yield from start(
+                            begin["contentBlockIndex"],
+                            {"type": "tool_use", "id": tool["toolUseId"], "name": tool["name"], "input": {}},
+                        )
+                elif "contentBlockDelta" in converse:
+                    block = converse["contentBlockDelta"]
+                    index, delta = block["contentBlockIndex"], block.get("delta", {})
+                    if "text" in delta:
+                        yield from start(index, {"type": "text", "text": ""})
+                        yield _event(
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "text_delta", "text": delta["text"]}},
+                        )
+                    elif "toolUse" in delta:
+                        yield _event(
+                            "content_block_delta",
+                            {
+                                "index": index,
+                                "delta": {
+                                    "type": "input_json_delta",
+                                    "partial_json": delta["toolUse"]["input"],
+                                },
+                            },
+                        )
+                    elif "reasoningContent" in delta:
+                        reasoning = delta["reasoningContent"]
+                        yield from start(index, {"type": "thinking", "thinking": "", "signature": ""})
+                        if "text" in reasoning:
+                            payload = {"type": "thinking_delta", "thinking": reasoning["text"]}
+                        else:
+                            payload = {"type": "signature_delta", "signature": reasoning.get("signature", "")}
+                        yield _event("content_block_delta", {"index": index, "delta": payload})
+                elif "contentBlockStop" in converse:
+                    index = converse["contentBlockStop"]["contentBlockIndex"]
+                    if open_block == index:
+                        yield _event("content_block_stop", {"index": index})
+                        open_block = None
+                elif "messageStop" in converse:
+                    stop_reason = converse["messageStop"].get("stopReason")
+            elif event["type"] == "done":
+                if open_block is not None:
+                    yield _event("content_block_stop", {"index": open_block})
+                    open_block = None
+                yield _event(
+                    "message_delta",
+                    {
+                        "delta": {
+                            "stop_reason": _STOP.get(stop_reason or "", "end_turn"),
+                            "stop_sequence": None,
+                        },
+                        "usage": usage_document(event.get("usageDetail"), event["usage"]),
+                    },
+                )
+                yield _event("message_stop", {})
+            elif event["type"] == "error":
+                error = GatewayError(event["error"]["code"], event["error"]["message"])
+                yield _event("error", {"error": {"type": "api_error", "message": error.message}})
+    finally:
+        events.close()
+
+
+def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield first
+    yield from rest

@@ -1,0 +1,521 @@
+"""The OpenAI Chat Completions surface: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+The official ``openai`` SDK works with ``base_url=<gateway>/v1`` and the tenant's key as its API key
+(``Authorization: Bearer``). Messages (system/developer, user with text and ``image_url`` data URLs,
+assistant with ``tool_calls``, tool results), ``tools``/``tool_choice``, ``max_tokens`` /
+``max_completion_tokens``, ``stop``, ``temperature``/``top_p`` and ``stream`` (server-sent events, with
+``stream_options.include_usage``) map onto the Converse content model. Errors answer in OpenAI's shape:
+``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from cost_sentry.core.converse import (
+    ConverseRequest,
+    image_block,
+    plain_json,
+    stop_sequences,
+    unit,
+    validate_conversation,
+    whole,
+)
+from cost_sentry.core.errors import BadRequest, GatewayError
+from cost_sentry.core.pricing import Usage
+from cost_sentry.core.validation import Parameters, parse_body
+from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.surfaces.http import (
+    HttpRequest,
+    HttpResponse,
+    dumps,
+    error_from_result,
+    error_headers,
+    json_response,
+    money_headers,
+    status_error,
+)
+
+CHAT = "/v1/chat/completions"
+MODELS = "/v1/models"
+ROUTES = {CHAT: "POST", MODELS: "GET"}
+FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "n",
+        "user",
+        "metadata",
+        "store",
+        "parallel_tool_calls",
+        "service_tier",
+    }
+)
+_DATA_URL = re.compile(r"^data:image/(?P<format>png|jpeg|jpg|gif|webp);base64,(?P<data>.+)$", re.DOTALL)
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
+_SERVICE_TIERS = {"auto": None, "default": "default", "flex": "flex", "priority": "priority"}
+
+
+def _type_for(status: int) -> str:
+    if status == 401:
+        return "invalid_request_error"
+    if status == 403:
+        return "permission_error"
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def error_response(error: GatewayError, request_id: str) -> HttpResponse:
+    code = "invalid_api_key" if error.status == 401 else error.code
+    if error.code == "budget_exhausted":
+        code = "insufficient_quota"
+    document = {
+        "error": {"message": error.message, "type": _type_for(error.status), "param": None, "code": code}
+    }
+    return json_response(
+        error.status, document, request_id, {"x-request-id": request_id, **error_headers(error)}
+    )
+
+
+# -- request ----------------------------------------------------------------------------------------
+
+
+def _text_of(content: Any, where: str) -> str:
+    """Content that may only be text: a string or a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for index, part in enumerate(content):
+            if (
+                not isinstance(part, dict)
+                or part.get("type") != "text"
+                or not isinstance(part.get("text"), str)
+            ):
+                raise BadRequest("invalid_content", f"{where}[{index}] must be a text part here")
+            parts.append(part["text"])
+        return "".join(parts)
+    raise BadRequest("invalid_content", f"{where} must be a string or a list of content parts")
+
+
+def _image(part: Mapping[str, Any], where: str) -> dict[str, Any]:
+    url = (part.get("image_url") or {}).get("url") if isinstance(part.get("image_url"), dict) else None
+    match = _DATA_URL.match(url or "")
+    if match is None:
+        raise BadRequest(
+            "unsupported_content",
+            f"{where}.image_url.url must be a data URL (data:image/png;base64,...): the gateway does not fetch "
+            "remote images, so it can bound their cost",
+        )
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("invalid_content", f"{where}.image_url.url holds invalid base64") from None
+    fmt = "jpeg" if match["format"] == "jpg" else match["format"]
+    return image_block(fmt, data, f"{where}.image_url")
+
+
+def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        if not content:
+            raise BadRequest("empty_content", f"{where} must not be empty")
+        return [{"text": content}]
+    if not isinstance(content, list) or not content:
+        raise BadRequest("empty_content", f"{where} must be a non-empty string or list of content parts")
+    blocks = []
+    for index, part in enumerate(content):
+        inner = f"{where}[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str) and part["text"]:
+            blocks.append({"text": part["text"]})
+        elif kind == "image_url":
+            blocks.append(_image(part, inner))
+        else:
+            raise BadRequest("unsupported_content", f"{inner}.type must be text or image_url, got {kind!r}")
+    return blocks
+
+
+def _tool_calls(raw: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise BadRequest("invalid_content", f"{where} must be a list")
+    blocks = []
+    for index, call in enumerate(raw):
+        inner = f"{where}[{index}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(call.get("id"), str):
+            raise BadRequest(
+                "invalid_content", f"{inner} must be {{id, type: function, function: {{name, arguments}}}}"
+            )
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except ValueError:
+            raise BadRequest("invalid_content", f"{inner}.function.arguments must be a JSON string") from None
+        blocks.append(
+            {"toolUse": {"toolUseId": call["id"], "name": str(function.get("name")), "input": arguments}}
+        )
+    return blocks
+
+
+def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("missing_messages", "messages must be a non-empty list")
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        # OpenAI allows consecutive messages of a role (and tool results before a user message):
+        # Converse wants one message per turn, so they merge.
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for index, message in enumerate(raw):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise BadRequest("invalid_message", f"{where} must be an object")
+        role = message.get("role")
+        content = message.get("content")
+        if role in ("system", "developer"):
+            if turns:
+                raise BadRequest("role_order", f"{where}: system messages must come before the conversation")
+            text = _text_of(content, f"{where}.content")
+            if text:
+                system.append({"text": text})
+        elif role == "user":
+            add("user", _user_blocks(content, f"{where}.content"))
+        elif role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            if content:
+                text = _text_of(content, f"{where}.content")
+                if text:
+                    blocks.append({"text": text})
+            if message.get("tool_calls"):
+                blocks.extend(_tool_calls(message["tool_calls"], f"{where}.tool_calls"))
+            if not blocks:
+                raise BadRequest("empty_content", f"{where} needs content or tool_calls")
+            add("assistant", blocks)
+        elif role == "tool":
+            tool_call_id = message.get("tool_call_id")
+            if not isinstance(tool_call_id, str) or not tool_call_id:
+                raise BadRequest("invalid_message", f"{where}.tool_call_id is required")
+            text = _text_of(content, f"{where}.content")
+            add("user", [{"toolResult": {"toolUseId": tool_call_id, "content": [{"text": text}]}}])
+        else:
+            raise BadRequest(
+                "invalid_role", f"{where}.role must be system, developer, user, assistant or tool"
+            )
+    return system, turns
+
+
+def _tools(raw: Any, choice: Any) -> dict[str, Any] | None:
+    if raw is None:
+        if choice not in (None, "none", "auto"):
+            raise BadRequest("invalid_tools", "tool_choice needs tools")
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("invalid_tools", "tools must be a non-empty list")
+    tools = []
+    for index, tool in enumerate(raw):
+        function = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise BadRequest(
+                "invalid_tools", f"tools[{index}] must be {{type: function, function: {{name, parameters}}}}"
+            )
+        spec: dict[str, Any] = {
+            "name": function["name"],
+            "inputSchema": {
+                "json": plain_json(function.get("parameters") or {"type": "object", "properties": {}})
+            },
+        }
+        if function.get("description"):
+            spec["description"] = str(function["description"])
+        tools.append({"toolSpec": spec})
+    config: dict[str, Any] = {"tools": tools}
+    if choice == "required":
+        config["toolChoice"] = {"any": {}}
+    elif isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        if name not in {t["toolSpec"]["name"] for t in tools}:
+            raise BadRequest("invalid_tools", f"tool_choice names {name!r}, which is not one of the tools")
+        config["toolChoice"] = {"tool": {"name": name}}
+    elif choice == "none":
+        raise BadRequest("invalid_tools", 'tool_choice "none" is not supported: leave the tools out instead')
+    elif choice not in (None, "auto"):
+        raise BadRequest(
+            "invalid_tools", 'tool_choice must be "auto", "required" or {"type": "function", ...}'
+        )
+    return config
+
+
+def parse_chat_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
+    document = parse_body(body, max_body_bytes)
+    unknown = sorted(set(document) - FIELDS)
+    if unknown:
+        raise BadRequest("unknown_field", f"unsupported field(s): {', '.join(unknown)}")
+    model = document.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("invalid_model", "model is required: one of GET /v1/models")
+    if document.get("n") not in (None, 1):
+        raise BadRequest("invalid_parameter", "n must be 1: the gateway returns one choice")
+    max_tokens = whole(document.get("max_completion_tokens"), "max_completion_tokens", 1, None)
+    if max_tokens is None:
+        max_tokens = whole(document.get("max_tokens"), "max_tokens", 1, None)
+    tier = document.get("service_tier")
+    if tier is not None and tier not in _SERVICE_TIERS:
+        raise BadRequest("invalid_parameter", f"service_tier must be one of {', '.join(_SERVICE_TIERS)}")
+    system, messages = _messages(document.get("messages"))
+    request = ConverseRequest(
+        model=model,
+        messages=tuple(messages),
+        system=tuple(system),
+        parameters=Parameters(
+            max_tokens=max_tokens,
+            temperature=unit(document.get("temperature"), "temperature", 1),
+            top_p=unit(document.get("top_p"), "top_p", 1),
+        ),
+        stop_sequences=stop_sequences(document.get("stop"), "stop"),
+        tool_config=_tools(document.get("tools"), document.get("tool_choice")),
+        service_tier=_SERVICE_TIERS.get(tier) if tier else None,
+    )
+    validate_conversation(request)
+    return request
+
+
+# -- response ---------------------------------------------------------------------------------------
+
+
+def _usage(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
+    if usage is None:
+        prompt, completion = fallback["inputTokens"], fallback["outputTokens"]
+        cached = 0
+    else:
+        prompt, completion, cached = usage.total_input_tokens, usage.output_tokens, usage.cache_read_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
+    expected = ROUTES[request.path]
+    if request.method != expected:
+        raise status_error(405, "method_not_allowed", f"{request.path} accepts {expected} only")
+    if request.path == MODELS:
+        return _models(service, request)
+    peek = _peek(request.body)
+    stream_flag = peek.get("stream") is True
+    options = peek.get("stream_options")
+    include_usage = stream_flag and isinstance(options, dict) and options.get("include_usage") is True
+    call = ApiCall(
+        request_id=request.request_id,
+        api_key_id=request.api_key_id,
+        body=request.body,
+        user_header=request.user_header,
+        route="openai-chat-stream" if stream_flag else "openai-chat",
+        parser=parse_chat_request,
+        raw_events=True,
+    )
+    completion_id = f"chatcmpl-{request.request_id}"
+    if stream_flag:
+        return _stream(service, call, completion_id, include_usage, str(peek.get("model") or ""))
+    result = service.converse(call)
+    if result.status != 200 or result.reply is None:
+        return error_response(error_from_result(result), request.request_id)
+    reply = result.reply
+    text = "".join(b["text"] for b in reply.content if "text" in b)
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    calls = [
+        {
+            "id": b["toolUse"]["toolUseId"],
+            "type": "function",
+            "function": {"name": b["toolUse"]["name"], "arguments": json.dumps(b["toolUse"]["input"])},
+        }
+        for b in reply.content
+        if "toolUse" in b
+    ]
+    if calls:
+        message["tool_calls"] = calls
+    document = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": _peek(request.body).get("model") or result.body["model"],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": _FINISH.get(reply.stop_reason or "", "stop")}
+        ],
+        "usage": _usage(result.usage, result.body["usage"]),
+    }
+    if result.usage is not None and result.usage.service_tier:
+        document["service_tier"] = result.usage.service_tier
+    return json_response(
+        200, document, request.request_id, {"x-request-id": request.request_id, **money_headers(result)}
+    )
+
+
+def _models(service: GatewayService, request: HttpRequest) -> HttpResponse:
+    call = ApiCall(request_id=request.request_id, api_key_id=request.api_key_id, route="openai-models")
+    result = service.models(call)
+    if result.status != 200:
+        return error_response(error_from_result(result), request.request_id)
+    data = [
+        {"id": m["id"], "object": "model", "created": 0, "owned_by": m["family"]}
+        for m in result.body["models"]
+    ]
+    data += [
+        {"id": alias, "object": "model", "created": 0, "owned_by": "alias"}
+        for alias in result.body["aliases"]
+    ]
+    headers = {"x-request-id": request.request_id}
+    return json_response(200, {"object": "list", "data": data}, request.request_id, headers)
+
+
+def _sse(document: Any) -> bytes:
+    return f"data: {dumps(document)}\n\n".encode()
+
+
+def _peek(body: bytes) -> dict[str, Any]:
+    """The streaming flags before the full parse (which the service runs, and which refuses bad bodies)."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _stream(
+    service: GatewayService, call: ApiCall, completion_id: str, include_usage: bool, model: str
+) -> HttpResponse:
+    events = service.iter_stream_events(call)
+    try:
+        first = next(events)
+    except GatewayError as error:
+        return error_response(error, call.request_id)
+    headers = {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "x-request-id": call.request_id,
+    }
+    return HttpResponse(200, headers, chunks=_chunks(first, events, completion_id, include_usage, model))
+
+
+def _chunks(
+    first: dict[str, Any],
+    events: Iterator[dict[str, Any]],
+    completion_id: str,
+    include_usage: bool,
+    model: str,
+) -> Iterator[bytes]:
+    created = int(time.time())
+    tool_indexes: dict[int, int] = {}  # Converse block index -> OpenAI tool_calls index
+    stop_reason: str | None = None
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return _sse(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
+
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        for event in _with_first(first, events):
+            if event["type"] == "event":
+                converse = event["event"]
+                if "contentBlockStart" in converse:
+                    start = converse["contentBlockStart"]
+                    tool = start.get("start", {}).get("toolUse")
+                    if tool is not None:
+                        position = tool_indexes.setdefault(start["contentBlockIndex"], len(tool_indexes))
+                        yield chunk(
+                            {
+                                "tool_calls": [
+                                    {
+                                        "index": position,
+                                        "id": tool["toolUseId"],
+                                        "type": "function",
+                                        "function": {"name": tool["name"], "arguments": ""},
+                                    }
+                                ]
+                            }
+                        )
+                elif "contentBlockDelta" in converse:
+                    block = converse["contentBlockDelta"]
+                    delta = block.get("delta", {})
+                    if "text" in delta:
+                        yield chunk({"content": delta["text"]})
+                    elif "toolUse" in delta:
+                        position = tool_indexes.setdefault(block["contentBlockIndex"], len(tool_indexes))
+                        yield chunk(
+                            {
+                                "tool_calls": [
+                                    {"index": position, "function": {"arguments": delta["toolUse"]["input"]}}
+                                ]
+                            }
+                        )
+                elif "messageStop" in converse:
+                    stop_reason = converse["messageStop"].get("stopReason")
+            elif event["type"] == "done":
+                yield chunk({}, _FINISH.get(stop_reason or event.get("stopReason") or "", "stop"))
+                if include_usage:
+                    yield _sse(
+                        {
+                            "id": completion_id,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": model,
+                            "choices": [],
+                            "usage": _usage(event.get("usageDetail"), event["usage"]),
+                        }
+                    )
+            elif event["type"] == "error":
+                error = event["error"]
+                yield _sse(
+                    {
+                        "error": {
+                            "message": error["message"],
+                            "type": "server_error",
+                            "param": None,
+                            "code": error["code"],
+                        }
+                    }
+                )
+        yield b"data: [DONE]\n\n"
+    finally:
+        events.close()
+
+
+def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield first
+    yield from rest
