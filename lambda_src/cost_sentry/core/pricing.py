@@ -66,7 +66,7 @@ def femtos_to_nanos_ceiling(femtos: int) -> int:
 
 @dataclass(frozen=True)
 class Rates:
-    """Pico-dollars per token; None: the model has no such price (no caching, or no 1-hour TTL)."""
+    """Femto-dollars per token; None: the model has no such price (no caching, or no 1-hour TTL)."""
 
     input: int
     output: int
