@@ -23,6 +23,7 @@ def test_converse_carries_the_tenant_the_user_and_the_request_id(gateway_factory
         "costCenter": "sales",
         "environment": "prod",
         "requestId": request_id,
+        "model": "claude-3-haiku",
         "user": "alice@example.com",
     }
     [record] = gateway.tables.call_records("sales")

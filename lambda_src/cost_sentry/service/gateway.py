@@ -293,7 +293,7 @@ class GatewayService:
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
         arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens)
-        arguments["requestMetadata"] = bedrock.request_metadata(tenant, user, call.request_id)
+        arguments["requestMetadata"] = bedrock.request_metadata(tenant, user, call.request_id, model)
         # Before reserving: a refused session (bad user, STS down) must not touch the ledger.
         client = self.bedrock_clients.client_for(tenant, user)
         return PreparedCall(

@@ -1,4 +1,4 @@
-"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer} ...`."""
+"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer,requests} ...`."""
 
 from __future__ import annotations
 
@@ -241,6 +241,45 @@ def command_cost_explorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period(text: str) -> str:
+    try:
+        date.fromisoformat(f"{text}-01")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a period (YYYY-MM): {text!r}") from error
+    return text
+
+
+def command_requests(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.invocations import (
+        read_invocations,
+        spend_by_user,
+        tenant_requests,
+        write_requests_csv,
+    )
+    from scripts.cli.reports.money import ZERO, plain
+
+    progress = Progress()
+    progress(f"reading invocation logs under {args.logs}")
+    invocations = read_invocations(args.logs)
+    requests = tenant_requests(invocations, args.tenant, args.period)
+    total = sum((inv.cost_usd or ZERO for inv in requests), ZERO)
+    progress(f"{len(invocations)} invocation records, {len(requests)} of tenant {args.tenant}")
+    if args.out is not None:
+        progress(f"wrote {write_requests_csv(requests, args.out / 'requests.csv')}")
+    print(f"tenant {args.tenant}: {len(requests)} requests, {plain(total)} USD")
+    _print_table(["user", "requests", "cost_usd"], [(u, n, plain(c)) for u, n, c in spend_by_user(requests)])
+    print()
+    _print_table(
+        ["timestamp", "user", "request_id", "model", "input_tokens", "output_tokens", "cost_usd"],
+        [
+            (r.timestamp, r.user or "", r.request_id or "", r.model or "", r.input_tokens, r.output_tokens,
+             "" if r.cost_usd is None else plain(r.cost_usd))
+            for r in requests[: args.top]
+        ],
+    )  # fmt: skip
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.cli.reports", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -315,6 +354,16 @@ def parser() -> argparse.ArgumentParser:
     explorer.add_argument("--granularity", choices=("DAILY", "MONTHLY"), default="MONTHLY")
     explorer.add_argument("--out", type=Path, required=True)
     explorer.set_defaults(handler=command_cost_explorer)
+
+    requests = commands.add_parser(
+        "requests", help="which requests made a tenant's spend, from Bedrock invocation logs"
+    )
+    requests.add_argument("--logs", type=Path, required=True, help="downloaded invocation log files")
+    requests.add_argument("--tenant", required=True, help="tenant id (requestMetadata.tenantId)")
+    requests.add_argument("--period", type=_period, help="only this UTC month (YYYY-MM)")
+    requests.add_argument("--top", type=int, default=20, help="requests listed (default 20)")
+    requests.add_argument("--out", type=Path, help="also write requests.csv here")
+    requests.set_defaults(handler=command_requests)
     return root
 
 
