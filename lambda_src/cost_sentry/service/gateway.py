@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cost_sentry.adapters import bedrock
+from cost_sentry.adapters import bedrock, sagemaker
 from cost_sentry.adapters.bedrock import BedrockClients, StreamEnd, TextDelta
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
@@ -294,8 +294,9 @@ class GatewayService:
         trace.profile_arn = profile_arn
         arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens)
         arguments["requestMetadata"] = bedrock.request_metadata(tenant, user, call.request_id, model)
-        # Before reserving: a refused session (bad user, STS down) must not touch the ledger.
-        client = self.bedrock_clients.client_for(tenant, user)
+        # Before reserving: a refused session (bad user, STS down) must not touch the ledger. A shared
+        # SageMaker endpoint (adapters/sagemaker.py) gets its own Converse-shaped client.
+        client = sagemaker.client_for(self.bedrock_clients, tenant, user, profile_arn, call.route)
         return PreparedCall(
             tenant=tenant,
             user=user,
