@@ -60,6 +60,14 @@ locals {
         Resource = local.table_arns.config
       },
     ],
+    length(var.sagemaker_shared_endpoints) == 0 ? [] : [
+      {
+        Sid      = "InvokeSharedSageMakerEndpoints"
+        Effect   = "Allow"
+        Action   = ["sagemaker:InvokeEndpoint"]
+        Resource = sort([for e in values(var.sagemaker_shared_endpoints) : e.endpoint_arn])
+      },
+    ],
     var.profile_resolver == "dynamic" ? [
       {
         # The Resource Groups Tagging API has no resource-level permissions.

@@ -45,6 +45,19 @@ locals {
         PROFILE_RESOLVER           = var.profile_resolver
         PER_USER_SESSIONS          = tostring(var.per_user_sessions)
         CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+        }, length(var.sagemaker_shared_endpoints) == 0 ? {} : {
+        # adapters/sagemaker.py; rates travel as strings (money is never a float).
+        SAGEMAKER_ENDPOINTS = jsonencode({
+          for name, e in var.sagemaker_shared_endpoints : name => {
+            endpointName        = e.endpoint_name
+            endpointArn         = e.endpoint_arn
+            inputPerMillionUsd  = e.input_per_million_usd
+            outputPerMillionUsd = e.output_per_million_usd
+            maxOutputTokens     = e.max_output_tokens
+            tenants             = e.tenants
+            servedModel         = e.served_model
+          }
+        })
       })
     }
     budget_sync = {

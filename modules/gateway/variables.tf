@@ -318,3 +318,22 @@ variable "private_access" {
     error_message = "private_access.execute_api_vpc_endpoint_ids must be VPC endpoint ids (vpce-...)."
   }
 }
+
+variable "sagemaker_shared_endpoints" {
+  type = map(object({
+    endpoint_name          = string
+    endpoint_arn           = string
+    input_per_million_usd  = string
+    output_per_million_usd = string
+    max_output_tokens      = number
+    tenants                = list(string)
+    served_model           = optional(string)
+  }))
+  description = "Shared SageMaker endpoints the gateway routes to (the sagemaker-endpoints module's gateway_shared_endpoints), keyed by the model name tenants send: SAGEMAKER_ENDPOINTS of the gateway function, and sagemaker:InvokeEndpoint on exactly these endpoints."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for e in values(var.sagemaker_shared_endpoints) : can(regex("^arn:[a-z-]+:sagemaker:[a-z0-9-]+:[0-9]{12}:endpoint/", e.endpoint_arn)) && can(regex("^[0-9]+(\\.[0-9]+)?$", e.input_per_million_usd)) && can(regex("^[0-9]+(\\.[0-9]+)?$", e.output_per_million_usd))])
+    error_message = "Each shared endpoint needs a SageMaker endpoint ARN and decimal-string rates (USD per million tokens)."
+  }
+}

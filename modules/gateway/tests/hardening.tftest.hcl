@@ -103,6 +103,11 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
     condition     = length(aws_iam_role_policy.vpc_access) == 0 && length(aws_api_gateway_rest_api_policy.private) == 0 && aws_api_gateway_rest_api.this.endpoint_configuration[0].types == tolist(["REGIONAL"]) && alltrue([for f in aws_lambda_function.this : length(f.vpc_config) == 0])
     error_message = "Without private_access: a REGIONAL API, no resource policy, functions outside any VPC."
   }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this["gateway"].environment[0].variables), "SAGEMAKER_ENDPOINTS")
+    error_message = "Without shared SageMaker endpoints the function has no SAGEMAKER_ENDPOINTS."
+  }
 }
 
 run "execution_logs_go_to_an_encrypted_expiring_group" {
@@ -220,4 +225,39 @@ run "private_access_without_an_endpoint_is_refused" {
   }
 
   expect_failures = [var.private_access]
+}
+
+run "shared_sagemaker_endpoints_reach_the_gateway_and_its_role" {
+  command = plan
+
+  variables {
+    sagemaker_shared_endpoints = {
+      "shared-llm" = {
+        endpoint_name          = "cs-shared-shared-llm"
+        endpoint_arn           = "arn:aws:sagemaker:us-east-1:111111111111:endpoint/cs-shared-shared-llm"
+        input_per_million_usd  = "0.20"
+        output_per_million_usd = "0.80"
+        max_output_tokens      = 2048
+        tenants                = ["sales", "services"]
+      }
+    }
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_function.this["gateway"].environment[0].variables["SAGEMAKER_ENDPOINTS"])["shared-llm"] == {
+      endpointName        = "cs-shared-shared-llm"
+      endpointArn         = "arn:aws:sagemaker:us-east-1:111111111111:endpoint/cs-shared-shared-llm"
+      inputPerMillionUsd  = "0.20"
+      outputPerMillionUsd = "0.80"
+      maxOutputTokens     = 2048
+      tenants             = ["sales", "services"]
+      servedModel         = null
+    }
+    error_message = "SAGEMAKER_ENDPOINTS carries each endpoint's name, ARN, string rates and tenants."
+  }
+
+  assert {
+    condition     = one([for st in jsondecode(aws_iam_role_policy.data_access["gateway"].policy).Statement : st if st.Sid == "InvokeSharedSageMakerEndpoints"]).Resource == ["arn:aws:sagemaker:us-east-1:111111111111:endpoint/cs-shared-shared-llm"] && one([for st in jsondecode(aws_iam_role_policy.data_access["gateway"].policy).Statement : st if st.Sid == "InvokeSharedSageMakerEndpoints"]).Action == ["sagemaker:InvokeEndpoint"]
+    error_message = "The gateway may invoke exactly the shared endpoints."
+  }
 }

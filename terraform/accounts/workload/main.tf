@@ -76,6 +76,8 @@ module "gateway" {
   waf_rate_rule         = var.waf_rate_rule
   private_access        = var.private_access == null ? null : module.private_access[0].gateway_private_access
 
+  sagemaker_shared_endpoints = module.sagemaker_endpoints.gateway_shared_endpoints
+
   lambda_package = {
     filename         = local.lambda_zip_path
     source_code_hash = filebase64sha256(local.lambda_zip_path)
@@ -126,4 +128,23 @@ module "private_access" {
   client_cidr_blocks = var.private_access.client_cidr_blocks
   sagemaker_runtime  = var.private_access.sagemaker_runtime
   tags               = local.tags
+}
+
+# SageMaker endpoints: a tenant's own (tagged with its cost allocation tags) and shared ones.
+module "sagemaker_endpoints" {
+  source = "../../../modules/sagemaker-endpoints"
+
+  name_prefix         = var.name_prefix
+  account_id          = var.account_id
+  region              = var.region
+  dedicated_endpoints = var.sagemaker.dedicated_endpoints
+  shared_endpoints    = var.sagemaker.shared_endpoints
+  tags                = local.tags
+  tenants = {
+    for tenant_id, tenant in local.tenants : tenant_id => {
+      application_id = tenant.application_id
+      cost_center    = tenant.cost_center
+      environment    = tenant.environment
+    }
+  }
 }

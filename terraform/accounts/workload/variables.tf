@@ -219,3 +219,26 @@ variable "private_access" {
   description = "null: a public REGIONAL API. Set: the API is PRIVATE behind an execute-api VPC endpoint, the functions run in subnet_ids and reach AWS through VPC endpoints (modules/private-access)."
   default     = null
 }
+
+variable "sagemaker" {
+  type = object({
+    dedicated_endpoints = optional(map(object({
+      tenant         = string
+      model_name     = string
+      instance_type  = string
+      instance_count = optional(number, 1)
+    })), {})
+    shared_endpoints = optional(map(object({
+      model_name             = string
+      instance_type          = string
+      instance_count         = optional(number, 1)
+      tenants                = list(string)
+      input_per_million_usd  = string
+      output_per_million_usd = string
+      max_output_tokens      = number
+      served_model           = optional(string)
+    })), {})
+  })
+  description = "SageMaker endpoints (modules/sagemaker-endpoints): dedicated ones tagged like their tenant's profiles, shared ones routed by the gateway at a per-token rate and split by the chargeback report."
+  default     = {}
+}

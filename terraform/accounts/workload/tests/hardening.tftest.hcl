@@ -28,3 +28,27 @@ run "private_access_switches_on" {
     error_message = "private_access creates the endpoints; invocation logging switches off per account."
   }
 }
+
+run "a_shared_sagemaker_endpoint_reaches_the_gateway" {
+  command = plan
+
+  variables {
+    sagemaker = {
+      shared_endpoints = {
+        "shared-llm" = {
+          model_name             = "llama-3-1-8b"
+          instance_type          = "ml.g5.xlarge"
+          tenants                = ["sales", "services"]
+          input_per_million_usd  = "0.20"
+          output_per_million_usd = "0.80"
+          max_output_tokens      = 2048
+        }
+      }
+    }
+  }
+
+  assert {
+    condition     = module.sagemaker_endpoints.endpoint_arns["shared-llm"] == "arn:aws:sagemaker:us-east-1:111111111111:endpoint/cost-sentry-shared-shared-llm"
+    error_message = "The shared endpoint is created, named for the account, and handed to the gateway."
+  }
+}
