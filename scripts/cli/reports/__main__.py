@@ -1,4 +1,4 @@
-"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer,requests} ...`."""
+"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer,requests,sagemaker} ...`."""
 
 from __future__ import annotations
 
@@ -280,6 +280,44 @@ def command_requests(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(text: str) -> tuple[str, int]:
+    model, separator, tokens = text.partition("=")
+    if not separator or not model or not tokens.isdigit() or int(tokens) < 1:
+        raise argparse.ArgumentTypeError(f"capacity must look like shared-llm=250000, got {text!r}")
+    return model, int(tokens)
+
+
+def command_sagemaker(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.ledger import read_call_records
+    from scripts.cli.reports.money import plain
+    from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs, write_allocation_csv
+
+    progress = Progress()
+    engine = _engine(args)
+    if len(args.period) != 1:
+        raise SystemExit("--period YYYY-MM is required once: call records and CUR must cover the same month")
+    progress(f"SageMaker hosting cost from CUR 2.0 ({engine.dialect.name})")
+    costs = endpoint_costs(engine, args.period)
+    progress(f"call records of {args.period[0]} from {args.ledger_table}")
+    calls = list(read_call_records(args.ledger_table, period=args.period[0]))
+    allocations = allocate_endpoints(costs, calls, dict(args.capacity))
+    if args.out is not None:
+        progress(f"wrote {write_allocation_csv(allocations, args.out / 'sagemaker_allocation.csv')}")
+    for allocation in allocations:
+        print(allocation.summary())
+        _print_table(
+            ["tenant", "requests", "tokens", "share", "allocated_usd", "charged_usd"],
+            [
+                (s.tenant, s.requests, s.input_tokens + s.output_tokens, f"{plain(s.share_percent)}%",
+                 plain(s.allocated_usd), plain(s.charged_usd))
+                for s in allocation.shares
+            ],
+        )  # fmt: skip
+    if not allocations:
+        print("no shared SageMaker endpoint cost in these periods")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.cli.reports", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -364,6 +402,22 @@ def parser() -> argparse.ArgumentParser:
     requests.add_argument("--top", type=int, default=20, help="requests listed (default 20)")
     requests.add_argument("--out", type=Path, help="also write requests.csv here")
     requests.set_defaults(handler=command_requests)
+
+    sagemaker = commands.add_parser(
+        "sagemaker", help="split shared SageMaker endpoints' CUR cost across tenants by token share"
+    )
+    _add_source_arguments(sagemaker)
+    sagemaker.add_argument("--ledger-table", required=True, help="the gateway's ledger (call records)")
+    sagemaker.add_argument(
+        "--capacity",
+        type=_capacity,
+        action="append",
+        default=[],
+        metavar="MODEL=TOKENS",
+        help="tokens one instance serves per hour at full load (for utilization), repeatable",
+    )
+    sagemaker.add_argument("--out", type=Path, help="also write sagemaker_allocation.csv here")
+    sagemaker.set_defaults(handler=command_sagemaker)
     return root
 
 
