@@ -221,6 +221,31 @@ class SageMakerRuntimeStub:
             return [dict(entry) for entry in self._server.state.requests]
 
 
+def shared_endpoint_environment(
+    stub: SageMakerRuntimeStub,
+    endpoints: Mapping[str, Mapping[str, Any]],
+    account_id: str = "123456789012",
+    region: str = "us-east-1",
+) -> dict[str, str]:
+    """The gateway environment for shared endpoints served by `stub`, as Terraform would set it.
+
+    `endpoints`: model name -> {"endpointName", "tenants", "inputPerMillionUsd", "outputPerMillionUsd",
+    optional "maxOutputTokens"}; the ARN is built the way SageMaker names endpoints.
+    """
+    document = {
+        name: {
+            "endpointName": e["endpointName"],
+            "endpointArn": f"arn:aws:sagemaker:{region}:{account_id}:endpoint/{str(e['endpointName']).lower()}",
+            "inputPerMillionUsd": str(e["inputPerMillionUsd"]),
+            "outputPerMillionUsd": str(e["outputPerMillionUsd"]),
+            "maxOutputTokens": int(e.get("maxOutputTokens", 2048)),
+            "tenants": sorted(e["tenants"]),
+        }
+        for name, e in endpoints.items()
+    }
+    return {"SAGEMAKER_ENDPOINTS": json.dumps(document), "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": stub.url}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=8082)
