@@ -109,6 +109,11 @@ def is_endpoint_arn(arn: str) -> bool:
     return ":sagemaker:" in arn and ":endpoint/" in arn
 
 
+def is_sagemaker_call(call: Mapping[str, Any]) -> bool:
+    """A call record the gateway served from a shared SageMaker endpoint (modelId = its ARN)."""
+    return is_endpoint_arn(str(call.get("modelId") or ""))
+
+
 def endpoint_costs(engine: QueryEngine, periods: Sequence[str] = ()) -> dict[str, EndpointCost]:
     """Endpoint ARN (lowercase, as SageMaker writes it) -> its hosting cost and instance-hours."""
     rows = engine.run(
