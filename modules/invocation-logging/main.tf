@@ -287,6 +287,26 @@ resource "aws_bedrock_model_invocation_logging_configuration" "this" {
   depends_on = [aws_s3_bucket_policy.this, aws_iam_role_policy.cloudwatch_delivery]
 }
 
+# The Data Catalog's metadata encrypted with the module's key (the billing account's is, by cur-export).
+# One setting per account and Region: manage_catalog_encryption = false where something else owns it.
+resource "aws_glue_data_catalog_encryption_settings" "this" {
+  count = var.manage_catalog_encryption ? 1 : 0
+
+  catalog_id = var.account_id
+
+  data_catalog_encryption_settings {
+    encryption_at_rest {
+      catalog_encryption_mode = "SSE-KMS"
+      sse_aws_kms_key_id      = aws_kms_key.this.arn
+    }
+
+    connection_password_encryption {
+      return_connection_password_encrypted = true
+      aws_kms_key_id                       = aws_kms_key.this.arn
+    }
+  }
+}
+
 resource "aws_glue_catalog_database" "this" {
   name        = local.glue_database
   description = "Bedrock model invocation logs of ${var.account_id} (Cost Sentry requests report)"

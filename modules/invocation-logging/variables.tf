@@ -80,6 +80,12 @@ variable "cloudtrail" {
   }
 }
 
+variable "manage_catalog_encryption" {
+  type        = bool
+  description = "Encrypt the account's Glue Data Catalog (where the invocation log table lives) with the module's KMS key. One setting per account and Region: turn off if something else manages it."
+  default     = true
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags for every resource."

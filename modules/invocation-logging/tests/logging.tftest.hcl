@@ -47,6 +47,11 @@ run "s3_delivery_without_text_and_a_trail_by_default" {
   }
 
   assert {
+    condition     = aws_glue_data_catalog_encryption_settings.this[0].catalog_id == "111111111111" && aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].encryption_at_rest[0].catalog_encryption_mode == "SSE-KMS"
+    error_message = "The workload account's Glue Data Catalog is KMS-encrypted too."
+  }
+
+  assert {
     condition     = length(aws_cloudtrail.this) == 1 && aws_cloudtrail.this[0].is_multi_region_trail && aws_cloudtrail.this[0].include_global_service_events && aws_cloudtrail.this[0].enable_log_file_validation && aws_cloudtrail.this[0].s3_key_prefix == "cloudtrail"
     error_message = "A multi-Region trail with global events (STS AssumeRole) and log file validation into the bucket."
   }
