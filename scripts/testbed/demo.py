@@ -413,7 +413,13 @@ def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
     print(f"\nChargeback from {sum(calls.values())} call records in {ledger.ledger_table}:")
     for center, nanos in sorted(charges.items()):
         print(f"  {center:<10} {calls[center]:>5} calls  {usd(nanos)}")
-    report = build_demo_report(ledger.ledger_table, ledger.dynamodb_client, ledger.tfvars_path, report_dir)
+    report = build_demo_report(
+        ledger.ledger_table,
+        ledger.dynamodb_client,
+        ledger.tfvars_path,
+        report_dir,
+        shared_endpoints={SHARED_MODEL: (SHARED_HOURS, SHARED_HOURLY_USD, SHARED_CAPACITY)},
+    )
     print(f"chargeback report: {report}")
     return report
 

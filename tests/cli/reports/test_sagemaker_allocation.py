@@ -13,9 +13,19 @@ import boto3
 import pytest
 
 from scripts.cli.reports.__main__ import main
-from scripts.cli.reports.sagemaker import split_exactly, synthesize_endpoint_hours
+from scripts.cli.reports.chargeback import build_chargeback
+from scripts.cli.reports.engines import DuckDBEngine
+from scripts.cli.reports.ledger import read_call_records
+from scripts.cli.reports.render import write_report
+from scripts.cli.reports.sagemaker import (
+    allocate_endpoints,
+    endpoint_costs,
+    split_exactly,
+    synthesize_endpoint_hours,
+)
+from scripts.cli.reports.tenants import load_tfvars
 
-from .conftest import write_tiny_cur
+from .conftest import WORKLOAD_TFVARS, write_tiny_cur
 from .ledger_fakes import create_ledger_table
 
 SHARED = "arn:aws:sagemaker:us-east-1:111111111111:endpoint/cost-sentry-shared-shared-llm"
@@ -157,3 +167,20 @@ def test_an_idle_endpoint_makes_every_token_dearer(
     )
 
     assert "28.2 USD per 1M tokens at 25% utilization (7.05 at 100%)" in capsys.readouterr().out
+
+
+def test_the_chargeback_report_shows_the_split(cur: Path, ledger: str, tmp_path: Path) -> None:
+    engine = DuckDBEngine(cur)
+    allocations = allocate_endpoints(
+        endpoint_costs(engine), read_call_records(ledger), {"shared-llm": 200_000}
+    )
+    report = build_chargeback(engine, load_tfvars(WORKLOAD_TFVARS), ["2026-11"])
+
+    html = write_report(report, tmp_path / "report", sagemaker=allocations).read_text()
+
+    section = html[html.index('<section id="sagemaker">') :]
+    section = section[: section.index("</section>")]
+    assert "at 50.00% utilization" in section and "1,000,000 tokens" in section
+    for tenant, share in (("sales", "60.00%"), ("services", "30.00%"), ("support", "10.00%")):
+        assert f"<td>{tenant}</td>" in section and share in section
+    assert (tmp_path / "report" / "sagemaker_allocation.csv").is_file()
