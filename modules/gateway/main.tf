@@ -131,7 +131,7 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:VPC placement is a per-account switch (var.private_access, private.tf): the functions reach only AWS APIs, and where no private path is required a VPC adds endpoint cost and cold-start latency without narrowing anything IAM does not already.
+  #checkov:skip=CKV_AWS_117:VPC placement is a per-account switch (var.private_access, private.tf); the budget sync never joins a VPC (AWS Budgets has no VPC endpoint). The functions reach only AWS APIs, so where no private path is required a VPC adds endpoint cost and latency without narrowing what IAM already does.
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly from this repository and its hash pinned by source_code_hash; code signing needs a signing profile outside this stack.
   #checkov:skip=CKV_AWS_116:The gateway is invoked synchronously by API Gateway, where a DLQ never fires; the asynchronous budget functions do get one (dynamic dead_letter_config).
   for_each = local.functions
@@ -163,7 +163,7 @@ resource "aws_lambda_function" "this" {
   }
 
   dynamic "vpc_config" {
-    for_each = var.private_access == null ? [] : [var.private_access]
+    for_each = contains(local.vpc_functions, each.key) ? [var.private_access] : []
     content {
       subnet_ids         = vpc_config.value.subnet_ids
       security_group_ids = vpc_config.value.security_group_ids

@@ -5,6 +5,9 @@
 
 locals {
   private = var.private_access != null
+  # The budget sync stays outside: it only reads AWS Budgets, which has no VPC endpoint, and it never
+  # carries a request or an answer.
+  vpc_functions = local.private ? ["gateway", "budget_alert"] : []
 }
 
 # Allow from the listed endpoints, and an explicit deny for everything else: a PRIVATE API with no
@@ -39,7 +42,7 @@ resource "aws_api_gateway_rest_api_policy" "private" {
 # Lambda creates and deletes the functions' network interfaces with the functions' own roles. EC2's
 # Describe* calls take no resource; Create/Delete are limited to the given subnets and security groups.
 resource "aws_iam_role_policy" "vpc_access" {
-  for_each = local.private ? local.function_names : {}
+  for_each = toset(local.vpc_functions)
 
   name = "vpc-network-interfaces"
   role = aws_iam_role.function[each.key].id

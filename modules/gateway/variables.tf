@@ -305,7 +305,7 @@ variable "private_access" {
     subnet_ids                   = list(string)
     security_group_ids           = list(string)
   })
-  description = "null: a REGIONAL API and functions outside any VPC. Set (the private-access module's outputs): the API becomes PRIVATE, reachable only through execute_api_vpc_endpoint_ids (resource policy on aws:SourceVpce), and the functions run in subnet_ids with security_group_ids, reaching AWS only through the VPC's endpoints."
+  description = "null: a REGIONAL API and functions outside any VPC. Set (the private-access module's outputs): the API becomes PRIVATE, reachable only through execute_api_vpc_endpoint_ids (resource policy on aws:SourceVpce), and the gateway and budget alert functions run in subnet_ids with security_group_ids, reaching AWS only through the VPC's endpoints (the budget sync stays outside: AWS Budgets has no VPC endpoint)."
   default     = null
 
   validation {
