@@ -241,7 +241,7 @@ resource "aws_iam_role_policy" "data_access" {
 # from billing calls to another tenant: the gateway role may assume every invoker role, and which
 # role serves a request is decided by the gateway code (API key -> tenant). What IAM guarantees is
 # the blast radius (only the tenants' own profiles, only Bedrock invocation) and the CloudTrail record
-# of every AssumeRole (modules/audit-trail). See docs/attribution.md, "What IAM does and does not prove".
+# of every AssumeRole (modules/invocation-logging). See docs/attribution.md, "What IAM does and does not prove".
 resource "aws_iam_role" "invoker" {
   for_each = var.per_user_sessions ? local.tenants : {}
 
