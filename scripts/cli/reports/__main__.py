@@ -147,8 +147,14 @@ def command_chargeback(args: argparse.Namespace) -> int:
     source = str(args.cur) if args.engine == "duckdb" else f"{args.athena_database}.{args.athena_table}"
     report = build_chargeback(engine, directory, args.period, progress=progress, source=source)
     reconciliation = None
+    sagemaker: list[Any] = []
     if args.ledger_table:
-        reconciliation = _reconciliation(args, report, progress)
+        from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs
+
+        calls = _ledger_calls(args, progress)
+        reconciliation = _reconciliation(args, report, progress, calls)
+        # Shared SageMaker endpoints the gateway routed calls to: their hosting cost split by tokens.
+        sagemaker = allocate_endpoints(endpoint_costs(engine, args.period), calls)
     cost_explorer = []
     if args.cost_explorer_tag:
         from scripts.cli.reports.cost_explorer import cost_by_tag
@@ -157,7 +163,9 @@ def command_chargeback(args: argparse.Namespace) -> int:
         start, end = _period_dates(report)
         cost_explorer = cost_by_tag(start, end, args.cost_explorer_tag, args.granularity)
     progress("writing CSV files and HTML")
-    html = write_report(report, args.out, reconciliation=reconciliation, cost_explorer=cost_explorer)
+    html = write_report(
+        report, args.out, reconciliation=reconciliation, cost_explorer=cost_explorer, sagemaker=sagemaker
+    )
     places = display_places(report.total_usd)
     _print_table(
         ["tenant", "cost", "input tokens", "output tokens"],
@@ -178,15 +186,24 @@ def _period_dates(report: Any) -> tuple[date, date]:
     raise SystemExit("no Bedrock spend in the CUR data: nothing to compare with Cost Explorer")
 
 
-def _reconciliation(args: argparse.Namespace, report: Any, progress: Progress) -> Any:
+def _ledger_calls(args: argparse.Namespace, progress: Progress) -> list[dict[str, Any]]:
     from scripts.cli.reports.ledger import read_call_records
-    from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
 
     if len(args.period) != 1:
         raise SystemExit("reconciliation needs exactly one --period YYYY-MM")
     progress(f"reading call records of {args.period[0]} from {args.ledger_table}")
     calls = list(read_call_records(args.ledger_table, period=args.period[0]))
     progress(f"{len(calls)} call records")
+    return calls
+
+
+def _reconciliation(
+    args: argparse.Namespace, report: Any, progress: Progress, calls: list[dict[str, Any]] | None = None
+) -> Any:
+    from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
+
+    if calls is None:
+        calls = _ledger_calls(args, progress)
     tolerance = Tolerance(absolute_usd=args.abs_tolerance, relative_percent=args.rel_tolerance)
     return reconcile(ledger_totals(calls), cur_totals(report.principals), args.period[0], tolerance)
 

@@ -184,3 +184,26 @@ def test_the_chargeback_report_shows_the_split(cur: Path, ledger: str, tmp_path:
     for tenant, share in (("sales", "60.00%"), ("services", "30.00%"), ("support", "10.00%")):
         assert f"<td>{tenant}</td>" in section and share in section
     assert (tmp_path / "report" / "sagemaker_allocation.csv").is_file()
+
+
+def test_chargeback_with_the_ledger_adds_the_sagemaker_section(
+    cur: Path, ledger: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "chargeback"
+
+    code = main(
+        ["chargeback", "--cur", str(cur), "--tfvars", str(WORKLOAD_TFVARS), "--period", "2026-11",
+         "--ledger-table", ledger, "--out", str(out)]
+    )  # fmt: skip
+
+    assert code == 0
+    with (out / "sagemaker_allocation.csv").open(newline="") as handle:
+        allocated = {row["tenant"]: row["allocated_usd"] for row in csv.DictReader(handle)}
+    assert allocated == {"sales": "8.46", "services": "4.23", "support": "1.41"}
+    assert '<section id="sagemaker">' in (out / "chargeback.html").read_text()
+    # The SageMaker calls are not Bedrock spend: the reconciliation leaves them out.
+    with (out / "reconciliation.csv").open(newline="") as handle:
+        ledger_usd = {
+            row["tenant"]: row["ledger_usd"] for row in csv.DictReader(handle) if row["level"] == "tenant"
+        }
+    assert ledger_usd.get("support", "0") == "0"
