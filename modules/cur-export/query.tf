@@ -75,6 +75,26 @@ resource "aws_bcmdataexports_export" "this" {
   depends_on = [aws_s3_bucket_policy.this, aws_s3_bucket_server_side_encryption_configuration.this]
 }
 
+# The Data Catalog's metadata (table definitions, connection passwords) encrypted with the module's key.
+# One setting per account and Region: turn manage_catalog_encryption off where something else owns it.
+resource "aws_glue_data_catalog_encryption_settings" "this" {
+  count = var.manage_catalog_encryption ? 1 : 0
+
+  catalog_id = var.account_id
+
+  data_catalog_encryption_settings {
+    encryption_at_rest {
+      catalog_encryption_mode = "SSE-KMS"
+      sse_aws_kms_key_id      = aws_kms_key.this.arn
+    }
+
+    connection_password_encryption {
+      return_connection_password_encrypted = true
+      aws_kms_key_id                       = aws_kms_key.this.arn
+    }
+  }
+}
+
 resource "aws_glue_catalog_database" "this" {
   name        = local.glue_database_name
   description = "CUR 2.0 export ${local.export_name} for Cost Sentry reports"

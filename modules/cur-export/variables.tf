@@ -108,6 +108,12 @@ variable "noncurrent_version_retention_days" {
   }
 }
 
+variable "manage_catalog_encryption" {
+  type        = bool
+  description = "Encrypt the account's Glue Data Catalog (metadata and connection passwords) with the module's KMS key. One setting per account and Region: turn off if something else manages it."
+  default     = true
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags for every resource."

@@ -49,8 +49,11 @@ resource "aws_api_gateway_rest_api" "this" {
   description    = "Cost Sentry: Bedrock Converse behind per-tenant budgets"
   api_key_source = "AUTHORIZER" # the key comes from x-api-key or Bearer (authorizer.tf)
 
+  # PRIVATE (private.tf) when the account asks for private access: reachable only through its
+  # execute-api VPC endpoints, and the resource policy admits nothing else.
   endpoint_configuration {
-    types = ["REGIONAL"]
+    types            = [var.private_access == null ? "REGIONAL" : "PRIVATE"]
+    vpc_endpoint_ids = var.private_access == null ? null : var.private_access.execute_api_vpc_endpoint_ids
   }
 
   tags = var.tags
@@ -133,6 +136,8 @@ resource "aws_api_gateway_deployment" "this" {
       [for key in sort(keys(local.routes)) : aws_api_gateway_integration.route[key].uri],
       [for key in sort(keys(local.gateway_responses)) : aws_api_gateway_gateway_response.this[key].response_templates],
       local.surface_deployment_hash,
+      # A REST API's resource policy takes effect only with a new deployment.
+      [for policy in aws_api_gateway_rest_api_policy.private : policy.policy],
     ]))
   }
 
@@ -148,11 +153,21 @@ resource "aws_cloudwatch_log_group" "access" {
   tags              = var.tags
 }
 
+# Execution logs (logging_level below) go to this group, named by API Gateway's convention. Created here
+# so it is KMS-encrypted and expires; otherwise API Gateway creates it on first write, unencrypted and
+# kept forever.
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Every response is a fresh model completion billed to the caller; a cache would serve one tenant's answer to another and bypass the budget.
   #checkov:skip=CKV2_AWS_51:Clients are tenant services authenticating with API keys over TLS; there is no backend to present a client certificate to (the integration is Lambda).
-  #checkov:skip=CKV2_AWS_77:WAF is optional (see CKV2_AWS_29); the integration is a Python function, so Log4j rules guard nothing here.
-  #checkov:skip=CKV2_AWS_29:WAF is optional (var.waf_web_acl_arn): usage plans throttle per key and the function enforces budgets; attach an ACL where the API is exposed to the internet.
+  #checkov:skip=CKV2_AWS_77:The module's web ACL (aws_wafv2_web_acl.this, on by default) carries the rate rule; the integration is a Python function, so Log4j rules guard nothing here.
+  #checkov:skip=CKV2_AWS_29:A web ACL is associated by default (var.waf_rate_rule, or var.waf_web_acl_arn); checkov cannot follow the count that lets an account switch it off.
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.stage_name
@@ -165,7 +180,7 @@ resource "aws_api_gateway_stage" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_api_gateway_account.this]
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "this" {
@@ -183,11 +198,60 @@ resource "aws_api_gateway_method_settings" "this" {
   }
 }
 
+# Usage plans are best-effort throttles (API Gateway documents them as such); a WAF rate-based rule is
+# the hard per-client-IP cap in front of them. On by default (var.waf_rate_rule); an account that brings
+# its own ACL (var.waf_web_acl_arn) gets that one instead.
+resource "aws_wafv2_web_acl" "this" {
+  #checkov:skip=CKV_AWS_192:The integration is a Python Lambda function: the Log4j (Log4Shell) managed rule set guards nothing here.
+  #checkov:skip=CKV_AWS_175:The ACL has a rule (the per-IP rate rule); it is written as rule_json, which checkov does not read.
+  #checkov:skip=CKV2_AWS_31:WAF logging would write every request's headers (including x-api-key) to a log; the sampled requests and CloudWatch metrics below are kept instead.
+  count = local.own_web_acl ? 1 : 0
+
+  name        = "${var.name_prefix}-gateway"
+  description = "Cost Sentry gateway: per-IP rate limit in front of the usage plans"
+  scope       = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule_json = jsonencode([{
+    Name     = "rate-per-ip"
+    Priority = 0
+    Action   = { Block = {} }
+    Statement = {
+      RateBasedStatement = {
+        Limit               = var.waf_rate_rule.requests_per_5_minutes
+        AggregateKeyType    = "IP"
+        EvaluationWindowSec = 300
+      }
+    }
+    VisibilityConfig = {
+      CloudWatchMetricsEnabled = true
+      MetricName               = "${var.name_prefix}-rate-per-ip"
+      SampledRequestsEnabled   = true
+    }
+  }])
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name_prefix}-gateway"
+    sampled_requests_enabled   = true
+  }
+
+  tags = var.tags
+}
+
+locals {
+  own_web_acl = var.waf_web_acl_arn == null && var.waf_rate_rule.enabled
+  web_acl_arn = var.waf_web_acl_arn != null ? var.waf_web_acl_arn : (local.own_web_acl ? aws_wafv2_web_acl.this[0].arn : null)
+}
+
 resource "aws_wafv2_web_acl_association" "this" {
-  count = var.waf_web_acl_arn == null ? 0 : 1
+  count = var.waf_web_acl_arn != null || var.waf_rate_rule.enabled ? 1 : 0
 
   resource_arn = aws_api_gateway_stage.this.arn
-  web_acl_arn  = var.waf_web_acl_arn
+  web_acl_arn  = local.web_acl_arn
 }
 
 resource "aws_api_gateway_api_key" "tenant" {

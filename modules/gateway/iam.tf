@@ -10,6 +10,11 @@ locals {
 
   invoker_role_arns = { for tenant_id, role in aws_iam_role.invoker : tenant_id => role.arn }
 
+  # Built from the names (checked against the tables by a precondition) so the data-access policies
+  # are known at plan time and the tests can assert exactly what each function may do.
+  table_names = { ledger = "${var.name_prefix}-ledger", config = "${var.name_prefix}-config" }
+  table_arns  = { for key, name in local.table_names : key => "arn:${var.partition}:dynamodb:${var.region}:${var.account_id}:table/${name}" }
+
   bedrock_actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
   logs_statement = {
@@ -37,19 +42,30 @@ locals {
     },
   ]
 
+  # What the code calls (lambda_src/cost_sentry): the ledger adapter reserves and settles with UpdateItem,
+  # writes call records and hold items with PutItem, removes holds with DeleteItem, reads a period with
+  # GetItem or Query (GET /v1/budget); the config store only ever Scans the config table.
   gateway_statements = concat(
     [
       {
         Sid      = "LedgerReadWrite"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
-        Resource = aws_dynamodb_table.ledger.arn
+        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Resource = local.table_arns.ledger
       },
       {
         Sid      = "ConfigRead"
         Effect   = "Allow"
-        Action   = ["dynamodb:Scan", "dynamodb:GetItem"]
-        Resource = aws_dynamodb_table.config.arn
+        Action   = ["dynamodb:Scan"]
+        Resource = local.table_arns.config
+      },
+    ],
+    length(var.sagemaker_shared_endpoints) == 0 ? [] : [
+      {
+        Sid      = "InvokeSharedSageMakerEndpoints"
+        Effect   = "Allow"
+        Action   = ["sagemaker:InvokeEndpoint"]
+        Resource = sort([for e in values(var.sagemaker_shared_endpoints) : e.endpoint_arn])
       },
     ],
     var.profile_resolver == "dynamic" ? [
@@ -93,7 +109,17 @@ locals {
     },
   ]
 
-  budget_function_statements = [
+  dead_letter_statement = {
+    Sid      = "DeadLetter"
+    Effect   = "Allow"
+    Action   = ["sqs:SendMessage"]
+    Resource = aws_sqs_queue.dead_letter.arn
+  }
+
+  # Budget sync (service/budgets.py BudgetSync): DescribeBudget per tenant, a Scan of the config, a PutItem
+  # of `limit#<tenant>` overrides, and GetItem + conditional UpdateItem of the period items. Its config
+  # writes are limited to `limit#` items: it can never rewrite a tenant's document (its API keys).
+  budget_sync_statements = [
     {
       Sid      = "ReadTenantBudgets"
       Effect   = "Allow"
@@ -101,29 +127,55 @@ locals {
       Resource = local.budget_arn_pattern
     },
     {
-      Sid      = "ConfigReadWrite"
+      Sid      = "ConfigRead"
       Effect   = "Allow"
-      Action   = ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-      Resource = aws_dynamodb_table.config.arn
+      Action   = ["dynamodb:Scan"]
+      Resource = local.table_arns.config
     },
     {
-      Sid      = "LedgerReadWrite"
-      Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-      Resource = aws_dynamodb_table.ledger.arn
+      Sid       = "ConfigWriteLimitOverridesOnly"
+      Effect    = "Allow"
+      Action    = ["dynamodb:PutItem"]
+      Resource  = local.table_arns.config
+      Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["limit#*"] } }
     },
     {
-      Sid      = "DeadLetter"
+      Sid      = "LedgerMoveLimits"
       Effect   = "Allow"
-      Action   = ["sqs:SendMessage"]
-      Resource = aws_sqs_queue.dead_letter.arn
+      Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      Resource = local.table_arns.ledger
+    },
+  ]
+
+  # Budget alert (BudgetAlerts): GetItem of one `tenant#` document, one conditional UpdateItem that sets
+  # `blocked` on a period item. No Budgets API, no config writes.
+  budget_alert_statements = [
+    {
+      Sid       = "ConfigReadTenantDocuments"
+      Effect    = "Allow"
+      Action    = ["dynamodb:GetItem"]
+      Resource  = local.table_arns.config
+      Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["tenant#*"] } }
+    },
+    {
+      Sid      = "LedgerBlockPeriods"
+      Effect   = "Allow"
+      Action   = ["dynamodb:UpdateItem"]
+      Resource = local.table_arns.ledger
     },
   ]
 
   function_statements = {
     gateway      = local.gateway_statements
-    budget_sync  = local.budget_function_statements
-    budget_alert = local.budget_function_statements
+    budget_sync  = local.budget_sync_statements
+    budget_alert = local.budget_alert_statements
+  }
+
+  # The asynchronous helpers hand failed events to the dead-letter queue with their own roles.
+  dead_letter_statements = {
+    gateway      = []
+    budget_sync  = [local.dead_letter_statement]
+    budget_alert = [local.dead_letter_statement]
   }
 
   invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-${tenant_id}-invoker" }
@@ -161,14 +213,35 @@ resource "aws_iam_role_policy" "function" {
   role = aws_iam_role.function[each.key].id
   policy = jsonencode({
     Version   = "2012-10-17"
-    Statement = concat([local.logs_statement[each.key]], local.common_statements, local.function_statements[each.key])
+    Statement = concat([local.logs_statement[each.key]], local.common_statements, local.dead_letter_statements[each.key])
   })
+}
+
+# One policy per function with exactly the table (and budget) actions its code calls.
+resource "aws_iam_role_policy" "data_access" {
+  for_each = local.function_names
+
+  name   = "data-access"
+  role   = aws_iam_role.function[each.key].id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.function_statements[each.key] })
+
+  lifecycle {
+    precondition {
+      condition     = aws_dynamodb_table.ledger.name == local.table_names.ledger && aws_dynamodb_table.config.name == local.table_names.config
+      error_message = "The data-access policies name the tables ${local.table_names.ledger} and ${local.table_names.config}; keep them in step with tables.tf."
+    }
+  }
 }
 
 # Per-user attribution: the gateway assumes the tenant's invoker role with the end user as session name
 # and the tenant's cost allocation tags as session tags, so CUR 2.0's line_item_iam_principal and the
 # principal's tags name the user and the tenant. The trust policy pins the tag values to the tenant's
-# own, so even a compromised gateway cannot bill one tenant's calls to another.
+# own, so a session of tenant B's role always carries B's tags and can invoke only B's profiles: the
+# bill never mixes one tenant's principal with another's tags. It does NOT stop a compromised gateway
+# from billing calls to another tenant: the gateway role may assume every invoker role, and which
+# role serves a request is decided by the gateway code (API key -> tenant). What IAM guarantees is
+# the blast radius (only the tenants' own profiles, only Bedrock invocation) and the CloudTrail record
+# of every AssumeRole (modules/invocation-logging). See docs/attribution.md, "What IAM does and does not prove".
 resource "aws_iam_role" "invoker" {
   for_each = var.per_user_sessions ? local.tenants : {}
 

@@ -45,6 +45,19 @@ locals {
         PROFILE_RESOLVER           = var.profile_resolver
         PER_USER_SESSIONS          = tostring(var.per_user_sessions)
         CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+        }, length(var.sagemaker_shared_endpoints) == 0 ? {} : {
+        # adapters/sagemaker.py; rates travel as strings (money is never a float).
+        SAGEMAKER_ENDPOINTS = jsonencode({
+          for name, e in var.sagemaker_shared_endpoints : name => {
+            endpointName        = e.endpoint_name
+            endpointArn         = e.endpoint_arn
+            inputPerMillionUsd  = e.input_per_million_usd
+            outputPerMillionUsd = e.output_per_million_usd
+            maxOutputTokens     = e.max_output_tokens
+            tenants             = e.tenants
+            servedModel         = e.served_model
+          }
+        })
       })
     }
     budget_sync = {
@@ -61,7 +74,8 @@ locals {
       memory       = 256
       reserved     = var.reserve_helper_concurrency ? 5 : null # a burst of notifications must not starve the gateway
       asynchronous = true
-      environment  = merge(local.common_environment, local.budget_environment)
+      # Messages delivered by any other topic are ignored (service/budgets.py BudgetAlerts).
+      environment = merge(local.common_environment, local.budget_environment, { BUDGET_TOPIC_ARN = var.budget_topic_arn })
     }
   }
 }
@@ -117,7 +131,7 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:The functions reach only AWS APIs (Bedrock, DynamoDB, STS, Budgets); a VPC would add NAT cost and cold-start latency without narrowing anything IAM does not already.
+  #checkov:skip=CKV_AWS_117:VPC placement is a per-account switch (var.private_access, private.tf); the budget sync never joins a VPC (AWS Budgets has no VPC endpoint). The functions reach only AWS APIs, so where no private path is required a VPC adds endpoint cost and latency without narrowing what IAM already does.
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly from this repository and its hash pinned by source_code_hash; code signing needs a signing profile outside this stack.
   #checkov:skip=CKV_AWS_116:The gateway is invoked synchronously by API Gateway, where a DLQ never fires; the asynchronous budget functions do get one (dynamic dead_letter_config).
   for_each = local.functions
@@ -148,6 +162,14 @@ resource "aws_lambda_function" "this" {
     log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
+  dynamic "vpc_config" {
+    for_each = contains(local.vpc_functions, each.key) ? [var.private_access] : []
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
   dynamic "dead_letter_config" {
     for_each = each.value.asynchronous ? [aws_sqs_queue.dead_letter.arn] : []
     content {
@@ -157,7 +179,24 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.gateway_invoke]
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.data_access, aws_iam_role_policy.gateway_invoke, aws_iam_role_policy.vpc_access]
+}
+
+# A settle that failed is the one case where Bedrock billed a call the ledger may not show: the gateway
+# logs it as `{"event": "settle_failed", ...}` with the whole call record (service/gateway.py), and this
+# filter turns those lines into the SettleFailed metric (core/metrics.py LOG_METRICS) the alarm watches.
+resource "aws_cloudwatch_log_metric_filter" "settle_failed" {
+  name           = "${var.name_prefix}-settle-failed"
+  log_group_name = aws_cloudwatch_log_group.function["gateway"].name
+  pattern        = "{ $.event = \"settle_failed\" }"
+
+  metric_transformation {
+    name          = "SettleFailed"
+    namespace     = var.metrics_namespace
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
 }
 
 module "alerts_topic" {

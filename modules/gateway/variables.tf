@@ -306,3 +306,58 @@ variable "authorizer_reserved_concurrency" {
     error_message = "authorizer_reserved_concurrency must be null or a whole number of at least 1."
   }
 }
+
+# -- Hardening and private access (design branch): WAF rate rule, VPC-only API and functions ------------
+
+variable "waf_rate_rule" {
+  type = object({
+    enabled                = optional(bool, true)
+    requests_per_5_minutes = optional(number, 3000)
+  })
+  description = "The module's WAF web ACL with one rate-based rule per client IP (blocks above requests_per_5_minutes), associated with the stage. enabled = false turns it off; ignored when waf_web_acl_arn brings an ACL of your own."
+  default     = {}
+
+  validation {
+    condition     = var.waf_rate_rule.requests_per_5_minutes >= 10 && var.waf_rate_rule.requests_per_5_minutes <= 2000000000 && floor(var.waf_rate_rule.requests_per_5_minutes) == var.waf_rate_rule.requests_per_5_minutes
+    error_message = "waf_rate_rule.requests_per_5_minutes must be a whole number between 10 and 2,000,000,000 (WAF's range)."
+  }
+}
+
+variable "private_access" {
+  type = object({
+    execute_api_vpc_endpoint_ids = list(string)
+    subnet_ids                   = list(string)
+    security_group_ids           = list(string)
+  })
+  description = "null: a REGIONAL API and functions outside any VPC. Set (the private-access module's outputs): the API becomes PRIVATE, reachable only through execute_api_vpc_endpoint_ids (resource policy on aws:SourceVpce), and the gateway and budget alert functions run in subnet_ids with security_group_ids, reaching AWS only through the VPC's endpoints (the budget sync stays outside: AWS Budgets has no VPC endpoint)."
+  default     = null
+
+  validation {
+    condition     = var.private_access == null || try(length(var.private_access.execute_api_vpc_endpoint_ids) > 0 && length(var.private_access.subnet_ids) > 0 && length(var.private_access.security_group_ids) > 0, false)
+    error_message = "private_access needs at least one execute-api VPC endpoint id, one subnet id and one security group id."
+  }
+
+  validation {
+    condition     = var.private_access == null || try(alltrue([for id in var.private_access.execute_api_vpc_endpoint_ids : can(regex("^vpce-[0-9a-f]+$", id))]), false)
+    error_message = "private_access.execute_api_vpc_endpoint_ids must be VPC endpoint ids (vpce-...)."
+  }
+}
+
+variable "sagemaker_shared_endpoints" {
+  type = map(object({
+    endpoint_name          = string
+    endpoint_arn           = string
+    input_per_million_usd  = string
+    output_per_million_usd = string
+    max_output_tokens      = number
+    tenants                = list(string)
+    served_model           = optional(string)
+  }))
+  description = "Shared SageMaker endpoints the gateway routes to (the sagemaker-endpoints module's gateway_shared_endpoints), keyed by the model name tenants send: SAGEMAKER_ENDPOINTS of the gateway function, and sagemaker:InvokeEndpoint on exactly these endpoints."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for e in values(var.sagemaker_shared_endpoints) : can(regex("^arn:[a-z-]+:sagemaker:[a-z0-9-]+:[0-9]{12}:endpoint/", e.endpoint_arn)) && can(regex("^[0-9]+(\\.[0-9]+)?$", e.input_per_million_usd)) && can(regex("^[0-9]+(\\.[0-9]+)?$", e.output_per_million_usd))])
+    error_message = "Each shared endpoint needs a SageMaker endpoint ARN and decimal-string rates (USD per million tokens)."
+  }
+}

@@ -2,8 +2,20 @@
 # topic need kms:GenerateDataKey*/Decrypt on the key, which the AWS-managed alias/aws/sns key cannot grant:
 # hence one key per topic, admitting exactly the services that publish to it.
 
+data "aws_region" "current" {}
+
 locals {
   account_root = "arn:${var.partition}:iam::${var.account_id}:root"
+  # Built from the name so the topic policy is known at plan time (and tested).
+  topic_arn = "arn:${var.partition}:sns:${data.aws_region.current.region}:${var.account_id}:${var.name}"
+
+  # What each admitted service publishes on behalf of: only this account's budgets, anomaly
+  # subscriptions and alarms (the confused-deputy guard, together with aws:SourceAccount).
+  publisher_source_arns = {
+    "budgets.amazonaws.com"    = "arn:${var.partition}:budgets::${var.account_id}:*"
+    "costalerts.amazonaws.com" = "arn:${var.partition}:ce::${var.account_id}:anomalysubscription/*"
+    "cloudwatch.amazonaws.com" = "arn:${var.partition}:cloudwatch:*:${var.account_id}:alarm:*"
+  }
 }
 
 resource "aws_kms_key" "this" {
@@ -51,29 +63,44 @@ resource "aws_sns_topic_policy" "this" {
     Version = "2012-10-17"
     Statement = [
       {
+        # No SNS:Publish: a principal of the account must not be able to forge a budget notification
+        # (the budget alert function blocks tenants on them).
         Sid       = "AccountManages"
         Effect    = "Allow"
         Principal = { AWS = local.account_root }
         Action = [
           "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
-          "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+          "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic",
         ]
-        Resource = aws_sns_topic.this.arn
+        Resource = local.topic_arn
       },
       {
         Sid       = "ServicesPublishForThisAccount"
         Effect    = "Allow"
         Principal = { Service = sort(tolist(var.publisher_services)) }
         Action    = "SNS:Publish"
-        Resource  = aws_sns_topic.this.arn
-        Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+        Resource  = local.topic_arn
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = var.account_id }
+          ArnLike      = { "aws:SourceArn" = [for service in sort(tolist(var.publisher_services)) : local.publisher_source_arns[service]] }
+        }
+      },
+      {
+        # Same-account IAM principals need no topic grant to publish (their identity policy suffices), so
+        # only an explicit deny keeps them out: nothing but an AWS service may publish.
+        Sid       = "OnlyServicesPublish"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "SNS:Publish"
+        Resource  = local.topic_arn
+        Condition = { Bool = { "aws:PrincipalIsAWSService" = "false" } }
       },
       {
         Sid       = "DenyInsecureTransport"
         Effect    = "Deny"
         Principal = "*"
         Action    = "SNS:Publish"
-        Resource  = aws_sns_topic.this.arn
+        Resource  = local.topic_arn
         Condition = { Bool = { "aws:SecureTransport" = "false" } }
       },
     ]

@@ -26,11 +26,11 @@ variable "partition" {
 
 variable "publisher_services" {
   type        = set(string)
-  description = "AWS service principals that may publish to the topic and use its key (e.g. budgets.amazonaws.com)."
+  description = "AWS service principals that may publish to the topic and use its key, on behalf of this account only: budgets.amazonaws.com, costalerts.amazonaws.com, cloudwatch.amazonaws.com."
 
   validation {
-    condition     = length(var.publisher_services) > 0 && alltrue([for s in var.publisher_services : endswith(s, ".amazonaws.com")])
-    error_message = "publisher_services must list at least one AWS service principal ending in .amazonaws.com."
+    condition     = length(var.publisher_services) > 0 && alltrue([for s in var.publisher_services : contains(["budgets.amazonaws.com", "costalerts.amazonaws.com", "cloudwatch.amazonaws.com"], s)])
+    error_message = "publisher_services must list at least one of budgets.amazonaws.com, costalerts.amazonaws.com, cloudwatch.amazonaws.com (the services whose source ARNs the topic policy knows)."
   }
 }
 

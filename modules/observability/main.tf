@@ -32,6 +32,16 @@ locals {
         threshold   = tenant.alarms.failures_per_5_minutes
         description = "Tenant ${tenant_id}: Bedrock invocations failing through the gateway (InvocationFailed, 5 minutes)."
       }
+      # The worst case reserved before a call must cover what Bedrock bills; a miss means the budget
+      # could be overrun by the difference (the catalog's prices or limits are wrong for this model).
+      "${tenant_id}/underestimated" = {
+        tenant_id   = tenant_id
+        cost_center = tenant.cost_center
+        metric      = "ReservationUnderestimated"
+        period      = 3600
+        threshold   = tenant.alarms.underestimated_per_hour
+        description = "Tenant ${tenant_id}: calls cost more than the worst case reserved for them (ReservationUnderestimated, 1 hour): check models.json."
+      }
     }
   ]...)
 
@@ -55,6 +65,24 @@ resource "aws_cloudwatch_metric_alarm" "gateway" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = merge(var.tags, { tenant = each.value.tenant_id })
+}
+
+# Account-wide, not per tenant: a failed settle means Bedrock billed a call the ledger may not show. The
+# gateway module's log metric filter counts the `settle_failed` log lines as SettleFailed.
+resource "aws_cloudwatch_metric_alarm" "settle_failed" {
+  alarm_name          = "${var.name_prefix}-settle-failed"
+  alarm_description   = "The gateway could not settle a billed call in the ledger (SettleFailed, 5 minutes): the log line carries the call record; reconcile it against CUR."
+  namespace           = var.metrics_namespace
+  metric_name         = "SettleFailed"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.settle_failed_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "tokens" {

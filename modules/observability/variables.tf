@@ -34,6 +34,7 @@ variable "tenants" {
       tokens_per_hour            = optional(number, 1000000)
       bedrock_error_rate_percent = optional(number, 5)
       bedrock_min_invocations    = optional(number, 20)
+      underestimated_per_hour    = optional(number, 1)
     }), {})
   }))
   description = "Tenants keyed by stable tenant id: the cost center their gateway metrics carry, their models, and optional alarm thresholds."
@@ -45,7 +46,7 @@ variable "tenants" {
 
   validation {
     condition = alltrue([
-      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_min_invocations > 0 && t.alarms.bedrock_error_rate_percent > 0 && t.alarms.bedrock_error_rate_percent <= 100
+      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_min_invocations > 0 && t.alarms.bedrock_error_rate_percent > 0 && t.alarms.bedrock_error_rate_percent <= 100 && t.alarms.underestimated_per_hour > 0
     ])
     error_message = "Alarm thresholds must be greater than 0 (bedrock_error_rate_percent at most 100)."
   }
@@ -54,6 +55,17 @@ variable "tenants" {
 variable "profile_ids" {
   type        = map(map(string))
   description = "Tenant id -> model -> application inference profile id (the inference-profiles module's profile_ids): the ModelId dimension of AWS/Bedrock metrics."
+}
+
+variable "settle_failed_threshold" {
+  type        = number
+  description = "SettleFailed count in 5 minutes that raises the settle-failed alarm (1: every failed settle pages)."
+  default     = 1
+
+  validation {
+    condition     = var.settle_failed_threshold >= 1
+    error_message = "settle_failed_threshold must be at least 1."
+  }
 }
 
 variable "tags" {

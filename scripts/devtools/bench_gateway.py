@@ -33,7 +33,7 @@ from typing import Any
 
 from scripts.testbed.local_stack import LocalStack, proxy_event
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 CONFIG_READS = {"Scan", "GetItem", "Query", "BatchGetItem"}
 

@@ -8,6 +8,9 @@
    gateway's EMF output.
 4. Build the chargeback report (scripts.cli.reports) from the ledger's call records into build/demo/.
 
+Before the traffic, every tenant sends a few calls to a SageMaker endpoint they share (the SageMaker
+runtime stand-in), and the demo prints how that endpoint's instance-hours split across them by tokens.
+
 Everything runs in this process on 127.0.0.1 and stops on exit: no stray processes, ports or temporary
 files; the report in build/demo/ is the one output that stays.
 """
@@ -26,11 +29,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from scripts import REPO_ROOT
+from scripts.testbed.emulators.sagemaker_runtime import SageMakerRuntimeStub, shared_endpoint_environment
 from scripts.testbed.local_stack import LocalStack, TenantAccess
 from scripts.testbed.tfvars import TfvarsError, parse_tfvars, tfvars_path
 
@@ -323,6 +328,58 @@ def print_summary(stack: LocalStack, tallies: dict[str, TenantTally], limits_usd
 
 
 # --------------------------------------------------------------------------------------------------
+# A shared SageMaker endpoint: its cost split across the tenants by their tokens
+# --------------------------------------------------------------------------------------------------
+
+SHARED_MODEL = "shared-llm"
+SHARED_ENDPOINT_NAME = "cost-sentry-shared-shared-llm"
+SHARED_RATES = {"inputPerMillionUsd": "0.20", "outputPerMillionUsd": "0.80"}
+SHARED_CALLS = {"sales": 3, "services": 2, "support": 1}  # calls per tenant, prompts of 400-1200 bytes
+SHARED_HOURS, SHARED_HOURLY_USD, SHARED_CAPACITY = 24, Decimal("1.41"), 100_000  # ml.g5.xlarge-like
+
+
+def shared_endpoint_step(stack: LocalStack, say: Callable[[str], None]) -> Counter[str]:
+    """Tenants call the shared endpoint through the gateway; its (synthetic) CUR 2.0 hosting hours are
+    split across them by token share (scripts.cli.reports.sagemaker). Returns the approved calls."""
+    import tempfile
+
+    from scripts.cli.reports.engines import DuckDBEngine
+    from scripts.cli.reports.ledger import read_call_records
+    from scripts.cli.reports.money import plain
+    from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs, synthesize_endpoint_hours
+
+    approved: Counter[str] = Counter()
+    for tenant_id, calls in SHARED_CALLS.items():
+        tenant = stack.tenants.get(tenant_id)
+        for number in range(calls if tenant else 0):
+            body = tenant.request_body("Summarize the quarter. " * (16 * (number + 1)), model=SHARED_MODEL)
+            status, document = post(f"{stack.gateway_url}/v1/converse", tenant.api_key, body)
+            approved[tenant_id] += status == 200
+            if status != 200:
+                say(f"shared endpoint: {tenant_id} got {status} {document.get('error', {}).get('code')}")
+    records = list(read_call_records(stack.ledger_table, stack.client("dynamodb")))
+    arn = next(str(r["modelId"]) for r in records if r.get("model") == SHARED_MODEL)
+    start = min(datetime.fromisoformat(str(r["sk"]).split("#")[1].replace("Z", "+00:00")) for r in records)
+    with tempfile.TemporaryDirectory() as cur:
+        synthesize_endpoint_hours(
+            Path(cur), arn, start.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None),
+            hours=SHARED_HOURS, hourly_usd=SHARED_HOURLY_USD, account_id=arn.split(":")[4],
+        )  # fmt: skip
+        [allocation] = allocate_endpoints(
+            endpoint_costs(DuckDBEngine(Path(cur))), records, {SHARED_MODEL: SHARED_CAPACITY}
+        )
+    print(f"\nShared SageMaker endpoint {SHARED_ENDPOINT_NAME}, {SHARED_HOURS} h at ${SHARED_HOURLY_USD}/h:")
+    print(f"  {allocation.summary()}")
+    for share in allocation.shares:
+        tokens = share.input_tokens + share.output_tokens
+        print(
+            f"  {share.tenant:<9} {share.requests:>2} calls {tokens:>6} tokens {plain(share.share_percent):>6}%"
+            f"  allocated ${plain(share.allocated_usd)}  (charged by the gateway ${plain(share.charged_usd)})"
+        )
+    return approved
+
+
+# --------------------------------------------------------------------------------------------------
 # The chargeback step
 # --------------------------------------------------------------------------------------------------
 
@@ -356,7 +413,13 @@ def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
     print(f"\nChargeback from {sum(calls.values())} call records in {ledger.ledger_table}:")
     for center, nanos in sorted(charges.items()):
         print(f"  {center:<10} {calls[center]:>5} calls  {usd(nanos)}")
-    report = build_demo_report(ledger.ledger_table, ledger.dynamodb_client, ledger.tfvars_path, report_dir)
+    report = build_demo_report(
+        ledger.ledger_table,
+        ledger.dynamodb_client,
+        ledger.tfvars_path,
+        report_dir,
+        shared_endpoints={SHARED_MODEL: (SHARED_HOURS, SHARED_HOURLY_USD, SHARED_CAPACITY)},
+    )
     print(f"chargeback report: {report}")
     return report
 
@@ -374,7 +437,16 @@ def run(
             print(line, flush=True)
 
     account = parse_tfvars(tfvars_path.read_text())
-    with LocalStack(account_vars=account) as stack:
+    sagemaker = SageMakerRuntimeStub([SHARED_ENDPOINT_NAME])
+    shared = {
+        SHARED_MODEL: {"endpointName": SHARED_ENDPOINT_NAME, "tenants": list(account.tenants), **SHARED_RATES}
+    }
+    with (
+        sagemaker,
+        LocalStack(
+            account_vars=account, gateway_environment=shared_endpoint_environment(sagemaker, shared)
+        ) as stack,
+    ):
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
         if stack.bedrock is not None:
             for tenant_id, model, mode, count in INJECTED_FAULTS:
@@ -383,7 +455,11 @@ def run(
                     stack.bedrock.inject_fault(mode, count=count, model_id=arn)
                     say(f"injected: the next {count} Bedrock calls for {tenant_id}/{model} fail with {mode}")
         limits = {tenant_id: tenant.budget.limit_usd for tenant_id, tenant in account.tenants.items()}
+        shared_approved = shared_endpoint_step(stack, say)
         tallies = send_traffic(stack, say, time_box)
+        for tenant_id, count in shared_approved.items():
+            tallies[tenant_id].approved += count
+            tallies[tenant_id].codes[f"200 ok ({SHARED_MODEL})"] += count
         consistent = print_summary(stack, tallies, limits)
 
         # ---- CALL SITE: the chargeback report (scripts.cli.reports) over the ledger's call records ----

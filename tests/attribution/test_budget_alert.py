@@ -33,6 +33,7 @@ from .support import NOW, Tables, tenant_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
+BUDGET_TOPIC = "arn:aws:sns:us-east-1:111111111111:cost-sentry-budgets"  # the fixtures' TopicArn
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def with_message(event: dict[str, Any], message: str) -> dict[str, Any]:
 def notification(name: str, kind: str = "Cost", unit: str = "$") -> str:
     amount = (lambda number: f"{unit}{number}") if unit == "$" else (lambda number: f"{number}{unit}")
     return (
-        f"AWS Budget Notification\nBudget Name: {name}\nBudget Type: {kind}\n"
+        f"AWS Budget Notification\nAWS Account 111111111111\nBudget Name: {name}\nBudget Type: {kind}\n"
         f"Budgeted Amount: {amount('5.00')}\nAlert Type: ACTUAL\n"
         f"Alert Threshold: > {amount('5.00')}\nACTUAL Amount: {amount('6.00')}\n"
     )
@@ -73,9 +74,54 @@ def tables(aws_endpoint_env: str) -> Tables:
 @pytest.fixture
 def alerts(tables: Tables) -> BudgetAlerts:
     settings = BudgetSettings(
-        config_table=tables.config, ledger_table=tables.ledger, budget_name_prefix="cost-sentry"
+        config_table=tables.config,
+        ledger_table=tables.ledger,
+        budget_name_prefix="cost-sentry",
+        account_id="111111111111",
+        budget_topic_arn=BUDGET_TOPIC,
     )
     return BudgetAlerts(settings, dynamodb_client=tables.client, clock=lambda: NOW)
+
+
+def with_topic(event: dict[str, Any], topic_arn: str | None) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    if topic_arn is None:
+        del changed["Records"][0]["Sns"]["TopicArn"]
+    else:
+        changed["Records"][0]["Sns"]["TopicArn"] = topic_arn
+    return changed
+
+
+@pytest.mark.parametrize(
+    "topic_arn",
+    [
+        "arn:aws:sns:us-east-1:111111111111:someone-elses-topic",
+        "arn:aws:sns:us-east-1:222222222222:cost-sentry-budgets",
+        None,
+    ],
+)
+def test_a_message_not_delivered_by_the_budgets_topic_blocks_nothing(
+    tables: Tables, alerts: BudgetAlerts, topic_arn: str | None
+) -> None:
+    event = with_topic(fixture("sns_budget_actual_monthly.json"), topic_arn)
+
+    outcome = handle_event(event, alerts)["outcomes"][0]
+
+    assert outcome["action"] == "ignored" and "budgets topic" in outcome["reason"]
+    assert tables.period_item("sales", "PERIOD#2026-11") is None
+
+
+def test_a_budget_of_another_account_blocks_nothing(tables: Tables, alerts: BudgetAlerts) -> None:
+    event = fixture("sns_budget_actual_monthly.json")
+    message = message_of(event).replace("AWS Account 111111111111", "AWS Account 222222222222")
+
+    outcome = handle_event(with_message(event, message), alerts)["outcomes"][0]
+
+    assert outcome == {
+        "action": "ignored",
+        "reason": "the budget is account 222222222222's, not 111111111111's",
+    }
+    assert tables.period_item("sales", "PERIOD#2026-11") is None
 
 
 def test_the_real_message_format_is_parsed_exactly() -> None:
@@ -220,6 +266,8 @@ def test_the_lambda_entry_point_runs_from_its_environment(tables: Tables, aws_en
         "CONFIG_TABLE": tables.config,
         "LEDGER_TABLE": tables.ledger,
         "BUDGET_NAME_PREFIX": "cost-sentry",
+        "BUDGET_TOPIC_ARN": BUDGET_TOPIC,
+        "BUDGETS_ACCOUNT_ID": "111111111111",
         "PYTHONPATH": str(REPO / "lambda_src"),
     }
     script = (

@@ -160,6 +160,24 @@ def build_converse_request(
     return arguments
 
 
+def request_metadata(tenant: Any, user: str | None, request_id: str, model: str) -> dict[str, str]:
+    """Converse `requestMetadata`: Bedrock writes it into every model invocation log record, so a log
+    line joins the ledger's call record (requestId) and CUR 2.0 (tenant tags, user). Values are a
+    tenant's validated ids and the STS-session-safe user name, all inside Bedrock's allowed characters.
+    """
+    metadata = {
+        "tenantId": tenant.tenant_id,
+        "applicationId": tenant.application_id,
+        "costCenter": tenant.cost_center,
+        "environment": tenant.environment,
+        "requestId": request_id,
+        "model": model,  # the catalog's short name: prices the logged tokens exactly
+    }
+    if user:
+        metadata["userId"] = user
+    return metadata
+
+
 @dataclass(frozen=True)
 class ConverseResult:
     text: str

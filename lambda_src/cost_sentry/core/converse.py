@@ -41,7 +41,8 @@ MAX_IMAGE_BYTES = 3_750_000  # Bedrock's limit per image
 MAX_DOCUMENT_BYTES = 4_500_000  # Bedrock's limit per document
 MAX_STOP_SEQUENCES = 4
 # Keys the gateway writes into requestMetadata (Bedrock's invocation logs then join the ledger).
-METADATA_KEYS = ("tenantId", "userId", "requestId")
+# (adapters/bedrock.request_metadata writes exactly these; a caller may not set them.)
+METADATA_KEYS = ("tenantId", "applicationId", "costCenter", "environment", "requestId", "model", "userId")
 METADATA_MAX_ITEMS = 16
 _METADATA_PATTERN = re.compile(r"[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}")
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")

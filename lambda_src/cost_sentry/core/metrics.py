@@ -26,6 +26,10 @@ UNITS = {
     "CostUSD": "None",
 }
 UNKNOWN = "unknown"
+# Metrics CloudWatch counts from the gateway's log lines (a Logs metric filter in modules/gateway/main.tf
+# on `$.event`), not from EMF: metric name -> the `event` of the log line. A failed settle is logged
+# with its whole call record, so the metric and the evidence come from the same line.
+LOG_METRICS = {"SettleFailed": "settle_failed"}
 
 
 def stdout_sink(line: str) -> None:

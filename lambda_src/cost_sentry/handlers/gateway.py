@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from cost_sentry.adapters import sagemaker
 from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.adapters.bedrock import (
     BedrockClients,
@@ -24,6 +25,7 @@ from cost_sentry.adapters.bedrock import (
 )
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.core.catalog import default_catalog
 from cost_sentry.core.errors import GatewayError
 from cost_sentry.core.log import RequestLogger
 from cost_sentry.core.log import stdout_sink as log_stdout
@@ -49,6 +51,8 @@ def build_service(
     metrics_sink: Callable[[str], None] = metrics_stdout,
     log_sink: Callable[[str], None] = log_stdout,
     clock: Callable[[], float] = time.time,
+    shared_endpoints: Mapping[str, sagemaker.SharedEndpoint] | None = None,
+    sagemaker_runtime_client: Any = None,
 ) -> GatewayService:
     """The composition root: every collaborator can be injected; the defaults talk to AWS."""
     aws = AwsSession()
@@ -83,9 +87,24 @@ def build_service(
             )
         else:
             bedrock_clients = shared
+    config_store: Any = ConfigStore(dynamodb_client, settings.config_table, settings.config_refresh_seconds)
+    catalog = default_catalog()
+    if shared_endpoints is None:
+        shared_endpoints = sagemaker.endpoints_from_env()
+    if shared_endpoints:
+        # Shared SageMaker endpoints: priced like models, among their tenants' models, own client.
+        catalog = sagemaker.extend_catalog(catalog, shared_endpoints)
+        config_store = sagemaker.SharedEndpointTenants(config_store, shared_endpoints)
+        bedrock_clients = sagemaker.SageMakerRouting(
+            bedrock_clients,
+            shared_endpoints,
+            runtime_client=sagemaker_runtime_client,
+            client_factory=lambda: aws.client("sagemaker-runtime", **bedrock_client_options(settings)),
+        )
     return GatewayService(
         settings=settings,
-        config_store=ConfigStore(dynamodb_client, settings.config_table, settings.config_refresh_seconds),
+        config_store=config_store,
+        catalog=catalog,
         ledger=Ledger(
             dynamodb_client,
             settings.ledger_table,

@@ -54,6 +54,8 @@ class BudgetSettings:
     # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
     account_id: str | None = None
     metrics_namespace: str = "GenAIRateLimiting"
+    # The budgets SNS topic: the alert function acts only on messages this topic delivered.
+    budget_topic_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetSettings:
@@ -74,6 +76,7 @@ class BudgetSettings:
             budget_name_prefix=env["BUDGET_NAME_PREFIX"].strip(),
             account_id=account_id,
             metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or "GenAIRateLimiting",
+            budget_topic_arn=env.get("BUDGET_TOPIC_ARN", "").strip() or None,
         )
 
 
@@ -424,6 +427,7 @@ class BudgetNotification:
 
     budget_name: str
     alert_type: str  # ACTUAL | FORECASTED
+    account_id: str | None  # the "AWS Account" line: the account whose budget it is
     budgeted_nanos: int
     threshold_nanos: int | None
     amount_nanos: int | None  # the ACTUAL (or FORECASTED) amount the alert reports
@@ -464,9 +468,11 @@ def parse_budget_notification(message: str) -> BudgetNotification | None:
         return None
     if (fields.get("Budget Type") or "Cost").strip().lower() != "cost":
         return None
+    account = re.search(r"^AWS Account (\d{12})\s*$", message, re.MULTILINE)
     return BudgetNotification(
         budget_name=name.strip(),
         alert_type=alert_type,
+        account_id=account[1] if account else None,
         budgeted_nanos=budgeted,
         threshold_nanos=_amount_nanos(fields.get("Alert Threshold")),
         amount_nanos=_amount_nanos(fields.get(f"{alert_type} Amount")),
@@ -528,10 +534,22 @@ class BudgetAlerts:
             self._dynamodb = boto3.session.Session().client("dynamodb")
         return self._dynamodb
 
-    def handle_message(self, message: str, sent_at: float | None = None) -> AlertOutcome:
+    def handle_message(
+        self, message: str, sent_at: float | None = None, *, topic_arn: str | None = None
+    ) -> AlertOutcome:
+        # Trust: only the budgets topic may deliver (its policy admits only AWS Budgets and Cost
+        # Anomaly Detection of this account), and the budget must be this account's, named for a tenant.
+        trusted_topic = self._settings.budget_topic_arn
+        if trusted_topic is not None and topic_arn != trusted_topic:
+            return AlertOutcome("ignored", f"not delivered by the budgets topic (TopicArn {topic_arn})")
         notification = parse_budget_notification(message)
         if notification is None:
             return AlertOutcome("ignored", "not an AWS Budgets cost notification")
+        account_id = self._settings.account_id
+        if account_id is not None and notification.account_id != account_id:
+            return AlertOutcome(
+                "ignored", f"the budget is account {notification.account_id}'s, not {account_id}'s"
+            )
         tenant_id = tenant_of_budget(self._settings.budget_name_prefix, notification.budget_name)
         if tenant_id is None:
             return AlertOutcome("ignored", f"budget {notification.budget_name} is not a Cost Sentry tenant's")
@@ -599,8 +617,8 @@ def _percent(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")).normalize(), "f")
 
 
-def sns_messages(event: Mapping[str, Any]) -> Iterable[tuple[str, float | None]]:
-    """(message, sent at) of each SNS record of a Lambda event; records of other sources are skipped."""
+def sns_messages(event: Mapping[str, Any]) -> Iterable[tuple[str, float | None, str | None]]:
+    """(message, sent at, topic ARN) of each SNS record of a Lambda event; other records are skipped."""
     for record in event.get("Records") or []:
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping) or not isinstance(sns.get("Message"), str):
@@ -615,4 +633,5 @@ def sns_messages(event: Mapping[str, Any]) -> Iterable[tuple[str, float | None]]
                 sent_at = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
             except ValueError:
                 sent_at = None
-        yield sns["Message"], sent_at
+        topic_arn = sns.get("TopicArn")
+        yield sns["Message"], sent_at, topic_arn if isinstance(topic_arn, str) else None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cost_sentry.adapters import bedrock
+from cost_sentry.adapters import bedrock, sagemaker
 from cost_sentry.adapters.bedrock import BedrockClients, ConverseResult, RawEvent, StreamEnd, TextDelta
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
@@ -340,13 +340,13 @@ class GatewayService:
         max_tokens = check_against_model(request, spec)
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
-        # Bedrock's invocation logs carry these, so a log line joins the ledger's call record.
-        metadata = {"tenantId": tenant.tenant_id, "requestId": call.request_id}
-        if user is not None:
-            metadata["userId"] = user
+        # Bedrock's invocation logs carry these, so a log line joins the ledger's call record and CUR 2.0;
+        # the caller's own requestMetadata keys travel beside them (reserved names are refused).
+        metadata = bedrock.request_metadata(tenant, user, call.request_id, model)
         arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens, metadata)
-        # Before reserving: a refused session (bad user, STS down) must not touch the ledger.
-        client = self.bedrock_clients.client_for(tenant, user)
+        # Before reserving: a refused session (bad user, STS down) must not touch the ledger. A shared
+        # SageMaker endpoint (adapters/sagemaker.py) gets its own Converse-shaped client.
+        client = sagemaker.client_for(self.bedrock_clients, tenant, user, profile_arn, call.route)
         return PreparedCall(
             tenant=tenant,
             user=user,

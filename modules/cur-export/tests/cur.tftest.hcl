@@ -34,6 +34,15 @@ run "cur2_export_with_iam_principal_data_and_a_complete_table_configuration" {
   }
 
   assert {
+    condition = alltrue([
+      aws_glue_data_catalog_encryption_settings.this[0].catalog_id == "222222222222",
+      aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].encryption_at_rest[0].catalog_encryption_mode == "SSE-KMS",
+      aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].connection_password_encryption[0].return_connection_password_encrypted,
+    ])
+    error_message = "The Glue Data Catalog is encrypted with KMS (metadata and connection passwords)."
+  }
+
+  assert {
     condition     = one(aws_glue_catalog_table.this.partition_keys).name == "billing_period" && length(aws_glue_catalog_table.this.storage_descriptor[0].columns) == 18
     error_message = "The Glue table is partitioned by billing_period and declares every exported column."
   }

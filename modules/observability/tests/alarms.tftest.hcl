@@ -22,8 +22,8 @@ run "three_tenants_get_their_alarms" {
   command = plan
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.gateway) == 6 && length(aws_cloudwatch_metric_alarm.tokens) == 3 && length(aws_cloudwatch_metric_alarm.bedrock_errors) == 7
-    error_message = "Expected per tenant: denials + failures, one token alarm, one Bedrock error alarm per profile."
+    condition     = length(aws_cloudwatch_metric_alarm.gateway) == 9 && length(aws_cloudwatch_metric_alarm.tokens) == 3 && length(aws_cloudwatch_metric_alarm.bedrock_errors) == 7
+    error_message = "Expected per tenant: denials + failures + underestimated reservations, one token alarm, one Bedrock error alarm per profile."
   }
 
   assert {
@@ -52,7 +52,17 @@ run "three_tenants_get_their_alarms" {
   }
 
   assert {
-    condition     = length(output.alarm_names["sales"]) == 5 && length(output.alarm_names["services"]) == 6
+    condition     = aws_cloudwatch_metric_alarm.gateway["services/underestimated"].metric_name == "ReservationUnderestimated" && aws_cloudwatch_metric_alarm.gateway["services/underestimated"].dimensions["CostCenter"] == "services" && aws_cloudwatch_metric_alarm.gateway["services/underestimated"].period == 3600 && aws_cloudwatch_metric_alarm.gateway["services/underestimated"].threshold == 1
+    error_message = "Every tenant has an alarm on calls that cost more than their reservation (ReservationUnderestimated of its cost center, any in an hour)."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.settle_failed.metric_name == "SettleFailed" && aws_cloudwatch_metric_alarm.settle_failed.namespace == "GenAIRateLimiting" && aws_cloudwatch_metric_alarm.settle_failed.threshold == 1 && aws_cloudwatch_metric_alarm.settle_failed.comparison_operator == "GreaterThanOrEqualToThreshold" && aws_cloudwatch_metric_alarm.settle_failed.alarm_actions == toset(["arn:aws:sns:us-east-1:111111111111:cs-alerts"])
+    error_message = "One account-wide alarm pages on any failed settle (SettleFailed, from the gateway's log metric filter)."
+  }
+
+  assert {
+    condition     = length(output.alarm_names["sales"]) == 6 && length(output.alarm_names["services"]) == 7
     error_message = "alarm_names groups every alarm under its tenant."
   }
 }
@@ -71,9 +81,9 @@ run "a_fourth_tenant_adds_only_its_own_alarms" {
 
   assert {
     condition = output.alarm_keys == sort(concat(run.three_tenants_get_their_alarms.alarm_keys, [
-      "legal/claude-sonnet-4/bedrock-errors", "legal/denials", "legal/failures", "legal/tokens",
+      "legal/claude-sonnet-4/bedrock-errors", "legal/denials", "legal/failures", "legal/tokens", "legal/underestimated",
     ]))
-    error_message = "The fourth tenant must add exactly its own four alarms and keep every existing key."
+    error_message = "The fourth tenant must add exactly its own five alarms and keep every existing key."
   }
 }
 

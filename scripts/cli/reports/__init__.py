@@ -11,8 +11,10 @@ from typing import Any
 __all__ = ["build_demo_report"]
 
 
-def build_demo_report(ledger_table: str, dynamodb_client: Any, tfvars_path: Path, out_dir: Path) -> Path:
+def build_demo_report(
+    ledger_table: str, dynamodb_client: Any, tfvars_path: Path, out_dir: Path, **options: Any
+) -> Path:
     """The chargeback report over the demo's own traffic (see scripts.cli.reports.demo)."""
     from scripts.cli.reports.demo import build_demo_report as build
 
-    return build(ledger_table, dynamodb_client, tfvars_path, out_dir)
+    return build(ledger_table, dynamodb_client, tfvars_path, out_dir, **options)

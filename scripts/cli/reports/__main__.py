@@ -1,4 +1,4 @@
-"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer} ...`."""
+"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer,requests,sagemaker} ...`."""
 
 from __future__ import annotations
 
@@ -147,8 +147,14 @@ def command_chargeback(args: argparse.Namespace) -> int:
     source = str(args.cur) if args.engine == "duckdb" else f"{args.athena_database}.{args.athena_table}"
     report = build_chargeback(engine, directory, args.period, progress=progress, source=source)
     reconciliation = None
+    sagemaker: list[Any] = []
     if args.ledger_table:
-        reconciliation = _reconciliation(args, report, progress)
+        from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs
+
+        calls = _ledger_calls(args, progress)
+        reconciliation = _reconciliation(args, report, progress, calls)
+        # Shared SageMaker endpoints the gateway routed calls to: their hosting cost split by tokens.
+        sagemaker = allocate_endpoints(endpoint_costs(engine, args.period), calls)
     cost_explorer = []
     if args.cost_explorer_tag:
         from scripts.cli.reports.cost_explorer import cost_by_tag
@@ -157,7 +163,9 @@ def command_chargeback(args: argparse.Namespace) -> int:
         start, end = _period_dates(report)
         cost_explorer = cost_by_tag(start, end, args.cost_explorer_tag, args.granularity)
     progress("writing CSV files and HTML")
-    html = write_report(report, args.out, reconciliation=reconciliation, cost_explorer=cost_explorer)
+    html = write_report(
+        report, args.out, reconciliation=reconciliation, cost_explorer=cost_explorer, sagemaker=sagemaker
+    )
     places = display_places(report.total_usd)
     _print_table(
         ["tenant", "cost", "input tokens", "output tokens"],
@@ -178,15 +186,24 @@ def _period_dates(report: Any) -> tuple[date, date]:
     raise SystemExit("no Bedrock spend in the CUR data: nothing to compare with Cost Explorer")
 
 
-def _reconciliation(args: argparse.Namespace, report: Any, progress: Progress) -> Any:
+def _ledger_calls(args: argparse.Namespace, progress: Progress) -> list[dict[str, Any]]:
     from scripts.cli.reports.ledger import read_call_records
-    from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
 
     if len(args.period) != 1:
         raise SystemExit("reconciliation needs exactly one --period YYYY-MM")
     progress(f"reading call records of {args.period[0]} from {args.ledger_table}")
     calls = list(read_call_records(args.ledger_table, period=args.period[0]))
     progress(f"{len(calls)} call records")
+    return calls
+
+
+def _reconciliation(
+    args: argparse.Namespace, report: Any, progress: Progress, calls: list[dict[str, Any]] | None = None
+) -> Any:
+    from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
+
+    if calls is None:
+        calls = _ledger_calls(args, progress)
     tolerance = Tolerance(absolute_usd=args.abs_tolerance, relative_percent=args.rel_tolerance)
     return reconcile(ledger_totals(calls), cur_totals(report.principals), args.period[0], tolerance)
 
@@ -238,6 +255,83 @@ def command_cost_explorer(args: argparse.Namespace) -> int:
         [(r.start, r.end, r.tag_value, format_usd(r.amount, 4)) for r in rows],
     )
     progress(f"{len(rows)} rows -> {path}")
+    return 0
+
+
+def _period(text: str) -> str:
+    try:
+        date.fromisoformat(f"{text}-01")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a period (YYYY-MM): {text!r}") from error
+    return text
+
+
+def command_requests(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.invocations import (
+        read_invocations,
+        spend_by_user,
+        tenant_requests,
+        write_requests_csv,
+    )
+    from scripts.cli.reports.money import ZERO, plain
+
+    progress = Progress()
+    progress(f"reading invocation logs under {args.logs}")
+    invocations = read_invocations(args.logs)
+    requests = tenant_requests(invocations, args.tenant, args.period)
+    total = sum((inv.cost_usd or ZERO for inv in requests), ZERO)
+    progress(f"{len(invocations)} invocation records, {len(requests)} of tenant {args.tenant}")
+    if args.out is not None:
+        progress(f"wrote {write_requests_csv(requests, args.out / 'requests.csv')}")
+    print(f"tenant {args.tenant}: {len(requests)} requests, {plain(total)} USD")
+    _print_table(["user", "requests", "cost_usd"], [(u, n, plain(c)) for u, n, c in spend_by_user(requests)])
+    print()
+    _print_table(
+        ["timestamp", "user", "request_id", "model", "input_tokens", "output_tokens", "cost_usd"],
+        [
+            (r.timestamp, r.user or "", r.request_id or "", r.model or "", r.input_tokens, r.output_tokens,
+             "" if r.cost_usd is None else plain(r.cost_usd))
+            for r in requests[: args.top]
+        ],
+    )  # fmt: skip
+    return 0
+
+
+def _capacity(text: str) -> tuple[str, int]:
+    model, separator, tokens = text.partition("=")
+    if not separator or not model or not tokens.isdigit() or int(tokens) < 1:
+        raise argparse.ArgumentTypeError(f"capacity must look like shared-llm=250000, got {text!r}")
+    return model, int(tokens)
+
+
+def command_sagemaker(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.ledger import read_call_records
+    from scripts.cli.reports.money import plain
+    from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs, write_allocation_csv
+
+    progress = Progress()
+    engine = _engine(args)
+    if len(args.period) != 1:
+        raise SystemExit("--period YYYY-MM is required once: call records and CUR must cover the same month")
+    progress(f"SageMaker hosting cost from CUR 2.0 ({engine.dialect.name})")
+    costs = endpoint_costs(engine, args.period)
+    progress(f"call records of {args.period[0]} from {args.ledger_table}")
+    calls = list(read_call_records(args.ledger_table, period=args.period[0]))
+    allocations = allocate_endpoints(costs, calls, dict(args.capacity))
+    if args.out is not None:
+        progress(f"wrote {write_allocation_csv(allocations, args.out / 'sagemaker_allocation.csv')}")
+    for allocation in allocations:
+        print(allocation.summary())
+        _print_table(
+            ["tenant", "requests", "tokens", "share", "allocated_usd", "charged_usd"],
+            [
+                (s.tenant, s.requests, s.input_tokens + s.output_tokens, f"{plain(s.share_percent)}%",
+                 plain(s.allocated_usd), plain(s.charged_usd))
+                for s in allocation.shares
+            ],
+        )  # fmt: skip
+    if not allocations:
+        print("no shared SageMaker endpoint cost in these periods")
     return 0
 
 
@@ -315,6 +409,32 @@ def parser() -> argparse.ArgumentParser:
     explorer.add_argument("--granularity", choices=("DAILY", "MONTHLY"), default="MONTHLY")
     explorer.add_argument("--out", type=Path, required=True)
     explorer.set_defaults(handler=command_cost_explorer)
+
+    requests = commands.add_parser(
+        "requests", help="which requests made a tenant's spend, from Bedrock invocation logs"
+    )
+    requests.add_argument("--logs", type=Path, required=True, help="downloaded invocation log files")
+    requests.add_argument("--tenant", required=True, help="tenant id (requestMetadata.tenantId)")
+    requests.add_argument("--period", type=_period, help="only this UTC month (YYYY-MM)")
+    requests.add_argument("--top", type=int, default=20, help="requests listed (default 20)")
+    requests.add_argument("--out", type=Path, help="also write requests.csv here")
+    requests.set_defaults(handler=command_requests)
+
+    sagemaker = commands.add_parser(
+        "sagemaker", help="split shared SageMaker endpoints' CUR cost across tenants by token share"
+    )
+    _add_source_arguments(sagemaker)
+    sagemaker.add_argument("--ledger-table", required=True, help="the gateway's ledger (call records)")
+    sagemaker.add_argument(
+        "--capacity",
+        type=_capacity,
+        action="append",
+        default=[],
+        metavar="MODEL=TOKENS",
+        help="tokens one instance serves per hour at full load (for utilization), repeatable",
+    )
+    sagemaker.add_argument("--out", type=Path, help="also write sagemaker_allocation.csv here")
+    sagemaker.set_defaults(handler=command_sagemaker)
     return root
 
 

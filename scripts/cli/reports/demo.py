@@ -13,7 +13,13 @@ from scripts.cli.reports.engines import DuckDBEngine
 from scripts.cli.reports.ledger import read_call_records
 from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
 from scripts.cli.reports.render import write_report
-from scripts.cli.reports.synth import synthesize_from_calls
+from scripts.cli.reports.sagemaker import (
+    allocate_endpoints,
+    endpoint_costs,
+    is_sagemaker_call,
+    synthesize_endpoint_hours,
+)
+from scripts.cli.reports.synth import _call_time, synthesize_from_calls
 from scripts.cli.reports.tenants import load_tfvars
 
 
@@ -23,12 +29,15 @@ def build_demo_report(
     tfvars_path: Path,
     out_dir: Path,
     cost_drift: Mapping[str, Decimal] | None = None,
+    shared_endpoints: Mapping[str, tuple[int, Decimal, int | None]] | None = None,
 ) -> Path:
     """Chargeback HTML + CSVs for the demo's traffic; returns the path of chargeback.html.
 
     The CUR rows are synthesized from the ledger's call records (priced from the model catalog, as AWS
     would bill them), so the report and its reconciliation section show the demo's real tenants, users
     and models. `cost_drift` (e.g. {"services": Decimal("1.03")}) plants a billing difference on purpose.
+    `shared_endpoints` (model -> (hours, USD per hour, capacity tokens per hour)) adds the hosting lines
+    of the shared SageMaker endpoints the calls used, and the section splitting them across tenants.
     """
     out_dir = Path(out_dir)
     directory = load_tfvars(Path(tfvars_path))
@@ -43,11 +52,28 @@ def build_demo_report(
         name_prefix=directory.name_prefix,
         cost_drift=cost_drift,
     )
-    report = build_chargeback(
-        DuckDBEngine(cur_dir), directory, source="CUR rows synthesized from the demo ledger"
-    )
+    sagemaker_lines = {
+        str(call["modelId"]): str(call["model"])
+        for call in calls
+        if is_sagemaker_call(call) and str(call["model"]) in (shared_endpoints or {})
+    }
+    first_day = min((_call_time(str(call["sk"])) for call in calls), default=None)
+    for endpoint_arn, model in sorted(sagemaker_lines.items()):
+        hours, hourly_usd, _ = (shared_endpoints or {})[model]
+        start = first_day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+        synthesize_endpoint_hours(
+            cur_dir, endpoint_arn, start, hours, hourly_usd, account_id=endpoint_arn.split(":")[4]
+        )
+    engine = DuckDBEngine(cur_dir)
+    report = build_chargeback(engine, directory, source="CUR rows synthesized from the demo ledger")
+    sagemaker = []
+    if sagemaker_lines:
+        capacities = {
+            model: capacity for model, (_, _, capacity) in (shared_endpoints or {}).items() if capacity
+        }
+        sagemaker = allocate_endpoints(endpoint_costs(engine), calls, capacities)
     periods = sorted({str(call["sk"]).split("#")[1][:7] for call in calls})
     reconciliation = reconcile(
         ledger_totals(calls), cur_totals(report.principals), ", ".join(periods), Tolerance()
     )
-    return write_report(report, out_dir, reconciliation=reconciliation)
+    return write_report(report, out_dir, reconciliation=reconciliation, sagemaker=sagemaker)

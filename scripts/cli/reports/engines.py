@@ -25,7 +25,8 @@ class QueryEngine(Protocol):
     def run(self, sql: str) -> list[Row]: ...
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """A SQL string literal (single quotes doubled): how a path or name is inlined safely."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -45,7 +46,7 @@ class DuckDBEngine:
         self.cur_path = cur_path
         self.dialect = Dialect(
             name="duckdb",
-            cur_table=f"read_parquet({_sql_string(pattern)}, hive_partitioning = true, union_by_name = true)",
+            cur_table=f"read_parquet({sql_string(pattern)}, hive_partitioning = true, union_by_name = true)",
         )
         self._connection = connection
 

@@ -94,8 +94,12 @@ def user_of_call(call: Mapping[str, Any]) -> str:
 
 def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, int]]:
     """(tenant, user) -> (USD spent per the ledger, number of calls)."""
+    from scripts.cli.reports.sagemaker import is_sagemaker_call
+
     totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0])
     for call in calls:
+        if is_sagemaker_call(call):
+            continue  # billed per instance-hour, not per token: the sagemaker report splits it
         key = (str(call["pk"]), user_of_call(call))
         totals[key][0] += int(call.get("cost_nanos", 0))
         totals[key][1] += 1

@@ -16,6 +16,7 @@ from scripts.cli.reports.chargeback import ChargebackReport
 from scripts.cli.reports.cost_explorer import CostExplorerRow
 from scripts.cli.reports.money import ZERO, display_places, format_usd, percent, plain
 from scripts.cli.reports.reconcile import Reconciliation
+from scripts.cli.reports.sagemaker import EndpointAllocation, write_allocation_csv
 
 TEMPLATES = Path(__file__).with_name("templates")
 HTML_NAME = "chargeback.html"
@@ -194,6 +195,7 @@ def render_html(
     reconciliation: Reconciliation | None = None,
     cost_explorer: Sequence[CostExplorerRow] = (),
     title: str = "Amazon Bedrock chargeback",
+    sagemaker: Sequence[EndpointAllocation] = (),
 ) -> str:
     places = display_places(report.total_usd)
     series: dict[str, list[tuple[Any, Decimal]]] = defaultdict(list)
@@ -227,6 +229,7 @@ def render_html(
         top_principals=report.principals[:TOP_PRINCIPALS_TABLE],
         reconciliation=reconciliation,
         cost_explorer=list(cost_explorer),
+        sagemaker=list(sagemaker),
         chart_daily=charts.line_chart(ordered_series, places),
         chart_principals=charts.bar_chart(
             [(f"{p.tenant} · {p.user}", p.cost_usd) for p in report.principals[:TOP_PRINCIPALS_CHART]],
@@ -258,10 +261,15 @@ def write_report(
     out_dir: Path,
     reconciliation: Reconciliation | None = None,
     cost_explorer: Sequence[CostExplorerRow] = (),
+    sagemaker: Sequence[EndpointAllocation] = (),
 ) -> Path:
     """CSV files and chargeback.html into `out_dir`; returns the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csvs(report, out_dir, reconciliation, cost_explorer)
+    if sagemaker:
+        write_allocation_csv(sagemaker, out_dir / "sagemaker_allocation.csv")
     html_path = out_dir / HTML_NAME
-    html_path.write_text(render_html(report, reconciliation, cost_explorer), encoding="utf-8")
+    html_path.write_text(
+        render_html(report, reconciliation, cost_explorer, sagemaker=sagemaker), encoding="utf-8"
+    )
     return html_path

@@ -514,7 +514,11 @@ def synthesize_from_calls(
     drift = dict(cost_drift or {})
     # CUR 2.0 hourly granularity: one line per hour, principal, resource and usage type.
     buckets: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    from scripts.cli.reports.sagemaker import is_sagemaker_call
+
     for call in calls:
+        if is_sagemaker_call(call):
+            continue  # a shared endpoint bills instance-hours (sagemaker.synthesize_endpoint_hours)
         tenant_id = str(call["pk"])
         model = str(call["model"])
         if model not in prices:

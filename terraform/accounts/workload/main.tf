@@ -73,6 +73,10 @@ module "gateway" {
   profile_resolver      = var.profile_resolver
   alert_emails          = var.alert_emails
   tags                  = local.tags
+  waf_rate_rule         = var.waf_rate_rule
+  private_access        = var.private_access == null ? null : module.private_access[0].gateway_private_access
+
+  sagemaker_shared_endpoints = module.sagemaker_endpoints.gateway_shared_endpoints
 
   lambda_package = {
     filename         = local.lambda_zip_path
@@ -92,6 +96,55 @@ module "observability" {
     for tenant_id, tenant in local.tenants : tenant_id => {
       cost_center = tenant.cost_center
       models      = tenant.models
+    }
+  }
+}
+
+# Bedrock model invocation logs (no prompt text unless asked for) and the audit trail; per account.
+module "invocation_logging" {
+  source = "../../../modules/invocation-logging"
+  count  = var.invocation_logging.enabled ? 1 : 0
+
+  name_prefix    = var.name_prefix
+  account_id     = var.account_id
+  region         = var.region
+  destinations   = var.invocation_logging.destinations
+  deliver_text   = var.invocation_logging.deliver_text
+  retention_days = var.invocation_logging.retention_days
+  cloudtrail     = { enabled = var.invocation_logging.cloudtrail }
+  tags           = local.tags
+}
+
+# The API as PRIVATE behind an execute-api endpoint, the functions in the VPC; off when null.
+module "private_access" {
+  source = "../../../modules/private-access"
+  count  = var.private_access == null ? 0 : 1
+
+  name_prefix        = var.name_prefix
+  region             = var.region
+  vpc_id             = var.private_access.vpc_id
+  subnet_ids         = var.private_access.subnet_ids
+  route_table_ids    = var.private_access.route_table_ids
+  client_cidr_blocks = var.private_access.client_cidr_blocks
+  sagemaker_runtime  = var.private_access.sagemaker_runtime
+  tags               = local.tags
+}
+
+# SageMaker endpoints: a tenant's own (tagged with its cost allocation tags) and shared ones.
+module "sagemaker_endpoints" {
+  source = "../../../modules/sagemaker-endpoints"
+
+  name_prefix         = var.name_prefix
+  account_id          = var.account_id
+  region              = var.region
+  dedicated_endpoints = var.sagemaker.dedicated_endpoints
+  shared_endpoints    = var.sagemaker.shared_endpoints
+  tags                = local.tags
+  tenants = {
+    for tenant_id, tenant in local.tenants : tenant_id => {
+      application_id = tenant.application_id
+      cost_center    = tenant.cost_center
+      environment    = tenant.environment
     }
   }
 }

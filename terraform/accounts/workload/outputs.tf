@@ -43,3 +43,12 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the tenants."
   value       = module.observability.dashboard_name
 }
+
+output "invocation_logs" {
+  description = "Where this account's Bedrock invocation logs are (bucket, prefix, Glue table); null when logging is off."
+  value = var.invocation_logging.enabled ? {
+    bucket     = module.invocation_logging[0].bucket_name
+    prefix     = module.invocation_logging[0].invocation_logs_prefix
+    glue_table = module.invocation_logging[0].glue_table
+  } : null
+}

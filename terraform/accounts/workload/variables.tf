@@ -181,3 +181,64 @@ variable "tenants" {
     error_message = "alert_emails must be e-mail addresses."
   }
 }
+
+# -- Audit, hardening and private access (design branch) ------------------------------------------------
+
+variable "invocation_logging" {
+  type = object({
+    enabled = optional(bool, true)
+    destinations = optional(object({
+      s3         = optional(bool, true)
+      cloudwatch = optional(bool, false)
+    }), {})
+    deliver_text   = optional(bool, false)
+    retention_days = optional(number, 365)
+    cloudtrail     = optional(bool, true)
+  })
+  description = "Bedrock model invocation logs of this account (modules/invocation-logging): S3 and/or CloudWatch, prompt text only with deliver_text, retention; cloudtrail = false where an organization trail already records the account."
+  default     = {}
+}
+
+variable "waf_rate_rule" {
+  type = object({
+    enabled                = optional(bool, true)
+    requests_per_5_minutes = optional(number, 3000)
+  })
+  description = "The gateway's WAF rate rule per client IP (on by default; enabled = false switches it off)."
+  default     = {}
+}
+
+variable "private_access" {
+  type = object({
+    vpc_id             = string
+    subnet_ids         = list(string)
+    route_table_ids    = list(string)
+    client_cidr_blocks = list(string)
+    sagemaker_runtime  = optional(bool, false)
+  })
+  description = "null: a public REGIONAL API. Set: the API is PRIVATE behind an execute-api VPC endpoint, the functions run in subnet_ids and reach AWS through VPC endpoints (modules/private-access)."
+  default     = null
+}
+
+variable "sagemaker" {
+  type = object({
+    dedicated_endpoints = optional(map(object({
+      tenant         = string
+      model_name     = string
+      instance_type  = string
+      instance_count = optional(number, 1)
+    })), {})
+    shared_endpoints = optional(map(object({
+      model_name             = string
+      instance_type          = string
+      instance_count         = optional(number, 1)
+      tenants                = list(string)
+      input_per_million_usd  = string
+      output_per_million_usd = string
+      max_output_tokens      = number
+      served_model           = optional(string)
+    })), {})
+  })
+  description = "SageMaker endpoints (modules/sagemaker-endpoints): dedicated ones tagged like their tenant's profiles, shared ones routed by the gateway at a per-token rate and split by the chargeback report."
+  default     = {}
+}
