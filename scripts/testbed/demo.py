@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from scripts import REPO_ROOT
-from scripts.testbed.local_stack import LocalStack, TenantAccess
-from scripts.testbed.tfvars import TfvarsError, parse_tfvars, tfvars_path
+from scripts.testbed.local_stack import LocalStack, TenantAccess, account_outputs
+from scripts.testbed.terraform_offline.outputs import PlanError, account_root
 
 WORKLOAD_TFVARS = REPO_ROOT / "terraform" / "accounts" / "workload" / "terraform.tfvars"
 DEFAULT_REPORT_DIR = REPO_ROOT / "build" / "demo"
@@ -336,7 +336,7 @@ class DemoLedger:
     ledger_table: str
     config_table: str
     dynamodb_client: Any
-    tfvars_path: Path
+    outputs: Mapping[str, Any]  # the workload root's output values: the tenants Terraform evaluated
 
 
 def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
@@ -356,7 +356,7 @@ def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
     print(f"\nChargeback from {sum(calls.values())} call records in {ledger.ledger_table}:")
     for center, nanos in sorted(charges.items()):
         print(f"  {center:<10} {calls[center]:>5} calls  {usd(nanos)}")
-    report = build_demo_report(ledger.ledger_table, ledger.dynamodb_client, ledger.tfvars_path, report_dir)
+    report = build_demo_report(ledger.ledger_table, ledger.dynamodb_client, ledger.outputs, report_dir)
     print(f"chargeback report: {report}")
     return report
 
@@ -373,8 +373,9 @@ def run(
         with print_lock:
             print(line, flush=True)
 
-    account = parse_tfvars(tfvars_path.read_text())
-    with LocalStack(account_vars=account) as stack:
+    # Terraform evaluates the tenants (an offline plan of the workload root with this var file).
+    account = account_outputs(tfvars_text=tfvars_path.read_text(encoding="utf-8"))
+    with LocalStack(outputs=account) as stack:
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
         if stack.bedrock is not None:
             for tenant_id, model, mode, count in INJECTED_FAULTS:
@@ -382,7 +383,11 @@ def run(
                     arn = stack.tenants[tenant_id].profile_arns[model]
                     stack.bedrock.inject_fault(mode, count=count, model_id=arn)
                     say(f"injected: the next {count} Bedrock calls for {tenant_id}/{model} fail with {mode}")
-        limits = {tenant_id: tenant.budget.limit_usd for tenant_id, tenant in account.tenants.items()}
+        # Terraform wrote the amounts as decimal strings: exact.
+        limits = {
+            tenant_id: Decimal(tenant["config"]["budget"]["limitUsd"])
+            for tenant_id, tenant in account["tenants"].items()
+        }
         tallies = send_traffic(stack, say, time_box)
         consistent = print_summary(stack, tallies, limits)
 
@@ -394,7 +399,7 @@ def run(
                 ledger_table=stack.ledger_table,
                 config_table=stack.config_table,
                 dynamodb_client=stack.client("dynamodb"),
-                tfvars_path=tfvars_path,
+                outputs=account,
             ),
             report_dir,
         )
@@ -411,11 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR)
     args = parser.parse_args(argv)
     try:
-        tfvars = tfvars_path(args.account)
-    except TfvarsError as error:
+        tfvars = account_root(args.account) / "terraform.tfvars"
+        return run(tfvars, args.report_dir)
+    except PlanError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return run(tfvars, args.report_dir)
 
 
 if __name__ == "__main__":

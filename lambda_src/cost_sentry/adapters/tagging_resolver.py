@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.metrics import emf_metadata
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ DEFAULT_TTL_SECONDS = 300.0
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 30.0
 # An unknown model triggers a refresh (a profile may just have been created), at most this often.
 DEFAULT_MISS_REFRESH_SECONDS = 30.0
-METRICS_NAMESPACE = "GenAIRateLimiting"
 
 
 class ResolverTenant(Protocol):
@@ -68,7 +68,7 @@ MetricSink = Callable[[str, str], None]
 """(metric name, tenant id) -> emits a count of 1."""
 
 
-def emf_metric_sink(namespace: str = METRICS_NAMESPACE) -> MetricSink:
+def emf_metric_sink(namespace: str = DEFAULT_METRICS_NAMESPACE) -> MetricSink:
     """Counts as Embedded Metric Format lines on stdout (no API call)."""
 
     def emit(name: str, tenant_id: str) -> None:

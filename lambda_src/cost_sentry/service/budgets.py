@@ -29,6 +29,7 @@ from typing import Any
 
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE, TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
 
@@ -53,7 +54,7 @@ class BudgetSettings:
     budget_name_prefix: str
     # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
     account_id: str | None = None
-    metrics_namespace: str = "GenAIRateLimiting"
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetSettings:
@@ -73,7 +74,7 @@ class BudgetSettings:
             ledger_table=env["LEDGER_TABLE"].strip(),
             budget_name_prefix=env["BUDGET_NAME_PREFIX"].strip(),
             account_id=account_id,
-            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or "GenAIRateLimiting",
+            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
         )
 
 
@@ -84,7 +85,7 @@ def budget_name(prefix: str, tenant_id: str) -> str:
 
 def tenant_of_budget(prefix: str, name: str) -> str | None:
     tenant_id = name.removeprefix(f"{prefix}-")
-    if tenant_id == name or not re.fullmatch(r"[a-z0-9-]{1,32}", tenant_id):
+    if tenant_id == name or not TENANT_ID.fullmatch(tenant_id):
         return None
     return tenant_id
 

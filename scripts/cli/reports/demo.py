@@ -14,13 +14,13 @@ from scripts.cli.reports.ledger import read_call_records
 from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
 from scripts.cli.reports.render import write_report
 from scripts.cli.reports.synth import synthesize_from_calls
-from scripts.cli.reports.tenants import load_tfvars
+from scripts.cli.reports.tenants import TenantDirectory
 
 
 def build_demo_report(
     ledger_table: str,
     dynamodb_client: Any,
-    tfvars_path: Path,
+    directory: TenantDirectory,
     out_dir: Path,
     cost_drift: Mapping[str, Decimal] | None = None,
 ) -> Path:
@@ -31,7 +31,6 @@ def build_demo_report(
     and models. `cost_drift` (e.g. {"services": Decimal("1.03")}) plants a billing difference on purpose.
     """
     out_dir = Path(out_dir)
-    directory = load_tfvars(Path(tfvars_path))
     calls = list(read_call_records(ledger_table, dynamodb_client))
     cur_dir = out_dir / "cur"
     # the demo's own scratch directory: rows of an earlier run must not join this run's report

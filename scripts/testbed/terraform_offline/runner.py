@@ -29,7 +29,7 @@ from scripts.testbed.terraform_offline.provider import load_schema
 from scripts.testbed.terraform_offline.workspace import OfflineWorkspace, offline_workspace
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
-BUILD_LAMBDA = REPO_ROOT / "scripts" / "build_lambda"
+BUILD_LAMBDA = REPO_ROOT / "scripts" / "devtools" / "build_lambda"
 TFVARS = "terraform.tfvars"
 OUTPUT_TAIL_LINES = 60
 # A hung provider or checkov must fail the run, not stall CI; real steps take seconds.
