@@ -33,7 +33,7 @@ WORKLOAD_ROOT = ACCOUNTS_DIR / "workload"
 CACHE_DIR = REPO_ROOT / "build" / "terraform-outputs"
 MODEL_CATALOG = REPO_ROOT / "lambda_src" / "cost_sentry" / "data" / "models.json"
 # Bump when the way outputs are produced changes, so old cache entries are never read.
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 # Only the plan's outputs are read: the package's hash is irrelevant, so any file will do.
 _PLACEHOLDER_ZIP = b"PK\x05\x06" + b"\x00" * 18
 
@@ -81,6 +81,9 @@ def _planned_outputs(shown: Mapping[str, Any]) -> dict[str, Any]:
 def _plan(root: Path, var_file: Path | None, defaults: Mapping[str, str]) -> dict[str, Any]:
     with offline_workspace() as workspace:
         copy, env = workspace.prepare_root(root), workspace.environment()
+        # Terraform would load these by itself; the only values are the ones given below (in the copy).
+        for automatic in [copy / TFVARS, *copy.glob("*.auto.tfvars"), *copy.glob("*.auto.tfvars.json")]:
+            automatic.unlink(missing_ok=True)
         scratch = workspace.root.parent
         placeholder = scratch / "placeholder.zip"
         placeholder.write_bytes(_PLACEHOLDER_ZIP)
