@@ -28,8 +28,9 @@ fmt: ## Format Python (ruff) and HCL (terraform fmt)
 	$(VENV)/bin/ruff check --fix .
 	$(TF) fmt -recursive modules terraform
 
-validate: ## Offline: terraform validate + plan of every root, terraform test of every module, checkov
+validate: ## Offline: validate + plan + terraform test with the schema stand-in and checkov, then with the real AWS provider if the machine has it
 	$(PY) -m scripts.testbed.terraform_offline validate-all
+	$(PY) -m scripts.testbed.terraform_offline validate-real
 
 docs: ## Regenerate each module's README inputs/outputs tables from its HCL
 	$(PY) -m scripts.devtools.module_docs
