@@ -13,7 +13,6 @@ and a failed refresh (throttling, outage) keeps the last good map, logged and co
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,10 +21,10 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from cost_sentry.core.errors import ServiceUnavailable
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
+from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
-
-logger = logging.getLogger(__name__)
 
 PROFILE_RESOURCE_TYPE = "bedrock:application-inference-profile"
 MODEL_TAG_KEY = "model"
@@ -77,7 +76,7 @@ def emf_metric_sink(namespace: str = DEFAULT_METRICS_NAMESPACE) -> MetricSink:
             "Tenant": tenant_id,
             name: 1,
         }
-        print(json.dumps(document), flush=True)
+        metrics_stdout(json.dumps(document))
 
     return emit
 
@@ -232,15 +231,12 @@ class TaggingApiResolver:
                 serving = entry.profiles is not None
             entry.ready.set()
             self._metric("ProfileResolverRefreshFailed", tenant.tenant_id)
-            logger.warning(
-                json.dumps(
-                    {
-                        "event": "profile_refresh_failed",
-                        "tenant": tenant.tenant_id,
-                        "servingLastGood": serving,
-                        "error": str(exc),
-                    }
-                )
+            default_logger().warning(
+                "profile_refresh_failed",
+                event="profile_refresh_failed",
+                tenant=tenant.tenant_id,
+                servingLastGood=serving,
+                error=str(exc),
             )
             return
         now = self._clock()
@@ -269,23 +265,21 @@ class TaggingApiResolver:
                 tags = {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
                 model = tags.get(self._model_tag_key)
                 if not model:
-                    logger.warning(
-                        json.dumps(
-                            {"event": "profile_without_model_tag", "tenant": tenant.tenant_id, "arn": arn}
-                        )
+                    default_logger().warning(
+                        "profile_without_model_tag",
+                        event="profile_without_model_tag",
+                        tenant=tenant.tenant_id,
+                        arn=arn,
                     )
                     continue
                 if model in found and found[model] != arn:
                     # Two profiles claim one model: pick deterministically so every container agrees.
-                    logger.warning(
-                        json.dumps(
-                            {
-                                "event": "profile_model_ambiguous",
-                                "tenant": tenant.tenant_id,
-                                "model": model,
-                                "arns": sorted([found[model], arn]),
-                            }
-                        )
+                    default_logger().warning(
+                        "profile_model_ambiguous",
+                        event="profile_model_ambiguous",
+                        tenant=tenant.tenant_id,
+                        model=model,
+                        arns=sorted([found[model], arn]),
                     )
                     arn = min(found[model], arn)
                 found[model] = arn

@@ -17,7 +17,6 @@ Contracts: docs/design.md sections 3 (config table) and 4 (ledger). Money is int
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import time
@@ -27,13 +26,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE, TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
-
-logger = logging.getLogger(__name__)
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
@@ -605,8 +603,8 @@ def sns_messages(event: Mapping[str, Any]) -> Iterable[tuple[str, float | None]]
     for record in event.get("Records") or []:
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping) or not isinstance(sns.get("Message"), str):
-            logger.warning(
-                json.dumps({"event": "budget_alert_record_skipped", "reason": "not an SNS record"})
+            default_logger().warning(
+                "budget_alert_record_skipped", event="budget_alert_record_skipped", reason="not an SNS record"
             )
             continue
         sent_at = None
