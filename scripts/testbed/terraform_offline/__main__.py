@@ -46,12 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--jobs", type=int, default=2, help="modules/roots verified at once (default 2)")
     plan = commands.add_parser("plan-json", help="print the offline plan of an account root as JSON")
     plan.add_argument("root", type=Path)
+    commands.add_parser(
+        "smoke-apply", help="apply both account roots to moto with the real provider, destroy"
+    )
     real = commands.add_parser("validate-real", help="the same checks with the real AWS provider, if present")
     real.add_argument("--jobs", type=int, default=2)
     outputs = commands.add_parser("outputs", help="print the planned output values of an account root")
     outputs.add_argument("root", type=Path)
     outputs.add_argument("--var-file", type=Path, help="instead of the root's terraform.tfvars")
     args = parser.parse_args(argv)
+    if args.command == "smoke-apply":
+        from scripts.testbed.terraform_offline.smoke_apply import smoke_apply
+
+        return 0 if smoke_apply() else 1
     if args.command == "validate-real":
         from scripts.testbed.terraform_offline.real_provider import validate_real
 
