@@ -2,7 +2,8 @@
 
 `validate-all` plans every root with its terraform.tfvars and tests every module; the roots' own tests
 (terraform/accounts/<account>/tests/*.tftest.hcl: the example tenants, the normalized tenants output, a
-fourth tenant adding only its own resources; modules/tenants/tests covers every refused input) run here, in the same offline workspace.
+fourth tenant adding only its own resources; modules/tenants/tests covers every refused input) run
+here, in the same offline workspace.
 """
 
 from __future__ import annotations

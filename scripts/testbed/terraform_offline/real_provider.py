@@ -156,6 +156,9 @@ def check_unit(source: Path, workspace: RealWorkspace, is_root: bool) -> list[St
         (copy / "zz_real_provider_override.tf").write_text(PROVIDER_CONFIG, encoding="utf-8")
     elif any(copy.glob("*.tf")) and "hashicorp/aws" in "".join(p.read_text() for p in copy.glob("*.tf")):
         (copy / "zz_real_provider.tf").write_text(PROVIDER_CONFIG, encoding="utf-8")
+    for example in sorted(copy.glob("examples/*")):  # the examples configure a provider of their own
+        if _has_provider_block(example):
+            (example / "zz_real_provider_override.tf").write_text(PROVIDER_CONFIG, encoding="utf-8")
     steps: list[tuple[str, list[str]]]
     if is_root:
         state = workspace.root.parent / "state" / f"{source.name}.tfstate"
