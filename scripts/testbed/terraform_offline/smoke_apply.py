@@ -21,6 +21,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scripts.testbed.terraform_offline.hcl_scan import _block_body, discover_roots
@@ -256,13 +257,26 @@ def smoke_apply() -> bool:
                 workspace.root / "terraform"
             ):
                 print(f"  stubbed {line}")
-            for root in discover_roots():
-                for result in apply_root(root, workspace, url):
-                    results.append(result)
-                    _print_result(result)
-                    if result.ok and result.step == "apply":
-                        created = re.search(r"Apply complete! Resources: (\d+) added", result.output)
-                        print(f"        {created.group(1) if created else '?'} resources created in moto")
+            # The roots are independent and the run is mostly the provider's waiters: apply them at once.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                futures = [pool.submit(apply_root, root, workspace, url) for root in discover_roots()]
+                for future in futures:
+                    for result in future.result():
+                        results.append(result)
+                        _print_result(result)
+                        if result.ok and result.step == "apply":
+                            created = re.search(r"Apply complete! Resources: (\d+) added", result.output)
+                            stubs = result.output.count("terraform_data.stub__") and len(
+                                set(
+                                    re.findall(
+                                        r"(terraform_data\.stub__\S+): Creation complete", result.output
+                                    )
+                                )
+                            )
+                            print(
+                                f"        {created.group(1) if created else '?'} resources created in moto "
+                                f"({stubs} of them stand-ins)"
+                            )
     finally:
         server.stop()
     failures = [result for result in results if not result.ok]
