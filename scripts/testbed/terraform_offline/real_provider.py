@@ -184,9 +184,9 @@ def check_unit(source: Path, workspace: RealWorkspace, is_root: bool) -> list[St
     return results
 
 
-def validate_real(jobs: int = 2) -> Report:
+def validate_real(jobs: int = 2, find: Callable[[], Mirror | None] = find_mirror) -> Report:
     report = Report()
-    mirror = find_mirror()
+    mirror = find()
     if mirror is None:
         print(
             "real AWS provider: skipped, no hashicorp/aws in a filesystem mirror on this machine "

@@ -6,6 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from scripts.testbed.terraform_offline.hcl_scan import REPO_ROOT
 from scripts.testbed.terraform_offline.real_provider import MIRROR_SETTING, find_mirror, relax_versions
 from scripts.testbed.terraform_offline.smoke_apply import UNSUPPORTED_BY_MOTO, stub_unsupported
@@ -63,3 +65,12 @@ def test_only_the_listed_types_are_stubbed_and_every_reference_follows(tmp_path:
     profiles = (copy / "inference-profiles" / "main.tf").read_text()
     stub_header = r'resource "terraform_data" "stub__aws_bedrock_inference_profile__this" \{\n  for_each ='
     assert re.search(stub_header, profiles)  # the stand-in keeps the resource's for_each
+
+
+def test_without_a_mirror_the_real_provider_run_says_it_skips(capsys: pytest.CaptureFixture[str]) -> None:
+    from scripts.testbed.terraform_offline.real_provider import validate_real
+
+    report = validate_real(find=lambda: None)
+
+    assert report.ok and not report.results
+    assert "real AWS provider: skipped, no hashicorp/aws in a filesystem mirror" in capsys.readouterr().out
