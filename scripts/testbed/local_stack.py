@@ -496,6 +496,10 @@ class LocalStack:
 
     def _start(self) -> None:
         account = self.outputs if self.outputs is not None else account_outputs(self.account)
+        if not account.get("tenants"):
+            raise PlanError(
+                f"account {self.account!r} has no tenants output: the local stack serves the workload"
+            )
         if self.per_user_sessions is None:
             self.per_user_sessions = bool(account.get("per_user_sessions", False))
         # Never let a local run reach a real account: credentials are fake unless the caller set some.

@@ -179,3 +179,10 @@ def test_plans_are_cached_by_what_they_read() -> None:
 def test_an_unknown_account_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="workload"):
         account_outputs("nope")
+
+
+def test_the_local_stack_refuses_an_account_without_tenants() -> None:
+    from scripts.testbed.local_stack import LocalStack
+
+    with pytest.raises(PlanError, match="no tenants output"), LocalStack(account="billing"):
+        pass
