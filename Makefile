@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate docs docs-check pytest serve demo bench prices lambda-zip tf-schema report plan apply check-account
+.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,7 +16,7 @@ help: ## List the targets
 install: ## Set up a fresh machine: Python venv, pinned tools, Chromium for the report test
 	bash scripts/devtools/install.sh
 
-test: lint docs-check validate pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov, pytest
+test: lint docs-check validate smoke-apply pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov (stand-in and real provider), smoke apply, pytest
 
 lint: ## ruff over the Python code, terraform fmt -check over the HCL
 	$(VENV)/bin/ruff check .
@@ -28,8 +28,12 @@ fmt: ## Format Python (ruff) and HCL (terraform fmt)
 	$(VENV)/bin/ruff check --fix .
 	$(TF) fmt -recursive modules terraform
 
-validate: ## Offline: terraform validate + plan of every root, terraform test of every module, checkov
+validate: ## Offline: validate + plan + terraform test with the schema stand-in and checkov, then with the real AWS provider if the machine has it
 	$(PY) -m scripts.testbed.terraform_offline validate-all
+	$(PY) -m scripts.testbed.terraform_offline validate-real
+
+smoke-apply: ## Apply both account roots to a moto server with the real AWS provider, then destroy (skip line without the provider)
+	$(PY) -m scripts.testbed.terraform_offline smoke-apply
 
 docs: ## Regenerate each module's README inputs/outputs tables from its HCL
 	$(PY) -m scripts.devtools.module_docs

@@ -8,7 +8,7 @@
 locals {
   budgets = {
     for tenant_id, tenant in var.tenants : tenant_id => {
-      name            = "${var.name_prefix}-${tenant_id}"
+      name            = tenant.budget.name
       limit_amount    = tostring(tenant.budget.limit_usd)
       time_unit       = tenant.budget.period
       console_managed = tenant.budget.console_managed

@@ -257,7 +257,7 @@ resource "aws_wafv2_web_acl_association" "this" {
 resource "aws_api_gateway_api_key" "tenant" {
   for_each = local.tenants
 
-  name        = "${var.name_prefix}-${each.key}"
+  name        = each.value.api_key_name
   description = "Cost Sentry tenant ${each.key} (${each.value.application_id})"
   enabled     = true
   tags = merge(var.tags, each.value.tags, {
@@ -270,7 +270,7 @@ resource "aws_api_gateway_api_key" "tenant" {
 resource "aws_api_gateway_usage_plan" "tenant" {
   for_each = local.tenants
 
-  name        = "${var.name_prefix}-${each.key}"
+  name        = each.value.usage_plan_name
   description = "Throttle of tenant ${each.key}"
 
   api_stages {

@@ -178,7 +178,7 @@ locals {
     budget_alert = [local.dead_letter_statement]
   }
 
-  invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-${tenant_id}-invoker" }
+  invoker_role_names = { for tenant_id, tenant in local.tenants : tenant_id => tenant.invoker_role_name }
 }
 
 resource "aws_iam_role" "function" {

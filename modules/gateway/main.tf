@@ -3,11 +3,7 @@
 # built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
 
 locals {
-  tenants = {
-    for tenant_id, tenant in var.tenants : tenant_id => merge(tenant, {
-      environment = coalesce(tenant.environment, var.environment)
-    })
-  }
+  tenants = var.tenants # normalized by modules/tenants
 
   account_root = "arn:${var.partition}:iam::${var.account_id}:root"
 

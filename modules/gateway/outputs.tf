@@ -68,3 +68,8 @@ output "dead_letter_queue_arn" {
   description = "SQS queue receiving budget events the helper functions failed to handle."
   value       = aws_sqs_queue.dead_letter.arn
 }
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the gateway's EMF metrics (give it to the observability module)."
+  value       = var.metrics_namespace
+}

@@ -59,30 +59,14 @@ resource "aws_dynamodb_table" "config" {
 }
 
 locals {
-  # The runtime config document, field for field as docs/design.md section 3 (and scripts/testbed/tfvars.py,
-  # which builds the same document for the local stack). Decimals travel as strings.
+  # The runtime config document (docs/design.md section 3) is modules/tenants' config_json; this module
+  # adds only what exists after an apply. Decimals travel as strings.
   tenant_configs = {
-    for tenant_id, tenant in local.tenants : tenant_id => {
-      tenantId      = tenant_id
-      applicationId = tenant.application_id
-      costCenter    = tenant.cost_center
-      environment   = tenant.environment
-      apiKeyIds     = [aws_api_gateway_api_key.tenant[tenant_id].id]
-      budget = {
-        limitUsd             = tostring(tenant.budget.limit_usd)
-        period               = tenant.budget.period
-        blockAtActualPercent = tenant.budget.block_at_actual == null ? null : tostring(tenant.budget.block_at_actual)
-      }
-      limits = {
-        requestsPerMinute = tenant.limits.requests_per_minute
-        tokensPerPeriod   = tenant.limits.tokens_per_period
-      }
-      models       = { for model in tenant.models : model => var.profile_arns[tenant_id][model] }
-      defaultModel = tenant.models[0]
-      # The cost center is also an alias of the default model; explicit aliases win.
-      modelAliases   = merge({ (tenant.cost_center) = tenant.models[0] }, tenant.model_aliases)
+    for tenant_id, tenant in local.tenants : tenant_id => merge(jsondecode(tenant.config_json), {
+      apiKeyIds      = [aws_api_gateway_api_key.tenant[tenant_id].id]
+      models         = { for model in tenant.models : model => var.profile_arns[tenant_id][model] }
       invokerRoleArn = lookup(local.invoker_role_arns, tenant_id, null)
-    }
+    })
   }
 }
 

@@ -29,49 +29,26 @@ variable "partition" {
   default     = "aws"
 }
 
-variable "environment" {
-  type        = string
-  description = "Default environment of tenants that do not set one."
-}
-
 variable "tenants" {
   type = map(object({
     application_id = string
     cost_center    = string
-    environment    = optional(string)
+    environment    = string
     models         = list(string)
-    model_aliases  = optional(map(string), {})
-    budget = object({
-      limit_usd       = number
-      period          = optional(string, "MONTHLY")
-      block_at_actual = optional(number)
+    limits = object({
+      requests_per_minute = number
     })
-    limits = optional(object({
-      requests_per_minute = optional(number)
-      tokens_per_period   = optional(number)
-    }), {})
-    tags = optional(map(string), {})
+    tags              = map(string)
+    api_key_name      = string
+    usage_plan_name   = string
+    invoker_role_name = string
+    config_json       = string
   }))
-  description = "Tenants keyed by stable tenant id (docs/design.md section 2): each gets an API key, a usage plan and a config item."
+  description = "Tenant id -> normalized tenant: the `tenants` output of modules/tenants, which applies the contract's defaults and validation (docs/design.md section 2). Each gets an API key, a usage plan, a config item (config_json completed with apiKeyIds, models and invokerRoleArn) and, with per_user_sessions, an invoker role."
 
   validation {
-    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
-    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0])
-    error_message = "Every tenant needs at least one model."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])
-    error_message = "model_aliases may only point at the tenant's own models."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : try(t.limits.requests_per_minute > 0, true) && try(t.limits.tokens_per_period > 0, true)])
-    error_message = "limits.requests_per_minute and limits.tokens_per_period must be greater than 0 (or left out for unlimited)."
+    condition     = alltrue([for t in values(var.tenants) : can(jsondecode(t.config_json).tenantId)])
+    error_message = "config_json must be the runtime config document of modules/tenants (a JSON object with tenantId)."
   }
 }
 
@@ -98,6 +75,11 @@ variable "budget_name_prefix" {
 variable "budget_topic_arn" {
   type        = string
   description = "The budgets' SNS topic; the budget alert function subscribes to it."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.budget_topic_arn))
+    error_message = "budget_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)."
+  }
 }
 
 variable "lambda_package" {
@@ -206,8 +188,14 @@ variable "log_prompts" {
 
 variable "metrics_namespace" {
   type        = string
-  description = "METRICS_NAMESPACE of the gateway's EMF metrics."
+  description = "METRICS_NAMESPACE of the gateway's EMF metrics (the one default of the namespace; the observability module takes this module's metrics_namespace output)."
   default     = "GenAIRateLimiting"
+
+  validation {
+    # CloudWatch: 1-255 characters, no colon (and none of the control characters).
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !strcontains(var.metrics_namespace, ":") && can(regex("^[^\\x00-\\x1f]+$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters without a colon and must not start with AWS/ (CloudWatch's rules for a custom namespace)."
+  }
 }
 
 variable "per_user_sessions" {
@@ -257,6 +245,11 @@ variable "waf_web_acl_arn" {
   type        = string
   description = "Optional WAFv2 web ACL (REGIONAL) to associate with the stage."
   default     = null
+
+  validation {
+    condition     = var.waf_web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/[A-Za-z0-9_-]{1,128}/[a-f0-9-]{36}$", var.waf_web_acl_arn))
+    error_message = "waf_web_acl_arn must be a REGIONAL WAFv2 web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>) or null."
+  }
 }
 
 variable "manage_api_gateway_account" {

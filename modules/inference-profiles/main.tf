@@ -8,7 +8,8 @@ locals {
         tenant_id   = tenant_id
         model       = model
         tenant      = tenant
-        environment = coalesce(tenant.environment, var.environment)
+        environment = tenant.environment
+        name        = tenant.profile_names[model]
       }
     }
   ]...)
@@ -38,7 +39,7 @@ locals {
 resource "aws_bedrock_inference_profile" "this" {
   for_each = local.profiles
 
-  name        = "${var.name_prefix}-${each.value.tenant_id}-${each.value.model}"
+  name        = each.value.name
   description = "Cost Sentry: ${each.value.model} for tenant ${each.value.tenant_id}"
 
   model_source {
@@ -59,8 +60,8 @@ resource "aws_bedrock_inference_profile" "this" {
       error_message = "Tenant ${each.value.tenant_id} uses model ${each.value.model}, which is not in models.json."
     }
     precondition {
-      condition     = length("${var.name_prefix}-${each.value.tenant_id}-${each.value.model}") <= 64
-      error_message = "Profile name ${var.name_prefix}-${each.value.tenant_id}-${each.value.model} is longer than Bedrock's 64 characters: shorten name_prefix or the tenant id."
+      condition     = length(each.value.name) <= 64
+      error_message = "Profile name ${each.value.name} is longer than Bedrock's 64 characters: shorten name_prefix or the tenant id."
     }
   }
 }

@@ -29,11 +29,6 @@ variable "partition" {
   default     = "aws"
 }
 
-variable "environment" {
-  type        = string
-  description = "Default value of the environment tag for tenants that do not set their own."
-}
-
 variable "model_catalog" {
   type = map(object({
     modelId = string
@@ -54,21 +49,12 @@ variable "tenants" {
   type = map(object({
     application_id = string
     cost_center    = string
-    environment    = optional(string)
+    environment    = string
     models         = list(string)
-    tags           = optional(map(string), {})
+    tags           = map(string)
+    profile_names  = map(string)
   }))
-  description = "Tenants keyed by stable tenant id (docs/design.md section 2); one profile per tenant and allowed model."
-
-  validation {
-    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
-    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0])
-    error_message = "Every tenant needs at least one model."
-  }
+  description = "Tenant id -> normalized tenant (the `tenants` output of modules/tenants, which applies the contract's defaults and validation): one profile per tenant and allowed model, named profile_names[model]."
 }
 
 variable "tags" {

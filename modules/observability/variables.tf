@@ -15,13 +15,22 @@ variable "region" {
 
 variable "metrics_namespace" {
   type        = string
-  description = "Namespace of the gateway's Embedded Metric Format metrics (METRICS_NAMESPACE)."
-  default     = "GenAIRateLimiting"
+  description = "Namespace of the gateway's Embedded Metric Format metrics: the gateway module's metrics_namespace output."
+
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !strcontains(var.metrics_namespace, ":")
+    error_message = "metrics_namespace must be 1-255 characters without a colon (CloudWatch's rules)."
+  }
 }
 
 variable "alarm_topic_arn" {
   type        = string
   description = "SNS topic every alarm notifies (on alarm and when it recovers)."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)."
+  }
 }
 
 variable "tenants" {
@@ -37,12 +46,7 @@ variable "tenants" {
       underestimated_per_hour    = optional(number, 1)
     }), {})
   }))
-  description = "Tenants keyed by stable tenant id: the cost center their gateway metrics carry, their models, and optional alarm thresholds."
-
-  validation {
-    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
-    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens."
-  }
+  description = "Tenant id -> normalized tenant (the `tenants` output of modules/tenants): the cost center its gateway metrics carry, its models, and optional alarm thresholds."
 
   validation {
     condition = alltrue([

@@ -35,7 +35,6 @@ from scripts.testbed.local_stack import LocalStack, proxy_event
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-CONFIG_READS = {"Scan", "GetItem", "Query", "BatchGetItem"}
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from scripts.testbed.local_stack import LocalStack
+from scripts.testbed.local_stack import LocalStack, account_outputs
 
 FIRST_TOKEN_MS = 1000
 TOKEN_INTERVAL_MS = 20
@@ -55,8 +55,6 @@ def timed_stream(client: Any, model_id: str, max_tokens: int) -> tuple[float, fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.testbed.tfvars import parse_tfvars
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=50)
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         with LocalStack(
-            account_vars=parse_tfvars(TFVARS),
+            outputs=account_outputs(tfvars_text=TFVARS),
             https=True,
             bedrock_reply_tokens=args.tokens,
             bedrock_first_token_ms=FIRST_TOKEN_MS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,6 +203,28 @@ def updated_readme(readme: Path, tables: str) -> str:
     return text[:begin] + tables + text[end + len(END_MARKER) :]
 
 
+EXAMPLE = Path("examples") / "basic" / "main.tf"
+EXAMPLE_BEGIN = "<!-- BEGIN_EXAMPLE: examples/basic/main.tf, planned by tests/examples.tftest.hcl -->"
+EXAMPLE_END = "<!-- END_EXAMPLE -->"
+_FIRST_HCL_BLOCK = re.compile(r"```hcl\n.*?\n```\n", re.DOTALL)
+
+
+def with_example(module_dir: Path, text: str) -> str:
+    """The README's usage is the module's runnable example, copied between the example markers (the
+    first ```hcl block becomes them the first time)."""
+    example = module_dir / EXAMPLE
+    if not example.is_file():
+        return text
+    block = f"{EXAMPLE_BEGIN}\n```hcl\n{example.read_text(encoding='utf-8').rstrip()}\n```\n{EXAMPLE_END}\n"
+    begin, end = text.find(EXAMPLE_BEGIN), text.find(EXAMPLE_END)
+    if begin >= 0 and end > begin:
+        return text[:begin] + block + text[end + len(EXAMPLE_END) :].removeprefix("\n")
+    usage = _FIRST_HCL_BLOCK.search(text[: text.find(BEGIN_MARKER)])
+    if usage is None:
+        raise ModuleDocsError(f"{module_dir / 'README.md'}: no ```hcl usage block to replace with {EXAMPLE}")
+    return text[: usage.start()] + block + text[usage.end() :]
+
+
 def module_dirs(modules_dir: Path) -> list[Path]:
     return sorted(path for path in modules_dir.iterdir() if path.is_dir() and any(path.glob("*.tf")))
 
@@ -212,7 +235,7 @@ def run(modules_dir: Path, check: bool) -> int:
     for module_dir in module_dirs(modules_dir):
         readme = module_dir / "README.md"
         try:
-            new_text = updated_readme(readme, render_tables(module_dir))
+            new_text = with_example(module_dir, updated_readme(readme, render_tables(module_dir)))
         except ModuleDocsError as error:
             errors.append(str(error))
             continue

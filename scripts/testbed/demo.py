@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,8 +36,8 @@ from typing import Any
 
 from scripts import REPO_ROOT
 from scripts.testbed.emulators.sagemaker_runtime import SageMakerRuntimeStub, shared_endpoint_environment
-from scripts.testbed.local_stack import LocalStack, TenantAccess
-from scripts.testbed.tfvars import TfvarsError, parse_tfvars, tfvars_path
+from scripts.testbed.local_stack import LocalStack, TenantAccess, account_outputs
+from scripts.testbed.terraform_offline.outputs import PlanError, account_root
 
 WORKLOAD_TFVARS = REPO_ROOT / "terraform" / "accounts" / "workload" / "terraform.tfvars"
 DEFAULT_REPORT_DIR = REPO_ROOT / "build" / "demo"
@@ -393,7 +393,7 @@ class DemoLedger:
     ledger_table: str
     config_table: str
     dynamodb_client: Any
-    tfvars_path: Path
+    outputs: Mapping[str, Any]  # the workload root's output values: the tenants Terraform evaluated
 
 
 def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
@@ -416,7 +416,7 @@ def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
     report = build_demo_report(
         ledger.ledger_table,
         ledger.dynamodb_client,
-        ledger.tfvars_path,
+        ledger.outputs,
         report_dir,
         shared_endpoints={SHARED_MODEL: (SHARED_HOURS, SHARED_HOURLY_USD, SHARED_CAPACITY)},
     )
@@ -436,15 +436,20 @@ def run(
         with print_lock:
             print(line, flush=True)
 
-    account = parse_tfvars(tfvars_path.read_text())
+    # Terraform evaluates the tenants (an offline plan of the workload root with this var file).
+    account = account_outputs(tfvars_text=tfvars_path.read_text(encoding="utf-8"))
     sagemaker = SageMakerRuntimeStub([SHARED_ENDPOINT_NAME])
     shared = {
-        SHARED_MODEL: {"endpointName": SHARED_ENDPOINT_NAME, "tenants": list(account.tenants), **SHARED_RATES}
+        SHARED_MODEL: {
+            "endpointName": SHARED_ENDPOINT_NAME,
+            "tenants": list(account["tenants"]),
+            **SHARED_RATES,
+        }
     }
     with (
         sagemaker,
         LocalStack(
-            account_vars=account, gateway_environment=shared_endpoint_environment(sagemaker, shared)
+            outputs=account, gateway_environment=shared_endpoint_environment(sagemaker, shared)
         ) as stack,
     ):
         say(f"local stack up in {time.monotonic() - started:.1f}s: gateway {stack.gateway_url}")
@@ -454,7 +459,11 @@ def run(
                     arn = stack.tenants[tenant_id].profile_arns[model]
                     stack.bedrock.inject_fault(mode, count=count, model_id=arn)
                     say(f"injected: the next {count} Bedrock calls for {tenant_id}/{model} fail with {mode}")
-        limits = {tenant_id: tenant.budget.limit_usd for tenant_id, tenant in account.tenants.items()}
+        # Terraform wrote the amounts as decimal strings: exact.
+        limits = {
+            tenant_id: Decimal(tenant["config"]["budget"]["limitUsd"])
+            for tenant_id, tenant in account["tenants"].items()
+        }
         shared_approved = shared_endpoint_step(stack, say)
         tallies = send_traffic(stack, say, time_box)
         for tenant_id, count in shared_approved.items():
@@ -470,7 +479,7 @@ def run(
                 ledger_table=stack.ledger_table,
                 config_table=stack.config_table,
                 dynamodb_client=stack.client("dynamodb"),
-                tfvars_path=tfvars_path,
+                outputs=account,
             ),
             report_dir,
         )
@@ -487,11 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR)
     args = parser.parse_args(argv)
     try:
-        tfvars = tfvars_path(args.account)
-    except TfvarsError as error:
+        tfvars = account_root(args.account) / "terraform.tfvars"
+        return run(tfvars, args.report_dir)
+    except PlanError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return run(tfvars, args.report_dir)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@
 
 Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
 tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
-profile ARN per tenant and model, and the config items built from the account's terraform.tfvars by
-scripts/testbed/tfvars.py.
+profile ARN per tenant and model, and the config items: the documents Terraform builds (modules/tenants,
+read from the account root's offline plan by scripts/testbed/terraform_offline/outputs.py), completed
+with the API key id, the profile ARNs and the invoker role exactly as modules/gateway/tables.tf does.
 
 The gateway's stdout (its JSON logs and EMF metric documents) is what CloudWatch Logs would receive; the
 stack keeps those lines (``LocalStack.lambda_log_lines()``) so the demo can aggregate the metrics. (Under
@@ -55,7 +56,7 @@ from urllib.parse import parse_qs, urlsplit
 from scripts import REPO_ROOT
 from scripts.testbed.emulators.bedrock_runtime import BedrockRuntimeStub
 from scripts.testbed.emulators.moto_server import reset_moto, start_moto
-from scripts.testbed.tfvars import AccountVars, config_items, load_account, load_catalog
+from scripts.testbed.terraform_offline.outputs import PlanError, account_root, plan_output_values
 
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 REGION = "us-east-1"
@@ -75,7 +76,6 @@ SURFACE_INVALID_KEY_MESSAGE = (
 )
 
 GATEWAY_ENVIRONMENT = {
-    "METRICS_NAMESPACE": "GenAIRateLimiting",
     "LOG_PROMPTS": "false",
     "MAX_REQUEST_SECONDS": "120",
     "BEDROCK_TIMEOUT_SECONDS": "60",
@@ -408,6 +408,38 @@ def _http_response(response: Mapping[str, Any]) -> tuple[int, dict[str, str], by
 # --------------------------------------------------------------------------------------------------
 
 
+def account_outputs(account: str = "workload", *, tfvars_text: str | None = None) -> dict[str, Any]:
+    """An account root's planned output values (tenants, per_user_sessions, ...): its terraform.tfvars,
+    or ``tfvars_text`` instead (tests), evaluated by Terraform (cached; see terraform_offline/outputs.py).
+    Text that leaves out account_id and region gets the local stack's (moto's account)."""
+    return plan_output_values(
+        account_root(account),
+        tfvars_text=tfvars_text,
+        defaults={"account_id": LOCAL_ACCOUNT_ID, "region": REGION},
+    )
+
+
+def deployed_config(
+    tenant: Mapping[str, Any],
+    api_key_ids: list[str],
+    profile_arns: Mapping[str, str],
+    invoker_role_arn: str | None,
+) -> dict[str, Any]:
+    """The config document as modules/gateway/tables.tf writes it: Terraform's document (the tenant's
+    ``config``) plus what only exists after an apply."""
+    return {
+        **tenant["config"],
+        "apiKeyIds": list(api_key_ids),
+        "models": {model: profile_arns[model] for model in tenant["models"]},
+        "invokerRoleArn": invoker_role_arn,
+    }
+
+
+def config_item(tenant_id: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``tenant#<id>`` item (DynamoDB attribute values) holding one config document."""
+    return {"pk": {"S": f"tenant#{tenant_id}"}, "config": {"S": json.dumps(document, sort_keys=True)}}
+
+
 def fake_profile_arn(tenant_id: str, model: str) -> str:
     """A stable, realistic application inference profile ARN for (tenant, model)."""
     profile_id = hashlib.sha256(f"{tenant_id}/{model}".encode()).hexdigest()[:12]
@@ -524,9 +556,10 @@ def load_gateway_handler() -> Handler:
 
 @dataclass
 class LocalStack:
-    """moto + the Bedrock stand-in + the HTTP front, bootstrapped from an account's tfvars.
+    """moto + the Bedrock stand-in + the HTTP front, bootstrapped from an account root's planned outputs.
 
-    ``account_vars`` replaces the account's file (tests use small budgets). ``gateway_environment``
+    ``outputs`` (output name -> value, as ``account_outputs`` returns) replaces the account's own (tests
+    plan small budgets with ``account_outputs(tfvars_text=...)``). ``gateway_environment``
     overrides the gateway's environment (e.g. ``BEDROCK_TIMEOUT_SECONDS``). The handler reads the
     process environment, as on Lambda, so the stack sets its variables in ``os.environ`` and restores them
     on exit: one stack per process at a time.
@@ -534,7 +567,7 @@ class LocalStack:
 
     account: str = "workload"
     port: int = 0
-    account_vars: AccountVars | None = None
+    outputs: Mapping[str, Any] | None = None
     gateway_environment: Mapping[str, str] = field(default_factory=dict)
     bedrock_reply_tokens: int | None = None
     bedrock_latency_ms: int = 0
@@ -545,7 +578,7 @@ class LocalStack:
     # As the Terraform module deploys it; False lets requests without a valid key reach the handler.
     api_key_required: bool = True
     # PER_USER_SESSIONS=true plus an invoker role per tenant in moto's IAM: Bedrock calls carry per-user STS
-    # credentials. None: as the account's tfvars says (per_user_sessions), like Terraform.
+    # credentials. None: as the account's per_user_sessions says, like Terraform.
     per_user_sessions: bool | None = None
     handler_loader: Callable[[], Handler] = load_gateway_handler
     # Also serve HTTPS (a second front, same handler) with a certificate from a CA made for this run.
@@ -602,9 +635,13 @@ class LocalStack:
         return value
 
     def _start(self) -> None:
-        account = self.account_vars or load_account(self.account)
+        account = self.outputs if self.outputs is not None else account_outputs(self.account)
+        if not account.get("tenants"):
+            raise PlanError(
+                f"account {self.account!r} has no tenants output: the local stack serves the workload"
+            )
         if self.per_user_sessions is None:
-            self.per_user_sessions = account.per_user_sessions
+            self.per_user_sessions = bool(account.get("per_user_sessions", False))
         # Never let a local run reach a real account: credentials are fake unless the caller set some.
         for name, value in (
             ("AWS_ACCESS_KEY_ID", "local"),
@@ -641,7 +678,8 @@ class LocalStack:
         self.ledger_table = f"cost-sentry-ledger-{suffix}"
         self.config_table = f"cost-sentry-config-{suffix}"
         per_user = {"PER_USER_SESSIONS": "true"} if self.per_user_sessions else {}
-        for name, value in {**GATEWAY_ENVIRONMENT, **per_user, **self.gateway_environment}.items():
+        planned = {"METRICS_NAMESPACE": account["metrics_namespace"]}
+        for name, value in {**GATEWAY_ENVIRONMENT, **planned, **per_user, **self.gateway_environment}.items():
             self._set_env(name, value)
         self._set_env("LEDGER_TABLE", self.ledger_table)
         self._set_env("CONFIG_TABLE", self.config_table)
@@ -689,46 +727,38 @@ class LocalStack:
             else:
                 self.gateway_https_url = f"https://{host}:{bound}"
 
-    def _bootstrap(self, account: AccountVars) -> None:
+    def _bootstrap(self, account: Mapping[str, Any]) -> None:
         use_lambda_package()
         from cost_sentry.adapters import tables
+        from cost_sentry.core.catalog import default_catalog
 
         tables.create_tables(self.client("dynamodb"), self.ledger_table, self.config_table)
         apigateway = self.client("apigateway")
-        catalog = load_catalog()
-        profile_arns: dict[str, dict[str, str]] = {}
-        api_key_ids: dict[str, list[str]] = {}
-        for tenant_id, tenant in account.tenants.items():
+        catalog = default_catalog()
+        dynamodb = self.client("dynamodb")
+        tenants: Mapping[str, Mapping[str, Any]] = account["tenants"]
+        for tenant_id, tenant in tenants.items():
             key = apigateway.create_api_key(
-                name=f"cost-sentry-{tenant_id}-{self.ledger_table[-8:]}",
+                name=f"{tenant['api_key_name']}-{self.ledger_table[-8:]}",
                 enabled=True,
-                tags={"tenant": tenant_id, "costCenter": tenant.cost_center},
+                tags={"tenant": tenant_id, "costCenter": tenant["cost_center"]},
             )
-            profile_arns[tenant_id] = {model: fake_profile_arn(tenant_id, model) for model in tenant.models}
-            api_key_ids[tenant_id] = [key["id"]]
+            profile_arns = {model: fake_profile_arn(tenant_id, model) for model in tenant["models"]}
             self.tenants[tenant_id] = TenantAccess(
                 tenant_id=tenant_id,
-                application_id=tenant.application_id,
-                cost_center=tenant.cost_center,
+                application_id=tenant["application_id"],
+                cost_center=tenant["cost_center"],
                 api_key=key["value"],
                 api_key_id=key["id"],
-                profile_arns=profile_arns[tenant_id],
+                profile_arns=profile_arns,
             )
             if self.bedrock is not None:
                 # The stand-in then refuses anything but the tenants' profiles: the gateway must send those.
-                for model, arn in profile_arns[tenant_id].items():
-                    self.bedrock.register_model(arn, catalog[model]["maxOutputTokens"])
-        dynamodb = self.client("dynamodb")
-        invoker_role_arns = (
-            {
-                tenant_id: self._invoker_role(account.invoker_role_name(tenant_id))
-                for tenant_id in account.tenants
-            }
-            if self.per_user_sessions
-            else None
-        )
-        for item in config_items(account, profile_arns, api_key_ids, invoker_role_arns):
-            dynamodb.put_item(TableName=self.config_table, Item=item)
+                for model, arn in profile_arns.items():
+                    self.bedrock.register_model(arn, catalog.get(model).max_output_tokens)
+            invoker = self._invoker_role(tenant["invoker_role_name"]) if self.per_user_sessions else None
+            document = deployed_config(tenant, [key["id"]], profile_arns, invoker)
+            dynamodb.put_item(TableName=self.config_table, Item=config_item(tenant_id, document))
 
     def _invoker_role(self, role_name: str) -> str:
         """A tenant's invoker role, named as Terraform names it, in moto's IAM (reused if it exists)."""
@@ -848,11 +878,9 @@ def main(argv: list[str] | None = None) -> int:
         help="an STS session per x-cost-sentry-user (moto STS); default: the account's per_user_sessions",
     )
     args = parser.parse_args(argv)
-    from scripts.testbed.tfvars import TfvarsError
-
     try:
         return serve(args.account, args.port, args.per_user_sessions, args.https_port)
-    except TfvarsError as error:
+    except PlanError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:

@@ -86,3 +86,16 @@ def test_a_key_claimed_by_two_tenants_maps_to_neither():
     directory = TenantDirectory.from_items(items)
     assert "key-sales" not in directory.by_api_key
     assert directory.by_api_key["key-other"].tenant_id == "other"
+
+
+def test_an_explicit_alias_of_the_cost_center_wins_over_the_default_model():
+    # Terraform writes merge({cost_center = default}, model_aliases): the explicit alias wins, so the
+    # parser must not put the default model back (model_aliases = { sales = "nova-micro" } served haiku).
+    models = {
+        "claude-3-haiku": "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc",
+        "nova-micro": "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/def",
+    }
+    tenant = tenant_from_document(document(models=models, modelAliases={"sales": "nova-micro"}))
+
+    assert tenant.model_aliases["sales"] == "nova-micro"
+    assert tenant_from_document(document(models=models)).model_aliases["sales"] == "claude-3-haiku"

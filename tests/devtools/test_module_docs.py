@@ -122,3 +122,17 @@ def test_missing_markers_or_descriptions_fail(tmp_path: Path, capsys: pytest.Cap
 
 def test_the_repository_module_readmes_are_up_to_date() -> None:
     assert module_docs.run(module_docs.MODULES_DIR, check=True) == 0
+
+
+def test_the_usage_is_the_modules_example(tmp_path: Path) -> None:
+    from scripts.devtools.module_docs import EXAMPLE_BEGIN, with_example
+
+    module = tmp_path / "topic"
+    (module / "examples" / "basic").mkdir(parents=True)
+    (module / "examples" / "basic" / "main.tf").write_text('module "topic" {\n  source = "../.."\n}\n')
+    readme = '# topic\n\n```hcl\nmodule "old" {}\n```\n\n<!-- BEGIN_TF_DOCS -->\n<!-- END_TF_DOCS -->\n'
+
+    once = with_example(module, readme)
+
+    assert EXAMPLE_BEGIN in once and 'module "old"' not in once and 'source = "../.."' in once
+    assert with_example(module, once) == once  # stable: make docs-check passes after make docs

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from scripts.testbed.local_stack import LocalStack
-from scripts.testbed.tfvars import parse_tfvars
+from scripts.testbed.local_stack import LocalStack, account_outputs
 
 _deserializer = TypeDeserializer()
 
@@ -48,7 +47,8 @@ def own_stack(tfvars: str, **options: Any) -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as env:
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         env.delenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", raising=False)
-        with LocalStack(account_vars=parse_tfvars(tfvars), **options) as stack:
+        outputs = account_outputs(tfvars_text=tfvars)  # Terraform evaluates the tenants (cached plan)
+        with LocalStack(outputs=outputs, **options) as stack:
             yield stack
 
 

@@ -20,8 +20,13 @@ from typing import Any
 
 import pytest
 
-from scripts.testbed.local_stack import LambdaLogCapture, LocalStack, fake_profile_arn, proxy_event
-from scripts.testbed.tfvars import parse_tfvars
+from scripts.testbed.local_stack import (
+    LambdaLogCapture,
+    LocalStack,
+    account_outputs,
+    fake_profile_arn,
+    proxy_event,
+)
 from tests.conftest import free_port
 from tests.integration.http_helpers import call
 
@@ -108,7 +113,7 @@ def test_log_capture_keeps_only_what_the_function_threads_print() -> None:
 
 
 def _stack_with(handler: Any) -> LocalStack:
-    return LocalStack(account_vars=parse_tfvars(TFVARS), handler_loader=lambda: handler)
+    return LocalStack(outputs=account_outputs(tfvars_text=TFVARS), handler_loader=lambda: handler)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """`terraform test` of the account roots, offline.
 
 `validate-all` plans every root with its terraform.tfvars and tests every module; the roots' own tests
-(terraform/accounts/<account>/tests/*.tftest.hcl: the tfvars contract, bad tenants refused, a fourth
-tenant adding only its own resources) run here, in the same offline workspace.
+(terraform/accounts/<account>/tests/*.tftest.hcl: the example tenants, the normalized tenants output, a
+fourth tenant adding only its own resources; modules/tenants/tests covers every refused input) run
+here, in the same offline workspace.
 """
 
 from __future__ import annotations

@@ -6,17 +6,14 @@ The loader reads the whole table with one paginated Scan at cold start and again
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from cost_sentry.core.errors import ServiceUnavailable
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.tenants import TenantConfig, TenantDirectory
-
-logger = logging.getLogger(__name__)
 
 # A forced re-read (the ledger shows a limit the cached config does not know) happens at most this often.
 FORCED_RELOAD_SECONDS = 1.0
@@ -61,7 +58,9 @@ class ConfigStore:
                     raise ServiceUnavailable(
                         "config_unavailable", "the tenant configuration cannot be read; retry shortly"
                     ) from exc
-                logger.warning(json.dumps({"event": "config_refresh_failed", "error": str(exc)}))
+                default_logger().warning(
+                    "config_refresh_failed", event="config_refresh_failed", error=str(exc)
+                )
                 # Try again after a short pause instead of on every request.
                 self._loaded_at = now - self._refresh_seconds + min(self._refresh_seconds, 10)
             return self._directory
@@ -76,7 +75,9 @@ class ConfigStore:
                     self._directory = TenantDirectory.from_items(self._scan())
                     self._loaded_at = now
                 except Exception as exc:
-                    logger.warning(json.dumps({"event": "config_reload_failed", "error": str(exc)}))
+                    default_logger().warning(
+                        "config_reload_failed", event="config_reload_failed", error=str(exc)
+                    )
             directory = self._directory
         return directory.tenants.get(tenant_id) if directory else None
 

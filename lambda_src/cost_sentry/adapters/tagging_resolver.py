@@ -13,7 +13,6 @@ and a failed refresh (throttling, outage) keeps the last good map, logged and co
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,9 +21,10 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from cost_sentry.core.errors import ServiceUnavailable
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
-
-logger = logging.getLogger(__name__)
+from cost_sentry.core.metrics import stdout_sink as metrics_stdout
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 
 PROFILE_RESOURCE_TYPE = "bedrock:application-inference-profile"
 MODEL_TAG_KEY = "model"
@@ -33,7 +33,6 @@ DEFAULT_TTL_SECONDS = 300.0
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 30.0
 # An unknown model triggers a refresh (a profile may just have been created), at most this often.
 DEFAULT_MISS_REFRESH_SECONDS = 30.0
-METRICS_NAMESPACE = "GenAIRateLimiting"
 
 
 class ResolverTenant(Protocol):
@@ -68,7 +67,7 @@ MetricSink = Callable[[str, str], None]
 """(metric name, tenant id) -> emits a count of 1."""
 
 
-def emf_metric_sink(namespace: str = METRICS_NAMESPACE) -> MetricSink:
+def emf_metric_sink(namespace: str = DEFAULT_METRICS_NAMESPACE) -> MetricSink:
     """Counts as Embedded Metric Format lines on stdout (no API call)."""
 
     def emit(name: str, tenant_id: str) -> None:
@@ -77,7 +76,7 @@ def emf_metric_sink(namespace: str = METRICS_NAMESPACE) -> MetricSink:
             "Tenant": tenant_id,
             name: 1,
         }
-        print(json.dumps(document), flush=True)
+        metrics_stdout(json.dumps(document))
 
     return emit
 
@@ -232,15 +231,12 @@ class TaggingApiResolver:
                 serving = entry.profiles is not None
             entry.ready.set()
             self._metric("ProfileResolverRefreshFailed", tenant.tenant_id)
-            logger.warning(
-                json.dumps(
-                    {
-                        "event": "profile_refresh_failed",
-                        "tenant": tenant.tenant_id,
-                        "servingLastGood": serving,
-                        "error": str(exc),
-                    }
-                )
+            default_logger().warning(
+                "profile_refresh_failed",
+                event="profile_refresh_failed",
+                tenant=tenant.tenant_id,
+                servingLastGood=serving,
+                error=str(exc),
             )
             return
         now = self._clock()
@@ -269,23 +265,21 @@ class TaggingApiResolver:
                 tags = {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
                 model = tags.get(self._model_tag_key)
                 if not model:
-                    logger.warning(
-                        json.dumps(
-                            {"event": "profile_without_model_tag", "tenant": tenant.tenant_id, "arn": arn}
-                        )
+                    default_logger().warning(
+                        "profile_without_model_tag",
+                        event="profile_without_model_tag",
+                        tenant=tenant.tenant_id,
+                        arn=arn,
                     )
                     continue
                 if model in found and found[model] != arn:
                     # Two profiles claim one model: pick deterministically so every container agrees.
-                    logger.warning(
-                        json.dumps(
-                            {
-                                "event": "profile_model_ambiguous",
-                                "tenant": tenant.tenant_id,
-                                "model": model,
-                                "arns": sorted([found[model], arn]),
-                            }
-                        )
+                    default_logger().warning(
+                        "profile_model_ambiguous",
+                        event="profile_model_ambiguous",
+                        tenant=tenant.tenant_id,
+                        model=model,
+                        arns=sorted([found[model], arn]),
                     )
                     arn = min(found[model], arn)
                 found[model] = arn

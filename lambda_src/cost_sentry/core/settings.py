@@ -9,6 +9,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
+
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 
@@ -53,7 +55,7 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 class Settings:
     ledger_table: str
     config_table: str
-    metrics_namespace: str = "GenAIRateLimiting"
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     log_prompts: bool = False
     # The function timeout: a hold lives this long (plus a margin) before another request may reclaim it.
     max_request_seconds: int = 120
@@ -80,7 +82,7 @@ class Settings:
         settings = cls(
             ledger_table=_required(env, "LEDGER_TABLE"),
             config_table=_required(env, "CONFIG_TABLE"),
-            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or "GenAIRateLimiting",
+            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
             log_prompts=_flag(env, "LOG_PROMPTS", False),
             max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 120),
             bedrock_timeout_seconds=_positive_int(env, "BEDROCK_TIMEOUT_SECONDS", 60),

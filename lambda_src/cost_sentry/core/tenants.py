@@ -96,8 +96,8 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
         for alias, target in aliases.items():
             if target not in models:
                 raise ConfigError(f"modelAliases.{alias} points at {target!r}, not a model of the tenant")
-        # The cost center always selects the tenant's default model (docs/design.md section 2).
-        aliases[cost_center] = default_model
+        # The cost center selects the tenant's default model unless an explicit alias says otherwise.
+        aliases.setdefault(cost_center, default_model)
         api_keys = document.get("apiKeyIds") or []
         if not isinstance(api_keys, list) or not all(isinstance(k, str) and k for k in api_keys):
             raise ConfigError("apiKeyIds must be a list of strings")

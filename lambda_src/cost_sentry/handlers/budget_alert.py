@@ -6,26 +6,32 @@ topic are ignored), BUDGETS_ACCOUNT_ID. See cost_sentry.service.budgets.BudgetAl
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from cost_sentry.adapters.aws import AwsSession
+from cost_sentry.core.log import JsonLogger, default_logger
 from cost_sentry.service.budgets import BudgetAlerts, BudgetSettings, sns_messages
 
 _alerts: BudgetAlerts | None = None
 
 
-def handle_event(event: dict[str, Any], alerts: BudgetAlerts) -> dict[str, Any]:
+def handle_event(
+    event: dict[str, Any], alerts: BudgetAlerts, logger: JsonLogger | None = None
+) -> dict[str, Any]:
     """Handle every SNS record of the event; one log line per record says what was done and why."""
+    log = logger or default_logger()
     outcomes = []
     for message, sent_at, topic_arn in sns_messages(event):
         outcome = alerts.handle_message(message, sent_at, topic_arn=topic_arn).to_dict()
-        print(json.dumps({"event": "budget_alert", **outcome}), flush=True)
+        log.info("budget_alert", event="budget_alert", **outcome)
         outcomes.append(outcome)
     return {"outcomes": outcomes}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _alerts
+    default_logger().start_invocation(context)
     if _alerts is None:
-        _alerts = BudgetAlerts(BudgetSettings.from_env())
+        # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
+        _alerts = BudgetAlerts(BudgetSettings.from_env(), dynamodb_client=AwsSession().client("dynamodb"))
     return handle_event(event, _alerts)

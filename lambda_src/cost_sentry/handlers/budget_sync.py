@@ -11,6 +11,9 @@ import json
 import time
 from typing import Any
 
+from cost_sentry.adapters.aws import AwsSession
+from cost_sentry.core.log import default_logger
+from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.service.budgets import BudgetSettings, BudgetSync
 
 _settings: BudgetSettings | None = None
@@ -24,13 +27,22 @@ def run_sync(sync: BudgetSync, metrics_namespace: str) -> dict[str, Any]:
     would not fix a misconfigured budget): it counts in the BudgetSyncErrors metric instead.
     """
     report = sync.run()
-    print(json.dumps(report.emf(metrics_namespace, int(time.time() * 1000))), flush=True)
+    # An Embedded Metric Format document: the one metrics path (core.metrics), not a log line.
+    metrics_stdout(json.dumps(report.emf(metrics_namespace, int(time.time() * 1000))))
     return report.to_dict()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _settings, _sync
+    default_logger().start_invocation(context)
     if _sync is None or _settings is None:
         _settings = BudgetSettings.from_env()
-        _sync = BudgetSync(_settings)
+        # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
+        aws = AwsSession()
+        _sync = BudgetSync(
+            _settings,
+            budgets_client=aws.client("budgets"),
+            dynamodb_client=aws.client("dynamodb"),
+            sts_client=None if _settings.account_id else aws.client("sts"),
+        )
     return run_sync(_sync, _settings.metrics_namespace)

@@ -27,7 +27,7 @@ from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.catalog import default_catalog
 from cost_sentry.core.errors import GatewayError
-from cost_sentry.core.log import RequestLogger
+from cost_sentry.core.log import RequestLogger, default_logger
 from cost_sentry.core.log import stdout_sink as log_stdout
 from cost_sentry.core.metrics import MetricsEmitter
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
@@ -141,6 +141,8 @@ def _misconfigured(event: dict[str, Any], exc: Exception) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # API Gateway's request id is the gateway's (X-Request-Id): every line of the request carries it.
+    default_logger().start_invocation(context, (event.get("requestContext") or {}).get("requestId"))
     try:
         service = _default_service()
     except Exception as exc:

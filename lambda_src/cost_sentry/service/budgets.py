@@ -17,7 +17,6 @@ Contracts: docs/design.md sections 3 (config table) and 4 (ledger). Money is int
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import time
@@ -27,12 +26,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE, TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
-
-logger = logging.getLogger(__name__)
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
@@ -53,7 +52,7 @@ class BudgetSettings:
     budget_name_prefix: str
     # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
     account_id: str | None = None
-    metrics_namespace: str = "GenAIRateLimiting"
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     # The budgets SNS topic: the alert function acts only on messages this topic delivered.
     budget_topic_arn: str | None = None
 
@@ -75,7 +74,7 @@ class BudgetSettings:
             ledger_table=env["LEDGER_TABLE"].strip(),
             budget_name_prefix=env["BUDGET_NAME_PREFIX"].strip(),
             account_id=account_id,
-            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or "GenAIRateLimiting",
+            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
             budget_topic_arn=env.get("BUDGET_TOPIC_ARN", "").strip() or None,
         )
 
@@ -87,7 +86,7 @@ def budget_name(prefix: str, tenant_id: str) -> str:
 
 def tenant_of_budget(prefix: str, name: str) -> str | None:
     tenant_id = name.removeprefix(f"{prefix}-")
-    if tenant_id == name or not re.fullmatch(r"[a-z0-9-]{1,32}", tenant_id):
+    if tenant_id == name or not TENANT_ID.fullmatch(tenant_id):
         return None
     return tenant_id
 
@@ -622,8 +621,8 @@ def sns_messages(event: Mapping[str, Any]) -> Iterable[tuple[str, float | None, 
     for record in event.get("Records") or []:
         sns = record.get("Sns") if isinstance(record, Mapping) else None
         if not isinstance(sns, Mapping) or not isinstance(sns.get("Message"), str):
-            logger.warning(
-                json.dumps({"event": "budget_alert_record_skipped", "reason": "not an SNS record"})
+            default_logger().warning(
+                "budget_alert_record_skipped", event="budget_alert_record_skipped", reason="not an SNS record"
             )
             continue
         sent_at = None

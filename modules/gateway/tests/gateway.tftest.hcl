@@ -1,8 +1,10 @@
-# The gateway: per-tenant API keys, usage plans and config items; the config document matches
-# docs/design.md section 3; per-user invoker roles only when asked for; bad tenants are refused.
+# The gateway: per-tenant API keys, usage plans and config items; the config document is modules/tenants'
+# plus what exists after an apply; per-user invoker roles only when asked for; bad inputs are refused.
+# The tenants come normalized from modules/tenants (run "contract"), whose own tests cover the contract.
 
 variables {
   name_prefix        = "cs"
+  known_models       = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite", "nova-micro", "claude-sonnet-4"]
   account_id         = "111111111111"
   region             = "us-east-1"
   environment        = "prod"
@@ -62,8 +64,20 @@ variables {
   }
 }
 
+run "contract" {
+  command = plan
+
+  module {
+    source = "../tenants"
+  }
+}
+
 run "three_tenants_get_keys_plans_and_config_items" {
   command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
 
   assert {
     condition     = sort(keys(aws_api_gateway_api_key.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_api_gateway_usage_plan.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_api_gateway_usage_plan_key.tenant)) == sort(["sales", "services", "support"]) && sort(keys(aws_dynamodb_table_item.tenant_config)) == sort(["sales", "services", "support"])
@@ -189,6 +203,7 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
 
   variables {
     per_user_sessions = true
+    tenants           = run.contract.tenants
   }
 
   assert {
@@ -230,17 +245,29 @@ run "per_user_sessions_create_one_invoker_role_per_tenant" {
   }
 }
 
-run "a_fourth_tenant_adds_only_its_own_resources" {
+run "contract_with_a_fourth_tenant" {
   command = plan
 
+  module {
+    source = "../tenants"
+  }
+
   variables {
-    per_user_sessions = true
     tenants = {
       sales    = { application_id = "sales-assistant", cost_center = "sales", models = ["claude-3-haiku", "nova-micro"], budget = { limit_usd = 0.5 }, limits = { requests_per_minute = 600 } }
       services = { application_id = "services-copilot", cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"], model_aliases = { fast = "nova-lite" }, budget = { limit_usd = 1 } }
       support  = { application_id = "support-bot", cost_center = "support", environment = "staging", models = ["nova-micro", "nova-lite"], budget = { limit_usd = 0.25, period = "DAILY", block_at_actual = 100 }, limits = { requests_per_minute = 300, tokens_per_period = 400000 } }
       legal    = { application_id = "legal-review", cost_center = "legal", models = ["claude-sonnet-4"], budget = { limit_usd = 2 } }
     }
+  }
+}
+
+run "a_fourth_tenant_adds_only_its_own_resources" {
+  command = plan
+
+  variables {
+    per_user_sessions = true
+    tenants           = run.contract_with_a_fourth_tenant.tenants
   }
 
   assert {
@@ -254,24 +281,107 @@ run "a_fourth_tenant_adds_only_its_own_resources" {
   }
 }
 
-run "an_alias_to_a_model_the_tenant_lacks_is_refused" {
-  command = plan
-
-  variables {
-    tenants = {
-      sales = { application_id = "sales-assistant", cost_center = "sales", models = ["nova-micro"], model_aliases = { smart = "claude-sonnet-4" }, budget = { limit_usd = 1 } }
-    }
-  }
-
-  expect_failures = [var.tenants]
-}
-
 run "a_runtime_outside_python_312_313_is_refused" {
   command = plan
 
   variables {
     lambda_runtime = "python3.9"
+    tenants        = run.contract.tenants
   }
 
   expect_failures = [var.lambda_runtime]
+}
+
+# The item the gateway reads is exactly Terraform's document (modules/tenants) plus the apply-time
+# bindings: the API key id (overridden here so it is known at plan), the profile ARNs, the invoker role.
+run "the_config_item_is_the_contract_document_plus_its_bindings" {
+  command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
+
+  override_resource {
+    target          = aws_api_gateway_api_key.tenant["services"]
+    override_during = plan
+    values = {
+      id = "key-services"
+    }
+  }
+
+  assert {
+    condition = jsondecode(jsondecode(aws_dynamodb_table_item.tenant_config["services"].item).config.S) == merge(jsondecode(run.contract.tenants["services"].config_json), {
+      apiKeyIds = ["key-services"]
+      models = {
+        "claude-3-haiku"   = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc1"
+        "claude-3-5-haiku" = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc2"
+        "nova-lite"        = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/svc3"
+      }
+      invokerRoleArn = null
+    })
+    error_message = "The config item must be modules/tenants' config_json completed with apiKeyIds, models and invokerRoleArn."
+  }
+
+  assert {
+    condition     = jsondecode(aws_dynamodb_table_item.tenant_config["services"].item).pk.S == "tenant#services"
+    error_message = "Config items are keyed tenant#<id>."
+  }
+}
+
+run "a_waf_acl_that_is_no_arn_is_refused" {
+  command = plan
+
+  variables {
+    tenants         = run.contract.tenants
+    waf_web_acl_arn = "my-acl"
+  }
+
+  expect_failures = [var.waf_web_acl_arn]
+}
+
+run "a_budget_topic_that_is_no_sns_arn_is_refused" {
+  command = plan
+
+  variables {
+    tenants          = run.contract.tenants
+    budget_topic_arn = "arn:aws:sqs:us-east-1:111111111111:queue"
+  }
+
+  expect_failures = [var.budget_topic_arn]
+}
+
+run "an_empty_metrics_namespace_is_refused" {
+  command = plan
+
+  variables {
+    tenants           = run.contract.tenants
+    metrics_namespace = ""
+  }
+
+  expect_failures = [var.metrics_namespace]
+}
+
+run "a_metrics_namespace_with_a_colon_is_refused" {
+  command = plan
+
+  variables {
+    tenants           = run.contract.tenants
+    metrics_namespace = "Cost:Sentry"
+  }
+
+  expect_failures = [var.metrics_namespace]
+}
+
+run "a_regional_waf_acl_arn_is_accepted" {
+  command = plan
+
+  variables {
+    tenants         = run.contract.tenants
+    waf_web_acl_arn = "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/cs-acl/a1b2c3d4-5678-90ab-cdef-0123456789ab"
+  }
+
+  assert {
+    condition     = length(aws_wafv2_web_acl_association.this) == 1
+    error_message = "A valid REGIONAL web ACL ARN is associated with the stage."
+  }
 }

@@ -1,4 +1,5 @@
 # Three tenants -> one profile per tenant and allowed model; a fourth tenant adds only its own profiles.
+# The tenants come normalized from modules/tenants (runs "contract*"), whose own tests cover the contract.
 
 variables {
   name_prefix   = "cs"
@@ -6,16 +7,19 @@ variables {
   account_id    = "111111111111"
   environment   = "prod"
   model_catalog = jsondecode(file("../../lambda_src/cost_sentry/data/models.json")).models
+  known_models  = keys(jsondecode(file("../../lambda_src/cost_sentry/data/models.json")).models)
   tenants = {
     sales = {
       application_id = "sales-assistant"
       cost_center    = "sales"
       models         = ["claude-3-haiku", "nova-micro"]
+      budget         = { limit_usd = 1 }
     }
     services = {
       application_id = "services-copilot"
       cost_center    = "services"
       models         = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"]
+      budget         = { limit_usd = 1 }
     }
     support = {
       application_id = "support-bot"
@@ -23,12 +27,25 @@ variables {
       environment    = "staging"
       models         = ["nova-micro", "nova-lite"]
       tags           = { team = "customer-support" }
+      budget         = { limit_usd = 1 }
     }
+  }
+}
+
+run "contract" {
+  command = plan
+
+  module {
+    source = "../tenants"
   }
 }
 
 run "three_tenants_get_one_profile_per_allowed_model" {
   command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
 
   assert {
     condition = output.profile_keys == tolist([
@@ -81,8 +98,12 @@ run "three_tenants_get_one_profile_per_allowed_model" {
   }
 }
 
-run "a_fourth_tenant_adds_only_its_own_profiles" {
+run "contract_with_a_fourth_tenant" {
   command = plan
+
+  module {
+    source = "../tenants"
+  }
 
   variables {
     tenants = {
@@ -90,11 +111,13 @@ run "a_fourth_tenant_adds_only_its_own_profiles" {
         application_id = "sales-assistant"
         cost_center    = "sales"
         models         = ["claude-3-haiku", "nova-micro"]
+        budget         = { limit_usd = 1 }
       }
       services = {
         application_id = "services-copilot"
         cost_center    = "services"
         models         = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"]
+        budget         = { limit_usd = 1 }
       }
       support = {
         application_id = "support-bot"
@@ -102,14 +125,25 @@ run "a_fourth_tenant_adds_only_its_own_profiles" {
         environment    = "staging"
         models         = ["nova-micro", "nova-lite"]
         tags           = { team = "customer-support" }
+        budget         = { limit_usd = 1 }
       }
       legal = {
         application_id = "legal-review"
         cost_center    = "legal"
         models         = ["claude-sonnet-4"]
+        budget         = { limit_usd = 1 }
       }
     }
   }
+}
+
+run "a_fourth_tenant_adds_only_its_own_profiles" {
+  command = plan
+
+  variables {
+    tenants = run.contract_with_a_fourth_tenant.tenants
+  }
+
 
   assert {
     condition     = output.profile_keys == sort(concat(run.three_tenants_get_one_profile_per_allowed_model.profile_keys, ["legal/claude-sonnet-4"]))
@@ -122,34 +156,33 @@ run "a_fourth_tenant_adds_only_its_own_profiles" {
   }
 }
 
-run "a_model_missing_from_the_catalog_is_refused" {
+run "contract_with_a_model_the_catalog_lacks" {
   command = plan
 
+  module {
+    source = "../tenants"
+  }
+
   variables {
+    known_models = ["gpt-9"] # the contract lets it through, so the module's own precondition must catch it
     tenants = {
       sales = {
         application_id = "sales-assistant"
         cost_center    = "sales"
         models         = ["gpt-9"]
+        budget         = { limit_usd = 1 }
       }
     }
   }
-
-  expect_failures = [aws_bedrock_inference_profile.this]
 }
 
-run "a_bad_tenant_id_is_refused" {
+run "a_model_missing_from_the_catalog_is_refused" {
   command = plan
 
   variables {
-    tenants = {
-      "Sales Team" = {
-        application_id = "sales-assistant"
-        cost_center    = "sales"
-        models         = ["nova-micro"]
-      }
-    }
+    tenants = run.contract_with_a_model_the_catalog_lacks.tenants
   }
 
-  expect_failures = [var.tenants]
+
+  expect_failures = [aws_bedrock_inference_profile.this]
 }

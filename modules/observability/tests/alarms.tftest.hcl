@@ -2,9 +2,10 @@
 # adds only its own alarms.
 
 variables {
-  name_prefix     = "cs"
-  region          = "us-east-1"
-  alarm_topic_arn = "arn:aws:sns:us-east-1:111111111111:cs-alerts"
+  name_prefix       = "cs"
+  region            = "us-east-1"
+  alarm_topic_arn   = "arn:aws:sns:us-east-1:111111111111:cs-alerts"
+  metrics_namespace = "GenAIRateLimiting"
   tenants = {
     sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"] }
     services = { cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"] }
@@ -97,4 +98,24 @@ run "an_error_rate_over_100_percent_is_refused" {
   }
 
   expect_failures = [var.tenants]
+}
+
+run "an_alarm_topic_that_is_no_sns_arn_is_refused" {
+  command = plan
+
+  variables {
+    alarm_topic_arn = "cs-alerts"
+  }
+
+  expect_failures = [var.alarm_topic_arn]
+}
+
+run "a_metrics_namespace_with_a_colon_is_refused" {
+  command = plan
+
+  variables {
+    metrics_namespace = "a:b"
+  }
+
+  expect_failures = [var.metrics_namespace]
 }

@@ -11,8 +11,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TFVARS = Path("terraform/accounts/workload/terraform.tfvars")
-
 
 class Progress:
     """Timestamped progress lines on stderr, so stdout stays clean for tables."""
@@ -58,9 +56,12 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--period", action="append", default=[], help="billing period YYYY-MM (repeatable)")
     parser.add_argument(
-        "--tfvars", type=Path, help=f"tenants and budgets (default {DEFAULT_TFVARS} if present)"
+        "--tenants",
+        type=Path,
+        help="tenants and budgets: `terraform output -json` of the workload root "
+        "(default: an offline plan of terraform/accounts/workload, unless --limits is given)",
     )
-    parser.add_argument("--limits", type=Path, help="budget limits JSON (overrides/extends the tfvars)")
+    parser.add_argument("--limits", type=Path, help="budget limits JSON (overrides/extends the tenants)")
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -76,10 +77,19 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _directory(args: argparse.Namespace) -> Any:
-    from scripts.cli.reports.tenants import TenantDirectory, load_limits_json, load_tfvars
+    from scripts.cli.reports.tenants import (
+        TenantDirectory,
+        load_limits_json,
+        load_outputs_json,
+        workload_directory,
+    )
 
-    tfvars = args.tfvars or (DEFAULT_TFVARS if DEFAULT_TFVARS.exists() and args.limits is None else None)
-    directory = load_tfvars(tfvars) if tfvars else TenantDirectory()
+    if args.tenants:
+        directory = load_outputs_json(args.tenants)
+    elif args.limits is None:
+        directory = workload_directory()
+    else:
+        directory = TenantDirectory()
     if args.limits:
         directory = load_limits_json(args.limits, base=directory)
     return directory

@@ -20,13 +20,13 @@ from scripts.cli.reports.sagemaker import (
     synthesize_endpoint_hours,
 )
 from scripts.cli.reports.synth import _call_time, synthesize_from_calls
-from scripts.cli.reports.tenants import load_tfvars
+from scripts.cli.reports.tenants import TenantDirectory
 
 
 def build_demo_report(
     ledger_table: str,
     dynamodb_client: Any,
-    tfvars_path: Path,
+    directory: TenantDirectory,
     out_dir: Path,
     cost_drift: Mapping[str, Decimal] | None = None,
     shared_endpoints: Mapping[str, tuple[int, Decimal, int | None]] | None = None,
@@ -40,7 +40,6 @@ def build_demo_report(
     of the shared SageMaker endpoints the calls used, and the section splitting them across tenants.
     """
     out_dir = Path(out_dir)
-    directory = load_tfvars(Path(tfvars_path))
     calls = list(read_call_records(ledger_table, dynamodb_client))
     cur_dir = out_dir / "cur"
     # the demo's own scratch directory: rows of an earlier run must not join this run's report

@@ -1,13 +1,14 @@
 """Who is who in the bill: tenants, their cost allocation tags, invoker roles and budgets.
 
-Read from an account's `terraform.tfvars` (docs/design.md section 2) or from a limits JSON file, and used
-to attribute CUR 2.0 line items (tags first, then the invoker role name) to tenants.
+Terraform evaluates the tenant contract (modules/tenants); this module only reads its result: the
+workload root's `tenants` output, from `terraform output -json` (a file the user gives) or from an
+offline plan of the root (`workload_directory`), optionally overridden by a limits JSON file. The
+directory attributes CUR 2.0 line items to tenants: tags first, then the invoker role name.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -17,7 +18,6 @@ from typing import Any
 
 UNATTRIBUTED = "(unattributed)"
 BUDGET_PERIODS = ("MONTHLY", "DAILY")
-_TENANT_ID = re.compile(r"^[a-z0-9-]{1,32}$")
 
 
 class TenantConfigError(ValueError):
@@ -32,6 +32,8 @@ class Tenant:
     environment: str = ""
     limit_usd: Decimal | None = None
     budget_period: str = "MONTHLY"
+    # As Terraform names it (modules/tenants); "" when the tenant is known only from a limits file.
+    invoker_role_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,41 +48,77 @@ class TenantDirectory:
     def _by_application(self) -> dict[str, str]:
         return {t.application_id: t.tenant_id for t in self.tenants.values() if t.application_id}
 
-    def invoker_role_name(self, tenant_id: str) -> str:
-        prefix = f"{self.name_prefix}-" if self.name_prefix else ""
-        return f"{prefix}{tenant_id}-invoker"
+    @cached_property
+    def _by_role(self) -> dict[str, str]:
+        return {t.invoker_role_name: t.tenant_id for t in self.tenants.values() if t.invoker_role_name}
 
     def resolve(self, application_id: str, role_name: str = "") -> str:
         """The tenant of one line item: its applicationId tag, else its invoker role, else the raw tag."""
         if application_id in self._by_application:
             return self._by_application[application_id]
-        if role_name:
-            for tenant_id in self.tenants:
-                if role_name == self.invoker_role_name(tenant_id):
-                    return tenant_id
+        if role_name in self._by_role:
+            return self._by_role[role_name]
         return application_id or UNATTRIBUTED
 
-    def limit_of(self, tenant_id: str) -> Tenant | None:
-        return self.tenants.get(tenant_id)
+
+def directory_from_outputs(values: Mapping[str, Any], where: str = "outputs") -> TenantDirectory:
+    """The directory from the workload root's output values (name -> value)."""
+    tenants_output = values.get("tenants")
+    if not isinstance(tenants_output, Mapping) or not tenants_output:
+        raise TenantConfigError(f"{where}: no `tenants` output (the workload root's terraform output)")
+    tenants: dict[str, Tenant] = {}
+    for tenant_id, entry in tenants_output.items():
+        try:
+            # Amounts from the config document: Terraform wrote them as decimal strings, so they are exact.
+            budget = entry["config"]["budget"]
+            tenants[tenant_id] = Tenant(
+                tenant_id=tenant_id,
+                application_id=str(entry["application_id"]),
+                cost_center=str(entry["cost_center"]),
+                environment=str(entry["environment"]),
+                limit_usd=parse_limit(str(budget["limitUsd"]), f"{where}: tenants.{tenant_id}"),
+                budget_period=str(budget["period"]),
+                invoker_role_name=str(entry["invoker_role_name"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise TenantConfigError(f"{where}: tenants.{tenant_id} lacks {error}") from error
+    return TenantDirectory(
+        tenants=tenants,
+        name_prefix=str(values.get("name_prefix") or ""),
+        account_id=str(values.get("account_id") or ""),
+    )
 
 
-def _unquote(value: Any) -> Any:
-    # python-hcl2 keeps the quotes of string literals ("\"sales\""); numbers and bools arrive bare.
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, list):
-        return [_unquote(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _unquote(item) for key, item in value.items()}
-    return value
+def load_outputs_json(path: Path) -> TenantDirectory:
+    """`terraform -chdir=terraform/accounts/workload output -json > tenants.json` (or name -> value JSON)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise TenantConfigError(f"cannot read tenants from {path}: {error}") from error
+    if not isinstance(document, dict):
+        raise TenantConfigError(f"{path}: expected the JSON of `terraform output -json`")
+    values = {
+        name: item["value"] if isinstance(item, dict) and "value" in item else item
+        for name, item in document.items()
+    }
+    return directory_from_outputs(values, where=str(path))
+
+
+def workload_directory(account: str = "workload") -> TenantDirectory:
+    """The directory of an account root's own terraform.tfvars, evaluated by an offline Terraform plan."""
+    from scripts.testbed.terraform_offline.outputs import PlanError, account_root, plan_output_values
+
+    try:
+        return directory_from_outputs(plan_output_values(account_root(account)), where=f"account {account}")
+    except PlanError as error:
+        raise TenantConfigError(str(error)) from error
 
 
 def parse_limit(raw: Any, where: str) -> Decimal:
     """A budget amount as Decimal; refuses floats that are not what the file says, negatives and junk."""
     if isinstance(raw, bool):
         raise TenantConfigError(f"{where}: limit must be a number, got {raw!r}")
-    # HCL numbers reach us as Python floats; repr() gives the shortest text that round-trips, which is
-    # the literal as written in the tfvars for any budget with at most 15 significant digits.
+    # A float (a JSON number) goes through repr(), the shortest text that round-trips.
     text = repr(raw) if isinstance(raw, float) else str(raw)
     try:
         amount = Decimal(text)
@@ -98,47 +136,11 @@ def _period(raw: Any, where: str) -> str:
     return period
 
 
-def load_tfvars(path: Path) -> TenantDirectory:
-    """The tenants map of one account root's terraform.tfvars (docs/design.md section 2)."""
-    import hcl2  # local: only the CLI paths that take a tfvars file need python-hcl2
-
-    try:
-        with path.open(encoding="utf-8") as handle:
-            document = _unquote(hcl2.load(handle))
-    except OSError as error:
-        raise TenantConfigError(f"cannot read {path}: {error}") from error
-    except Exception as error:  # python-hcl2 raises lark errors of several kinds
-        raise TenantConfigError(f"{path} is not valid HCL: {error}") from error
-    tenants_block = document.get("tenants")
-    if not isinstance(tenants_block, dict) or not tenants_block:
-        raise TenantConfigError(f"{path}: no `tenants` map")
-    default_environment = str(document.get("environment") or "")
-    tenants: dict[str, Tenant] = {}
-    for tenant_id, entry in tenants_block.items():
-        where = f"{path}: tenants.{tenant_id}"
-        if not _TENANT_ID.match(tenant_id) or not isinstance(entry, dict):
-            raise TenantConfigError(f"{where}: not a valid tenant entry")
-        budget = entry.get("budget") or {}
-        tenants[tenant_id] = Tenant(
-            tenant_id=tenant_id,
-            application_id=str(entry.get("application_id") or ""),
-            cost_center=str(entry.get("cost_center") or ""),
-            environment=str(entry.get("environment") or default_environment),
-            limit_usd=parse_limit(budget["limit_usd"], where) if "limit_usd" in budget else None,
-            budget_period=_period(budget.get("period"), where),
-        )
-    return TenantDirectory(
-        tenants=tenants,
-        name_prefix=str(document.get("name_prefix") or ""),
-        account_id=str(document.get("account_id") or ""),
-    )
-
-
 def load_limits_json(path: Path, base: TenantDirectory | None = None) -> TenantDirectory:
     """Budget limits from JSON: `{"sales": "0.50"}` or `{"sales": {"limitUsd": "0.50", "period": "DAILY"}}`.
 
     Amounts should be strings (or integers) so nothing parses them as binary floats. Limits override
-    those of `base` (the tfvars) tenant by tenant; tenants only in the JSON are added.
+    those of `base` (Terraform's tenants) tenant by tenant; tenants only in the JSON are added.
     """
     try:
         document = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
@@ -160,6 +162,7 @@ def load_limits_json(path: Path, base: TenantDirectory | None = None) -> TenantD
             environment=str(spec.get("environment", existing.environment)),
             limit_usd=parse_limit(spec["limitUsd"], where),
             budget_period=_period(spec.get("period", existing.budget_period), where),
+            invoker_role_name=existing.invoker_role_name,
         )
     return TenantDirectory(
         tenants=tenants,

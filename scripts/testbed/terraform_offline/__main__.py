@@ -4,6 +4,11 @@
         fmt/init/validate/test every module, fmt/init/validate/plan every account root, checkov.
     plan-json ROOT
         print `terraform show -json` of ROOT's offline plan (for tests and reviews).
+    validate-real [--jobs N]
+        validate/plan/test every module and root with the real hashicorp/aws from a filesystem mirror
+        (prints a skip line when the machine has none).
+    outputs ROOT [--var-file FILE]
+        print ROOT's planned output values as JSON, in the shape of `terraform output -json` (cached).
 
 See docs/offline-terraform.md for how it works and what it cannot catch.
 """
@@ -14,6 +19,20 @@ import argparse
 from pathlib import Path
 
 from scripts.testbed.terraform_offline.runner import plan_json, validate_all
+
+
+def print_outputs(root: Path, var_file: Path | None) -> int:
+    import json
+    import sys
+
+    from scripts.testbed.terraform_offline.outputs import PlanError, plan_outputs
+
+    try:
+        print(json.dumps(plan_outputs(root, var_file=var_file), indent=2, sort_keys=True))
+    except PlanError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +46,25 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--jobs", type=int, default=2, help="modules/roots verified at once (default 2)")
     plan = commands.add_parser("plan-json", help="print the offline plan of an account root as JSON")
     plan.add_argument("root", type=Path)
+    commands.add_parser(
+        "smoke-apply", help="apply both account roots to moto with the real provider, destroy"
+    )
+    real = commands.add_parser("validate-real", help="the same checks with the real AWS provider, if present")
+    real.add_argument("--jobs", type=int, default=2)
+    outputs = commands.add_parser("outputs", help="print the planned output values of an account root")
+    outputs.add_argument("root", type=Path)
+    outputs.add_argument("--var-file", type=Path, help="instead of the root's terraform.tfvars")
     args = parser.parse_args(argv)
+    if args.command == "smoke-apply":
+        from scripts.testbed.terraform_offline.smoke_apply import smoke_apply
+
+        return 0 if smoke_apply() else 1
+    if args.command == "validate-real":
+        from scripts.testbed.terraform_offline.real_provider import validate_real
+
+        return 0 if validate_real(jobs=args.jobs).ok else 1
+    if args.command == "outputs":
+        return print_outputs(args.root, args.var_file)
     if args.command == "plan-json":
         return plan_json(args.root)
     report = validate_all(only=args.only, run_checks=not args.no_checkov, jobs=args.jobs)

@@ -43,17 +43,6 @@ def is_wholly_known(value: Any) -> bool:
     return True
 
 
-def _elements(value: Any, nesting_mode: str) -> list[Any]:
-    """The element objects of a nested block or nested attribute value."""
-    if value is None or is_unknown(value):
-        return []
-    if nesting_mode == "single":
-        return [value]
-    if nesting_mode == "map":
-        return list(value.values())
-    return list(value)
-
-
 def mark_computed_unknown(block: Block, proposed: Any) -> Any:
     """The planned value for a create: every computed attribute the configuration left null is unknown.
 

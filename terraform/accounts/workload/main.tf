@@ -10,13 +10,16 @@ locals {
   tags = {
     application = "cost-sentry"
   }
+}
 
-  # Tenant environment defaults to the account's, resolved once for every module.
-  tenants = {
-    for tenant_id, tenant in var.tenants : tenant_id => merge(tenant, {
-      environment = coalesce(tenant.environment, var.environment)
-    })
-  }
+# The tenant contract: defaults, validation, derived names and config documents, evaluated once.
+module "tenants" {
+  source = "../../../modules/tenants"
+
+  name_prefix  = var.name_prefix
+  environment  = var.environment
+  known_models = keys(local.model_catalog)
+  tenants      = var.tenants
 }
 
 module "inference_profiles" {
@@ -25,9 +28,8 @@ module "inference_profiles" {
   name_prefix   = var.name_prefix
   region        = var.region
   account_id    = var.account_id
-  environment   = var.environment
   model_catalog = local.model_catalog
-  tenants       = local.tenants
+  tenants       = module.tenants.tenants
   tags          = local.tags
 }
 
@@ -36,7 +38,7 @@ module "budgets" {
 
   name_prefix  = var.name_prefix
   account_id   = var.account_id
-  tenants      = local.tenants
+  tenants      = module.tenants.tenants
   alert_emails = var.alert_emails
   tags         = local.tags
 }
@@ -49,7 +51,7 @@ module "anomaly_detection" {
   monitor = {
     kind       = "cost_allocation_tag"
     tag_key    = "applicationId"
-    tag_values = [for tenant in values(local.tenants) : tenant.application_id]
+    tag_values = module.tenants.application_ids
   }
   frequency         = "IMMEDIATE"
   threshold         = { absolute_usd = var.anomaly_threshold_usd }
@@ -63,8 +65,7 @@ module "gateway" {
   name_prefix           = var.name_prefix
   account_id            = var.account_id
   region                = var.region
-  environment           = var.environment
-  tenants               = local.tenants
+  tenants               = module.tenants.tenants
   profile_arns          = module.inference_profiles.profile_arns
   underlying_model_arns = module.inference_profiles.underlying_model_arns
   budget_name_prefix    = var.name_prefix
@@ -87,17 +88,13 @@ module "gateway" {
 module "observability" {
   source = "../../../modules/observability"
 
-  name_prefix     = var.name_prefix
-  region          = var.region
-  alarm_topic_arn = module.gateway.alerts_topic_arn
-  profile_ids     = module.inference_profiles.profile_ids
-  tags            = local.tags
-  tenants = {
-    for tenant_id, tenant in local.tenants : tenant_id => {
-      cost_center = tenant.cost_center
-      models      = tenant.models
-    }
-  }
+  name_prefix       = var.name_prefix
+  region            = var.region
+  alarm_topic_arn   = module.gateway.alerts_topic_arn
+  profile_ids       = module.inference_profiles.profile_ids
+  tags              = local.tags
+  metrics_namespace = module.gateway.metrics_namespace
+  tenants           = module.tenants.tenants
 }
 
 # Bedrock model invocation logs (no prompt text unless asked for) and the audit trail; per account.

@@ -52,3 +52,35 @@ output "invocation_logs" {
     glue_table = module.invocation_logging[0].glue_table
   } : null
 }
+
+# What the local stack, the demo and the reports read (from `terraform output -json`, or offline from a
+# plan: scripts/testbed/terraform_offline/outputs.py).
+output "tenants" {
+  description = "Tenant id -> normalized tenant (modules/tenants): defaults applied, derived names, config document."
+  value       = module.tenants.tenants
+}
+
+output "tenant_id_pattern" {
+  description = "The regular expression every tenant id matches."
+  value       = module.tenants.tenant_id_pattern
+}
+
+output "name_prefix" {
+  description = "Prefix of every resource name."
+  value       = var.name_prefix
+}
+
+output "per_user_sessions" {
+  description = "Whether the gateway runs each end user's calls in their own session of the tenant's invoker role."
+  value       = var.per_user_sessions
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the gateway's metrics."
+  value       = module.gateway.metrics_namespace
+}
+
+output "account_id" {
+  description = "The workload account (the account of the invoker roles in CUR's line_item_iam_principal)."
+  value       = var.account_id
+}

@@ -21,12 +21,7 @@ variable "region" {
 variable "name_prefix" {
   type        = string
   description = "Prefix of every resource name."
-  default     = "cost-sentry"
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,15}$", var.name_prefix))
-    error_message = "name_prefix must be 1-16 lowercase letters, digits or hyphens."
-  }
+  default     = "cost-sentry" # validated by modules/tenants, which derives the tenants' names from it
 }
 
 variable "environment" {
@@ -74,112 +69,11 @@ variable "lambda_zip_path" {
   default     = null
 }
 
-# The tenants map: the contract of docs/design.md section 2. scripts/testbed/tfvars.py applies the same defaults
-# and rules for the local stack; keep the two in step.
+# The tenants map. Its type, defaults and every rule live in modules/tenants/variables.tf (the one
+# evaluator of the tenant contract); `any` here so they are written once.
 variable "tenants" {
-  type = map(object({
-    application_id = string
-    cost_center    = string
-    environment    = optional(string)
-    models         = list(string)
-    model_aliases  = optional(map(string), {})
-    budget = object({
-      limit_usd          = number
-      period             = optional(string, "MONTHLY")
-      actual_thresholds  = optional(list(number), [50, 80, 100])
-      forecast_threshold = optional(number, 100) # 0 = none (an explicit null becomes the default)
-      console_managed    = optional(bool, false)
-      block_at_actual    = optional(number)
-    })
-    limits = optional(object({
-      requests_per_minute = optional(number)
-      tokens_per_period   = optional(number)
-    }), {})
-    alert_emails = optional(list(string), [])
-    tags         = optional(map(string), {})
-  }))
-  description = "Tenants keyed by a stable id ([a-z0-9-]{1,32}); see docs/design.md section 2."
-
-  validation {
-    condition     = length(var.tenants) > 0
-    error_message = "Define at least one tenant."
-  }
-
-  validation {
-    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9-]{1,32}$", id))])
-    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens: they name resources and must never change."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : t.budget.limit_usd > 0])
-    error_message = "budget.limit_usd must be greater than 0 for every tenant."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : contains(["MONTHLY", "DAILY"], t.budget.period)])
-    error_message = "budget.period must be MONTHLY or DAILY."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for t in values(var.tenants) : [
-        for p in concat(
-          t.budget.actual_thresholds,
-          t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold],
-          t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual],
-        ) : p >= 1 && p <= 1000
-      ]
-    ]))
-    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000; forecast_threshold = 0 turns the forecast alert off."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0 && length(distinct(t.models)) == length(t.models)])
-    error_message = "Every tenant needs at least one model, each listed once (the first is the default)."
-  }
-
-  validation {
-    condition     = alltrue(flatten([for t in values(var.tenants) : [for m in t.models : contains(keys(local.model_catalog), m)]]))
-    error_message = "Unknown model: every name in models must be a key of lambda_src/cost_sentry/data/models.json (${join(", ", sort(keys(local.model_catalog)))})."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])
-    error_message = "model_aliases may only point at one of the tenant's own models."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for t in values(var.tenants) : [
-        for value in compact([t.application_id, t.cost_center, t.environment]) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,127}$", value))
-      ]
-    ]))
-    error_message = "application_id, cost_center and environment are cost allocation tag values: 1-128 letters, digits or _.:/=+@-, starting with a letter or digit."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for t in values(var.tenants) : [
-        for key, value in t.tags : can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{1,128}$", key)) && !startswith(key, "aws:") && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{0,256}$", value))
-      ]
-    ]))
-    error_message = "tags: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+@-, and keys cannot start with aws:."
-  }
-
-  validation {
-    condition     = length(distinct([for t in values(var.tenants) : t.application_id])) == length(var.tenants)
-    error_message = "Each tenant needs its own application_id: budgets and anomaly monitors tell tenants apart by it."
-  }
-
-  validation {
-    condition     = alltrue([for t in values(var.tenants) : try(t.limits.requests_per_minute > 0, true) && try(t.limits.tokens_per_period > 0, true)])
-    error_message = "limits.requests_per_minute and limits.tokens_per_period must be greater than 0 (leave them out for unlimited)."
-  }
-
-  validation {
-    condition     = alltrue(flatten([for t in values(var.tenants) : [for e in t.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))]]))
-    error_message = "alert_emails must be e-mail addresses."
-  }
+  type        = any
+  description = "Tenants keyed by a stable id; the contract (types, defaults, validation) is modules/tenants' tenants variable and docs/design.md section 2."
 }
 
 # -- Audit, hardening and private access (design branch) ------------------------------------------------

@@ -8,11 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts.cli.reports.tenants import TenantDirectory, load_tfvars
+from scripts.cli.reports.tenants import TenantDirectory, workload_directory
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reports"
 REPO = Path(__file__).resolve().parents[3]
-WORKLOAD_TFVARS = REPO / "terraform" / "accounts" / "workload" / "terraform.tfvars"
 
 
 def write_tiny_cur(out_dir: Path) -> Path:
@@ -66,4 +65,4 @@ def tiny_cur(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def workload_tenants() -> TenantDirectory:
-    return load_tfvars(WORKLOAD_TFVARS)
+    return workload_directory()  # the workload root's terraform.tfvars, evaluated by an offline plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import pytest
 
 from scripts.cli.reports import build_demo_report
 from scripts.cli.reports.__main__ import main
+from scripts.testbed.terraform_offline.outputs import plan_output_values, plan_outputs
 
-from .conftest import WORKLOAD_TFVARS
 from .ledger_fakes import create_ledger_table, fill_ledger
 
 
@@ -21,16 +22,23 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def write_tenants_json(path: Path) -> Path:
+    """What `terraform -chdir=terraform/accounts/workload output -json > tenants.json` gives a user."""
+    path.write_text(json.dumps(plan_outputs()), encoding="utf-8")
+    return path
+
+
 def test_chargeback_writes_exact_csv_files_and_the_html(tiny_cur: Path, tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "report"
+    tenants_json = write_tenants_json(tmp_path / "tenants.json")
 
     code = main(
         [
             "chargeback",
             "--cur",
             str(tiny_cur),
-            "--tfvars",
-            str(WORKLOAD_TFVARS),
+            "--tenants",
+            str(tenants_json),
             "--period",
             "2026-11",
             "--out",
@@ -132,8 +140,6 @@ def test_reconcile_command_reaches_dynamodb_through_the_endpoint_setting(
             "reconcile",
             "--cur",
             str(cur),
-            "--tfvars",
-            str(WORKLOAD_TFVARS),
             "--period",
             "2026-11",
             "--ledger-table",
@@ -159,9 +165,9 @@ def test_the_demo_report_covers_the_demo_ledger(aws_endpoint_env: str, tmp_path:
     table = create_ledger_table(dynamodb)
     fill_ledger(dynamodb, table)
 
-    build_demo_report(table, dynamodb, WORKLOAD_TFVARS, tmp_path / "demo")
+    build_demo_report(table, dynamodb, plan_output_values(), tmp_path / "demo")
     html_path = build_demo_report(
-        table, dynamodb, WORKLOAD_TFVARS, tmp_path / "demo"
+        table, dynamodb, plan_output_values(), tmp_path / "demo"
     )  # a second run replaces
 
     html = html_path.read_text(encoding="utf-8")

@@ -23,9 +23,9 @@ from scripts.cli.reports.sagemaker import (
     split_exactly,
     synthesize_endpoint_hours,
 )
-from scripts.cli.reports.tenants import load_tfvars
+from scripts.cli.reports.tenants import TenantDirectory
 
-from .conftest import WORKLOAD_TFVARS, write_tiny_cur
+from .conftest import write_tiny_cur
 from .ledger_fakes import create_ledger_table
 
 SHARED = "arn:aws:sagemaker:us-east-1:111111111111:endpoint/cost-sentry-shared-shared-llm"
@@ -169,12 +169,14 @@ def test_an_idle_endpoint_makes_every_token_dearer(
     assert "28.2 USD per 1M tokens at 25% utilization (7.05 at 100%)" in capsys.readouterr().out
 
 
-def test_the_chargeback_report_shows_the_split(cur: Path, ledger: str, tmp_path: Path) -> None:
+def test_the_chargeback_report_shows_the_split(
+    cur: Path, ledger: str, tmp_path: Path, workload_tenants: TenantDirectory
+) -> None:
     engine = DuckDBEngine(cur)
     allocations = allocate_endpoints(
         endpoint_costs(engine), read_call_records(ledger), {"shared-llm": 200_000}
     )
-    report = build_chargeback(engine, load_tfvars(WORKLOAD_TFVARS), ["2026-11"])
+    report = build_chargeback(engine, workload_tenants, ["2026-11"])
 
     html = write_report(report, tmp_path / "report", sagemaker=allocations).read_text()
 
@@ -192,7 +194,7 @@ def test_chargeback_with_the_ledger_adds_the_sagemaker_section(
     out = tmp_path / "chargeback"
 
     code = main(
-        ["chargeback", "--cur", str(cur), "--tfvars", str(WORKLOAD_TFVARS), "--period", "2026-11",
+        ["chargeback", "--cur", str(cur), "--period", "2026-11",
          "--ledger-table", ledger, "--out", str(out)]
     )  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""Tenants and budgets from tfvars / limits JSON, and the exact money helpers."""
+"""Tenants and budgets from Terraform's outputs (offline plan or `terraform output -json`) / limits JSON,
+and the exact money helpers."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from scripts.cli.reports.tenants import (
     UNATTRIBUTED,
     TenantConfigError,
     TenantDirectory,
+    directory_from_outputs,
     load_limits_json,
-    load_tfvars,
+    load_outputs_json,
 )
+from scripts.testbed.local_stack import account_outputs
 
 
-def test_the_workload_tfvars_gives_tenants_tags_and_exact_budgets(workload_tenants: TenantDirectory) -> None:
+def test_the_workload_outputs_give_tenants_tags_and_exact_budgets(workload_tenants: TenantDirectory) -> None:
     sales, services, support = (workload_tenants.tenants[name] for name in ("sales", "services", "support"))
 
     assert (sales.application_id, sales.cost_center, sales.environment) == (
@@ -42,7 +45,7 @@ def test_line_items_resolve_by_tag_then_by_invoker_role(workload_tenants: Tenant
     assert workload_tenants.resolve("", "other-role") == UNATTRIBUTED
 
 
-def test_limits_json_overrides_and_extends_the_tfvars(
+def test_limits_json_overrides_and_extends_terraforms_tenants(
     workload_tenants: TenantDirectory, tmp_path: Path
 ) -> None:
     path = tmp_path / "limits.json"
@@ -51,7 +54,7 @@ def test_limits_json_overrides_and_extends_the_tfvars(
     directory = load_limits_json(path, base=workload_tenants)
 
     assert directory.tenants["sales"].limit_usd == Decimal("2.50")
-    assert directory.tenants["sales"].application_id == "sales-assistant"  # kept from the tfvars
+    assert directory.tenants["sales"].application_id == "sales-assistant"  # kept from Terraform's tenants
     assert (directory.tenants["research"].limit_usd, directory.tenants["research"].budget_period) == (
         Decimal(10),
         "DAILY",
@@ -77,14 +80,47 @@ def test_bad_limits_are_refused_with_the_reason(tmp_path: Path, content: str, me
         load_limits_json(path)
 
 
-def test_a_broken_tfvars_is_refused(tmp_path: Path) -> None:
-    broken = tmp_path / "terraform.tfvars"
-    broken.write_text("tenants = {\n  sales = {\n")
-    with pytest.raises(TenantConfigError, match="not valid HCL"):
-        load_tfvars(broken)
-    (tmp_path / "empty.tfvars").write_text('region = "us-east-1"\n')
-    with pytest.raises(TenantConfigError, match="no `tenants` map"):
-        load_tfvars(tmp_path / "empty.tfvars")
+NO_NAME_PREFIX = """
+environment = "prod"
+tenants = {
+  acme = {
+    application_id = "acme-app"
+    cost_center    = "acme"
+    models         = ["nova-micro"]
+    budget         = { limit_usd = 1 }
+  }
+}
+"""
+
+
+def test_invoker_roles_resolve_with_the_default_name_prefix_when_tfvars_leave_it_out() -> None:
+    # Terraform names the role cost-sentry-acme-invoker when name_prefix is left out; the reports used
+    # to assume "" and reported such CUR lines as unattributed.
+    directory = directory_from_outputs(account_outputs(tfvars_text=NO_NAME_PREFIX))
+
+    assert directory.resolve("", "cost-sentry-acme-invoker") == "acme"
+    assert directory.resolve("", "acme-invoker") == UNATTRIBUTED
+    assert directory.name_prefix == "cost-sentry"
+
+
+def test_a_terraform_output_json_file_is_read(tmp_path: Path, workload_tenants: TenantDirectory) -> None:
+    from scripts.testbed.terraform_offline.outputs import plan_outputs
+
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps(plan_outputs()))
+
+    assert load_outputs_json(path) == workload_tenants
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "cannot read"), ('{"tenants": {"value": {}}}', "no `tenants` output"), ("[]", "expected")],
+)
+def test_a_bad_outputs_file_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "tenants.json"
+    path.write_text(content)
+    with pytest.raises(TenantConfigError, match=message):
+        load_outputs_json(path)
 
 
 def test_money_is_exact_and_displayed_half_even() -> None:

@@ -1,0 +1,5 @@
+module "cost_allocation_tags" {
+  source = "../.."
+
+  tag_keys = ["user"]
+}

@@ -1,0 +1,172 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every name derived from a tenant: <name_prefix>-<tenant> (budget, API key, usage plan), <name_prefix>-<tenant>-invoker, <name_prefix>-<tenant>-<model>."
+  default     = "cost-sentry"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,15}$", var.name_prefix))
+    error_message = "name_prefix must be 1-16 lowercase letters, digits or hyphens, starting with a letter or digit."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment (cost allocation tag value) of tenants that do not set their own."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,63}$", var.environment))
+    error_message = "environment must be 1-64 letters, digits or _.:/=+@- (a cost allocation tag value)."
+  }
+}
+
+variable "known_models" {
+  type        = list(string)
+  description = "Short model names a tenant may use: the keys of lambda_src/cost_sentry/data/models.json's models (keys(jsondecode(file(...)).models))."
+
+  validation {
+    condition     = length(var.known_models) > 0
+    error_message = "known_models must name at least one model."
+  }
+}
+
+# The tenant contract (docs/design.md section 2). Every default and every rule lives here: the account
+# root and the other modules take this module's normalized `tenants` output.
+variable "tenants" {
+  type = map(object({
+    application_id = string
+    cost_center    = string
+    environment    = optional(string)
+    models         = list(string)
+    model_aliases  = optional(map(string), {})
+    budget = object({
+      limit_usd          = number
+      period             = optional(string, "MONTHLY")
+      actual_thresholds  = optional(list(number), [50, 80, 100])
+      forecast_threshold = optional(number, 100) # 0 = none (an explicit null becomes the default)
+      console_managed    = optional(bool, false)
+      block_at_actual    = optional(number)
+      shards             = optional(number) # null = automatic (outputs.tf)
+    })
+    limits = optional(object({
+      requests_per_minute = optional(number)
+      tokens_per_period   = optional(number)
+      max_in_flight       = optional(number) # null = unlimited
+    }), {})
+    users = optional(object({
+      default_limit_usd = optional(number)          # per end user per budget period; null = none
+      limits_usd        = optional(map(number), {}) # user id -> USD
+    }), {})
+    alert_emails = optional(list(string), [])
+    tags         = optional(map(string), {})
+  }))
+  description = "Tenants keyed by a stable id (1-32 lowercase letters, digits or hyphens; it names every resource of the tenant). See docs/design.md section 2."
+
+  validation {
+    condition     = length(var.tenants) > 0
+    error_message = "Define at least one tenant."
+  }
+
+  validation {
+    condition     = alltrue([for id in keys(var.tenants) : can(regex(local.tenant_id_pattern, id))])
+    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens: they name resources and must never change."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.budget.limit_usd > 0])
+    error_message = "budget.limit_usd must be greater than 0 for every tenant."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : contains(["MONTHLY", "DAILY"], t.budget.period)])
+    error_message = "budget.period must be MONTHLY or DAILY."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for p in concat(
+          t.budget.actual_thresholds,
+          t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold],
+          t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual],
+        ) : p >= 1 && p <= 1000
+      ]
+    ]))
+    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000; forecast_threshold = 0 turns the forecast alert off."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : t.budget.shards == null || try(t.budget.shards >= 1 && t.budget.shards <= 64 && floor(t.budget.shards) == t.budget.shards, false)])
+    error_message = "budget.shards must be a whole number between 1 and 64 (leave it out for automatic)."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : length(t.alert_emails) <= 10])
+    error_message = "AWS Budgets accepts at most 10 e-mail subscribers per notification: a tenant's alert_emails may list at most 10 addresses."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0 && length(distinct(t.models)) == length(t.models)])
+    error_message = "Every tenant needs at least one model, each listed once (the first is the default)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for t in values(var.tenants) : [for m in t.models : contains(var.known_models, m)]]))
+    error_message = "Unknown model: every name in models must be a key of lambda_src/cost_sentry/data/models.json (${join(", ", sort(var.known_models))})."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.tenants) : alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])
+    error_message = "model_aliases may only point at one of the tenant's own models."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for value in compact([t.application_id, t.cost_center, t.environment]) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,127}$", value))
+      ]
+    ]))
+    error_message = "application_id, cost_center and environment are cost allocation tag values: 1-128 letters, digits or _.:/=+@-, starting with a letter or digit."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for key, value in t.tags : can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{1,128}$", key)) && !startswith(key, "aws:") && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{0,256}$", value))
+      ]
+    ]))
+    error_message = "tags: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+@-, and keys cannot start with aws:."
+  }
+
+  validation {
+    condition     = length(distinct([for t in values(var.tenants) : t.application_id])) == length(var.tenants)
+    error_message = "Each tenant needs its own application_id: budgets and anomaly monitors tell tenants apart by it."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for n in [t.limits.requests_per_minute, t.limits.tokens_per_period, t.limits.max_in_flight] : n == null || try(n > 0 && floor(n) == n, false)
+      ]
+    ]))
+    error_message = "limits.requests_per_minute, limits.tokens_per_period and limits.max_in_flight must be whole numbers greater than 0 (leave them out for unlimited)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for usd in concat(t.users.default_limit_usd == null ? [] : [t.users.default_limit_usd], values(t.users.limits_usd)) : usd > 0
+      ]
+    ]))
+    error_message = "users.default_limit_usd and every users.limits_usd amount must be greater than 0 (leave default_limit_usd out for no per-user limit)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for t in values(var.tenants) : [for user in keys(t.users.limits_usd) : can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))]]))
+    error_message = "users.limits_usd keys are end-user ids as the x-cost-sentry-user header sends them: 2-64 letters, digits or _+=,.@- (an STS role session name)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for t in values(var.tenants) : [for e in t.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))]]))
+    error_message = "alert_emails must be e-mail addresses."
+  }
+}
