@@ -31,7 +31,7 @@ from typing import Any
 from cost_sentry.adapters.bedrock import BedrockClients, UnreadableResponse
 from cost_sentry.core.catalog import Catalog, ModelSpec
 from cost_sentry.core.errors import BadRequest
-from cost_sentry.core.money import parse_decimal, price_per_million_to_nanos_per_token
+from cost_sentry.core.pricing import DEFAULT_TIER, ModelPrices, Rates, usd_per_million_to_femtos
 from cost_sentry.core.tenants import TenantConfig
 
 ENVIRONMENT_VARIABLE = "SAGEMAKER_ENDPOINTS"
@@ -81,13 +81,21 @@ def parse_endpoints(document: Mapping[str, Any]) -> dict[str, SharedEndpoint]:
             endpoint_arn = str(entry["endpointArn"])
             tenants = entry.get("tenants") or []
             max_output = int(entry["maxOutputTokens"])
-            input_rate = price_per_million_to_nanos_per_token(
-                parse_decimal(entry["inputPerMillionUsd"], f"{where}.inputPerMillionUsd"),
-                f"{where} input rate",
-            )
-            output_rate = price_per_million_to_nanos_per_token(
-                parse_decimal(entry["outputPerMillionUsd"], f"{where}.outputPerMillionUsd"),
-                f"{where} output rate",
+            # The configured per-token rates, exact (femto-dollars per token), at the default tier: a
+            # shared endpoint has no cache, no tiers and no cross-Region premium.
+            prices = ModelPrices(
+                tiers=MappingProxyType(
+                    {
+                        DEFAULT_TIER: Rates(
+                            input=usd_per_million_to_femtos(
+                                entry["inputPerMillionUsd"], f"{where}.inputPerMillionUsd"
+                            ),
+                            output=usd_per_million_to_femtos(
+                                entry["outputPerMillionUsd"], f"{where}.outputPerMillionUsd"
+                            ),
+                        )
+                    }
+                )
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SageMakerConfigError(f"{where}: {exc}") from exc
@@ -109,9 +117,8 @@ def parse_endpoints(document: Mapping[str, Any]) -> dict[str, SharedEndpoint]:
                 model_id=endpoint_arn,
                 family=FAMILY,
                 max_output_tokens=max_output,
-                input_nanos_per_token=input_rate,
-                output_nanos_per_token=output_rate,
                 top_k_path=None,
+                prices=prices,
             ),
             served_model=str(entry.get("servedModel") or name),
         )
