@@ -138,7 +138,7 @@ module "sagemaker_endpoints" {
   shared_endpoints    = var.sagemaker.shared_endpoints
   tags                = local.tags
   tenants = {
-    for tenant_id, tenant in local.tenants : tenant_id => {
+    for tenant_id, tenant in module.tenants.tenants : tenant_id => {
       application_id = tenant.application_id
       cost_center    = tenant.cost_center
       environment    = tenant.environment
