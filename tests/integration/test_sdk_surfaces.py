@@ -519,6 +519,10 @@ def test_guardrails_pass_through_and_request_metadata_names_tenant_user_and_requ
     assert sent["requestMetadata"] == {
         "team": "blue",
         "tenantId": "alpha",
+        "applicationId": "alpha-app",
+        "costCenter": "alpha",
+        "environment": "test",
+        "model": "nova-lite",
         "userId": "alice",
         "requestId": request_id,
     }

@@ -49,7 +49,8 @@ def test_a_failed_settle_writes_the_log_line_the_metric_filter_counts(gateway_fa
     response = gateway.handle(load_event("converse", body=converse_body()))
 
     assert response["statusCode"] == 200  # Bedrock answered and billed: the caller gets the answer
-    warnings = [json.loads(line) for line in gateway.logs if '"level": "WARNING"' in line]
+    lines = [json.loads(line) for line in gateway.logs]
+    warnings = [line for line in lines if line.get("level") == "WARNING"]
     [warning] = [w for w in warnings if w.get("event") == LOG_METRICS["SettleFailed"]]
     assert warning["record"]["request_id"] == warning["requestId"]
     assert warning["record"]["cost_nanos"] > 0

@@ -24,7 +24,7 @@ def test_converse_carries_the_tenant_the_user_and_the_request_id(gateway_factory
         "environment": "prod",
         "requestId": request_id,
         "model": "claude-3-haiku",
-        "user": "alice@example.com",
+        "userId": "alice@example.com",
     }
     [record] = gateway.tables.call_records("sales")
     assert record["sk"]["S"].endswith(request_id)
@@ -36,5 +36,5 @@ def test_a_call_without_a_user_names_no_user(gateway_factory) -> None:
     gateway.handle(load_event("converse", body=converse_body(), user=None))
 
     [call] = gateway.bedrock.calls
-    assert "user" not in call["requestMetadata"]
+    assert "userId" not in call["requestMetadata"]
     assert call["requestMetadata"]["tenantId"] == "sales"

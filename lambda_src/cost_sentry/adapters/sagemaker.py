@@ -220,7 +220,7 @@ def chat_body(arguments: Mapping[str, Any], served_model: str) -> dict[str, Any]
         body["temperature"] = config["temperature"]
     if "topP" in config:
         body["top_p"] = config["topP"]
-    user = (arguments.get("requestMetadata") or {}).get("user")
+    user = (arguments.get("requestMetadata") or {}).get("userId")
     if user:
         body["user"] = user
     return body

@@ -4,6 +4,7 @@
 
 variables {
   name_prefix        = "cs"
+  known_models       = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite", "nova-micro", "claude-sonnet-4"]
   account_id         = "111111111111"
   region             = "us-east-1"
   environment        = "prod"
@@ -63,8 +64,21 @@ variables {
   }
 }
 
+# The tenants come normalized from modules/tenants, as in gateway.tftest.hcl.
+run "contract" {
+  command = plan
+
+  module {
+    source = "../tenants"
+  }
+}
+
 run "surfaces_stream_through_one_authorizer" {
   command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
 
   assert {
     condition     = aws_api_gateway_rest_api.this.api_key_source == "AUTHORIZER"
@@ -111,6 +125,7 @@ run "stream_concurrency_is_validated" {
   command = plan
 
   variables {
+    tenants                     = run.contract.tenants
     stream_reserved_concurrency = 0.5
   }
 

@@ -24,7 +24,7 @@ def invocation_record(entry: Mapping[str, Any], account_id: str, region: str) ->
     body = entry.get("body") or {}
     usage = entry.get("usage") or {}
     metadata = body.get("requestMetadata") or {}
-    user = metadata.get("user")
+    user = metadata.get("userId")
     tenant = metadata.get("tenantId")
     # The caller Bedrock records: the tenant's invoker session (per-user sessions) as CUR 2.0 names it.
     principal = (

@@ -49,7 +49,7 @@ def record(
 def metadata(tenant: str, request_id: str, model: str, user: str | None = None) -> dict[str, str]:
     data = {"tenantId": tenant, "requestId": request_id, "model": model, "costCenter": tenant}
     if user:
-        data["user"] = user
+        data["userId"] = user
     return data
 
 
