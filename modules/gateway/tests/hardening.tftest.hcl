@@ -3,6 +3,7 @@
 # and private access (PRIVATE API behind VPC endpoints, functions in the VPC) against the public default.
 
 variables {
+  known_models       = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite", "nova-micro", "claude-sonnet-4"]
   name_prefix        = "cs"
   account_id         = "111111111111"
   region             = "us-east-1"
@@ -64,8 +65,21 @@ variables {
 }
 
 
+# The tenants come normalized from modules/tenants, as in gateway.tftest.hcl.
+run "contract" {
+  command = plan
+
+  module {
+    source = "../tenants"
+  }
+}
+
 run "each_function_gets_only_the_table_actions_its_code_calls" {
   command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
 
   assert {
     condition = alltrue([
@@ -113,6 +127,10 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
 run "execution_logs_go_to_an_encrypted_expiring_group" {
   command = plan
 
+  variables {
+    tenants = run.contract.tenants
+  }
+
   assert {
     condition     = aws_cloudwatch_log_group.execution.retention_in_days == 365
     error_message = "API Gateway's execution log group (API-Gateway-Execution-Logs_<api id>/<stage>, KMS-encrypted with the stack key) is created with a retention."
@@ -137,6 +155,10 @@ run "execution_logs_go_to_an_encrypted_expiring_group" {
 run "a_waf_rate_rule_guards_the_stage_by_default" {
   command = plan
 
+  variables {
+    tenants = run.contract.tenants
+  }
+
   assert {
     condition = alltrue([
       length(aws_wafv2_web_acl.this) == 1,
@@ -154,6 +176,7 @@ run "the_waf_rate_rule_switches_off" {
   command = plan
 
   variables {
+    tenants       = run.contract.tenants
     waf_rate_rule = { enabled = false }
   }
 
@@ -167,6 +190,7 @@ run "an_own_web_acl_replaces_the_modules" {
   command = plan
 
   variables {
+    tenants         = run.contract.tenants
     waf_web_acl_arn = "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp/abc"
   }
 
@@ -180,6 +204,7 @@ run "private_access_makes_the_api_private_and_puts_the_functions_in_the_vpc" {
   command = plan
 
   variables {
+    tenants = run.contract.tenants
     private_access = {
       execute_api_vpc_endpoint_ids = ["vpce-0a1b2c3d"]
       subnet_ids                   = ["subnet-1", "subnet-2"]
@@ -222,6 +247,7 @@ run "private_access_without_an_endpoint_is_refused" {
   command = plan
 
   variables {
+    tenants = run.contract.tenants
     private_access = {
       execute_api_vpc_endpoint_ids = []
       subnet_ids                   = ["subnet-1"]
@@ -236,6 +262,7 @@ run "shared_sagemaker_endpoints_reach_the_gateway_and_its_role" {
   command = plan
 
   variables {
+    tenants = run.contract.tenants
     sagemaker_shared_endpoints = {
       "shared-llm" = {
         endpoint_name          = "cs-shared-shared-llm"
