@@ -143,7 +143,7 @@ def test_rate_limit_429(gateway_factory):
     assert response["headers"]["Retry-After"] == "30"
 
 
-def test_crashed_request_hold_is_reclaimed_by_the_next_denied_reservation(gateway_factory):
+def test_a_crashed_request_is_charged_its_worst_case_by_the_sweep_at_expiry(gateway_factory):
     gateway = gateway_factory(tenant_document(budget={"limitUsd": "0.0002"}))
     crashed = gateway.service.iter_stream_events(
         ApiCall(request_id="crashed", api_key_id="key-sales", body=json.dumps(converse_body()).encode())
@@ -151,11 +151,16 @@ def test_crashed_request_hold_is_reclaimed_by_the_next_denied_reservation(gatewa
     next(crashed)  # reserved, then the function "dies": the generator is never resumed
     assert gateway.handle(load_event("converse", body=converse_body()))["statusCode"] == 429
     gateway.clock.advance(gateway.service.settings.hold_lifetime_seconds + 1)
-    response = gateway.handle(load_event("converse", body=converse_body(), request_id="after"))
-    assert response["statusCode"] == 200, response["body"]
+    # Bedrock may have billed the dead request: the sweep spends its hold, it is never given back.
+    assert gateway.service.ledger.sweep_expired("sales", gateway.clock.now) == 1
     item = gateway.tables.period_item("sales")
     assert holds(item) == []
+    [record] = gateway.tables.call_records("sales")
+    assert record["requestId"]["S"] == "crashed" and record["estimated"] == {"BOOL": True}
+    assert int(item["spent_nanos"]["N"]) == int(record["cost_nanos"]["N"]) > 0
     assert int(item["available_nanos"]["N"]) == 200_000 - int(item["spent_nanos"]["N"])
+    response = gateway.handle(load_event("converse", body=converse_body(), request_id="after"))
+    assert response["statusCode"] == 429
 
 
 def test_session_refused_before_reserving_changes_nothing(gateway_factory):

@@ -34,6 +34,29 @@ def period_end(budget_period: str, epoch_seconds: float) -> datetime:
     return datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
 
 
+def shard_key(period: str, index: int) -> str:
+    """``PERIOD#2026-11#S3``: one shard of the period's budget (the head is ``PERIOD#2026-11`` itself)."""
+    return f"{period}#S{index}"
+
+
+def shard_index(period: str, sort_key: str) -> int | None:
+    """The shard number of a sort key of ``period``, or None for the head or another item."""
+    prefix = f"{period}#S"
+    if not sort_key.startswith(prefix) or not sort_key[len(prefix) :].isdigit():
+        return None
+    return int(sort_key[len(prefix) :])
+
+
+def hold_key(period: str, request_id: str) -> str:
+    """``HOLD#2026-11#<request id>``: one in-flight reservation."""
+    return f"HOLD#{period.removeprefix('PERIOD#')}#{request_id}"
+
+
+def user_key(period: str, user: str) -> str:
+    """``USER#2026-11#<user>``: one end user's budget in the period."""
+    return f"USER#{period.removeprefix('PERIOD#')}#{user}"
+
+
 def minute_key(epoch_seconds: float) -> str:
     """``rpm_202611221435``: the attribute counting requests started in that UTC minute."""
     return f"rpm_{_utc(epoch_seconds):%Y%m%d%H%M}"

@@ -46,6 +46,7 @@ def build_service(
 ) -> GatewayService:
     """The composition root: every collaborator can be injected; the defaults talk to AWS."""
     aws = AwsSession()
+    ledger_client = dynamodb_client
     if dynamodb_client is None:
         # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
         dynamodb_client = aws.client(
@@ -53,6 +54,11 @@ def build_service(
             connect_timeout=2,
             read_timeout=5,
             retries={"mode": "standard", "total_max_attempts": 3},
+        )
+        # The ledger retries its own writes, only those DynamoDB guarantees it did not apply: botocore
+        # resending a counter write after a timeout could apply it twice (docs/design.md section 4).
+        ledger_client = aws.client(
+            "dynamodb", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1}
         )
     if resolver is None:
         if settings.profile_resolver == "dynamic":
@@ -81,7 +87,7 @@ def build_service(
         settings=settings,
         config_store=ConfigStore(dynamodb_client, settings.config_table, settings.config_refresh_seconds),
         ledger=Ledger(
-            dynamodb_client,
+            ledger_client,
             settings.ledger_table,
             hold_lifetime_seconds=settings.hold_lifetime_seconds,
             call_record_retention_days=settings.call_record_retention_days,

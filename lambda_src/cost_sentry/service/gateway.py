@@ -311,7 +311,13 @@ class GatewayService:
         trace.reserved_nanos = prepared.worst.cost_nanos
         try:
             reservation = self.ledger.reserve(
-                prepared.tenant, trace.call.request_id, prepared.worst, self.config_store.reload_tenant
+                prepared.tenant,
+                trace.call.request_id,
+                prepared.worst,
+                user=prepared.user,
+                reload_tenant=self.config_store.reload_tenant,
+                # What the sweep records (at the worst case) if this request never settles.
+                record=self._call_record(prepared, trace, estimated=True),
             )
         except LimitExceeded:
             trace.denied = True
