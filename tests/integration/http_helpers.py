@@ -80,7 +80,7 @@ def call(
         return HttpResult(error.code, dict(error.headers), error.read().decode())
 
 
-def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+def raw_ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
     client = stack.client("dynamodb")
     items: list[dict[str, Any]] = []
     for page in client.get_paginator("query").paginate(
@@ -89,15 +89,25 @@ def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[st
         ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
         ConsistentRead=True,
     ):
-        items.extend({k: _deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
+        items.extend(page["Items"])
     return items
 
 
+def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+    return [_plain(item) for item in raw_ledger_items(stack, tenant_id, prefix)]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
 def period_item(stack: LocalStack, tenant_id: str) -> dict[str, Any]:
-    """The tenant's current period counter (empty before its first reservation)."""
-    items = ledger_items(stack, tenant_id, "PERIOD#")
-    assert len(items) <= 1, "a test must not straddle two budget periods"
-    return items[0] if items else {}
+    """The tenant's current period: its head and shards summed, its holds as ``hold_<id>`` (see
+    tests.service.conftest.period_view); empty before its first reservation."""
+    from tests.service.conftest import period_view
+
+    items = raw_ledger_items(stack, tenant_id, "PERIOD#") + raw_ledger_items(stack, tenant_id, "HOLD#")
+    return _plain(period_view(items))
 
 
 def call_records(stack: LocalStack, tenant_id: str) -> list[dict[str, Any]]:
