@@ -48,6 +48,7 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.devtools.bench_gateway
+	$(PY) -m scripts.devtools.bench_ledger
 	$(PY) -m scripts.devtools.bench_attribution
 	$(PY) -m scripts.devtools.bench_reports
 

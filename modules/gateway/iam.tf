@@ -40,9 +40,10 @@ locals {
   gateway_statements = concat(
     [
       {
-        Sid      = "LedgerReadWrite"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+        Sid    = "LedgerReadWrite"
+        Effect = "Allow"
+        # DeleteItem: a settled or released hold item is claimed by deleting it (docs/design.md section 4).
+        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
         Resource = aws_dynamodb_table.ledger.arn
       },
       {
@@ -109,8 +110,30 @@ locals {
     {
       Sid      = "LedgerReadWrite"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       Resource = aws_dynamodb_table.ledger.arn
+    },
+    {
+      Sid      = "DeadLetter"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = aws_sqs_queue.dead_letter.arn
+    },
+  ]
+
+  # The sweep reads the config and claims hold items (Delete + the call record's Put, one transaction).
+  ledger_sweep_statements = [
+    {
+      Sid      = "LedgerSweep"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      Resource = aws_dynamodb_table.ledger.arn
+    },
+    {
+      Sid      = "ConfigRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Scan"]
+      Resource = aws_dynamodb_table.config.arn
     },
     {
       Sid      = "DeadLetter"
@@ -124,6 +147,7 @@ locals {
     gateway      = local.gateway_statements
     budget_sync  = local.budget_function_statements
     budget_alert = local.budget_function_statements
+    ledger_sweep = local.ledger_sweep_statements
   }
 
   invoker_role_names = { for tenant_id in keys(local.tenants) : tenant_id => "${var.name_prefix}-${tenant_id}-invoker" }

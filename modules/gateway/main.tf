@@ -1,6 +1,6 @@
 # The gateway: a REST API whose only integration is one Lambda function enforcing per-tenant budgets,
-# the two DynamoDB tables it keeps state in, and the two helper functions (budget sync, budget alert)
-# built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
+# the two DynamoDB tables it keeps state in, and the helper functions (budget sync, budget alert, ledger
+# sweep) built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
 
 locals {
   tenants = {
@@ -15,6 +15,7 @@ locals {
     gateway      = "${var.name_prefix}-gateway"
     budget_sync  = "${var.name_prefix}-budget-sync"
     budget_alert = "${var.name_prefix}-budget-alert"
+    ledger_sweep = "${var.name_prefix}-ledger-sweep"
   }
 
   common_environment = {
@@ -62,6 +63,18 @@ locals {
       reserved     = var.reserve_helper_concurrency ? 5 : null # a burst of notifications must not starve the gateway
       asynchronous = true
       environment  = merge(local.common_environment, local.budget_environment)
+    }
+    # Every minute: charges expired holds at their worst case and brings each period to the config
+    # (cost_sentry.handlers.ledger_sweep; schedule in sweep.tf).
+    ledger_sweep = {
+      handler      = "cost_sentry.handlers.ledger_sweep.handler"
+      timeout      = 55
+      memory       = 256
+      reserved     = var.reserve_helper_concurrency ? 1 : null # one sweep at a time
+      asynchronous = true
+      environment = merge(local.common_environment, {
+        CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+      })
     }
   }
 }

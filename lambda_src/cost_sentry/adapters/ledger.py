@@ -491,7 +491,7 @@ class Ledger:
             if snapshot.blocked:
                 raise self._blocked(tenant, now)
             self._deny_if_tenant_short(tenant, snapshot, cost, tokens, now)
-            index = self._choose_shard(tenant, snapshot, eligible, cost, tokens, now)
+            index = self._choose_shard(tenant, snapshot, eligible, index, cost, tokens, now)
             self._fund_shard(tenant, key, snapshot, index, cost, tokens, len(eligible), limit)
         # Every round lost its race: other requests took each slice moved here. Deny (a false denial
         # bounded in docs/design.md section 4); a retry after a second normally fits.
@@ -747,12 +747,15 @@ class Ledger:
         tenant: TenantConfig,
         snapshot: _Snapshot,
         eligible: list[int],
+        preferred: int,
         cost: int,
         tokens: int,
         now: float,
     ) -> int:
-        """A shard with room under its shares of the count limits: one that already holds enough
-        budget if any (no move needed), else the richest."""
+        """The shard to retry on. While the pool has budget: the randomly drawn shard (funded from the
+        pool, so load stays spread evenly). Once the pool is empty: a shard that already holds enough
+        (no budget moves, one more write), and only when none does, the drawn one, funded by steals.
+        A drawn shard at its share of a count limit is replaced by another with room."""
         minute = minute_key(now)
         shards = tenant.ledger_shards
 
@@ -767,18 +770,22 @@ class Ledger:
                 rpm_share is None or _int(shard.item, minute) < rpm_share
             )
 
+        def enough(index: int) -> bool:
+            shard = counts(index)
+            return shard.available_nanos >= cost and (not tokens or shard.tokens_available >= tokens)
+
+        pool_has_enough = snapshot.pool >= cost and (not tokens or snapshot.tokens_pool >= tokens)
+        if preferred in eligible and has_room(preferred) and (pool_has_enough or enough(preferred)):
+            return preferred
         candidates = [index for index in eligible if has_room(index)]
         if not candidates:
             # The totals had room a moment ago; every share is taken now.
             raise self._contended(tenant, "in_flight" if tenant.max_in_flight is not None else "rpm", now)
-        funded = [
-            index
-            for index in candidates
-            if counts(index).available_nanos >= cost
-            and (not tokens or counts(index).tokens_available >= tokens)
-        ]
+        funded = [index for index in candidates if enough(index)]
         if funded:
             return self._random.choice(funded)
+        if preferred in candidates:
+            return preferred
         return max(candidates, key=lambda index: (counts(index).available_nanos, self._random.random()))
 
     def _fund_shard(
