@@ -200,6 +200,9 @@ class SimulationResult:
     peak_item: str = ""
     head_writes_per_request: float = 0
     in_flight_peak: int = 0
+    # Seconds into the run of the first budget denial, and what was admitted until then.
+    budget_lasted: float | None = None
+    admitted_while_budget_lasted: int = 0
 
     @property
     def overspend_nanos(self) -> int:
@@ -256,6 +259,9 @@ def simulate(
                 reservation = ledger.reserve(hot, payload, WORST)
             except LimitExceeded as denied:
                 result.denied[denied.code] += 1
+                if denied.code == "budget_exhausted" and result.budget_lasted is None:
+                    result.budget_lasted = at - START
+                    result.admitted_while_budget_lasted = result.admitted
                 continue
             except LedgerWriteFailed:
                 result.unavailable += 1
@@ -340,6 +346,11 @@ def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
             f"    offered {offered:,}, admitted {run.admitted:,} ({run.admitted / seconds:,.0f}/s), "
             f"denied {dict(run.denied)}, 503 (throttled out) {run.unavailable:,}"
         )
+        if run.budget_lasted:
+            print(
+                f"    until the budget ran out at {run.budget_lasted:.2f} s: "
+                f"{run.admitted_while_budget_lasted / run.budget_lasted:,.0f} admitted/s"
+            )
         print(
             f"    throttled writes {run.throttled_writes:,} (retried with jitter), settles left to the sweep "
             f"{run.settle_failed:,}, swept {run.swept:,}, peak in flight {run.in_flight_peak:,}"

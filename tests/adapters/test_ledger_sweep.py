@@ -30,7 +30,11 @@ def test_the_sweep_function_charges_a_killed_request_and_rebases_on_its_fresh_co
     view = tables.period_item("sales")
     assert (n(view, "spent_nanos"), n(view, "in_flight")) == (70_000, 0)
     [call] = tables.call_records("sales")
-    assert (call["requestId"]["S"], n(call, "cost_nanos"), call["estimated"]) == ("killed", 70_000, {"BOOL": True})
+    assert (call["requestId"]["S"], n(call, "cost_nanos"), call["estimated"]) == (
+        "killed",
+        70_000,
+        {"BOOL": True},
+    )
     if period_key("MONTHLY", started) == period_key("MONTHLY", time.time()):
         # The config says 0.75: the sweep's own fresh read is the proof that moves the head.
         assert report["maintained"]["sales"]["rebased"] == 250_000_000
