@@ -320,14 +320,15 @@ def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
     print("    the hold (PutItem; Delete in the claim transaction) and the call record are per request.")
     print()
     print(f"Modeled ceiling of one tenant, requests/s under {ITEM_WCU_PER_SECOND:,} WCU/s per item")
-    print(
-        f"    {'call length':>11} {'1 shard':>8} {f'{CHOSEN_SHARDS} shards':>9} {'32 shards':>9} | {'before':>6}"
-    )
+    columns = (1, DEFAULT_SHARDS, CHOSEN_SHARDS)
+    header = " ".join(f"{f'{count} shard' + ('s' if count > 1 else ''):>10}" for count in columns)
+    print(f"    {'call length':>11} {header} | {'before':>6}")
     for call in CALL_SECONDS:
-        print(
-            f"    {call:>10}s {ceiling_new(hottest, 1):>8,} {ceiling_new(hottest, CHOSEN_SHARDS):>9,} "
-            f"{ceiling_new(hottest, 32):>9,} | {ceiling_old(call):>6,}"
-        )
+        figures = " ".join(f"{ceiling_new(hottest, count):>10,}" for count in columns)
+        print(f"    {call:>10}s {figures} | {ceiling_old(call):>6,}")
+    print(
+        f"    ({CHOSEN_SHARDS} shards: the automatic count for {SIMULATED_RATE * 60:,} requests per minute)"
+    )
     total = costs[-1].total_wcu
     print(
         f"    DynamoDB partition: all of a tenant's items share its partition key; until DynamoDB splits the\n"
