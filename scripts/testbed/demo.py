@@ -245,19 +245,24 @@ def send_traffic(stack: LocalStack, say: Callable[[str], None], time_box: float)
 
 
 def period_counters(stack: LocalStack, tenant_id: str) -> dict[str, int]:
-    """The tenant's period counter item(s) from the ledger (fresh tables: the current period only)."""
-    response = stack.client("dynamodb").query(
-        TableName=stack.ledger_table,
-        KeyConditionExpression="pk = :tenant AND begins_with(sk, :period)",
-        ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":period": {"S": "PERIOD#"}},
-        ConsistentRead=True,
-    )
+    """The tenant's period counters (head and shards summed) and its outstanding holds, from the ledger
+    (fresh tables: the current period only)."""
     totals: Counter[str] = Counter()
-    for item in response.get("Items", []):
-        for name in ("spent_nanos", "requests", "input_tokens", "output_tokens", "limit_nanos"):
-            if name in item:
-                totals[name] += int(item[name]["N"])
-        totals["holds"] += sum(1 for name in item if name.startswith("hold_"))
+    for prefix in ("PERIOD#", "HOLD#"):
+        response = stack.client("dynamodb").query(
+            TableName=stack.ledger_table,
+            KeyConditionExpression="pk = :tenant AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
+            ConsistentRead=True,
+        )
+        for item in response.get("Items", []):
+            if prefix == "HOLD#":
+                totals["holds"] += 1  # an in-flight reservation (docs/design.md section 4)
+                continue
+            # The period's shards carry its counters; summed, they are the tenant's period.
+            for name in ("spent_nanos", "requests", "input_tokens", "output_tokens"):
+                if name in item:
+                    totals[name] += int(item[name]["N"])
     return dict(totals)
 
 

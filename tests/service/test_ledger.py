@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -280,3 +281,66 @@ def test_a_request_across_midnight_settles_in_the_period_it_reserved_in(tables, 
     assert n(november, "spent_nanos") == 900
     assert n(december, "available_nanos") == 100
     assert "spent_nanos" not in december
+
+
+# -- through the handler: the limits the sharded ledger adds -------------------------------------
+
+
+def _handle(gateway, **changes):
+    import json as _json
+
+    from tests.service.conftest import converse_body, load_event
+
+    response = gateway.handle(load_event("converse", body=converse_body(), **changes))
+    return response["statusCode"], _json.loads(response["body"])
+
+
+def test_max_in_flight_is_a_429_too_many_in_flight_through_the_handler(gateway_factory):
+    import json as _json
+
+    from cost_sentry.service.gateway import ApiCall
+    from tests.service.conftest import converse_body, tenant_document
+
+    gateway = gateway_factory(tenant_document(limits={"maxInFlight": 1}, ledger={"shards": 4}))
+    stream = gateway.service.iter_stream_events(
+        ApiCall(request_id="open", api_key_id="key-sales", body=_json.dumps(converse_body()).encode())
+    )
+    next(stream)  # an open stream holds its reservation: one request in flight
+    status, body = _handle(gateway)
+    assert (status, body["error"]["code"]) == (429, "too_many_in_flight")
+    list(stream)  # the stream ends and settles
+    assert _handle(gateway)[0] == 200
+
+
+def test_a_users_budget_is_enforced_through_the_handler_and_other_users_go_on(gateway_factory):
+    from tests.service.conftest import tenant_document
+
+    # Worst case per request 152,500 nanos, actual 13,750: the user's 200,000 fit four requests.
+    gateway = gateway_factory(tenant_document(users={"defaultLimitUsd": "0.0002"}))
+    assert [_handle(gateway, user="alice")[0] for _ in range(4)] == [200] * 4
+    status, body = _handle(gateway, user="alice")
+    assert (status, body["error"]["code"]) == (429, "user_budget_exhausted")
+    assert _handle(gateway, user="bob")[0] == 200
+    assert _handle(gateway)[0] == 200  # no user header: only the tenant's budget applies
+    [alice] = [
+        item for item in gateway.tables.ledger_items("sales", "USER#") if item["sk"]["S"].endswith("#alice")
+    ]
+    assert (n(alice, "spent_nanos"), n(alice, "requests")) == (4 * 13_750, 4)
+
+
+def test_the_budget_route_sums_every_shard(gateway_factory):
+    import json as _json
+
+    from tests.service.conftest import load_event, tenant_document
+
+    gateway = gateway_factory(tenant_document(ledger={"shards": 4}))
+    costs = [_handle(gateway)[1]["cost"]["usd"] for _ in range(12)]
+    shards = {
+        item["sk"]["S"] for item in gateway.tables.ledger_items("sales", "PERIOD#") if "#S" in item["sk"]["S"]
+    }
+    assert len(shards) > 1  # the requests were spread over several shards
+    body = _json.loads(gateway.handle(load_event("budget"))["body"])
+    spent = sum(Decimal(cost) for cost in costs)
+    assert Decimal(body["spentUsd"]) == spent > 0
+    assert Decimal(body["remainingUsd"]) == Decimal("0.50") - spent  # pool + every shard
+    assert (body["requests"], Decimal(body["heldUsd"])) == (12, 0)
