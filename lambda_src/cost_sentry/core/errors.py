@@ -10,8 +10,9 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
   401  missing_api_key, unknown_api_key
   403  tag_mismatch, model_access_denied
   404  not_found          405  method_not_allowed          413  body_too_large
-  429  budget_exhausted, rate_limited, token_limit, tenant_blocked (tenant limits, with Retry-After);
-       bedrock_throttled (the account's Bedrock quota)
+  429  budget_exhausted, user_budget_exhausted, rate_limited, token_limit, too_many_in_flight,
+       tenant_blocked (tenant and per-user limits, with Retry-After); bedrock_throttled (the account's
+       Bedrock quota)
   500  internal_error, gateway_misconfigured
   502  bedrock_failed, bedrock_unreachable, bedrock_bad_response, bedrock_stream_incomplete
   503  ledger_unavailable, config_unavailable (and the attribution modules' session/profile errors)

@@ -275,3 +275,19 @@ run "a_runtime_outside_python_312_313_is_refused" {
 
   expect_failures = [var.lambda_runtime]
 }
+
+run "the_ledger_sweep_runs_every_minute_from_the_same_zip" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      aws_lambda_function.this["ledger_sweep"].handler == "cost_sentry.handlers.ledger_sweep.handler",
+      aws_lambda_function.this["ledger_sweep"].timeout < 60,
+      aws_lambda_function.this["ledger_sweep"].environment[0].variables["CALL_RECORD_RETENTION_DAYS"] != "",
+      aws_cloudwatch_event_rule.ledger_sweep.schedule_expression == "rate(1 minute)",
+      aws_iam_role.function["ledger_sweep"].name == "cs-ledger-sweep",
+      aws_lambda_function_event_invoke_config.ledger_sweep.maximum_retry_attempts == 0,
+    ])
+    error_message = "The ledger sweep: its own handler and role, every minute, done within the minute, never retried (the next run supersedes it)."
+  }
+}
