@@ -1,13 +1,15 @@
 from datetime import UTC, datetime
 
 from cost_sentry.core.periods import (
-    Hold,
+    hold_key,
     minute_key,
     period_end,
     period_key,
-    retry_after_for_shortfall,
     seconds_to_next_minute,
     seconds_to_period_end,
+    shard_index,
+    shard_key,
+    user_key,
 )
 
 
@@ -45,36 +47,10 @@ def test_seconds_to_period_end():
     assert seconds_to_period_end("MONTHLY", ts(2026, 11, 30, 23, 0, 0)) == 3600
 
 
-def test_retry_after_waits_for_the_earliest_holds_that_free_enough():
-    now = ts(2026, 11, 22, 12)
-    holds = [Hold("b", 300, 0, int(now) + 90), Hold("a", 200, 0, int(now) + 30)]
-    # 100 available + 200 (expires in 30 s) = 300 < 350; + 300 (expires in 90 s) = 600 >= 350.
-    assert (
-        retry_after_for_shortfall(
-            needed=350, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 90
-    )
-    assert (
-        retry_after_for_shortfall(
-            needed=250, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 30
-    )
-
-
-def test_retry_after_is_the_period_end_when_holds_cannot_help():
-    now = ts(2026, 11, 22, 12)
-    holds = [Hold("a", 200, 5, int(now) + 30)]
-    assert (
-        retry_after_for_shortfall(
-            needed=1000, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 12 * 3600
-    )
-    assert (
-        retry_after_for_shortfall(
-            needed=10, available=1, holds=holds, amount_of="tokens", budget_period="DAILY", now=now
-        )
-        == 12 * 3600
-    )
+def test_the_ledgers_sort_keys():
+    assert shard_key("PERIOD#2026-11", 3) == "PERIOD#2026-11#S3"
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11#S12") == 12
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11") is None  # the head
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11-22#S1") is None  # another period
+    assert hold_key("PERIOD#2026-11-22", "r-1") == "HOLD#2026-11-22#r-1"
+    assert user_key("PERIOD#2026-11", "alice") == "USER#2026-11#alice"

@@ -1,10 +1,9 @@
-"""Budget periods (UTC, like AWS Budgets) and the Retry-After arithmetic of denials. Pure functions."""
+"""Budget periods (UTC, like AWS Budgets), the ledger's sort keys, and the Retry-After arithmetic of
+denials. Pure functions."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 
@@ -72,33 +71,3 @@ def seconds_to_next_minute(epoch_seconds: float) -> int:
 
 def seconds_to_period_end(budget_period: str, epoch_seconds: float) -> int:
     return _at_least_one(period_end(budget_period, epoch_seconds).timestamp() - epoch_seconds)
-
-
-@dataclass(frozen=True)
-class Hold:
-    request_id: str
-    nanos: int
-    tokens: int
-    expires: int
-
-
-def retry_after_for_shortfall(
-    *,
-    needed: int,
-    available: int,
-    holds: Iterable[Hold],
-    amount_of: str,
-    budget_period: str,
-    now: float,
-) -> int:
-    """Seconds until a denied request could fit: when enough outstanding holds have expired (a hold is
-    settled or released long before that, so this is an upper bound), or else the end of the period.
-
-    ``amount_of`` selects what the shortfall is in: ``"nanos"`` (budget) or ``"tokens"`` (token limit).
-    """
-    freed = available
-    for hold in sorted(holds, key=lambda h: h.expires):
-        freed += hold.nanos if amount_of == "nanos" else hold.tokens
-        if freed >= needed:
-            return _at_least_one(hold.expires - now)
-    return seconds_to_period_end(budget_period, now)
