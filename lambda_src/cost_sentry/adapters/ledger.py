@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -450,6 +450,11 @@ class Ledger:
         with _ledger_errors():
             self._settle(reservation, record, with_hold=False)
         return SettleResult(hold_was_reclaimed=True)
+
+    def charge_worst_case(self, reservation: Reservation, record: CallRecord) -> SettleResult:
+        """The call may have been billed but its usage is unknown: charge the whole reservation, marked
+        estimated (core/outcomes.py). The reconciliation credit gives back what CUR proves unbilled."""
+        return self.settle(reservation, replace(record, cost_nanos=reservation.nanos, estimated=True))
 
     def _settle(self, reservation: Reservation, record: CallRecord, *, with_hold: bool) -> None:
         actual_tokens = record.input_tokens + record.output_tokens

@@ -21,6 +21,7 @@ UNITS = {
     "InvocationFailed": "Count",
     "RequestRejected": "Count",
     "ReservationUnderestimated": "Count",
+    "SettleFailed": "Count",
     "InputTokens": "Count",
     "OutputTokens": "Count",
     "CostUSD": "None",
@@ -58,6 +59,8 @@ class RequestMetrics:
     failed: bool = False
     rejected: bool = False
     underestimated: bool = False
+    # The settle (or worst-case charge) write failed: the hold stays and is charged at expiry.
+    settle_failed: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
     cost_nanos: int = 0
@@ -95,8 +98,11 @@ def emf_document(
         "OutputTokens": metrics.output_tokens,
         "CostUSD": Decimal(metrics.cost_nanos).scaleb(-9),
     }
+    # Alarm metrics (only when they happen; an alarm on them treats missing data as not breaching).
     if metrics.underestimated:
         values["ReservationUnderestimated"] = 1
+    if metrics.settle_failed:
+        values["SettleFailed"] = 1
     return {
         "_aws": emf_metadata(namespace, DIMENSION_SETS, {name: UNITS[name] for name in values}, timestamp_ms),
         "Model": metrics.model,
