@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cost_sentry.core.catalog import ModelSpec
-from cost_sentry.core.outcomes import CallEnd, may_retry
 from cost_sentry.core.errors import (
     BadRequest,
     Forbidden,
@@ -23,6 +22,7 @@ from cost_sentry.core.errors import (
     UpstreamThrottled,
     UpstreamTimeout,
 )
+from cost_sentry.core.outcomes import CallEnd, may_retry
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
 from cost_sentry.core.validation import GatewayRequest
@@ -315,9 +315,7 @@ def map_bedrock_error(exc: BaseException) -> GatewayError:
     if isinstance(exc, ReadTimeoutError):
         return UpstreamTimeout("bedrock_timeout", "Bedrock did not answer within the read timeout")
     if isinstance(exc, ConnectionClosedError):
-        return UpstreamFailed(
-            "bedrock_connection_lost", "the connection to Bedrock closed before its answer"
-        )
+        return UpstreamFailed("bedrock_connection_lost", "the connection to Bedrock closed before its answer")
     if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
         return UpstreamFailed("bedrock_unreachable", "Bedrock cannot be reached")
     if isinstance(exc, ClientError):

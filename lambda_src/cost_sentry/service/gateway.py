@@ -21,8 +21,8 @@ from cost_sentry.core.errors import Forbidden, GatewayError, LimitExceeded, Unau
 from cost_sentry.core.estimate import WorstCase, worst_case
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
-from cost_sentry.core.outcomes import CallEnd, Settlement, settlement_for
 from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.core.outcomes import CallEnd, Settlement, settlement_for
 from cost_sentry.core.periods import period_label
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
 from cost_sentry.core.settings import Settings
