@@ -38,8 +38,11 @@ TAG_PUNCTUATION = frozenset("_.:/=+-@")
 # Used when the caller sends no max_tokens: it is also sent to Bedrock, so the reservation stays a true
 # worst case (Converse would otherwise default to the model's maximum, which can be 64k tokens).
 DEFAULT_MAX_TOKENS = 1024
-# An STS RoleSessionName: the end user becomes the session name of per-user sessions.
-USER_PATTERN = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+# The end user becomes the STS RoleSessionName ([\w+=,.@-]{2,64}) and the value of the `user` session
+# tag ([\p{L}\p{Z}\p{N}_.:/=+\-@]*) of per-user sessions: only what both accept. The comma passes the
+# first and STS refuses it in the second, so it is out.
+USER_PATTERN = re.compile(r"[A-Za-z0-9_+=.@-]{2,64}")
+USER_RULE = "2 to 64 letters, digits or _+=.@- (it becomes an STS role session name and session tag)"
 
 
 @dataclass(frozen=True)
@@ -263,8 +266,5 @@ def parse_user(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not USER_PATTERN.fullmatch(raw):
-        raise BadRequest(
-            "invalid_user",
-            "x-cost-sentry-user must be 2 to 64 letters, digits or _+=,.@- (an STS role session name)",
-        )
+        raise BadRequest("invalid_user", f"x-cost-sentry-user must be {USER_RULE}")
     return raw

@@ -1,0 +1,218 @@
+"""Every row of the outcome table (core/outcomes.py, docs/design.md section 7) over HTTP against the local
+stack, with the Bedrock stand-in's faults: the status, the ledger's movement to the nano-dollar, and the
+call record (estimated or not).
+
+Hand-computed figures for the request every row sends (claude-3-haiku, USD 0.25 / 1.25 per million
+tokens = 250 / 1250 nano-dollars per token; a 400-byte user message, max_tokens 100):
+- worst case reserved: input bound (400 bytes + 16 + 64 per message overhead) x 250 + 100 x 1250
+  = 120,000 + 125,000 = 245,000 nano-dollars;
+- actual on success: the stand-in counts ceil(400 / 4) = 100 input tokens and answers
+  max(16, 100 // 2) = 50 output tokens: 100 x 250 + 50 x 1250 = 87,500 nano-dollars.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from scripts.testbed.local_stack import LocalStack
+from tests.integration.http_helpers import HttpResult, call, call_records, holds, own_stack, period_item
+
+pytestmark = pytest.mark.xdist_group("http_outcome_table")
+
+TFVARS = """
+environment = "test"
+tenants = {
+  table = {
+    application_id = "table-app"
+    cost_center    = "table"
+    models         = ["claude-3-haiku"]
+    budget         = { limit_usd = 10 }
+  }
+}
+"""
+BEDROCK_TIMEOUT_SECONDS = 1
+WORST_CASE_NANOS = 245_000
+ACTUAL_NANOS = 87_500
+TEXT = "x" * 400
+MAX_TOKENS = 100
+
+
+@dataclass(frozen=True)
+class Row:
+    """One way a call can end, how to make the stand-in end it that way, and what the table says."""
+
+    name: str
+    route: str  # converse | converse-stream
+    fault: str | None
+    status: int
+    code: str | None  # the error code (of the answer, or of the stream's last event)
+    settlement: str  # actual | release | worst
+    latency_ms: int = 0
+
+
+ROWS = [
+    Row("success", "converse", None, 200, None, "actual"),
+    Row("success, streamed", "converse-stream", None, 200, None, "actual"),
+    Row("validation error (400, not billed)", "converse", "validation", 400, "bedrock_validation", "release"),
+    Row("validation error, streamed", "converse-stream", "validation", 400, "bedrock_validation", "release"),
+    Row("throttle (429, not billed)", "converse", "throttle", 429, "bedrock_throttled", "release"),
+    Row("throttle, streamed", "converse-stream", "throttle", 429, "bedrock_throttled", "release"),
+    Row("500 InternalServer (may have run)", "converse", "internal", 502, "bedrock_failed", "worst"),
+    Row("503 ServiceUnavailable (may have run)", "converse", "unavailable", 502, "bedrock_failed", "worst"),
+    Row("408 ModelTimeout (the model ran)", "converse", "timeout", 504, "bedrock_timeout", "worst"),
+    Row(
+        "read timeout after send (stall)",
+        "converse",
+        "stall",
+        504,
+        "bedrock_timeout",
+        "worst",
+        (BEDROCK_TIMEOUT_SECONDS + 2) * 1000,
+    ),
+    Row(
+        "read timeout after send (slow answer)",
+        "converse",
+        "latency",
+        504,
+        "bedrock_timeout",
+        "worst",
+        (BEDROCK_TIMEOUT_SECONDS + 2) * 1000,
+    ),
+    Row(
+        "read timeout, streamed",
+        "converse-stream",
+        "stall",
+        504,
+        "bedrock_timeout",
+        "worst",
+        (BEDROCK_TIMEOUT_SECONDS + 2) * 1000,
+    ),
+    Row(
+        "connection dropped after send",
+        "converse",
+        "drop-after-read",
+        502,
+        "bedrock_connection_lost",
+        "worst",
+    ),
+    Row(
+        "connection dropped after send, streamed",
+        "converse-stream",
+        "drop-after-read",
+        502,
+        "bedrock_connection_lost",
+        "worst",
+    ),
+    Row("stream broken after content", "converse-stream", "stream-error", 200, "bedrock_failed", "worst"),
+    Row("stream cut after content", "converse-stream", "stream-drop", 200, "bedrock_failed", "worst"),
+    Row(
+        "stream broken before content",
+        "converse-stream",
+        "stream-error-early",
+        502,
+        "bedrock_failed",
+        "worst",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with own_stack(
+        TFVARS, gateway_environment={"BEDROCK_TIMEOUT_SECONDS": str(BEDROCK_TIMEOUT_SECONDS)}
+    ) as running:
+        yield running
+
+
+def ask(stack: LocalStack, route: str) -> HttpResult:
+    tenant = stack.tenants["table"]
+    return call(
+        stack, f"/v1/{route}", api_key=tenant.api_key, body=tenant.request_body(TEXT, max_tokens=MAX_TOKENS)
+    )
+
+
+def snapshot(stack: LocalStack) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    return period_item(stack, "table"), {r["requestId"]: r for r in call_records(stack, "table")}
+
+
+def error_code(response: HttpResult, route: str) -> str | None:
+    if route == "converse-stream" and response.status == 200:
+        last = response.sse_events()[-1]
+        return last["error"]["code"] if last["type"] == "error" else None
+    return response.error_code
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_each_way_a_call_ends_moves_the_ledger_as_the_table_says(stack: LocalStack, row: Row) -> None:
+    assert stack.bedrock is not None
+    stack.bedrock.clear_faults()
+    assert ask(stack, "converse").status == 200  # the period item exists: "unchanged" compares numbers
+    before, records_before = snapshot(stack)
+    if row.fault is not None:
+        arn = stack.tenants["table"].profile_arns["claude-3-haiku"]
+        stack.bedrock.inject_fault(row.fault, count=None, model_id=arn, latency_ms=row.latency_ms)
+
+    response = ask(stack, row.route)
+    stack.bedrock.clear_faults()
+
+    assert (response.status, error_code(response, row.route)) == (row.status, row.code), response.text
+    after, records_after = snapshot(stack)
+    assert holds(after) == {}
+    new_records = [records_after[key] for key in records_after.keys() - records_before.keys()]
+    spent = after["spent_nanos"] - before["spent_nanos"]
+    given = before["available_nanos"] - after["available_nanos"]
+    if row.settlement == "release":
+        assert (spent, given, new_records) == (0, 0, [])
+        return
+    [record] = new_records
+    expected = ACTUAL_NANOS if row.settlement == "actual" else WORST_CASE_NANOS
+    assert (spent, given, record["cost_nanos"]) == (expected, expected, expected)
+    assert bool(record.get("estimated")) is (row.settlement == "worst")
+    if row.settlement == "worst":
+        assert "estimated" in record and record["estimated"] is True
+
+
+def test_a_throttle_is_retried_but_what_may_have_been_billed_is_sent_once(stack: LocalStack) -> None:
+    assert stack.bedrock is not None
+    arn = stack.tenants["table"].profile_arns["claude-3-haiku"]
+    for fault, attempts in (("throttle", 2), ("internal", 1), ("drop-after-read", 1)):
+        stack.bedrock.clear_requests()
+        stack.bedrock.inject_fault(fault, count=None, model_id=arn)
+        ask(stack, "converse")
+        stack.bedrock.clear_faults()
+        assert len(stack.bedrock.requests()) == attempts, fault
+
+
+def closed_port() -> tuple[socket.socket, int]:
+    """A port bound on 127.0.0.1 but not listening: connecting to it is refused, and nobody else takes it."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    return holder, holder.getsockname()[1]
+
+
+def test_a_call_never_sent_is_released() -> None:
+    holder, port = closed_port()
+    try:
+        environment = {
+            "BEDROCK_TIMEOUT_SECONDS": str(BEDROCK_TIMEOUT_SECONDS),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{port}",
+        }
+        with own_stack(TFVARS, gateway_environment=environment) as unreachable:
+            tenant = unreachable.tenants["table"]
+            body = tenant.request_body(TEXT, max_tokens=MAX_TOKENS)
+            for route in ("converse", "converse-stream"):
+                response = call(unreachable, f"/v1/{route}", api_key=tenant.api_key, body=body)
+
+                assert (response.status, response.error_code) == (502, "bedrock_unreachable"), response.text
+            period = period_item(unreachable, "table")
+            assert period["available_nanos"] == period["limit_nanos"] == 10_000_000_000
+            assert holds(period) == {}
+            assert period.get("spent_nanos", 0) == 0
+            assert call_records(unreachable, "table") == []
+    finally:
+        holder.close()
