@@ -221,3 +221,27 @@ def test_huge_exponents_are_refused_without_expanding_them():
         assert code_of(raw) == "invalid_parameter"
         raw = raw.replace(b"max_tokens", b"temperature")
         assert code_of(raw) == "invalid_parameter"
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (with_messages([{"role": "user", "content": "hi \ud800 there"}]), "prompt.messages[0].content"),
+        (with_messages([{"role": "user", "content": "\udfff"}]), "prompt.messages[0].content"),
+        (with_messages([{"role": "user", "content": "ok \ud83d"}]), "prompt.messages[0].content"),
+        (b'{"model": "\\ud800", "prompt": {}}', "model"),
+        (b'{"tags": {"applicationId": "a\\uDBFF"}}', "tags.applicationId"),
+        (b'{"\\ud800": 1}', "a key of the body"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_400_naming_where(raw, where):
+    with pytest.raises(BadRequest) as caught:
+        parse_request(raw, LIMIT)
+    assert caught.value.code == "invalid_unicode"
+    assert caught.value.message.startswith(where)
+
+
+def test_a_surrogate_pair_is_a_character_and_accepted():
+    raw = with_messages([{"role": "user", "content": "smile \ud83d\ude00"}])  # json.dumps escapes the pair
+    [message] = parse_request(raw, LIMIT).messages
+    assert message.content == "smile \U0001f600"

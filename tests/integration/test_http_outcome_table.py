@@ -12,6 +12,7 @@ tokens = 250 / 1250 nano-dollars per token; a 400-byte user message, max_tokens 
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,3 +217,21 @@ def test_a_call_never_sent_is_released() -> None:
             assert call_records(unreachable, "table") == []
     finally:
         holder.close()
+
+
+def test_a_lone_surrogate_in_the_body_is_a_400_with_nothing_reserved(stack: LocalStack) -> None:
+    assert stack.bedrock is not None
+    tenant = stack.tenants["table"]
+    assert ask(stack, "converse").status == 200
+    before = snapshot(stack)
+    stack.bedrock.clear_requests()
+    body = json.dumps(tenant.request_body("half an emoji: \ud83d", max_tokens=MAX_TOKENS)).encode()
+    assert b"\\ud83d" in body  # what a client that splits a surrogate pair sends
+
+    for route in ("converse", "converse-stream"):
+        response = call(stack, f"/v1/{route}", api_key=tenant.api_key, raw_body=body)
+
+        assert (response.status, response.error_code) == (400, "invalid_unicode"), response.text
+        assert "prompt.messages[0].content" in response.json()["error"]["message"]
+    assert snapshot(stack) == before
+    assert stack.bedrock.requests() == []

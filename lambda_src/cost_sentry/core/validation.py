@@ -7,7 +7,7 @@ Error codes (all 400 unless noted):
   body_too_large (413), invalid_json, body_not_object, unknown_field, missing_messages, invalid_message,
   invalid_role, empty_content, role_order, invalid_parameter, unknown_parameter,
   max_tokens_above_model_limit, top_k_not_supported, invalid_model, missing_tag, invalid_tag, unknown_tag,
-  invalid_user.
+  invalid_user, invalid_unicode.
 """
 
 from __future__ import annotations
@@ -219,7 +219,39 @@ def parse_body(body: bytes, max_body_bytes: int) -> dict[str, Any]:
         raise BadRequest("invalid_json", "the body nests too deeply") from None
     if not isinstance(document, dict):
         raise BadRequest("body_not_object", "the body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate_path(document)
+        if where is not None:
+            raise BadRequest(
+                "invalid_unicode",
+                f"{where} holds a lone UTF-16 surrogate escape (such as \\ud800), which is not a "
+                "character: send valid Unicode (a surrogate pair, or the character itself in UTF-8)",
+            )
     return document
+
+
+# A lone surrogate can only arrive as a JSON escape in D800-DFFF (UTF-8 cannot encode one), so only
+# bodies with such an escape are walked; json.loads joins valid pairs, so any surrogate left is lone.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate_path(document: Any) -> str | None:
+    """Where the first string (or key) with a lone surrogate is, as a path like prompt.messages[0].content."""
+    pending: list[tuple[str, Any]] = [("the body", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    return f"a key of {path}"
+                pending.append((key if path == "the body" else f"{path}.{key}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
 
 
 def _refuse_constant(name: str) -> None:
