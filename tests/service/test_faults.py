@@ -247,3 +247,17 @@ def test_an_unreadable_answer_is_charged_the_worst_case_not_dropped(gateway_fact
     # (30 bytes + 16 + 64) x 250 + 100 x 1250: the reservation's worst case.
     assert int(item["spent_nanos"]["N"]) == int(record["cost_nanos"]["N"]) == 152_500
     assert holds(item) == []
+
+
+def test_bedrock_access_denied_names_no_role_to_the_caller_and_logs_bedrocks_words(gateway_factory):
+    role = "arn:aws:sts::111111111111:assumed-role/cost-sentry-sales-invoker/alice"
+    denied = client_error(
+        "AccessDeniedException", f"User: {role} is not authorized to perform bedrock:Converse"
+    )
+    gateway = gateway_factory(bedrock=FakeBedrock(error=denied))
+    response = gateway.handle(load_event("converse", body=converse_body()))
+    error = json.loads(response["body"])["error"]
+    assert (response["statusCode"], error["code"]) == (403, "model_access_denied")
+    assert "arn:" not in error["message"]
+    [line] = [json.loads(text) for text in gateway.logs if '"request_id"' in text]
+    assert any(role in warning for warning in line["warnings"])

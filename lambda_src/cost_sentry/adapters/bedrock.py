@@ -294,10 +294,13 @@ def _error_for_code(code: str, message: str) -> GatewayError:
     if normalized in _INVALID:
         return BadRequest("bedrock_validation", f"Bedrock refused the request: {message}")
     if normalized in _DENIED:
-        return Forbidden("model_access_denied", f"access to the model was denied: {message}")
+        # Bedrock's message names the calling principal (the invoker role): logged, not answered.
+        return Forbidden(
+            "model_access_denied", "Bedrock denied this tenant's role access to the model or its profile"
+        )
     if normalized in _TIMEOUT:
         return UpstreamTimeout("bedrock_timeout", f"the model timed out: {message}")
-    return UpstreamFailed("bedrock_failed", f"Bedrock failed ({code}): {message}")
+    return UpstreamFailed("bedrock_failed", f"Bedrock failed ({code}); retry later")
 
 
 def map_bedrock_error(exc: BaseException) -> GatewayError:

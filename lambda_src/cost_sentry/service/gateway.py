@@ -147,7 +147,7 @@ class GatewayService:
                 # bedrock.converse has already mapped the error to the caller's answer; what the
                 # reservation becomes is the outcome table's (core/outcomes.py).
                 trace.failed = True
-                self._end_failed_call(prepared, reservation, trace, _call_end(exc))
+                self._end_failed_call(prepared, reservation, trace, _call_end(exc), exc)
                 raise
             trace.completion = result.text
             remaining = self._settle(prepared, reservation, trace, result.input_tokens, result.output_tokens)
@@ -176,7 +176,7 @@ class GatewayService:
                 stream = bedrock.open_stream(prepared.client, prepared.arguments)
             except BaseException as exc:
                 trace.failed = True
-                self._end_failed_call(prepared, reservation, trace, _call_end(exc))
+                self._end_failed_call(prepared, reservation, trace, _call_end(exc), exc)
                 raise
             events = bedrock.iter_stream(stream)
             try:
@@ -185,7 +185,7 @@ class GatewayService:
                 # The stream had opened (HTTP 200): the model was admitted, so a break before any
                 # text is still charged at the worst case (core/outcomes.py).
                 trace.failed = True
-                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_BEFORE_CONTENT)
+                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_BEFORE_CONTENT, exc)
                 if isinstance(exc, StopIteration):
                     raise UpstreamFailed(
                         "bedrock_stream_incomplete", "the Bedrock stream was empty"
@@ -208,7 +208,7 @@ class GatewayService:
                 # rather than release it and lose spend that happened.
                 trace.failed = True
                 trace.completion = "".join(parts)
-                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_AFTER_CONTENT)
+                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_AFTER_CONTENT, exc)
                 if isinstance(exc, GeneratorExit):
                     raise
                 error = bedrock.map_bedrock_error(exc) if isinstance(exc, Exception) else None
@@ -326,10 +326,18 @@ class GatewayService:
         return reservation
 
     def _end_failed_call(
-        self, prepared: PreparedCall, reservation: Reservation, trace: _Trace, end: CallEnd
+        self,
+        prepared: PreparedCall,
+        reservation: Reservation,
+        trace: _Trace,
+        end: CallEnd,
+        exc: BaseException,
     ) -> None:
         """Apply the outcome table: release only what Bedrock certainly did not bill."""
         trace.call_end = end.value
+        # Bedrock's own words (which can name the calling role) go to the log line, not the caller.
+        cause = exc.__cause__ or exc
+        trace.warnings.append(f"bedrock_error: {type(cause).__name__}: {str(cause)[:500]}")
         if settlement_for(end) is Settlement.RELEASE:
             self._release(reservation, trace)
         else:
