@@ -71,7 +71,7 @@ PROFILES: dict[str, TrafficProfile] = {
             "The security questionnaire is still open and blocks the signature of the order form.",
         ],
         context_sentences=(200, 300),
-        max_tokens=2048,
+        max_tokens=1400,  # claude-3-haiku finishes 1440 within /v1/converse's limit
     ),
     "services": TrafficProfile(
         models=[("claude-3-5-haiku", 3), ("claude-3-haiku", 1), ("nova-lite", 1)],
@@ -89,7 +89,7 @@ PROFILES: dict[str, TrafficProfile] = {
             "Cut-over is planned for the first weekend of next month with a rollback window.",
         ],
         context_sentences=(180, 260),
-        max_tokens=2048,
+        max_tokens=700,  # claude-3-5-haiku finishes 720 within /v1/converse's limit
     ),
     "support": TrafficProfile(
         models=[("nova-micro", 3), ("nova-lite", 2)],

@@ -245,3 +245,33 @@ def test_a_surrogate_pair_is_a_character_and_accepted():
     raw = with_messages([{"role": "user", "content": "smile \ud83d\ude00"}])  # json.dumps escapes the pair
     [message] = parse_request(raw, LIMIT).messages
     assert message.content == "smile \U0001f600"
+
+
+def test_a_max_tokens_that_cannot_finish_in_the_routes_time_is_refused_with_what_fits():
+    # claude-sonnet-4: a conservative 25 tokens/s after 3 s to the first token. /v1/converse on the
+    # default 29 s API Gateway limit leaves 27 s for the model: (27 - 3) x 25 = 600 tokens.
+    spec = default_catalog().get("claude-sonnet-4")
+    assert spec.min_output_tokens_per_second == 25
+    assert check_against_model(Parameters(max_tokens=600), spec, 27) == 600
+    with pytest.raises(BadRequest) as caught:
+        check_against_model(Parameters(max_tokens=601), spec, 27)
+    assert caught.value.code == "generation_too_long"
+    assert "at most 600" in caught.value.message and "/v1/converse-stream" in caught.value.message
+    # The streaming route's longer limit (function timeout 120 s - 2 s): (118 - 3) x 25 = 2875 tokens.
+    assert check_against_model(Parameters(max_tokens=2875), spec, 118, streaming=True) == 2875
+    with pytest.raises(BadRequest, match="lower max_tokens \\(at most 2875 here\\)"):
+        check_against_model(Parameters(max_tokens=2876), spec, 118, streaming=True)
+
+
+def test_without_max_tokens_the_default_is_lowered_to_what_fits():
+    spec = default_catalog().get("claude-sonnet-4")
+    assert check_against_model(Parameters(), spec, 27) == 600  # not the usual 1024
+    assert check_against_model(Parameters(), spec, 118) == DEFAULT_MAX_TOKENS
+    with pytest.raises(BadRequest) as caught:
+        check_against_model(Parameters(), spec, 3)  # no time left after the first token
+    assert caught.value.code == "generation_too_long"
+
+
+def test_every_catalog_model_has_a_conservative_output_speed():
+    for spec in default_catalog().models.values():
+        assert 10 <= spec.min_output_tokens_per_second <= 200, spec.short_name

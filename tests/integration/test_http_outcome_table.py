@@ -235,3 +235,33 @@ def test_a_lone_surrogate_in_the_body_is_a_400_with_nothing_reserved(stack: Loca
         assert "prompt.messages[0].content" in response.json()["error"]["message"]
     assert snapshot(stack) == before
     assert stack.bedrock.requests() == []
+
+
+def test_a_generation_that_cannot_finish_before_api_gateways_limit_is_refused_up_front(
+    stack: LocalStack,
+) -> None:
+    # claude-3-haiku at its conservative 60 tokens/s: /v1/converse (29 s - 2 s for the gateway - 3 s to
+    # the first token) fits (27 - 3) x 60 = 1440 tokens; the stream route (120 s function) fits 6900.
+    assert stack.bedrock is not None
+    tenant = stack.tenants["table"]
+    assert ask(stack, "converse").status == 200
+    before = snapshot(stack)
+    stack.bedrock.clear_requests()
+
+    refused = call(
+        stack, "/v1/converse", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=1441)
+    )
+
+    assert (refused.status, refused.error_code) == (400, "generation_too_long"), refused.text
+    message = refused.json()["error"]["message"]
+    assert "at most 1440" in message and "/v1/converse-stream" in message
+    assert snapshot(stack) == before
+    assert stack.bedrock.requests() == []
+    fits = call(
+        stack, "/v1/converse", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=1440)
+    )
+    assert fits.status == 200, fits.text
+    streamed = call(
+        stack, "/v1/converse-stream", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4096)
+    )
+    assert streamed.status == 200 and streamed.sse_events()[-1]["type"] == "done", streamed.text

@@ -295,7 +295,9 @@ class GatewayService:
         model = resolve_model_name(tenant, request.model, self.catalog)
         trace.model = model
         spec = self.catalog.get(model)
-        max_tokens = check_against_model(request.parameters, spec)
+        streaming = call.route == "converse-stream"
+        limit = self.settings.generation_limit_seconds(streaming)
+        max_tokens = check_against_model(request.parameters, spec, limit, streaming)
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
         arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens)
