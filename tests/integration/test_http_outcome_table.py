@@ -2,6 +2,9 @@
 stack, with the Bedrock stand-in's faults: the status, the ledger's movement to the nano-dollar, and the
 call record (estimated or not).
 
+The never-sent row (connection refused) needs a stack whose Bedrock endpoint refuses connections:
+test_http_never_sent.py.
+
 Hand-computed figures for the request every row sends (claude-3-haiku, USD 0.25 / 1.25 per million
 tokens = 250 / 1250 nano-dollars per token; a 400-byte user message, max_tokens 100):
 - worst case reserved: input bound (400 bytes + 16 + 64 per message overhead) x 250 + 100 x 1250
@@ -13,7 +16,6 @@ tokens = 250 / 1250 nano-dollars per token; a 400-byte user message, max_tokens 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -187,36 +189,6 @@ def test_a_throttle_is_retried_but_what_may_have_been_billed_is_sent_once(stack:
         ask(stack, "converse")
         stack.bedrock.clear_faults()
         assert len(stack.bedrock.requests()) == attempts, fault
-
-
-def closed_port() -> tuple[socket.socket, int]:
-    """A port bound on 127.0.0.1 but not listening: connecting to it is refused, and nobody else takes it."""
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))
-    return holder, holder.getsockname()[1]
-
-
-def test_a_call_never_sent_is_released() -> None:
-    holder, port = closed_port()
-    try:
-        environment = {
-            "BEDROCK_TIMEOUT_SECONDS": str(BEDROCK_TIMEOUT_SECONDS),
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{port}",
-        }
-        with own_stack(TFVARS, gateway_environment=environment) as unreachable:
-            tenant = unreachable.tenants["table"]
-            body = tenant.request_body(TEXT, max_tokens=MAX_TOKENS)
-            for route in ("converse", "converse-stream"):
-                response = call(unreachable, f"/v1/{route}", api_key=tenant.api_key, body=body)
-
-                assert (response.status, response.error_code) == (502, "bedrock_unreachable"), response.text
-            period = period_item(unreachable, "table")
-            assert period["available_nanos"] == period["limit_nanos"] == 10_000_000_000
-            assert holds(period) == {}
-            assert period.get("spent_nanos", 0) == 0
-            assert call_records(unreachable, "table") == []
-    finally:
-        holder.close()
 
 
 def test_a_lone_surrogate_in_the_body_is_a_400_with_nothing_reserved(stack: LocalStack) -> None:

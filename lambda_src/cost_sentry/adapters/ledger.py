@@ -530,6 +530,75 @@ class Ledger:
             item["estimated"] = {"BOOL": True}
         return item
 
+    # -- credit ----------------------------------------------------------------------------------
+
+    def credit_overcharge(
+        self,
+        tenant_id: str,
+        period_key: str,
+        call_sort_key: str,
+        request_id: str,
+        nanos: int,
+        evidence: Mapping[str, str],
+    ) -> bool:
+        """Give back a proven overcharge of one estimated call, once (scripts/cli/reports credit).
+
+        One transaction: the credit item ``CREDIT#<requestId>`` (conditional on not existing, so a
+        second run credits nothing), ``credited_nanos`` on the call record, and the period counter
+        (spent down, available up by the same nanos). False when the call was already credited.
+        """
+        from botocore.exceptions import ClientError
+
+        if nanos <= 0:
+            raise ValueError("a credit must be a positive number of nano-dollars")
+        key = {"pk": {"S": tenant_id}}
+        item: dict[str, Any] = {
+            **key,
+            "sk": {"S": f"CREDIT#{request_id}"},
+            "requestId": {"S": request_id},
+            "callSk": {"S": call_sort_key},
+            "period": {"S": period_key},
+            "credited_nanos": _n(nanos),
+            "creditedAt": {"S": utc_timestamp(self._clock())},
+            **{name: {"S": value} for name, value in evidence.items()},
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {**key, "sk": {"S": call_sort_key}},
+                            "UpdateExpression": "ADD credited_nanos :nanos",
+                            "ConditionExpression": "attribute_exists(sk)",
+                            "ExpressionAttributeValues": {":nanos": _n(nanos)},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {**key, "sk": {"S": period_key}},
+                            "UpdateExpression": "ADD available_nanos :nanos, spent_nanos :minus",
+                            "ConditionExpression": "attribute_exists(sk)",
+                            "ExpressionAttributeValues": {":nanos": _n(nanos), ":minus": _n(-nanos)},
+                        }
+                    },
+                ],
+                # No ClientRequestToken: the conditional put is what makes a second run a no-op.
+            )
+        except ClientError as exc:
+            if _first_cancellation_reason(exc) == "ConditionalCheckFailed":
+                return False  # credited before: once, whatever runs again
+            raise
+        return True
+
     # -- read ------------------------------------------------------------------------------------
 
     def period_status(self, tenant: TenantConfig) -> PeriodStatus:
@@ -560,6 +629,21 @@ class Ledger:
             else _int(item, "tokens_available", tenant.tokens_per_period),
             blocked="blocked" in item,
         )
+
+
+def _first_cancellation_reason(exc: Exception) -> str | None:
+    """The reason code of a cancelled transaction's first item (DynamoDB lists one per item)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = exc.response.get("CancellationReasons") or []
+    if reasons:
+        return reasons[0].get("Code")
+    listed = str(exc).rpartition("[")[2].rstrip("]").split(",")  # "... reasons [A, None, None]"
+    return listed[0].strip() or None
 
 
 def _is_cancelled_by_condition(exc: Exception) -> bool:
