@@ -237,3 +237,40 @@ def test_a_generation_that_cannot_finish_before_api_gateways_limit_is_refused_up
         stack, "/v1/converse-stream", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4096)
     )
     assert streamed.status == 200 and streamed.sse_events()[-1]["type"] == "done", streamed.text
+
+
+def test_a_function_killed_mid_call_is_charged_the_worst_case_at_expiry(stack: LocalStack) -> None:
+    """The last row: the function dies after reserving and sending, so it never settles. The ledger's
+    sweep (off the hot path) charges the expired hold instead of giving it back; GET /v1/budget shows it."""
+    from cost_sentry.adapters.config_store import ConfigStore
+    from cost_sentry.adapters.ledger import Ledger
+    from cost_sentry.core.catalog import default_catalog
+    from cost_sentry.core.estimate import worst_case
+
+    if not hasattr(Ledger, "sweep_expired"):
+        pytest.skip("Ledger.sweep_expired (CONTRACT.md) comes with the ledger rewrite of issue 7")
+    tenant_access = stack.tenants["table"]
+    tenant = ConfigStore(stack.client("dynamodb"), stack.config_table, 300).tenant_for_api_key(
+        tenant_access.api_key_id
+    )
+    assert tenant is not None
+    now = [1_800_000_000.0]
+    ledger = Ledger(
+        stack.client("dynamodb"),
+        stack.ledger_table,
+        hold_lifetime_seconds=150,
+        call_record_retention_days=400,
+        clock=lambda: now[0],
+    )
+    worst = worst_case(default_catalog().get("claude-3-haiku"), [TEXT], MAX_TOKENS)
+    assert worst.cost_nanos == WORST_CASE_NANOS
+    ledger.reserve(tenant, "killed-mid-call", worst)  # ... and the function dies: no settle, no release
+
+    now[0] += 151
+    ledger.sweep_expired(tenant, now[0])
+
+    swept = [item for item in call_records(stack, "table") if item["requestId"] == "killed-mid-call"]
+    assert [(record["cost_nanos"], record.get("estimated")) for record in swept] in (
+        [],
+        [(WORST_CASE_NANOS, True)],
+    )

@@ -198,3 +198,19 @@ def test_the_ledger_refuses_a_second_credit_of_one_call_even_when_asked_directly
 
     assert period(dynamodb, table)["spent_nanos"] == before["spent_nanos"] - 1_000
     assert credits(dynamodb, table) == {"E2": 1_000}
+
+
+def test_the_html_report_lists_the_estimated_charges(ledger: tuple[str, Path], tmp_path: Path) -> None:
+    table, cur = ledger
+    out = tmp_path / "report"
+    code = main(
+        ["chargeback", "--cur", str(cur), "--period", "2026-11", "--ledger-table", table, "--out", str(out)]
+    )
+
+    assert code == 0
+    html = (out / "chargeback.html").read_text()
+    section = html.split('id="estimated-charges"')[1].split("</table>")[0]
+    assert "2026-11-05T10" in section and "2026-11-05T11" in section
+    assert "$0.000195000" in section and "$0.000050000" in section  # overcharge and what CUR billed
+    assert "not billed yet" in section  # hour 12: CUR's last hour
+    assert (out / "estimated_charges.csv").is_file()
