@@ -198,7 +198,7 @@ def test_top_k_is_refused_for_meta():
     assert caught.value.code == "top_k_not_supported"
 
 
-@pytest.mark.parametrize("user", ["a", "x" * 65, "has space", "semi;colon", "ünï"])
+@pytest.mark.parametrize("user", ["a", "x" * 65, "has space", "semi;colon", "ünï", "smith,alice"])
 def test_invalid_user_header(user):
     with pytest.raises(BadRequest) as caught:
         parse_user(user)

@@ -72,6 +72,8 @@ class Settings:
     # is bounded by the function timeout only). The gateway refuses what cannot finish in time.
     converse_timeout_seconds: int = 29
     stream_timeout_seconds: int | None = None
+    # Per-user sessions: new STS sessions one tenant may open per UTC minute (adapters/sessions.py).
+    new_sessions_per_minute: int = 60
 
     @property
     def hold_lifetime_seconds(self) -> int:
@@ -106,6 +108,7 @@ class Settings:
             call_record_retention_days=_positive_int(env, "CALL_RECORD_RETENTION_DAYS", 400),
             converse_timeout_seconds=_positive_int(env, "CONVERSE_TIMEOUT_SECONDS", 29),
             stream_timeout_seconds=_positive_int(env, "STREAM_TIMEOUT_SECONDS", 0) or None,
+            new_sessions_per_minute=_positive_int(env, "NEW_SESSIONS_PER_MINUTE", 60),
         )
         for streaming in (False, True):
             if settings.generation_limit_seconds(streaming) <= 0:

@@ -74,6 +74,8 @@ def build_service(
                 aws.client("sts"),
                 client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
                 fallback=shared,
+                new_sessions_per_minute=settings.new_sessions_per_minute,
+                warn=RequestLogger(settings.log_prompts, log_sink).warn,
             )
         else:
             bedrock_clients = shared
