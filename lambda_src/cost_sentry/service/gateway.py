@@ -407,7 +407,12 @@ class GatewayService:
             # expiry), and the log line carries the full call record so reconciliation can find it.
             trace.settle_failed = True
             trace.warnings.append(f"settle_failed: {type(exc).__name__}")
-            self.request_logger.warn("settle_failed", requestId=record.request_id, record=record.__dict__)
+            self.request_logger.warn(
+                "settle_failed",
+                requestId=record.request_id,
+                error=f"{type(exc).__name__}: {exc}",
+                record=record.__dict__,
+            )
             return
         if result.hold_was_reclaimed:
             trace.warnings.append("hold_reclaimed_before_settle")
