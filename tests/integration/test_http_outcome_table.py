@@ -74,7 +74,11 @@ ROWS = [
     Row("validation error, streamed", "converse-stream", "validation", 400, "bedrock_validation", "release"),
     Row("throttle (429, not billed)", "converse", "throttle", 429, "bedrock_throttled", "release"),
     Row("throttle, streamed", "converse-stream", "throttle", 429, "bedrock_throttled", "release"),
+    Row("quota exceeded (not billed)", "converse", "quota", 429, "bedrock_throttled", "release"),
+    Row("access denied (403, not billed)", "converse", "denied", 403, "model_access_denied", "release"),
     Row("500 InternalServer (may have run)", "converse", "internal", 502, "bedrock_failed", "worst"),
+    Row("424 ModelError (the model ran)", "converse", "model-error", 502, "bedrock_failed", "worst"),
+    Row("200 without usage (unreadable)", "converse", "bad-response", 502, "bedrock_bad_response", "worst"),
     Row("503 ServiceUnavailable (may have run)", "converse", "unavailable", 502, "bedrock_failed", "worst"),
     Row("408 ModelTimeout (the model ran)", "converse", "timeout", 504, "bedrock_timeout", "worst"),
     Row(

@@ -462,7 +462,8 @@ class GatewayService:
 
     def _internal_error(self, call: ApiCall, exc: Exception, trace: _Trace) -> ApiResult:
         trace.warnings.append(f"internal_error: {type(exc).__name__}: {exc}")
-        error = GatewayError("internal_error", "the gateway failed unexpectedly; nothing was charged")
+        # Not "nothing was charged": a hold left by a failure after reserving is charged when it expires.
+        error = GatewayError("internal_error", "the gateway failed unexpectedly; its log has this requestId")
         if trace.approved:
             trace.failed = True
         return self._error_result(call, error, trace)

@@ -33,7 +33,8 @@ Control API for tests (also available as Python methods on :class:`BedrockRuntim
   error answer), ``latency``, ``stream-error`` / ``stream-error-early`` / ``stream-drop`` (ConverseStream
   broken after text, before text, or cut off), ``drop-after-read`` (request read, connection closed
   unanswered), ``stall`` (request read, nothing sent for ``latencyMs``, default until the stand-in
-  stops). ``count`` null = until cleared. ``DELETE /_stub/faults`` clears them.
+  stops), ``bad-response`` (Converse answers 200 without ``usage``). ``count`` null = until cleared.
+  ``DELETE /_stub/faults`` clears them.
 - ``GET /_stub/requests``: every Bedrock request received (model id, body, access key id, status).
   ``DELETE /_stub/requests`` clears the log.
 - ``POST /_stub/models`` ``{"modelId": "...", "maxOutputTokens": 4096}``: register a known model id.
@@ -75,6 +76,11 @@ FAULTS: dict[str, FaultKind] = {
     "internal": FaultKind(500, "InternalServerException", "The server encountered an internal error."),
     "unavailable": FaultKind(503, "ServiceUnavailableException", "The service is temporarily unavailable."),
     "timeout": FaultKind(408, "ModelTimeoutException", "The model took too long to respond."),
+    "model-error": FaultKind(424, "ModelErrorException", "The model failed while processing the request."),
+    "quota": FaultKind(400, "ServiceQuotaExceededException", "Your request exceeds the service quota."),
+    "denied": FaultKind(
+        403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
+    ),
 }
 LATENCY_MODE = "latency"
 # ConverseStream answers 200, sends text, then an in-band modelStreamErrorException.
@@ -85,6 +91,8 @@ STREAM_ERROR_EARLY_MODE = "stream-error-early"
 STREAM_DROP_MODE = "stream-drop"
 # The whole request is read (the model "runs"), then the connection is closed without any answer.
 DROP_AFTER_READ_MODE = "drop-after-read"
+# Converse answers 200 (the model ran) without the usage block: the gateway cannot know what it cost.
+BAD_RESPONSE_MODE = "bad-response"
 # The whole request is read, then nothing is sent for latencyMs (default: until the stand-in stops),
 # longer than any gateway read timeout; then the connection is closed without an answer.
 STALL_MODE = "stall"
@@ -96,6 +104,7 @@ FAULT_MODES = (
     STREAM_DROP_MODE,
     DROP_AFTER_READ_MODE,
     STALL_MODE,
+    BAD_RESPONSE_MODE,
 )
 STREAM_BREAKS = (STREAM_ERROR_MODE, STREAM_ERROR_EARLY_MODE, STREAM_DROP_MODE)
 DEFAULT_STALL_MS = 10 * 60 * 1000
@@ -541,15 +550,15 @@ class _Handler(BaseHTTPRequestHandler):
         if stream:
             self._stream_reply(reply, latency_ms, fault.mode if fault is not None else None)
         else:
-            self._send_json(
-                200,
-                {
-                    "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-                    "stopReason": reply.stop_reason,
-                    "usage": reply.usage,
-                    "metrics": {"latencyMs": latency_ms},
-                },
-            )
+            answer = {
+                "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
+                "stopReason": reply.stop_reason,
+                "usage": reply.usage,
+                "metrics": {"latencyMs": latency_ms},
+            }
+            if fault is not None and fault.mode == BAD_RESPONSE_MODE:
+                del answer["usage"]
+            self._send_json(200, answer)
 
     def _hang_up(self, fault: Fault) -> None:
         """The request was read in full; answer nothing (after a stall) and close the connection."""
