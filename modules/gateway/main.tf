@@ -50,6 +50,7 @@ locals {
         BEDROCK_TIMEOUT_SECONDS    = tostring(var.bedrock_timeout_seconds)
         CONVERSE_TIMEOUT_SECONDS   = tostring(floor(local.route_timeout_ms["converse"] / 1000))
         STREAM_TIMEOUT_SECONDS     = tostring(floor(local.route_timeout_ms["converse_stream"] / 1000))
+        NEW_SESSIONS_PER_MINUTE    = tostring(var.new_sessions_per_minute)
         MAX_BODY_BYTES             = tostring(var.max_body_bytes)
         CONFIG_REFRESH_SECONDS     = tostring(var.config_refresh_seconds)
         PROFILE_RESOLVER           = var.profile_resolver

@@ -283,7 +283,7 @@ variable "tags" {
   default     = {}
 }
 
-# -- Accepted requests can finish (README): the streaming route's own limit --------------------------
+# -- Accepted requests can finish (README): the streaming route's own limit; per-user session flood ---
 
 variable "stream_integration_timeout_ms" {
   type        = number
@@ -293,5 +293,16 @@ variable "stream_integration_timeout_ms" {
   validation {
     condition     = var.stream_integration_timeout_ms == null ? true : (var.stream_integration_timeout_ms >= 50 && var.stream_integration_timeout_ms <= 900000 && floor(var.stream_integration_timeout_ms) == var.stream_integration_timeout_ms)
     error_message = "stream_integration_timeout_ms must be null or a whole number between 50 and 900000."
+  }
+}
+
+variable "new_sessions_per_minute" {
+  type        = number
+  description = "NEW_SESSIONS_PER_MINUTE: new per-user STS sessions one tenant may open per UTC minute (per function instance); beyond it a new user gets 429 too_many_new_sessions while known users carry on."
+  default     = 60
+
+  validation {
+    condition     = var.new_sessions_per_minute >= 1 && floor(var.new_sessions_per_minute) == var.new_sessions_per_minute
+    error_message = "new_sessions_per_minute must be a whole number of at least 1."
   }
 }

@@ -122,6 +122,7 @@ run "three_tenants_get_keys_plans_and_config_items" {
       aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120",
       aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29",
       aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "29",
+      aws_lambda_function.this["gateway"].environment[0].variables["NEW_SESSIONS_PER_MINUTE"] == "60",
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
       aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
       aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false",
