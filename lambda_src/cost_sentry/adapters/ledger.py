@@ -1131,7 +1131,7 @@ class Ledger:
                 return False
             return True
         return self._claim_with_record(
-            hold, self._call_item(record, reservation.tenant_id, reservation.period_key)
+            hold, self._call_item(record, reservation.tenant_id, reservation.period_key, reservation.shard)
         )
 
     def _claim_with_record(self, hold: dict[str, Any], call_item: dict[str, Any]) -> bool:
@@ -1156,7 +1156,7 @@ class Ledger:
             return False
         return True
 
-    def _call_item(self, record: CallRecord, tenant_id: str, key: str) -> dict[str, Any]:
+    def _call_item(self, record: CallRecord, tenant_id: str, key: str, shard: int) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": {"S": tenant_id},
             "sk": {"S": f"CALL#{record.timestamp}#{record.request_id}"},
@@ -1172,6 +1172,8 @@ class Ledger:
             "output_tokens": _n(record.output_tokens),
             "cost_nanos": _n(record.cost_nanos),
             "period": {"S": key},
+            # The shard that was charged: a credit of a proven overcharge goes back to it.
+            "shard": _n(shard),
             "expires_at": _n(int(self._clock()) + self._retention_seconds),
         }
         if record.user:
@@ -1233,7 +1235,7 @@ class Ledger:
             estimated=True,
         )
         if not self._claim_with_record(
-            self._key(tenant_id, sort_key), self._call_item(record, tenant_id, key)
+            self._key(tenant_id, sort_key), self._call_item(record, tenant_id, key, _int(hold, "shard"))
         ):
             return False
         # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
@@ -1396,6 +1398,80 @@ class Ledger:
             | {shard.sort_key for shard in existing.values()}
         )
 
+    # -- credit of a proven overcharge (off the hot path) -----------------------------------------
+
+    def credit_overcharge(
+        self,
+        tenant_id: str,
+        call_sort_key: str,
+        request_id: str,
+        nanos: int,
+        evidence: Mapping[str, str],
+    ) -> bool:
+        """Give back a proven overcharge of one estimated call, once (scripts/cli/reports credit).
+
+        The period and the shard charged are read from the call record. One transaction: the credit
+        item ``CREDIT#<requestId>`` (conditional on not existing, so a second run credits nothing),
+        ``credited_nanos`` on the call record, and on that shard ``available`` up and ``spent`` down by
+        the same nanos (its allocation is unchanged); the user item likewise when the user has one.
+        False when the call was already credited.
+        """
+        if nanos <= 0:
+            raise ValueError("a credit must be a positive number of nano-dollars")
+        call_key = self._key(tenant_id, call_sort_key)
+        call = self._send("get_item", idempotent=True, Key=call_key, ConsistentRead=True).get("Item")
+        if call is None or "period" not in call:
+            raise ValueError(f"no call record {call_sort_key} of tenant {tenant_id} with a period")
+        key = call["period"]["S"]
+        shard = shard_key(key, _int(call, "shard"))
+        item: dict[str, Any] = {
+            **self._key(tenant_id, f"CREDIT#{request_id}"),
+            "requestId": {"S": request_id},
+            "callSk": {"S": call_sort_key},
+            "period": {"S": key},
+            "shard": {"S": shard},
+            "credited_nanos": _n(nanos),
+            "creditedAt": {"S": utc_timestamp(self._clock())},
+            **{name: {"S": value} for name, value in evidence.items()},
+        }
+        give_back = {
+            "UpdateExpression": "ADD available_nanos :nanos, spent_nanos :minus",
+            "ConditionExpression": "attribute_exists(sk)",
+            "ExpressionAttributeValues": {":nanos": _n(nanos), ":minus": _n(-nanos)},
+        }
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": call_key,
+                    "UpdateExpression": "ADD credited_nanos :nanos",
+                    "ConditionExpression": "attribute_exists(sk)",
+                    "ExpressionAttributeValues": {":nanos": _n(nanos)},
+                }
+            },
+            {"Update": {"TableName": self._table, "Key": self._key(tenant_id, shard), **give_back}},
+        ]
+        user = call.get("user", {}).get("S")
+        if user:
+            user_item = self._key(tenant_id, user_key(key, user))
+            if "Item" in self._send("get_item", idempotent=True, Key=user_item, ProjectionExpression="sk"):
+                writes.append({"Update": {"TableName": self._table, "Key": user_item, **give_back}})
+        try:
+            # Resent safely after any failure: the conditional put makes a second application a no-op.
+            self._send("transact_write_items", idempotent=True, TransactItems=writes)
+        except _ConditionFailed as failed:
+            if _first_cancellation_reason(failed.__cause__) == "ConditionalCheckFailed":
+                return False  # credited before: once, whatever runs again
+            raise ValueError(f"call record {call_sort_key} or its shard {shard} is gone") from failed
+        return True
+
     # -- read ------------------------------------------------------------------------------------
 
     def period_status(self, tenant: TenantConfig) -> PeriodStatus:
@@ -1461,6 +1537,22 @@ class Ledger:
             f"concurrent requests; retry in a second",
             retry_after_seconds=1,
         )
+
+
+def _first_cancellation_reason(exc: BaseException | None) -> str | None:
+    """The reason code of a cancelled transaction's first item (DynamoDB lists one per item)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = exc.response.get("CancellationReasons") or []
+    if reasons:
+        code: str | None = reasons[0].get("Code")
+        return code
+    listed = str(exc).rpartition("[")[2].rstrip("]").split(",")  # "... reasons [A, None, None]"
+    return listed[0].strip() or None
 
 
 def utc_timestamp(epoch_seconds: float) -> str:

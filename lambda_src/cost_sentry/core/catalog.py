@@ -18,6 +18,12 @@ def _nanos_per_token(usd_per_million: object, what: str) -> int:
     return price_per_million_to_nanos_per_token(parse_decimal(usd_per_million, what), what)
 
 
+def _positive(value: object, model: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"model {model}: minOutputTokensPerSecond must be a positive whole number")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     short_name: str
@@ -28,6 +34,8 @@ class ModelSpec:
     output_nanos_per_token: int
     # Where Converse's missing top_k goes inside additionalModelRequestFields; None: the family has none.
     top_k_path: tuple[str, ...] | None
+    # A conservative floor of the model's output speed: how long max_tokens can take to generate.
+    min_output_tokens_per_second: int = 20
 
     def cost_nanos(self, input_tokens: int, output_tokens: int) -> int:
         return input_tokens * self.input_nanos_per_token + output_tokens * self.output_nanos_per_token
@@ -73,6 +81,7 @@ class Catalog:
                 input_nanos_per_token=_nanos_per_token(price["inputPerMillionUsd"], f"{name} input price"),
                 output_nanos_per_token=_nanos_per_token(price["outputPerMillionUsd"], f"{name} output price"),
                 top_k_path=top_k_paths[family],
+                min_output_tokens_per_second=_positive(entry.get("minOutputTokensPerSecond", 20), name),
             )
         return cls(models=MappingProxyType(parsed))
 

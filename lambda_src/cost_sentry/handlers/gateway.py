@@ -80,6 +80,8 @@ def build_service(
                 aws.client("sts"),
                 client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
                 fallback=shared,
+                new_sessions_per_minute=settings.new_sessions_per_minute,
+                warn=RequestLogger(settings.log_prompts, log_sink).warn,
             )
         else:
             bedrock_clients = shared
@@ -118,8 +120,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         service = _default_service()
     except Exception as exc:
-        # A misconfigured function answers every request with the reason instead of crashing.
+        # A misconfigured function answers every request instead of crashing; the reason (which can
+        # name tables, variables and values) goes to the function's log, never to the caller.
         request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
-        error = GatewayError("gateway_misconfigured", f"the gateway is misconfigured: {exc}")
+        RequestLogger(log_prompts=False, sink=log_stdout).warn(
+            "gateway_misconfigured", requestId=request_id, error=f"{type(exc).__name__}: {exc}"
+        )
+        error = GatewayError(
+            "gateway_misconfigured", "the gateway is misconfigured; its operators have the details in its log"
+        )
         return error_response(error, request_id)
     return handle_event(service, event)

@@ -17,6 +17,8 @@ import jinja2
 
 SQL_DIR = Path(__file__).with_name("sql")
 REPORT_QUERIES = ("spend_by_principal", "spend_by_tag", "spend_by_model", "daily_spend", "spend_by_service")
+# Run only by the reconciliation of estimated charges (reconcile.py), not by every chargeback report.
+RECONCILE_QUERIES = ("spend_by_principal_hour",)
 
 # CUR 2.0 writes a user-defined cost allocation tag `costCenter` into `resource_tags` under the key
 # `user_costCenter` (the `user:` prefix of the Billing console becomes `user_`).
@@ -66,8 +68,9 @@ _environment = jinja2.Environment(
 
 def render(query_name: str, dialect: Dialect, periods: Sequence[str] = ()) -> str:
     """The SQL text of one report query for one engine."""
-    if query_name not in REPORT_QUERIES:
-        raise ValueError(f"unknown report query {query_name!r}; known: {', '.join(REPORT_QUERIES)}")
+    known = REPORT_QUERIES + RECONCILE_QUERIES
+    if query_name not in known:
+        raise ValueError(f"unknown report query {query_name!r}; known: {', '.join(known)}")
     template = _environment.get_template(f"{query_name}.sql")
     return template.render(
         cur_table=dialect.cur_table, tag=dialect.tag, period_filter=dialect.period_filter(periods)
