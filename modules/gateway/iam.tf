@@ -42,8 +42,10 @@ locals {
       {
         Sid    = "LedgerReadWrite"
         Effect = "Allow"
-        # DeleteItem: a settled or released hold item is claimed by deleting it (docs/design.md section 4).
-        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+        # DeleteItem: a settled or released hold item is claimed by deleting it; BatchGetItem: a refill
+        # round or GET /v1/budget reads the head and every shard, each in its own partition (docs/design.md
+        # section 4). No Query: the hot path never reads a key range.
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
         Resource = aws_dynamodb_table.ledger.arn
       },
       {
@@ -110,7 +112,7 @@ locals {
     {
       Sid      = "LedgerReadWrite"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
       Resource = aws_dynamodb_table.ledger.arn
     },
     {
@@ -126,7 +128,7 @@ locals {
     {
       Sid      = "LedgerSweep"
       Effect   = "Allow"
-      Action   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      Action   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       Resource = aws_dynamodb_table.ledger.arn
     },
     {

@@ -1,18 +1,20 @@
 """``make bench`` (ledger part): what the ledger's writes cost in DynamoDB write units, and how fast one
-tenant can go under DynamoDB's 1,000 WCU/s per-item limit.
+tenant can go under DynamoDB's 1,000 WCU/s per partition (and so per item).
 
 (a) WCU per request (reserve + settle) at 1, 100, 1,000 and 5,000 requests in flight: the real Ledger
     writes its items, each write is sized by DynamoDB's rules (cost_sentry.adapters.tables: attribute
     name bytes + value bytes; 1 WCU per started KB of the larger of the old and new item; twice inside
     a transaction) and the item sizes are printed. For comparison, the single-item layout this replaced
     (every hold an attribute of the period item), sized by the same rules.
-(b) The modeled ceiling of one tenant in requests/s for 1-, 5- and 20-second calls: the hottest item's
-    WCU per request against its 1,000 WCU/s, for 1 shard and for the shard count chosen.
+(b) The modeled ceiling of one tenant in requests/s for 1-, 5- and 20-second calls: the hottest
+    partition's WCU per request (a shard's partition: the shard, its holds and its call records) against
+    its 1,000 WCU/s, for 1 shard and for the shard counts chosen.
 (c) A discrete-event simulation: the real Ledger code against scripts/devtools/throttled_dynamodb (an
-    in-memory DynamoDB that enforces 1,000 WCU/s per item on the simulated clock, see there for the
-    partition model), a 2,000+ req/s Poisson load of calls lasting 1 s, past the point where the budget
-    runs out; it prints admissions, denials, throttled writes, the hottest item's peak WCU in any second,
-    and the overspend (spent above the limit), which must be 0.
+    in-memory DynamoDB that enforces 1,000 WCU/s per item and per partition key on the simulated clock:
+    the state before DynamoDB splits anything), a 2,000+ req/s Poisson load of calls lasting 1 s, past
+    the point where the budget runs out; it prints admissions, denials, throttled writes, the hottest
+    item's and partition key's peak WCU in any second, and the overspend (spent above the limit), which
+    must be 0.
 
 Figures are printed, never asserted here (tests/devtools/test_bench_ledger.py checks the invariants).
 """
@@ -39,6 +41,8 @@ from scripts.devtools.throttled_dynamodb import ThrottledDynamoDB
 
 START = 1_795_348_830.0  # 2026-11-22T12:00:30Z
 ITEM_WCU_PER_SECOND = 1_000
+# DynamoDB's limit per partition; a partition key's items start in one partition.
+PARTITION_WCU_PER_SECOND = 1_000
 # The automatic shard count (CONTRACT.md): ceil(requests_per_minute / 6000), 8 without a rate limit.
 DEFAULT_SHARDS = 8
 SIMULATED_RATE = 2_400
@@ -92,6 +96,10 @@ class RequestCost:
     in_flight: int
     total_wcu: int
     hottest_item_wcu: int
+    # The most WCU one partition key took (a shard's partition: shard, hold, call record), and the
+    # tenant's own partition key (the head, credits): 0 per request.
+    hottest_partition_wcu: int
+    tenant_partition_wcu: int
     shard_bytes: int
     head_bytes: int
     hold_bytes: int
@@ -110,18 +118,23 @@ def measure_request(in_flight: int, shards: int = 1) -> RequestCost:
         ledger.reserve(hot, f"held-{number:05d}", WORST)
     before = dict(table.units_by_key)
     reservation = ledger.reserve(hot, "measured", WORST)
-    hold = next(item for item in table.items("hot") if item["sk"]["S"].endswith("#measured"))
+    hold = next(item for item in table.items() if item["sk"]["S"].endswith("#measured"))
     ledger.settle(reservation, call_record("measured", 1_140_000, now[0]))
     spent = {key: units - before.get(key, 0) for key, units in table.units_by_key.items()}
     spent = {key: units for key, units in spent.items() if units}
     shared = {key: units for key, units in spent.items() if key[1].startswith(("PERIOD#", "USER#"))}
+    partitions: Counter[str] = Counter()
+    for (partition, _), units in spent.items():
+        partitions[partition] += int(units)
     items = {(item["pk"]["S"], item["sk"]["S"]): item for item in table.items()}
-    shard_key = ("hot", f"{reservation.period_key}#S{reservation.shard}")
+    shard_key = (f"hot#S{reservation.shard}", f"{reservation.period_key}#S{reservation.shard}")
     call = next(item for key, item in items.items() if key[1].startswith("CALL#"))
     return RequestCost(
         in_flight=in_flight,
         total_wcu=int(sum(spent.values())),
         hottest_item_wcu=int(max(shared.values())),
+        hottest_partition_wcu=max(partitions.values()),
+        tenant_partition_wcu=partitions.get("hot", 0),
         shard_bytes=item_size_bytes(items[shard_key]),
         head_bytes=item_size_bytes(items[("hot", reservation.period_key)]),
         hold_bytes=item_size_bytes(hold),
@@ -162,10 +175,11 @@ def old_layout_wcu(in_flight: int, call_record_bytes: int) -> tuple[int, int]:
 # -- (b) the modeled ceiling ----------------------------------------------------------------------
 
 
-def ceiling_new(hottest_item_wcu: int, shards: int) -> int:
-    """Requests/s until a shard reaches 1,000 WCU/s (requests spread evenly over the shards; the item
-    sizes do not depend on the number in flight, so neither does this)."""
-    return int(ITEM_WCU_PER_SECOND * shards / hottest_item_wcu)
+def ceiling_new(hottest_partition_wcu: int, shards: int) -> int:
+    """Requests/s until a shard's partition reaches 1,000 WCU/s (requests spread evenly over the shards,
+    each shard with its holds and call records in its own partition; the item sizes do not depend on the
+    number in flight, so neither does this)."""
+    return int(PARTITION_WCU_PER_SECOND * shards / hottest_partition_wcu)
 
 
 def ceiling_old(call_seconds: float) -> int:
@@ -199,6 +213,7 @@ class SimulationResult:
     peak_item_wcu: float = 0
     peak_item: str = ""
     head_writes_per_request: float = 0
+    peak_partition_wcu: float = 0
     in_flight_peak: int = 0
     # Seconds into the run of the first budget denial, and what was admitted until then.
     budget_lasted: float | None = None
@@ -236,7 +251,9 @@ def simulate(
     """Poisson arrivals at ``rate``/s for ``seconds``; each admitted call lasts ~``call_seconds`` and
     settles at 30-100 % of its worst case. The budget (USD ``limit_usd``) runs out during the run."""
     clock = _SimulatedTime()
-    table = ThrottledDynamoDB(clock, item_wcu_per_second=ITEM_WCU_PER_SECOND)
+    table = ThrottledDynamoDB(
+        clock, item_wcu_per_second=ITEM_WCU_PER_SECOND, partition_wcu_per_second=PARTITION_WCU_PER_SECOND
+    )
     ledger = Ledger(
         table, "ledger", hold_lifetime_seconds=150, clock=clock, sleep=clock.sleep, rng=random.Random(seed)
     )
@@ -281,7 +298,7 @@ def simulate(
                 result.settle_failed += 1  # the hold stays: the sweep charges its worst case
     clock.now, clock.offset = START + seconds + 3_600, 0.0  # every hold has expired
     result.swept = ledger.sweep_expired(hot, clock())
-    items = table.items("hot")
+    items = table.items()  # one tenant: every partition key is hot or hot#...
     shard_items = [
         item for item in items if item["sk"]["S"].startswith("PERIOD#") and "#S" in item["sk"]["S"]
     ]
@@ -294,6 +311,7 @@ def simulate(
     peak_key = max(shared, key=lambda key: shared[key])
     result.peak_item, result.peak_item_wcu = peak_key[1], shared[peak_key]
     head_units = table.units_by_key.get(("hot", peak_key[1].split("#S")[0]), 0)
+    result.peak_partition_wcu = max(table.partition_peak.values(), default=0)
     result.head_writes_per_request = head_units / max(result.admitted, 1)
     return result
 
@@ -304,22 +322,29 @@ def simulate(
 def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
     print("Ledger write cost (DynamoDB sizing rules; 1 WCU per started KB, transactions counted twice)")
     print(
-        f"    {'in flight':>9} {'WCU/request':>11} {'hottest item':>12} {'shard B':>8} {'head B':>7} "
-        f"{'hold B':>7} {'call B':>7} | {'before: WCU/req':>15} {'period item B':>13}"
+        f"    {'in flight':>9} {'WCU/request':>11} {'hottest item':>12} {'hottest pk':>10} {'tenant pk':>9} "
+        f"{'shard B':>8} {'head B':>7} {'hold B':>7} {'call B':>7} | {'before: WCU/req':>15} {'period item B':>13}"
     )
     costs = [measure_request(level) for level in levels]
     for cost in costs:
         before_total, _ = old_layout_wcu(cost.in_flight, cost.call_record_bytes)
         print(
-            f"    {cost.in_flight:>9,} {cost.total_wcu:>11} {cost.hottest_item_wcu:>12} {cost.shard_bytes:>8} "
+            f"    {cost.in_flight:>9,} {cost.total_wcu:>11} {cost.hottest_item_wcu:>12} "
+            f"{cost.hottest_partition_wcu:>10} {cost.tenant_partition_wcu:>9} {cost.shard_bytes:>8} "
             f"{cost.head_bytes:>7} {cost.hold_bytes:>7} {cost.call_record_bytes:>7} | "
             f"{before_total:>15} {old_layout_bytes(cost.in_flight):>13,}"
         )
-    hottest = max(cost.hottest_item_wcu for cost in costs)
+    hottest = max(cost.hottest_partition_wcu for cost in costs)
     print("    the hottest item is a shard: 1 WCU for the reserve + 1 for the settle, at every level;")
-    print("    the hold (PutItem; Delete in the claim transaction) and the call record are per request.")
+    print(
+        "    the hottest partition key is that shard's (<tenant>#S<k>): the shard, the hold (PutItem; Delete"
+    )
+    print("    in the claim transaction) and the call record; the tenant's own key (the head) takes none.")
     print()
-    print(f"Modeled ceiling of one tenant, requests/s under {ITEM_WCU_PER_SECOND:,} WCU/s per item")
+    print(
+        f"Modeled ceiling of one tenant, requests/s under {PARTITION_WCU_PER_SECOND:,} WCU/s per partition "
+        f"({hottest} WCU per request on a shard's partition)"
+    )
     columns = (1, DEFAULT_SHARDS, CHOSEN_SHARDS)
     header = " ".join(f"{f'{count} shard' + ('s' if count > 1 else ''):>10}" for count in columns)
     print(f"    {'call length':>11} {header} | {'before':>6}")
@@ -329,18 +354,19 @@ def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
     print(
         f"    ({CHOSEN_SHARDS} shards: the automatic count for {SIMULATED_RATE * 60:,} requests per minute)"
     )
-    total = costs[-1].total_wcu
+    per_item = ITEM_WCU_PER_SECOND // max(cost.hottest_item_wcu for cost in costs)
     print(
-        f"    DynamoDB partition: all of a tenant's items share its partition key; until DynamoDB splits the\n"
-        f"    collection for heat (by sort key) one partition's 1,000 WCU/s carries all {total} WCU of a request:\n"
-        f"    {ITEM_WCU_PER_SECOND // total:,} req/s. The per-item figures above hold once hot items sit apart."
+        f"    Each shard has its own partition key, so these hold from the first second, with no split for heat.\n"
+        f"    What remains: one shard carries {ceiling_new(hottest, 1):,} req/s (its partition; the shard item alone\n"
+        f"    would carry {per_item:,}), and one end user with a per-user budget {per_item:,} req/s (the user's item,\n"
+        f"    in its own partition <tenant>#U#<user>)."
     )
     print()
     for shards in (CHOSEN_SHARDS, DEFAULT_SHARDS, 1):
         run = simulate(rate=rate, seconds=seconds, shards=shards)
         print(
             f"Simulation ({shards} shard{'s' if shards > 1 else ''}): Poisson {rate:,.0f} req/s for {seconds:g} s, "
-            f"1 s calls, 1,000 WCU/s per item, budget USD {run.limit_nanos / 1e9:g}"
+            f"1 s calls, 1,000 WCU/s per item and per partition key, budget USD {run.limit_nanos / 1e9:g}"
         )
         offered = run.admitted + sum(run.denied.values()) + run.unavailable
         print(
@@ -357,7 +383,8 @@ def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
             f"{run.settle_failed:,}, swept {run.swept:,}, peak in flight {run.in_flight_peak:,}"
         )
         print(
-            f"    hottest item {run.peak_item}: peak {run.peak_item_wcu:,.0f} WCU in one second; "
+            f"    hottest item {run.peak_item}: peak {run.peak_item_wcu:,.0f} WCU in one second, hottest "
+            f"partition key {run.peak_partition_wcu:,.0f}; "
             f"head WCU per admitted request {run.head_writes_per_request:.3f}"
         )
         print(

@@ -1,7 +1,7 @@
 """An in-memory DynamoDB stand-in that enforces DynamoDB's per-item write throughput, for the ledger bench.
 
-It answers the low-level client calls the ledger makes (GetItem, PutItem, UpdateItem, DeleteItem, Query,
-TransactWriteItems) with the same shapes and errors as boto3, evaluating the expression grammar the
+It answers the low-level client calls the ledger makes (GetItem, BatchGetItem, PutItem, UpdateItem,
+DeleteItem, Query, TransactWriteItems) with the same shapes and errors as boto3, evaluating the expression grammar the
 ledger uses (SET/ADD/REMOVE, ``if_not_exists``, ``attribute_(not_)exists``, comparisons, AND/OR, BETWEEN,
 ``begins_with``). Every write is charged by DynamoDB's sizing rules (cost_sentry.adapters.tables: 1 WCU
 per started KB of the larger of the old and new item, twice inside a transaction, a failed condition
@@ -9,12 +9,10 @@ still charged) to a token bucket of ``item_wcu_per_second`` for that item, refil
 simulation's clock; an empty bucket answers ``ProvisionedThroughputExceededException`` and applies
 nothing, as DynamoDB does.
 
-Partitions: DynamoDB caps a partition at 1,000 WCU/s and one item at 1,000 WCU/s. A tenant's items share
-its partition key, so they start in one partition; under sustained load DynamoDB splits a partition by
-sort key ("split for heat", available because the ledger table has no local secondary index) until a hot
-item can sit alone. The stand-in models that split state: each item is its own partition, so the binding
-limit is the per-item one. ``partition_wcu_per_second`` additionally caps the whole item collection of a
-partition key (the state before any split) when set.
+Partitions: DynamoDB caps a partition at 1,000 WCU/s and one item at 1,000 WCU/s; a partition key's
+items start in one partition. ``partition_wcu_per_second`` caps each partition key's whole item
+collection (the state before DynamoDB splits anything for heat); without it only the per-item limit
+binds (each item its own partition).
 
 Single-threaded: the bench's discrete-event simulation runs one ledger call at a time, which is also the
 atomicity DynamoDB gives each item.
@@ -247,6 +245,8 @@ class ThrottledDynamoDB:
         self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}
         self.units_by_key: dict[tuple[str, str], float] = {}
         self.peak: dict[tuple[str, str], float] = {}
+        # The most WCU one partition key took in any one second.
+        self.partition_peak: dict[str, float] = {}
         self.throttled = 0
         self.calls: dict[str, int] = {}
         self._window: dict[tuple[tuple[str, str], int], float] = {}
@@ -283,6 +283,9 @@ class ThrottledDynamoDB:
             window = (key, second)
             self._window[window] = self._window.get(window, 0) + units
             self.peak[key] = max(self.peak.get(key, 0), self._window[window])
+            partition = ((key[0], ""), second)
+            self._window[partition] = self._window.get(partition, 0) + units
+            self.partition_peak[key[0]] = max(self.partition_peak.get(key[0], 0), self._window[partition])
 
     @staticmethod
     def _key_of(key: Item) -> tuple[str, str]:
@@ -310,6 +313,14 @@ class ThrottledDynamoDB:
         self._count("GetItem")
         item = self._items.get(self._key_of(Key))
         return {"Item": dict(item)} if item else {}
+
+    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self._count("BatchGetItem")
+        responses: dict[str, list[Item]] = {}
+        for table, request in RequestItems.items():
+            found = [self._items.get(self._key_of(key)) for key in request["Keys"]]
+            responses[table] = [dict(item) for item in found if item]
+        return {"Responses": responses, "UnprocessedKeys": {}}
 
     def put_item(self, *, TableName: str, Item: Item, **_: Any) -> dict[str, Any]:
         self._count("PutItem")

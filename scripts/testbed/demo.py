@@ -247,15 +247,13 @@ def send_traffic(stack: LocalStack, say: Callable[[str], None], time_box: float)
 def period_counters(stack: LocalStack, tenant_id: str) -> dict[str, int]:
     """The tenant's period counters (head and shards summed) and its outstanding holds, from the ledger
     (fresh tables: the current period only)."""
+    from cost_sentry.adapters.ledger import read_tenant_items
+
     totals: Counter[str] = Counter()
+    client = stack.client("dynamodb")
     for prefix in ("PERIOD#", "HOLD#"):
-        response = stack.client("dynamodb").query(
-            TableName=stack.ledger_table,
-            KeyConditionExpression="pk = :tenant AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
-            ConsistentRead=True,
-        )
-        for item in response.get("Items", []):
+        # The tenant's items span its partitions (one per shard): the ledger's own reader finds them all.
+        for item in read_tenant_items(client, stack.ledger_table, tenant_id, prefix):
             if prefix == "HOLD#":
                 totals["holds"] += 1  # an in-flight reservation (docs/design.md section 4)
                 continue
@@ -268,22 +266,10 @@ def period_counters(stack: LocalStack, tenant_id: str) -> dict[str, int]:
 
 def estimated_calls(stack: LocalStack, tenant_id: str) -> int:
     """Call records charged at the worst case: failures Bedrock may have billed."""
-    pages = (
-        stack.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=stack.ledger_table,
-            KeyConditionExpression="pk = :tenant AND begins_with(sk, :call)",
-            FilterExpression="estimated = :yes",
-            ExpressionAttributeValues={
-                ":tenant": {"S": tenant_id},
-                ":call": {"S": "CALL#"},
-                ":yes": {"BOOL": True},
-            },
-            ConsistentRead=True,
-        )
-    )
-    return sum(page["Count"] for page in pages)
+    from cost_sentry.adapters.ledger import read_tenant_items
+
+    records = read_tenant_items(stack.client("dynamodb"), stack.ledger_table, tenant_id, "CALL#")
+    return sum(1 for record in records if record.get("estimated", {}).get("BOOL"))
 
 
 def emf_totals(documents: Sequence[dict[str, Any]]) -> dict[str, Counter[str]]:

@@ -213,3 +213,39 @@ def test_status_sums_the_head_and_every_shard(tables, clock):
     )
     assert status.available_nanos == 500_000_000 - 40_000 - 100_000
     assert status.shards >= 1
+
+
+def test_each_shard_is_its_own_partition_and_readers_find_shards_added_and_removed_mid_period(tables, clock):
+    """Shard k, its holds and its call records live under pk = sales#S<k>; the head records the most shards
+    the period used, so a refill, GET /v1/budget and the sweep still read a shard after the count drops."""
+    ledger = ledger_for(tables, clock)
+    two = make_tenant(budget={"limitUsd": "1.00"}, ledger={"shards": 2})
+    four = replace(two, ledger_shards=4)
+    one = replace(two, ledger_shards=1)
+    settled = ledger.reserve(two, "first", worst(1_000))
+    ledger.settle(settled, record("first", 600))
+    # Raised to four: requests land on the new shards too (the head is raised before they are funded).
+    held = [ledger.reserve(four, f"r{number}", worst(1_000)) for number in range(40)]
+    assert max(reservation.shard for reservation in held) >= 2
+    late = next(reservation for reservation in held if reservation.shard >= 2)
+    items = tables.ledger_items("sales")
+    by_sort_key = {item["sk"]["S"]: item["pk"]["S"] for item in items}
+    assert by_sort_key[PERIOD] == "sales" and n(items_by_key(tables)[PERIOD], "shards") == 4
+    for reservation in [settled, *held]:
+        assert by_sort_key[f"{PERIOD}#S{reservation.shard}"] == f"sales#S{reservation.shard}"
+    for reservation in held:
+        assert by_sort_key[f"HOLD#2026-11#{reservation.request_id}"] == f"sales#S{reservation.shard}"
+    [call] = tables.call_records("sales")
+    assert (call["pk"]["S"], call["tenant"]["S"]) == (f"sales#S{settled.shard}", "sales")
+
+    # Lowered to one: the status and the sweep still see every shard the period used.
+    status = ledger.period_status(one)
+    assert status.shards == len({reservation.shard for reservation in [settled, *held]})
+    assert (status.spent_nanos, status.held_nanos, status.in_flight) == (600, 40_000, 40)
+    for reservation in held:
+        if reservation is not late:
+            ledger.release(reservation)
+    clock.advance(HOLD_SECONDS + 1)
+    assert ledger.sweep_expired(one, clock()) == 1  # the hold on shard >= 2, which config no longer has
+    status = ledger.period_status(one)
+    assert (status.spent_nanos, status.held_nanos, status.in_flight) == (1_600, 0, 0)

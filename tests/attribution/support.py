@@ -86,15 +86,15 @@ class Tables:
 
     def period_item(self, tenant_id: str, period: str) -> dict[str, Any] | None:
         """The period's head and shards summed into one item (tests.service.conftest.period_view)."""
+        from cost_sentry.adapters.ledger import read_tenant_items
         from tests.service.conftest import period_view
 
-        items = self.client.query(
-            TableName=self.ledger,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
-            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":period": {"S": f"PERIOD#{period}"}},
-            ConsistentRead=True,
-        )["Items"]
-        return period_view(items) or None
+        return period_view(read_tenant_items(self.client, self.ledger, tenant_id, f"PERIOD#{period}")) or None
+
+    def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
+        from cost_sentry.adapters.ledger import read_tenant_items
+
+        return read_tenant_items(self.client, self.ledger, tenant_id, "CALL#")
 
     def put_period(
         self, tenant_id: str, period: str, *, limit_nanos: int, available_nanos: int, spent_nanos: int = 0
@@ -110,7 +110,7 @@ class Tables:
         self.client.put_item(TableName=self.ledger, Item=head)
         if spent_nanos:
             shard = {
-                "pk": {"S": tenant_id},
+                "pk": {"S": f"{tenant_id}#S0"},  # each shard in its own partition
                 "sk": {"S": f"PERIOD#{period}#S0"},
                 "allocated_nanos": {"N": str(spent_nanos)},
                 "available_nanos": {"N": "0"},

@@ -1,15 +1,21 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from cost_sentry.core.periods import (
     hold_key,
+    ledger_partition,
     minute_key,
     period_end,
     period_key,
+    previous_period_key,
     seconds_to_next_minute,
     seconds_to_period_end,
     shard_index,
     shard_key,
+    shard_partition,
     user_key,
+    user_partition,
 )
 
 
@@ -54,3 +60,22 @@ def test_the_ledgers_sort_keys():
     assert shard_index("PERIOD#2026-11", "PERIOD#2026-11-22#S1") is None  # another period
     assert hold_key("PERIOD#2026-11-22", "r-1") == "HOLD#2026-11-22#r-1"
     assert user_key("PERIOD#2026-11", "alice") == "USER#2026-11#alice"
+
+
+def test_each_shard_and_each_user_has_its_own_partition():
+    assert ledger_partition("acme", "PERIOD#2026-11") == "acme"  # the head
+    assert ledger_partition("acme", "PERIOD#2026-11-22") == "acme"
+    assert ledger_partition("acme", "PERIOD#2026-11#S3") == shard_partition("acme", 3) == "acme#S3"
+    assert ledger_partition("acme", "PERIOD#2026-11-22#S12") == "acme#S12"
+    assert (
+        ledger_partition("acme", "USER#2026-11#al#ice") == user_partition("acme", "al#ice") == "acme#U#al#ice"
+    )
+    assert ledger_partition("acme", "CREDIT#r-1") == "acme"
+    with pytest.raises(ValueError, match="shard_partition"):
+        ledger_partition("acme", "HOLD#2026-11#r-1")
+
+
+def test_the_previous_period():
+    assert previous_period_key("MONTHLY", ts(2026, 11, 22, 14, 35, 0)) == "PERIOD#2026-10"
+    assert previous_period_key("MONTHLY", ts(2026, 1, 1, 0, 0, 0)) == "PERIOD#2025-12"
+    assert previous_period_key("DAILY", ts(2026, 11, 1, 0, 0, 1)) == "PERIOD#2026-10-31"

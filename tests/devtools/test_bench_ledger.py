@@ -41,8 +41,13 @@ def test_the_stand_in_leaves_exactly_the_items_moto_leaves(tables, clock):
     _exercise(tables.client, tables.ledger, clock)
     stand_in = ThrottledDynamoDB(clock, item_wcu_per_second=float("inf"))
     _exercise(stand_in, "ledger", clock)
-    on_moto = sorted(tables.ledger_items("sales"), key=lambda item: item["sk"]["S"])
-    assert on_moto == stand_in.items("sales")
+    on_moto = sorted(tables.ledger_items("sales"), key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+    assert on_moto == stand_in.items()
+    # Each shard, with its holds and call records, in its own partition; each user in the user's.
+    partitions = {(item["pk"]["S"], item["sk"]["S"].split("#", 1)[0]) for item in on_moto}
+    assert {pk for pk, kind in partitions if kind in ("HOLD", "CALL")} <= {f"sales#S{k}" for k in range(3)}
+    assert {pk for pk, kind in partitions if kind == "USER"} == {"sales#U#u"}
+    assert {kind for pk, kind in partitions if pk == "sales"} == {"PERIOD"}  # the head only
 
 
 def test_the_stand_in_refuses_writes_past_the_per_item_rate_and_applies_nothing():
@@ -73,8 +78,11 @@ def test_wcu_per_request_is_flat_with_the_number_in_flight():
     costs = [bench_ledger.measure_request(level) for level in (1, 100, 1_000)]
     assert {cost.total_wcu for cost in costs} == {7}
     assert {cost.hottest_item_wcu for cost in costs} == {2}
+    # Every write of a request is in its shard's partition; the tenant's own partition key takes none.
+    assert {cost.hottest_partition_wcu for cost in costs} == {7}
+    assert {cost.tenant_partition_wcu for cost in costs} == {0}
     assert max(cost.shard_bytes for cost in costs) - min(cost.shard_bytes for cost in costs) <= 4
-    assert bench_ledger.ceiling_new(2, bench_ledger.CHOSEN_SHARDS) >= 2_000
+    assert bench_ledger.ceiling_new(7, bench_ledger.CHOSEN_SHARDS) >= 2_000
 
 
 @pytest.mark.slow
@@ -86,5 +94,5 @@ def test_the_simulated_2400_per_second_load_never_overspends_and_pays_every_call
     assert run.admitted > 0
     if shards == bench_ledger.CHOSEN_SHARDS:
         # Spread over enough shards the load fits: nothing throttled out, and the budget ran out.
-        assert run.unavailable == 0 and run.peak_item_wcu <= 1_100
+        assert run.unavailable == 0 and run.peak_item_wcu <= 1_100 and run.peak_partition_wcu <= 1_100
         assert run.denied["budget_exhausted"] > 0

@@ -81,16 +81,9 @@ def call(
 
 
 def raw_ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
-    client = stack.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("query").paginate(
-        TableName=stack.ledger_table,
-        KeyConditionExpression="pk = :tenant AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
-        ConsistentRead=True,
-    ):
-        items.extend(page["Items"])
-    return items
+    from cost_sentry.adapters.ledger import read_tenant_items
+
+    return read_tenant_items(stack.client("dynamodb"), stack.ledger_table, tenant_id, prefix)
 
 
 def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:

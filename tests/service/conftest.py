@@ -31,25 +31,14 @@ class Tables:
         return period_view(self.ledger_items(tenant_id))
 
     def ledger_items(self, tenant_id: str, prefix: str = "") -> list[dict[str, Any]]:
-        condition, values = "pk = :pk", {":pk": {"S": tenant_id}}
-        if prefix:
-            condition, values[":prefix"] = "pk = :pk AND begins_with(sk, :prefix)", {"S": prefix}
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.ledger,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ConsistentRead=True,
-        )
-        return [item for page in pages for item in page["Items"]]
+        """Every ledger item of the tenant, in all its partitions (the head's, each shard's, each
+        user's)."""
+        from cost_sentry.adapters.ledger import read_tenant_items
+
+        return read_tenant_items(self.client, self.ledger, tenant_id, prefix)
 
     def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.ledger,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :call)",
-            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":call": {"S": "CALL#"}},
-            ConsistentRead=True,
-        )
-        return [item for page in pages for item in page["Items"]]
+        return self.ledger_items(tenant_id, "CALL#")
 
     def put_tenant(self, document: dict[str, Any]) -> None:
         self.client.put_item(

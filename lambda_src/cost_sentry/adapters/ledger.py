@@ -29,15 +29,18 @@ from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.periods import (
     hold_key,
+    ledger_partition,
     minute_key,
     period_key,
+    previous_period_key,
     seconds_to_next_minute,
     seconds_to_period_end,
     shard_index,
     shard_key,
+    shard_partition,
     user_key,
 )
-from cost_sentry.core.tenants import TenantConfig
+from cost_sentry.core.tenants import MAX_LEDGER_SHARDS, TenantConfig
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +297,7 @@ class Ledger:
         call = getattr(self._client, operation)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             try:
-                if operation != "transact_write_items":
+                if operation not in {"transact_write_items", "batch_get_item"}:
                     request.setdefault("TableName", self._table)
                 response: dict[str, Any] = call(**request)
                 return response
@@ -325,8 +328,13 @@ class Ledger:
         return self._send("update_item", Key=self._key(tenant_id, sort_key), **request)
 
     @staticmethod
-    def _key(tenant_id: str, sort_key: str) -> dict[str, Any]:
-        return {"pk": {"S": tenant_id}, "sk": {"S": sort_key}}
+    def _key(tenant_id: str, sort_key: str, shard: int | None = None) -> dict[str, Any]:
+        """The item's key: a shard, and the holds and call records of a shard (``shard``), in the
+        shard's own partition; a user item in the user's; the head in the tenant's (core/periods.py)."""
+        partition = (
+            shard_partition(tenant_id, shard) if shard is not None else ledger_partition(tenant_id, sort_key)
+        )
+        return {"pk": {"S": partition}, "sk": {"S": sort_key}}
 
     # -- reserve ---------------------------------------------------------------------------------
 
@@ -485,7 +493,7 @@ class Ledger:
                 last_reason = self._shard_reason(tenant, index, failed.item, cost, tokens, now)
             if round_number == MAX_REFILL_ROUNDS:
                 break
-            snapshot = self._snapshot(tenant.tenant_id, key)
+            snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
             snapshot, tenant = self._prepare_head(tenant, key, snapshot, reload_tenant)
             limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
             if snapshot.blocked:
@@ -559,34 +567,43 @@ class Ledger:
             return "tokens" if _int(old, "available_nanos") >= cost else "budget"
         return "budget"
 
-    def _snapshot(self, tenant_id: str, key: str) -> _Snapshot:
-        """The head and all shards of the period: one Query (``BETWEEN`` excludes other periods)."""
-        items: list[Mapping[str, Any]] = []
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :head AND :last",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": tenant_id},
-                ":head": {"S": key},
-                ":last": {"S": f"{key}#S~"},
-            },
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._send("query", idempotent=True, **request)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        snapshot = _Snapshot(head=None)
-        for item in items:
-            sort_key = item["sk"]["S"]
-            if sort_key == key:
-                snapshot.head = item
-                continue
+    def _snapshot(self, tenant_id: str, key: str, shards: int = 1) -> _Snapshot:
+        """The head and all shards of the period, strongly consistent: one BatchGetItem of the head and
+        shards 0..``shards``-1 (each shard is in its own partition), and a second one only when the head
+        records more shards used this period (``shards``, a high-water mark)."""
+        items = self._get_many(tenant_id, [key, *(shard_key(key, index) for index in range(shards))])
+        head = items.get(key)
+        used = _int(head or {}, "shards")
+        if used > shards:
+            items |= self._get_many(tenant_id, [shard_key(key, index) for index in range(shards, used)])
+        snapshot = _Snapshot(head=head)
+        for sort_key, item in items.items():
             index = shard_index(key, sort_key)
             if index is not None:
                 snapshot.shards[index] = _Shard(sort_key, item)
         return snapshot
+
+    def _get_many(self, tenant_id: str, sort_keys: list[str]) -> dict[str, Mapping[str, Any]]:
+        """BatchGetItem (100 keys a call), strongly consistent; keys DynamoDB leaves unprocessed (it was
+        throttled) are asked again with jitter, a bounded number of times."""
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(sort_keys), 100):
+            keys = [self._key(tenant_id, sort_key) for sort_key in sort_keys[start : start + 100]]
+            for attempt in range(MAX_WRITE_ATTEMPTS):
+                response = self._send(
+                    "batch_get_item",
+                    idempotent=True,
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}},
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["sk"]["S"]] = item
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+                if attempt == MAX_WRITE_ATTEMPTS - 1:
+                    raise LedgerWriteFailed(ambiguous=False)
+                self._sleep(self._random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)))
+        return found
 
     def _prepare_head(
         self,
@@ -600,7 +617,7 @@ class Ledger:
         head = snapshot.head or {}
         if "limit_nanos" not in head:
             self._create_head(tenant, key, snapshot)
-            return self._snapshot(tenant.tenant_id, key), tenant
+            return self._snapshot(tenant.tenant_id, key, tenant.ledger_shards), tenant
         recorded = _int(head, "limit_nanos")
         recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
         wants_tokens = tenant.tokens_per_period
@@ -640,12 +657,24 @@ class Ledger:
         if tenant.tokens_per_period is not None and recorded_tokens is None:
             self._add_token_limit(tenant, key, snapshot)
             changed = True
+        if _int(head, "shards") < tenant.ledger_shards:
+            # More shards configured: record it before any of them is funded, so every reader of the
+            # period (which reads shards 0..shards-1) sees them.
+            with contextlib.suppress(_ConditionFailed):
+                self._update(
+                    key,
+                    tenant.tenant_id,
+                    UpdateExpression="SET shards = :shards",
+                    ConditionExpression="attribute_not_exists(shards) OR shards < :shards",
+                    ExpressionAttributeValues={":shards": _n(tenant.ledger_shards)},
+                )
+            changed = True
         if changed:
-            snapshot = self._snapshot(tenant.tenant_id, key)
+            snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         if snapshot.pool < 0 and any(shard.available_nanos > 0 for shard in snapshot.shards.values()):
             # A lowered limit not yet clawed back (its budget was held then): do it before funding.
             self._claw_back(tenant.tenant_id, key, snapshot)
-            snapshot = self._snapshot(tenant.tenant_id, key)
+            snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         return snapshot, tenant
 
     def _create_head(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
@@ -961,7 +990,11 @@ class Ledger:
         self, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float
     ) -> None:
         item: dict[str, Any] = {
-            **self._key(reservation.tenant_id, hold_key(reservation.period_key, reservation.request_id)),
+            **self._key(
+                reservation.tenant_id,
+                hold_key(reservation.period_key, reservation.request_id),
+                reservation.shard,
+            ),
             "state": {"S": "held"},
             "shard": _n(reservation.shard),
             "nanos": _n(reservation.nanos),
@@ -1121,7 +1154,9 @@ class Ledger:
     def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
         """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
         transaction. Idempotent (a ClientRequestToken), so any failure is resent. False: already claimed."""
-        hold = self._key(reservation.tenant_id, hold_key(reservation.period_key, reservation.request_id))
+        hold = self._key(
+            reservation.tenant_id, hold_key(reservation.period_key, reservation.request_id), reservation.shard
+        )
         if record is None:
             try:
                 self._send(
@@ -1158,8 +1193,9 @@ class Ledger:
 
     def _call_item(self, record: CallRecord, tenant_id: str, key: str, shard: int) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "pk": {"S": tenant_id},
-            "sk": {"S": f"CALL#{record.timestamp}#{record.request_id}"},
+            **self._key(tenant_id, f"CALL#{record.timestamp}#{record.request_id}", shard),
+            # The partition is the shard's: readers take the tenant from here.
+            "tenant": {"S": tenant_id},
             "requestId": {"S": record.request_id},
             "principal": {"S": record.principal},
             "apiKeyId": {"S": record.api_key_id},
@@ -1190,27 +1226,50 @@ class Ledger:
         conditionally (with an ``estimated`` call record) before its shard is charged, so a settle and
         the sweep never both count it. Returns how many holds were charged."""
         tenant_id = tenant if isinstance(tenant, str) else tenant.tenant_id
+        config = None if isinstance(tenant, str) else tenant
         moment = self._clock() if now is None else now
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :hold)",
-            "FilterExpression": "#expires < :now",
-            "ExpressionAttributeNames": {"#expires": "expires"},
-            "ExpressionAttributeValues": {
-                ":pk": {"S": tenant_id},
-                ":hold": {"S": "HOLD#"},
-                ":now": _n(int(moment)),
-            },
-            "ConsistentRead": True,
-        }
         charged = 0
-        while True:
-            page = self._send("query", idempotent=True, **request)
-            for hold in page.get("Items", []):
-                if self._charge_expired(tenant_id, hold, tenant if not isinstance(tenant, str) else None):
-                    charged += 1
-            if "LastEvaluatedKey" not in page:
-                return charged
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for index in range(self._shards_to_sweep(config, moment)):
+            request: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :hold)",
+                "FilterExpression": "#expires < :now",
+                "ExpressionAttributeNames": {"#expires": "expires"},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": shard_partition(tenant_id, index)},
+                    ":hold": {"S": "HOLD#"},
+                    ":now": _n(int(moment)),
+                },
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self._send("query", idempotent=True, **request)
+                for hold in page.get("Items", []):
+                    if self._charge_expired(tenant_id, hold, config):
+                        charged += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return charged
+
+    def _shards_to_sweep(self, tenant: TenantConfig | None, now: float) -> int:
+        """How many shard partitions may hold holds: the configured count, or more when this period's or
+        the last one's head records more shards used (a lowered count); every possible one (the
+        validation's maximum) when only a tenant id is known."""
+        if tenant is None:
+            return MAX_LEDGER_SHARDS
+        current = period_key(tenant.budget_period, now)
+        previous = previous_period_key(tenant.budget_period, now)
+        counts = [tenant.ledger_shards]
+        for key in (current, previous):
+            head = self._send(
+                "get_item",
+                idempotent=True,
+                Key=self._key(tenant.tenant_id, key),
+                ConsistentRead=True,
+                ProjectionExpression="shards",
+            ).get("Item")
+            counts.append(_int(head or {}, "shards"))
+        return max(counts)
 
     def _charge_expired(self, tenant_id: str, hold: Mapping[str, Any], tenant: TenantConfig | None) -> bool:
         sort_key = hold["sk"]["S"]
@@ -1234,8 +1293,9 @@ class Ledger:
             cost_nanos=nanos,
             estimated=True,
         )
+        shard = _int(hold, "shard")
         if not self._claim_with_record(
-            self._key(tenant_id, sort_key), self._call_item(record, tenant_id, key, _int(hold, "shard"))
+            self._key(tenant_id, sort_key, shard), self._call_item(record, tenant_id, key, shard)
         ):
             return False
         # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
@@ -1247,7 +1307,7 @@ class Ledger:
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
         )
-        self._apply_to_shard(tenant_id, shard_key(key, _int(hold, "shard")), counts)
+        self._apply_to_shard(tenant_id, shard_key(key, shard), counts)
         user = text("user")
         if user:
             self._credit_user_quietly(tenant_id, key, user, counts)
@@ -1269,7 +1329,7 @@ class Ledger:
         configured count into the pool. Returns what moved."""
         moment = self._clock() if now is None else now
         key = period_key(tenant.budget_period, moment)
-        snapshot = self._snapshot(tenant.tenant_id, key)
+        snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         if snapshot.head is None or "limit_nanos" not in snapshot.head:
             return {"rebased": 0, "clawed_back": 0, "drained": 0}
         rebased = 0
@@ -1277,14 +1337,16 @@ class Ledger:
             rebased = (
                 self.move_limit(tenant.tenant_id, key, tenant.budget_limit_nanos, snapshot=snapshot) or 0
             )
-            snapshot = self._snapshot(tenant.tenant_id, key)
+            snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         drained = 0
         for index, shard in snapshot.shards.items():
             surplus = index >= tenant.ledger_shards and shard.available_nanos > 0 and shard.in_flight <= 0
             if surplus and self._debit_shard(tenant.tenant_id, shard.sort_key, shard.available_nanos, 0):
                 self._credit_pool(tenant.tenant_id, key, shard.available_nanos)
                 drained += shard.available_nanos
-        clawed = self._claw_back(tenant.tenant_id, key, self._snapshot(tenant.tenant_id, key))
+        clawed = self._claw_back(
+            tenant.tenant_id, key, self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
+        )
         return {"rebased": rebased, "clawed_back": clawed, "drained": drained}
 
     # -- limit changes and blocks (the budget sync and alert functions) --------------------------
@@ -1392,7 +1454,7 @@ class Ledger:
         return True
 
     def _shard_keys(self, tenant: TenantConfig, key: str) -> list[str]:
-        existing = self._snapshot(tenant.tenant_id, key).shards
+        existing = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards).shards
         return sorted(
             {shard_key(key, index) for index in range(tenant.ledger_shards)}
             | {shard.sort_key for shard in existing.values()}
@@ -1403,6 +1465,7 @@ class Ledger:
     def credit_overcharge(
         self,
         tenant_id: str,
+        shard: int,
         call_sort_key: str,
         request_id: str,
         nanos: int,
@@ -1410,7 +1473,8 @@ class Ledger:
     ) -> bool:
         """Give back a proven overcharge of one estimated call, once (scripts/cli/reports credit).
 
-        The period and the shard charged are read from the call record. One transaction: the credit
+        ``shard`` is the call record's (its partition, and the shard it charged); the period is read from
+        the call record. One transaction: the credit
         item ``CREDIT#<requestId>`` (conditional on not existing, so a second run credits nothing),
         ``credited_nanos`` on the call record, and on that shard ``available`` up and ``spent`` down by
         the same nanos (its allocation is unchanged); the user item likewise when the user has one.
@@ -1418,18 +1482,18 @@ class Ledger:
         """
         if nanos <= 0:
             raise ValueError("a credit must be a positive number of nano-dollars")
-        call_key = self._key(tenant_id, call_sort_key)
+        call_key = self._key(tenant_id, call_sort_key, shard)
         call = self._send("get_item", idempotent=True, Key=call_key, ConsistentRead=True).get("Item")
         if call is None or "period" not in call:
             raise ValueError(f"no call record {call_sort_key} of tenant {tenant_id} with a period")
         key = call["period"]["S"]
-        shard = shard_key(key, _int(call, "shard"))
+        charged = shard_key(key, shard)
         item: dict[str, Any] = {
             **self._key(tenant_id, f"CREDIT#{request_id}"),
             "requestId": {"S": request_id},
             "callSk": {"S": call_sort_key},
             "period": {"S": key},
-            "shard": {"S": shard},
+            "shard": {"S": charged},
             "credited_nanos": _n(nanos),
             "creditedAt": {"S": utc_timestamp(self._clock())},
             **{name: {"S": value} for name, value in evidence.items()},
@@ -1456,7 +1520,7 @@ class Ledger:
                     "ExpressionAttributeValues": {":nanos": _n(nanos)},
                 }
             },
-            {"Update": {"TableName": self._table, "Key": self._key(tenant_id, shard), **give_back}},
+            {"Update": {"TableName": self._table, "Key": self._key(tenant_id, charged), **give_back}},
         ]
         user = call.get("user", {}).get("S")
         if user:
@@ -1469,7 +1533,7 @@ class Ledger:
         except _ConditionFailed as failed:
             if _first_cancellation_reason(failed.__cause__) == "ConditionalCheckFailed":
                 return False  # credited before: once, whatever runs again
-            raise ValueError(f"call record {call_sort_key} or its shard {shard} is gone") from failed
+            raise ValueError(f"call record {call_sort_key} or its shard {charged} is gone") from failed
         return True
 
     # -- read ------------------------------------------------------------------------------------
@@ -1478,7 +1542,7 @@ class Ledger:
         """The tenant's period: the head and every shard, read with one Query and summed."""
         now = self._clock()
         key = period_key(tenant.budget_period, now)
-        snapshot = self._snapshot(tenant.tenant_id, key)
+        snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         head = snapshot.head or {}
         has_head = "limit_nanos" in head
         limit = _int(head, "limit_nanos") if has_head else tenant.budget_limit_nanos
@@ -1553,6 +1617,23 @@ def _first_cancellation_reason(exc: BaseException | None) -> str | None:
         return code
     listed = str(exc).rpartition("[")[2].rstrip("]").split(",")  # "... reasons [A, None, None]"
     return listed[0].strip() or None
+
+
+def read_tenant_items(
+    dynamodb_client: Any, table: str, tenant_id: str, prefix: str = ""
+) -> list[dict[str, Any]]:
+    """Every ledger item of one tenant, across its partitions (its own, each shard's, each user's),
+    optionally only sort keys starting with ``prefix``. A consistent Scan: for tests, the demo and an
+    operator's look, never the request path."""
+    condition = "(pk = :tenant OR begins_with(pk, :partitions))"
+    values: dict[str, Any] = {":tenant": {"S": tenant_id}, ":partitions": {"S": f"{tenant_id}#"}}
+    if prefix:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": prefix}
+    pages = dynamodb_client.get_paginator("scan").paginate(
+        TableName=table, FilterExpression=condition, ExpressionAttributeValues=values, ConsistentRead=True
+    )
+    return [item for page in pages for item in page.get("Items", [])]
 
 
 def utc_timestamp(epoch_seconds: float) -> str:

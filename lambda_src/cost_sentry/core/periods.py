@@ -19,6 +19,13 @@ def period_key(budget_period: str, epoch_seconds: float) -> str:
     return f"PERIOD#{moment:%Y-%m}"
 
 
+def previous_period_key(budget_period: str, epoch_seconds: float) -> str:
+    """The key of the period before the one ``epoch_seconds`` falls in."""
+    moment = _utc(epoch_seconds)
+    start = datetime(moment.year, moment.month, moment.day if budget_period == "DAILY" else 1, tzinfo=UTC)
+    return period_key(budget_period, start.timestamp() - 1)
+
+
 def period_label(budget_period: str, epoch_seconds: float) -> str:
     return period_key(budget_period, epoch_seconds).removeprefix("PERIOD#")
 
@@ -54,6 +61,35 @@ def hold_key(period: str, request_id: str) -> str:
 def user_key(period: str, user: str) -> str:
     """``USER#2026-11#<user>``: one end user's budget in the period."""
     return f"USER#{period.removeprefix('PERIOD#')}#{user}"
+
+
+def shard_partition(tenant_id: str, index: int) -> str:
+    """``acme#S3``: the partition key of shard 3 of tenant ``acme``, and of the holds drawn on it and the
+    call records charged on it (docs/design.md section 4). Tenant ids never contain ``#``."""
+    return f"{tenant_id}#S{index}"
+
+
+def user_partition(tenant_id: str, user: str) -> str:
+    """``acme#U#alice``: the partition key of one end user's budget items."""
+    return f"{tenant_id}#U#{user}"
+
+
+def ledger_partition(tenant_id: str, sort_key: str) -> str:
+    """The partition key of a ledger item whose place follows from its sort key: a shard
+    (``PERIOD#<p>#S<k>``) is in its shard's partition, a user item (``USER#<p>#<user>``) in its user's,
+    the head (``PERIOD#<p>``) and credits in the tenant's own. Holds and call records name their shard
+    explicitly (``shard_partition``)."""
+    if sort_key.startswith("PERIOD#"):
+        _, _, rest = sort_key.partition("#")
+        period, _, shard = rest.partition("#S")
+        if shard.isdigit() and "#" not in period:
+            return shard_partition(tenant_id, int(shard))
+        return tenant_id
+    if sort_key.startswith("USER#"):
+        return user_partition(tenant_id, sort_key.split("#", 2)[2])
+    if sort_key.startswith(("HOLD#", "CALL#")):
+        raise ValueError(f"{sort_key} lives in its shard's partition: use shard_partition")
+    return tenant_id
 
 
 def minute_key(epoch_seconds: float) -> str:

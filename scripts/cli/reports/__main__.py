@@ -303,7 +303,9 @@ def command_credit(args: argparse.Namespace) -> int:
                 "bucketEstimatedNanos": str(bucket.estimated_nanos),
                 "bucketBilledNanos": str(bucket.billed_for_estimated_nanos),
             }
-            if ledger.credit_overcharge(call.tenant, call.sort_key, call.request_id, nanos, evidence):
+            if ledger.credit_overcharge(
+                call.tenant, call.shard, call.sort_key, call.request_id, nanos, evidence
+            ):
                 credited[call.request_id] = nanos
     _print_estimated(buckets, credited)
     if args.out:

@@ -91,14 +91,14 @@ def user_of_call(call: Mapping[str, Any]) -> str:
     principal = str(call.get("principal") or "")
     if principal.startswith("arn:") and ":assumed-role/" in principal:
         return principal.rsplit("/", 1)[-1]
-    return f"{call['pk']}{APP_SESSION_SUFFIX}"
+    return f"{call['tenant']}{APP_SESSION_SUFFIX}"
 
 
 def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, int]]:
     """(tenant, user) -> (USD spent per the ledger, number of calls)."""
     totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0])
     for call in calls:
-        key = (str(call["pk"]), user_of_call(call))
+        key = (str(call["tenant"]), user_of_call(call))
         # A credited overcharge (credit command) is no longer spend.
         totals[key][0] += int(call.get("cost_nanos", 0)) - int(call.get("credited_nanos", 0))
         totals[key][1] += 1
@@ -162,6 +162,7 @@ class EstimatedCall:
     request_id: str
     sort_key: str
     period_key: str
+    shard: int
     charged_nanos: int
     credited_nanos: int
 
@@ -249,7 +250,7 @@ def estimated_buckets(
     for call in calls:
         sort_key = str(call["sk"])
         key = (
-            str(call["pk"]),
+            str(call["tenant"]),
             _hour_of_sort_key(sort_key),
             _principal_of(call),
             str(call.get("modelId") or ""),
@@ -262,6 +263,7 @@ def estimated_buckets(
                     request_id=str(call.get("requestId") or sort_key.rsplit("#", 1)[-1]),
                     sort_key=sort_key,
                     period_key=str(call.get("period") or ""),
+                    shard=int(call.get("shard", 0)),
                     charged_nanos=charged,
                     credited_nanos=int(call.get("credited_nanos", 0)),
                 )

@@ -515,7 +515,7 @@ def synthesize_from_calls(
     # CUR 2.0 hourly granularity: one line per hour, principal, resource and usage type.
     buckets: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     for call in calls:
-        tenant_id = str(call["pk"])
+        tenant_id = str(call["tenant"])
         model = str(call["model"])
         if model not in prices:
             raise SynthError(f"call {call.get('sk')}: model {model!r} is not in the catalog")

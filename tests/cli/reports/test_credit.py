@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 
+from cost_sentry.core.periods import ledger_partition
 from scripts import REPO_ROOT
 from scripts.cli.reports.__main__ import main
 from scripts.cli.reports.ledger import read_call_records
@@ -56,7 +57,8 @@ def dynamodb(aws_endpoint_env: str) -> Any:
 
 def call_item(name: str, hour: str, estimated: bool, tokens_in: int, tokens_out: int, nanos: int) -> dict:
     item: dict[str, Any] = {
-        "pk": {"S": "sales"},
+        "pk": {"S": "sales#S1"},
+        "tenant": {"S": "sales"},
         "sk": {"S": f"CALL#2026-11-05T{hour}:15:00.000Z#{name}"},
         "requestId": {"S": name},
         "principal": {"S": PRINCIPAL},
@@ -99,7 +101,7 @@ def ledger(dynamodb: Any, tmp_path: Path) -> tuple[str, Path]:
         dynamodb.put_item(
             TableName=table,
             Item={
-                "pk": {"S": "sales"},
+                "pk": {"S": ledger_partition("sales", str(item["sk"]))},
                 **{name: {"S": v} if name == "sk" else {"N": str(v)} for name, v in item.items()},
             },
         )
@@ -115,7 +117,8 @@ def ledger(dynamodb: Any, tmp_path: Path) -> tuple[str, Path]:
 
 def period(dynamodb: Any, table: str, sort_key: str = SHARD_KEY) -> dict[str, int]:
     """The shard the calls were charged on (or, with ``sort_key``, another ledger item)."""
-    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "sales"}, "sk": {"S": sort_key}})["Item"]
+    key = {"pk": {"S": ledger_partition("sales", sort_key)}, "sk": {"S": sort_key}}
+    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     names = ("available_nanos", "spent_nanos", "allocated_nanos", "limit_nanos")
     return {name: int(item[name]["N"]) for name in names if name in item}
 
@@ -213,8 +216,8 @@ def test_the_ledger_refuses_a_second_credit_of_one_call_even_when_asked_directly
     sort_key = "CALL#2026-11-05T11:15:00.000Z#E2"
     before = period(dynamodb, table)
 
-    assert writer.credit_overcharge("sales", sort_key, "E2", 1_000, {"hour": "2026-11-05T11"})
-    assert not writer.credit_overcharge("sales", sort_key, "E2", 1_000, {"hour": "2026-11-05T11"})
+    assert writer.credit_overcharge("sales", 1, sort_key, "E2", 1_000, {"hour": "2026-11-05T11"})
+    assert not writer.credit_overcharge("sales", 1, sort_key, "E2", 1_000, {"hour": "2026-11-05T11"})
 
     assert period(dynamodb, table)["spent_nanos"] == before["spent_nanos"] - 1_000
     assert credits(dynamodb, table) == {"E2": 1_000}
