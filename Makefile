@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report plan apply check-account
+.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,7 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.devtools.bench_gateway
+	$(PY) -m scripts.devtools.bench_ledger
 	$(PY) -m scripts.devtools.bench_streaming
 	$(PY) -m scripts.devtools.bench_attribution
 	$(PY) -m scripts.devtools.bench_reports
@@ -62,6 +63,10 @@ prices: ## Catalog prices from the AWS Price List API: offline diff by default; 
 report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]
 	@test -n "$(CUR)" || { echo "CUR is required, for example: make report CUR=downloads/cur2 PERIOD=2026-11"; exit 2; }
 	$(PY) -m scripts.cli.reports chargeback --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) --out build/report
+
+credit: ## Credit back, once, worst-case charges CUR billed less for: make credit CUR=dir PERIOD=2026-11 LEDGER_TABLE=name
+	@test -n "$(CUR)" -a -n "$(PERIOD)" -a -n "$(LEDGER_TABLE)" || { echo "CUR, PERIOD and LEDGER_TABLE are required, for example: make credit CUR=downloads/cur2 PERIOD=2026-11 LEDGER_TABLE=cost-sentry-ledger"; exit 2; }
+	$(PY) -m scripts.cli.reports credit --cur $(CUR) --period $(PERIOD) --ledger-table $(LEDGER_TABLE) --out build/credit
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
 	$(PY) -m scripts.devtools.build_lambda

@@ -98,7 +98,16 @@ resource "aws_api_gateway_integration" "route" {
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
   uri                     = aws_lambda_function.this["gateway"].invoke_arn
-  timeout_milliseconds    = min(var.integration_timeout_ms, var.max_request_seconds * 1000)
+  # As long as a request the gateway accepts on this route may take (README, "Accepted requests can
+  # finish"); the function refuses at validation what cannot finish within it (CONVERSE_/STREAM_TIMEOUT_SECONDS).
+  timeout_milliseconds = local.route_timeout_ms[each.key]
+
+  lifecycle {
+    precondition {
+      condition     = var.bedrock_timeout_seconds * 1000 >= local.route_timeout_ms["converse"] && var.bedrock_timeout_seconds < var.max_request_seconds
+      error_message = "bedrock_timeout_seconds must be at least the /v1/converse integration timeout (or the gateway cuts off generations it accepted) and below max_request_seconds (or the function dies before it settles)."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "api_gateway" {

@@ -48,9 +48,13 @@ locals {
   gateway_statements = concat(
     [
       {
-        Sid      = "LedgerReadWrite"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Sid    = "LedgerReadWrite"
+        Effect = "Allow"
+        # DeleteItem: a settled or released hold item is claimed by deleting it; BatchGetItem: a refill
+        # round or GET /v1/budget reads the head and every shard, each in its own partition (docs/design.md
+        # section 4); ConditionCheckItem: the settle transaction checks the hold. No Query: the hot path
+        # never reads a key range.
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
         Resource = local.table_arns.ledger
       },
       {
@@ -140,9 +144,10 @@ locals {
       Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["limit#*"] } }
     },
     {
-      Sid      = "LedgerMoveLimits"
-      Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      Sid    = "LedgerMoveLimits"
+      Effect = "Allow"
+      # Ledger.move_limit: reads the head and shards (BatchGetItem), rebases and claws back (UpdateItem).
+      Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       Resource = local.table_arns.ledger
     },
   ]
@@ -158,10 +163,27 @@ locals {
       Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["tenant#*"] } }
     },
     {
-      Sid      = "LedgerBlockPeriods"
-      Effect   = "Allow"
-      Action   = ["dynamodb:UpdateItem"]
+      Sid    = "LedgerBlockPeriods"
+      Effect = "Allow"
+      # Ledger.block: reads the block's reason (GetItem) and the shards (BatchGetItem), sets it on each.
+      Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       Resource = local.table_arns.ledger
+    },
+  ]
+
+  # The sweep reads the config and claims hold items (Delete + the call record's Put, one transaction).
+  ledger_sweep_statements = [
+    {
+      Sid      = "LedgerSweep"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      Resource = local.table_arns.ledger
+    },
+    {
+      Sid      = "ConfigRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Scan"]
+      Resource = local.table_arns.config
     },
   ]
 
@@ -169,6 +191,7 @@ locals {
     gateway      = local.gateway_statements
     budget_sync  = local.budget_sync_statements
     budget_alert = local.budget_alert_statements
+    ledger_sweep = local.ledger_sweep_statements
   }
 
   # The asynchronous helpers hand failed events to the dead-letter queue with their own roles.
@@ -176,6 +199,7 @@ locals {
     gateway      = []
     budget_sync  = [local.dead_letter_statement]
     budget_alert = [local.dead_letter_statement]
+    ledger_sweep = [local.dead_letter_statement]
   }
 
   invoker_role_names = { for tenant_id, tenant in local.tenants : tenant_id => tenant.invoker_role_name }

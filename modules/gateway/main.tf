@@ -1,6 +1,6 @@
 # The gateway: a REST API whose only integration is one Lambda function enforcing per-tenant budgets,
-# the two DynamoDB tables it keeps state in, and the two helper functions (budget sync, budget alert)
-# built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
+# the two DynamoDB tables it keeps state in, and the helper functions (budget sync, budget alert, ledger
+# sweep) built from the same zip. IAM lives in iam.tf, the API in api.tf, the tables in tables.tf.
 
 locals {
   tenants = var.tenants # normalized by modules/tenants
@@ -11,6 +11,7 @@ locals {
     gateway      = "${var.name_prefix}-gateway"
     budget_sync  = "${var.name_prefix}-budget-sync"
     budget_alert = "${var.name_prefix}-budget-alert"
+    ledger_sweep = "${var.name_prefix}-ledger-sweep"
   }
 
   common_environment = {
@@ -25,6 +26,14 @@ locals {
     BUDGETS_ACCOUNT_ID = var.account_id
   }
 
+  # How long API Gateway waits per route, never past the function timeout. The streaming route can be
+  # given longer (stream_integration_timeout_ms, after raising the Regional integration timeout quota).
+  route_timeout_ms = {
+    converse        = min(var.integration_timeout_ms, var.max_request_seconds * 1000)
+    converse_stream = min(coalesce(var.stream_integration_timeout_ms, var.integration_timeout_ms), var.max_request_seconds * 1000)
+    budget          = min(var.integration_timeout_ms, var.max_request_seconds * 1000)
+  }
+
   functions = {
     gateway = {
       handler      = "cost_sentry.handlers.gateway.handler"
@@ -36,6 +45,9 @@ locals {
         LOG_PROMPTS                = tostring(var.log_prompts)
         MAX_REQUEST_SECONDS        = tostring(var.max_request_seconds)
         BEDROCK_TIMEOUT_SECONDS    = tostring(var.bedrock_timeout_seconds)
+        CONVERSE_TIMEOUT_SECONDS   = tostring(floor(local.route_timeout_ms["converse"] / 1000))
+        STREAM_TIMEOUT_SECONDS     = tostring(floor(local.route_timeout_ms["converse_stream"] / 1000))
+        NEW_SESSIONS_PER_MINUTE    = tostring(var.new_sessions_per_minute)
         MAX_BODY_BYTES             = tostring(var.max_body_bytes)
         CONFIG_REFRESH_SECONDS     = tostring(var.config_refresh_seconds)
         PROFILE_RESOLVER           = var.profile_resolver
@@ -72,6 +84,18 @@ locals {
       asynchronous = true
       # Messages delivered by any other topic are ignored (service/budgets.py BudgetAlerts).
       environment = merge(local.common_environment, local.budget_environment, { BUDGET_TOPIC_ARN = var.budget_topic_arn })
+    }
+    # Every minute: charges expired holds at their worst case and brings each period to the config
+    # (cost_sentry.handlers.ledger_sweep; schedule in sweep.tf).
+    ledger_sweep = {
+      handler      = "cost_sentry.handlers.ledger_sweep.handler"
+      timeout      = 55
+      memory       = 256
+      reserved     = var.reserve_helper_concurrency ? 1 : null # one sweep at a time
+      asynchronous = true
+      environment = merge(local.common_environment, {
+        CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+      })
     }
   }
 }
@@ -176,23 +200,6 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.data_access, aws_iam_role_policy.gateway_invoke, aws_iam_role_policy.vpc_access]
-}
-
-# A settle that failed is the one case where Bedrock billed a call the ledger may not show: the gateway
-# logs it as `{"event": "settle_failed", ...}` with the whole call record (service/gateway.py), and this
-# filter turns those lines into the SettleFailed metric (core/metrics.py LOG_METRICS) the alarm watches.
-resource "aws_cloudwatch_log_metric_filter" "settle_failed" {
-  name           = "${var.name_prefix}-settle-failed"
-  log_group_name = aws_cloudwatch_log_group.function["gateway"].name
-  pattern        = "{ $.event = \"settle_failed\" }"
-
-  metric_transformation {
-    name          = "SettleFailed"
-    namespace     = var.metrics_namespace
-    value         = "1"
-    default_value = "0"
-    unit          = "Count"
-  }
 }
 
 module "alerts_topic" {

@@ -40,7 +40,7 @@ output "config_table_name" {
 }
 
 output "function_names" {
-  description = "Function key (gateway, budget_sync, budget_alert) -> Lambda function name."
+  description = "Function key (gateway, budget_sync, budget_alert, ledger_sweep) -> Lambda function name."
   value       = { for key, fn in aws_lambda_function.this : key => fn.function_name }
 }
 

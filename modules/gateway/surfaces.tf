@@ -101,6 +101,11 @@ resource "aws_lambda_function" "stream" {
     variables = merge(local.functions.gateway.environment, {
       AWS_LAMBDA_EXEC_WRAPPER = "/var/task/cost_sentry/handlers/stream_bootstrap.sh"
       MAX_REQUEST_SECONDS     = tostring(local.stream_timeout)
+      # Every SDK route streams through API Gateway with the function's own limit, so a generation may
+      # take that long (the gateway refuses at validation what cannot finish in it), and Bedrock's read
+      # timeout covers it while still ending before the function does, so the call settles.
+      STREAM_TIMEOUT_SECONDS  = tostring(local.stream_timeout)
+      BEDROCK_TIMEOUT_SECONDS = tostring(local.stream_timeout - 1)
     })
   }
 

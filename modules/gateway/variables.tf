@@ -354,3 +354,27 @@ variable "sagemaker_shared_endpoints" {
     error_message = "Each shared endpoint needs a SageMaker endpoint ARN and decimal-string rates (USD per million tokens)."
   }
 }
+
+# -- Accepted requests can finish (README): the streaming route's own limit; per-user session flood ---
+
+variable "stream_integration_timeout_ms" {
+  type        = number
+  description = "API Gateway integration timeout of POST /v1/converse-stream, in ms; null = integration_timeout_ms. Raising it past 29000 needs the Service Quotas increase of the Regional integration timeout; the gateway then accepts streamed generations up to it (never past max_request_seconds)."
+  default     = null
+
+  validation {
+    condition     = var.stream_integration_timeout_ms == null ? true : (var.stream_integration_timeout_ms >= 50 && var.stream_integration_timeout_ms <= 900000 && floor(var.stream_integration_timeout_ms) == var.stream_integration_timeout_ms)
+    error_message = "stream_integration_timeout_ms must be null or a whole number between 50 and 900000."
+  }
+}
+
+variable "new_sessions_per_minute" {
+  type        = number
+  description = "NEW_SESSIONS_PER_MINUTE: new per-user STS sessions one tenant may open per UTC minute (per function instance); beyond it a new user gets 429 too_many_new_sessions while known users carry on."
+  default     = 60
+
+  validation {
+    condition     = var.new_sessions_per_minute >= 1 && floor(var.new_sessions_per_minute) == var.new_sessions_per_minute
+    error_message = "new_sessions_per_minute must be a whole number of at least 1."
+  }
+}

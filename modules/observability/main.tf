@@ -68,7 +68,7 @@ resource "aws_cloudwatch_metric_alarm" "gateway" {
 }
 
 # Account-wide, not per tenant: a failed settle means Bedrock billed a call the ledger may not show. The
-# gateway module's log metric filter counts the `settle_failed` log lines as SettleFailed.
+# gateway publishes SettleFailed in its Embedded Metric Format line, also without dimensions (core/metrics.py).
 resource "aws_cloudwatch_metric_alarm" "settle_failed" {
   alarm_name          = "${var.name_prefix}-settle-failed"
   alarm_description   = "The gateway could not settle a billed call in the ledger (SettleFailed, 5 minutes): the log line carries the call record; reconcile it against CUR."

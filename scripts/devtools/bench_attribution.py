@@ -105,7 +105,9 @@ def main() -> None:
     print(f"profile_arn, warm, 1 thread:  {arn:6.2f} us")
 
     factory = default_bedrock_client_factory()
-    real = PerUserSessionClients(LocalSts(), client_factory=factory, max_sessions=10_000)
+    real = PerUserSessionClients(
+        LocalSts(), client_factory=factory, max_sessions_per_tenant=10_000, new_sessions_per_minute=10_000
+    )
     real.client_for(tenant, "warmup")  # loads botocore's service model once, as a cold start does
     users = 200
     tracemalloc.start()

@@ -2,7 +2,8 @@
 
 (a) AWS round trips on the hot path: every botocore client the gateway creates gets a ``before-send``
     hook that counts (service, operation); N warm requests run against the local stack's emulators.
-    Targets: 2 DynamoDB writes (reserve, settle), 0 CloudWatch calls, 0 config lookups once warm.
+    Targets: 4 DynamoDB writes (reserve: shard + hold; settle: shard + hold/call-record transaction),
+    0 CloudWatch calls, 0 config lookups once warm. Their cost in WCU is in bench_ledger.
 (b) The gateway's own CPU per request: the same requests with every AWS call answered in-process
     (``before-send`` returns the responses recorded in (a), so botocore still serializes and parses
     but no socket or emulator runs), measured with ``time.process_time`` over many requests, and
@@ -191,7 +192,7 @@ def bench_round_trips_and_cpu(warm_requests: int, cpu_requests: int) -> None:
             print(f"    {service:<16} {operation:<20} {table:<7} {cold_counts[key]:>5} {per_request:>17.2f}")
         writes, cloudwatch, config = hot_path_figures(warm_counts)
         print(
-            f"    warm: {writes / warm_requests:.2f} DynamoDB writes (target 2), "
+            f"    warm: {writes / warm_requests:.2f} DynamoDB writes (target 4), "
             f"{cloudwatch / warm_requests:.2f} CloudWatch calls (target 0), "
             f"{config / warm_requests:.2f} config lookups (target 0) per request"
         )

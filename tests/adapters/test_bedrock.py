@@ -1,18 +1,28 @@
 from decimal import Decimal
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from cost_sentry.adapters.bedrock import (
     RawEvent,
     StreamEnd,
     TextDelta,
+    UnreadableResponse,
     build_converse_request,
+    call_end_of,
     iter_stream,
     map_bedrock_error,
 )
 from cost_sentry.core.catalog import default_catalog
 from cost_sentry.core.errors import GatewayError
+from cost_sentry.core.outcomes import CallEnd
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import GatewayRequest, Message, Parameters, RequestTags
 
@@ -72,11 +82,12 @@ def error(code: str) -> ClientError:
         (error("ValidationException"), 400, "bedrock_validation"),
         (error("AccessDeniedException"), 403, "model_access_denied"),
         (error("ModelTimeoutException"), 504, "bedrock_timeout"),
-        (error("ModelNotReadyException"), 502, "bedrock_failed"),
+        (error("ModelNotReadyException"), 429, "bedrock_throttled"),
         (error("ServiceUnavailableException"), 502, "bedrock_failed"),
         (error("InternalServerException"), 502, "bedrock_failed"),
         (ReadTimeoutError(endpoint_url="x"), 504, "bedrock_timeout"),
         (EndpointConnectionError(endpoint_url="x"), 502, "bedrock_unreachable"),
+        (ConnectionClosedError(endpoint_url="x"), 502, "bedrock_connection_lost"),
         (RuntimeError("boom"), 502, "bedrock_failed"),
     ],
 )
@@ -177,7 +188,10 @@ def test_a_persistent_throttle_gives_up_after_one_retry():
     "exc",
     [
         ReadTimeoutError(endpoint_url="x"),
+        ConnectionClosedError(endpoint_url="x"),
         error("ModelTimeoutException"),
+        error("InternalServerException"),
+        error("ServiceUnavailableException"),
         error("ServiceQuotaExceededException"),
     ],
 )
@@ -188,3 +202,46 @@ def test_calls_that_may_have_run_are_never_retried(exc):
     with pytest.raises(GatewayError):
         converse(client, {}, sleep=lambda seconds: None)
     assert client.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "end"),
+    [
+        (error("ThrottlingException"), CallEnd.THROTTLED),
+        (error("ModelNotReadyException"), CallEnd.THROTTLED),
+        (error("ServiceQuotaExceededException"), CallEnd.QUOTA_EXCEEDED),
+        (error("ValidationException"), CallEnd.REFUSED_INVALID),
+        (error("AccessDeniedException"), CallEnd.REFUSED_INVALID),
+        (error("ResourceNotFoundException"), CallEnd.REFUSED_INVALID),
+        (error("InternalServerException"), CallEnd.SERVER_ERROR),
+        (error("ServiceUnavailableException"), CallEnd.SERVER_ERROR),
+        (error("ModelTimeoutException"), CallEnd.SERVER_ERROR),
+        (error("ModelErrorException"), CallEnd.SERVER_ERROR),
+        (error("NeverHeardOfItException"), CallEnd.SERVER_ERROR),
+        (ReadTimeoutError(endpoint_url="x"), CallEnd.READ_TIMEOUT),
+        (ConnectionClosedError(endpoint_url="x"), CallEnd.CONNECTION_LOST),
+        (EndpointConnectionError(endpoint_url="x"), CallEnd.NOT_SENT),
+        (ConnectTimeoutError(endpoint_url="x"), CallEnd.NOT_SENT),
+        (SSLError(endpoint_url="x", error="x"), CallEnd.SERVER_ERROR),
+        (RuntimeError("boom"), CallEnd.SERVER_ERROR),
+    ],
+)
+def test_each_failure_is_classified_by_the_outcome_table(exc, end):
+    assert call_end_of(exc) is end
+    # What converse() raises carries the botocore error as its cause: the same answer.
+    wrapped = map_bedrock_error(exc)
+    wrapped.__cause__ = exc
+    assert call_end_of(wrapped) is end
+
+
+def test_an_in_stream_exception_is_classified_by_its_code():
+    with pytest.raises(GatewayError) as caught:
+        list(iter_stream(iter([{"modelStreamErrorException": {"message": "broke"}}])))
+    assert call_end_of(caught.value) is CallEnd.SERVER_ERROR
+    with pytest.raises(GatewayError) as caught:
+        list(iter_stream(iter([{"throttlingException": {"message": "slow"}}])))
+    assert call_end_of(caught.value) is CallEnd.THROTTLED
+
+
+def test_an_unreadable_answer_is_its_own_end():
+    assert call_end_of(UnreadableResponse("no usage")) is CallEnd.UNREADABLE_RESPONSE

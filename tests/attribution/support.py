@@ -85,16 +85,38 @@ class Tables:
         )
 
     def period_item(self, tenant_id: str, period: str) -> dict[str, Any] | None:
-        return self.client.get_item(
-            TableName=self.ledger,
-            Key={"pk": {"S": tenant_id}, "sk": {"S": f"PERIOD#{period}"}},
-            ConsistentRead=True,
-        ).get("Item")
+        """The period's head and shards summed into one item (tests.service.conftest.period_view)."""
+        from cost_sentry.adapters.ledger import read_tenant_items
+        from tests.service.conftest import period_view
 
-    def put_period(self, tenant_id: str, period: str, **numbers: int) -> None:
-        item: dict[str, Any] = {"pk": {"S": tenant_id}, "sk": {"S": f"PERIOD#{period}"}}
-        item.update({name: {"N": str(value)} for name, value in numbers.items()})
-        self.client.put_item(TableName=self.ledger, Item=item)
+        return period_view(read_tenant_items(self.client, self.ledger, tenant_id, f"PERIOD#{period}")) or None
+
+    def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
+        from cost_sentry.adapters.ledger import read_tenant_items
+
+        return read_tenant_items(self.client, self.ledger, tenant_id, "CALL#")
+
+    def put_period(
+        self, tenant_id: str, period: str, *, limit_nanos: int, available_nanos: int, spent_nanos: int = 0
+    ) -> None:
+        """A period as a gateway leaves it: the head with its pool, and one shard with what was spent."""
+        head = {
+            "pk": {"S": tenant_id},
+            "sk": {"S": f"PERIOD#{period}"},
+            "limit_nanos": {"N": str(limit_nanos)},
+            "pool_nanos": {"N": str(available_nanos)},
+            "shards": {"N": "1"},
+        }
+        self.client.put_item(TableName=self.ledger, Item=head)
+        if spent_nanos:
+            shard = {
+                "pk": {"S": f"{tenant_id}#S0"},  # each shard in its own partition
+                "sk": {"S": f"PERIOD#{period}#S0"},
+                "allocated_nanos": {"N": str(spent_nanos)},
+                "available_nanos": {"N": "0"},
+                "spent_nanos": {"N": str(spent_nanos)},
+            }
+            self.client.put_item(TableName=self.ledger, Item=shard)
 
 
 def tenant_document(

@@ -340,7 +340,7 @@ def blocked_period(tables: Tables, tenant_id: str, budgeted_usd: str, source: st
             "pk": {"S": tenant_id},
             "sk": {"S": "PERIOD#2026-11"},
             "limit_nanos": {"N": str(1000 * NANOS)},
-            "available_nanos": {"N": "0"},
+            "pool_nanos": {"N": "0"},
             "blocked": {
                 "M": {
                     "source": {"S": source},

@@ -125,12 +125,7 @@ def test_each_user_calls_bedrock_as_its_own_assumed_role_session(
         None: f"{role}/sales-app",
     }
     # And the ledger's call records name the same users, for the reconciliation with CUR
-    records = tables.client.query(
-        TableName=tables.ledger,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :call)",
-        ExpressionAttributeValues={":pk": {"S": "sales"}, ":call": {"S": "CALL#"}},
-        ConsistentRead=True,
-    )["Items"]
+    records = tables.call_records("sales")
     assert sorted(record.get("user", {}).get("S", "-") for record in records) == sorted(
         ["alice@example.com", "alice@example.com", "bob", "-"]
     )

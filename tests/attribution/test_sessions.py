@@ -165,8 +165,8 @@ def test_credentials_are_renewed_only_within_the_margin_before_expiry(
 
 @pytest.mark.parametrize(
     "user",
-    ["a", "x" * 65, "alice smith", "alice/admin", "élodie", "", "sales-app"],
-    ids=["too-short", "too-long", "space", "slash", "non-ascii", "empty", "reserved-app-name"],
+    ["a", "x" * 65, "alice smith", "alice/admin", "élodie", "", "sales-app", "smith,alice"],
+    ids=["too-short", "too-long", "space", "slash", "non-ascii", "empty", "reserved-app-name", "comma"],
 )
 def test_a_user_that_is_not_a_valid_session_name_is_refused_before_any_sts_call(
     sts: Any, tenant: Tenant, user: str
@@ -185,7 +185,7 @@ def test_a_user_that_is_not_a_valid_session_name_is_refused_before_any_sts_call(
 
 def test_the_cache_is_bounded_and_evicts_the_least_recently_used_user(sts: Any, tenant: Tenant) -> None:
     assume_calls = record_calls(sts, "AssumeRole")
-    sessions = PerUserSessionClients(sts, client_factory=sts_identity_factory, max_sessions=3)
+    sessions = PerUserSessionClients(sts, client_factory=sts_identity_factory, max_sessions_per_tenant=3)
 
     for user in ("u1", "u2", "u3"):
         sessions.client_for(tenant, user)
@@ -254,9 +254,34 @@ def test_an_sts_failure_is_a_clear_gateway_error(tenant: Tenant, clock: FakeCloc
 
     assert isinstance(failed.value, ServiceUnavailable)
     assert failed.value.code == "session_unavailable"
-    assert "Throttling" in failed.value.message
-    assert str(tenant.invoker_role_arn) in failed.value.message
     assert len(sessions) == 0
+
+
+def test_an_sts_failure_tells_the_caller_nothing_internal_and_logs_the_detail(
+    tenant: Tenant, clock: FakeClock
+) -> None:
+    sts = FlakySts(clock)
+    sts.fail = True
+    logged: list[tuple[str, dict[str, Any]]] = []
+    sessions = PerUserSessionClients(
+        sts, client_factory=dict, clock=clock, warn=lambda event, **fields: logged.append((event, fields))
+    )
+
+    with pytest.raises(SessionUnavailableError) as failed:
+        sessions.client_for(tenant, "alice")
+
+    # Neither the invoker role ARN nor STS's own message reach the caller
+    assert str(tenant.invoker_role_arn) not in failed.value.message
+    assert "arn:" not in failed.value.message
+    assert "Rate exceeded" not in failed.value.message and "Throttling" not in failed.value.message
+    # They are in the operator's log
+    [(event, fields)] = logged
+    assert event == "session_unavailable"
+    assert (fields["roleArn"], fields["code"], fields["detail"]) == (
+        tenant.invoker_role_arn,
+        "Throttling",
+        "Rate exceeded",
+    )
 
 
 def test_a_failed_renewal_keeps_serving_valid_credentials_then_fails_once_they_expire(
@@ -285,8 +310,9 @@ def test_a_failed_renewal_keeps_serving_valid_credentials_then_fails_once_they_e
     with pytest.raises(SessionUnavailableError):
         sessions.client_for(tenant, "alice")
 
-    # and a recovered STS serves fresh credentials
+    # and a recovered STS serves fresh credentials once the failure's back-off is over
     sts.fail = False
+    clock.advance(16)
     assert sessions.client_for(tenant, "alice")["AccessKeyId"] == f"ASIA{sts.calls}"
 
 
@@ -372,3 +398,75 @@ def test_the_principal_is_the_role_session_not_the_role_path() -> None:
     assert assumed_role_principal("arn:aws-cn:iam::222222222222:role/r", "sales-app") == (
         "arn:aws-cn:sts::222222222222:assumed-role/r/sales-app"
     )
+
+
+def test_a_refused_user_costs_one_sts_call_per_back_off_not_one_per_request(
+    tenant: Tenant, clock: FakeClock
+) -> None:
+    sts = FlakySts(clock)
+    sts.fail = True
+    sessions = PerUserSessionClients(sts, client_factory=dict, clock=clock, retry_after_failure_seconds=15)
+
+    for _ in range(20):
+        with pytest.raises(SessionUnavailableError):
+            sessions.client_for(tenant, "alice")
+        clock.advance(0.5)  # 20 requests over 10 seconds: inside one back-off window
+
+    assert sts.calls == 1
+    clock.advance(6)
+    with pytest.raises(SessionUnavailableError):
+        sessions.client_for(tenant, "alice")
+    assert sts.calls == 2
+
+
+def test_one_tenants_flood_of_users_never_evicts_another_tenants_sessions(
+    tenant: Tenant, clock: FakeClock
+) -> None:
+    sts = FlakySts(clock)
+    sessions = PerUserSessionClients(
+        sts, client_factory=dict, clock=clock, max_sessions_per_tenant=16, new_sessions_per_minute=1000
+    )
+    support = replace(
+        tenant,
+        tenant_id="support",
+        application_id="support-bot",
+        invoker_role_arn="arn:aws:iam::123456789012:role/cost-sentry-support-invoker",
+    )
+    kept = {user: sessions.client_for(support, user) for user in ("ana", "ben", "cy")}
+    calls_before_flood = sts.calls
+
+    for number in range(300):  # the flood: 300 distinct users from one tenant
+        sessions.client_for(tenant, f"user{number}")
+
+    assert sessions.sessions_of("sales") == 16  # the flood only ever evicts its own tenant's sessions
+    assert sessions.sessions_of("support") == 3
+    assert {user: sessions.client_for(support, user) for user in kept} == kept
+    assert sts.calls == calls_before_flood + 300  # no new STS call for support's users
+
+
+def test_new_sessions_per_tenant_and_minute_are_capped_with_a_429(tenant: Tenant, clock: FakeClock) -> None:
+    from cost_sentry.core.errors import LimitExceeded
+
+    clock.advance(60 - clock() % 60)  # the start of a UTC minute
+    sts = FlakySts(clock)
+    sessions = PerUserSessionClients(sts, client_factory=dict, clock=clock, new_sessions_per_minute=5)
+    support = replace(
+        tenant,
+        tenant_id="support",
+        application_id="support-bot",
+        invoker_role_arn="arn:aws:iam::123456789012:role/cost-sentry-support-invoker",
+    )
+    for number in range(5):
+        sessions.client_for(tenant, f"user{number}")
+
+    with pytest.raises(LimitExceeded) as capped:
+        sessions.client_for(tenant, "user5")
+
+    assert (capped.value.status, capped.value.code) == (429, "too_many_new_sessions")
+    assert capped.value.headers["Retry-After"] == "60"
+    assert sts.calls == 5
+    sessions.client_for(tenant, "user0")  # users already seen still pass
+    sessions.client_for(support, "user0")  # and another tenant has its own allowance
+    clock.advance(60)
+    sessions.client_for(tenant, "user5")  # the next minute opens again
+    assert sts.calls == 7

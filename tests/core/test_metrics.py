@@ -61,6 +61,19 @@ def test_underestimation_adds_its_metric():
     assert document["CostCenter"] == "unknown"
 
 
+def test_alarm_metrics_are_also_published_without_dimensions_for_an_account_wide_alarm():
+    lines: list[str] = []
+    emitter = MetricsEmitter("GenAIRateLimiting", sink=lines.append)
+    emitter.emit(RequestMetrics(settle_failed=True, underestimated=True), 0, {})
+    emitter.emit(RequestMetrics(), 0, {})
+    alarmed, quiet = (json.loads(line) for line in lines)
+    [_, account_wide] = alarmed["_aws"]["CloudWatchMetrics"]
+    assert account_wide["Namespace"] == "GenAIRateLimiting" and account_wide["Dimensions"] == [[]]
+    assert [m["Name"] for m in account_wide["Metrics"]] == ["SettleFailed", "ReservationUnderestimated"]
+    assert (alarmed["SettleFailed"], alarmed["ReservationUnderestimated"]) == (1, 1)
+    assert len(quiet["_aws"]["CloudWatchMetrics"]) == 1 and "SettleFailed" not in quiet
+
+
 def test_dumps_exact_writes_decimals_as_numbers():
     from decimal import Decimal
 

@@ -1,13 +1,21 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from cost_sentry.core.periods import (
-    Hold,
+    hold_key,
+    ledger_partition,
     minute_key,
     period_end,
     period_key,
-    retry_after_for_shortfall,
+    previous_period_key,
     seconds_to_next_minute,
     seconds_to_period_end,
+    shard_index,
+    shard_key,
+    shard_partition,
+    user_key,
+    user_partition,
 )
 
 
@@ -45,36 +53,29 @@ def test_seconds_to_period_end():
     assert seconds_to_period_end("MONTHLY", ts(2026, 11, 30, 23, 0, 0)) == 3600
 
 
-def test_retry_after_waits_for_the_earliest_holds_that_free_enough():
-    now = ts(2026, 11, 22, 12)
-    holds = [Hold("b", 300, 0, int(now) + 90), Hold("a", 200, 0, int(now) + 30)]
-    # 100 available + 200 (expires in 30 s) = 300 < 350; + 300 (expires in 90 s) = 600 >= 350.
-    assert (
-        retry_after_for_shortfall(
-            needed=350, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 90
-    )
-    assert (
-        retry_after_for_shortfall(
-            needed=250, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 30
-    )
+def test_the_ledgers_sort_keys():
+    assert shard_key("PERIOD#2026-11", 3) == "PERIOD#2026-11#S3"
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11#S12") == 12
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11") is None  # the head
+    assert shard_index("PERIOD#2026-11", "PERIOD#2026-11-22#S1") is None  # another period
+    assert hold_key("PERIOD#2026-11-22", "r-1") == "HOLD#2026-11-22#r-1"
+    assert user_key("PERIOD#2026-11", "alice") == "USER#2026-11#alice"
 
 
-def test_retry_after_is_the_period_end_when_holds_cannot_help():
-    now = ts(2026, 11, 22, 12)
-    holds = [Hold("a", 200, 5, int(now) + 30)]
+def test_each_shard_and_each_user_has_its_own_partition():
+    assert ledger_partition("acme", "PERIOD#2026-11") == "acme"  # the head
+    assert ledger_partition("acme", "PERIOD#2026-11-22") == "acme"
+    assert ledger_partition("acme", "PERIOD#2026-11#S3") == shard_partition("acme", 3) == "acme#S3"
+    assert ledger_partition("acme", "PERIOD#2026-11-22#S12") == "acme#S12"
     assert (
-        retry_after_for_shortfall(
-            needed=1000, available=100, holds=holds, amount_of="nanos", budget_period="DAILY", now=now
-        )
-        == 12 * 3600
+        ledger_partition("acme", "USER#2026-11#al#ice") == user_partition("acme", "al#ice") == "acme#U#al#ice"
     )
-    assert (
-        retry_after_for_shortfall(
-            needed=10, available=1, holds=holds, amount_of="tokens", budget_period="DAILY", now=now
-        )
-        == 12 * 3600
-    )
+    assert ledger_partition("acme", "CREDIT#r-1") == "acme"
+    with pytest.raises(ValueError, match="shard_partition"):
+        ledger_partition("acme", "HOLD#2026-11#r-1")
+
+
+def test_the_previous_period():
+    assert previous_period_key("MONTHLY", ts(2026, 11, 22, 14, 35, 0)) == "PERIOD#2026-10"
+    assert previous_period_key("MONTHLY", ts(2026, 1, 1, 0, 0, 0)) == "PERIOD#2025-12"
+    assert previous_period_key("DAILY", ts(2026, 11, 1, 0, 0, 1)) == "PERIOD#2026-10-31"

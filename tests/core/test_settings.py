@@ -45,3 +45,24 @@ def test_values_are_parsed():
 def test_bad_environment_names_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_each_route_gets_its_own_generation_time_limit():
+    defaults = Settings.from_env(BASE)
+    # /v1/converse: API Gateway's default 29 s less the gateway's 2 s; streams: the function's 120 s - 2.
+    assert (defaults.generation_limit_seconds(False), defaults.generation_limit_seconds(True)) == (27, 118)
+    raised = Settings.from_env(
+        {
+            **BASE,
+            "CONVERSE_TIMEOUT_SECONDS": "90",
+            "STREAM_TIMEOUT_SECONDS": "600",
+            "MAX_REQUEST_SECONDS": "300",
+        }
+    )
+    # Never past the function timeout, whatever API Gateway allows.
+    assert (raised.generation_limit_seconds(False), raised.generation_limit_seconds(True)) == (88, 298)
+
+
+def test_limits_that_leave_the_model_no_time_are_refused_at_cold_start():
+    with pytest.raises(SettingsError, match="CONVERSE_TIMEOUT_SECONDS"):
+        Settings.from_env({**BASE, "CONVERSE_TIMEOUT_SECONDS": "2"})

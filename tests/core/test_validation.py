@@ -198,7 +198,7 @@ def test_top_k_is_refused_for_meta():
     assert caught.value.code == "top_k_not_supported"
 
 
-@pytest.mark.parametrize("user", ["a", "x" * 65, "has space", "semi;colon", "ünï"])
+@pytest.mark.parametrize("user", ["a", "x" * 65, "has space", "semi;colon", "ünï", "smith,alice"])
 def test_invalid_user_header(user):
     with pytest.raises(BadRequest) as caught:
         parse_user(user)
@@ -221,3 +221,57 @@ def test_huge_exponents_are_refused_without_expanding_them():
         assert code_of(raw) == "invalid_parameter"
         raw = raw.replace(b"max_tokens", b"temperature")
         assert code_of(raw) == "invalid_parameter"
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (with_messages([{"role": "user", "content": "hi \ud800 there"}]), "prompt.messages[0].content"),
+        (with_messages([{"role": "user", "content": "\udfff"}]), "prompt.messages[0].content"),
+        (with_messages([{"role": "user", "content": "ok \ud83d"}]), "prompt.messages[0].content"),
+        (b'{"model": "\\ud800", "prompt": {}}', "model"),
+        (b'{"tags": {"applicationId": "a\\uDBFF"}}', "tags.applicationId"),
+        (b'{"\\ud800": 1}', "a key of the body"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_400_naming_where(raw, where):
+    with pytest.raises(BadRequest) as caught:
+        parse_request(raw, LIMIT)
+    assert caught.value.code == "invalid_unicode"
+    assert caught.value.message.startswith(where)
+
+
+def test_a_surrogate_pair_is_a_character_and_accepted():
+    raw = with_messages([{"role": "user", "content": "smile \ud83d\ude00"}])  # json.dumps escapes the pair
+    [message] = parse_request(raw, LIMIT).messages
+    assert message.content == "smile \U0001f600"
+
+
+def test_a_max_tokens_that_cannot_finish_in_the_routes_time_is_refused_with_what_fits():
+    # claude-sonnet-4: a conservative 25 tokens/s after 3 s to the first token. /v1/converse on the
+    # default 29 s API Gateway limit leaves 27 s for the model: (27 - 3) x 25 = 600 tokens.
+    spec = default_catalog().get("claude-sonnet-4")
+    assert spec.min_output_tokens_per_second == 25
+    assert check_against_model(Parameters(max_tokens=600), spec, 27) == 600
+    with pytest.raises(BadRequest) as caught:
+        check_against_model(Parameters(max_tokens=601), spec, 27)
+    assert caught.value.code == "generation_too_long"
+    assert "at most 600" in caught.value.message and "/v1/converse-stream" in caught.value.message
+    # The streaming route's longer limit (function timeout 120 s - 2 s): (118 - 3) x 25 = 2875 tokens.
+    assert check_against_model(Parameters(max_tokens=2875), spec, 118, streaming=True) == 2875
+    with pytest.raises(BadRequest, match="lower max_tokens \\(at most 2875 here\\)"):
+        check_against_model(Parameters(max_tokens=2876), spec, 118, streaming=True)
+
+
+def test_without_max_tokens_the_default_is_lowered_to_what_fits():
+    spec = default_catalog().get("claude-sonnet-4")
+    assert check_against_model(Parameters(), spec, 27) == 600  # not the usual 1024
+    assert check_against_model(Parameters(), spec, 118) == DEFAULT_MAX_TOKENS
+    with pytest.raises(BadRequest) as caught:
+        check_against_model(Parameters(), spec, 3)  # no time left after the first token
+    assert caught.value.code == "generation_too_long"
+
+
+def test_every_catalog_model_has_a_conservative_output_speed():
+    for spec in default_catalog().models.values():
+        assert 10 <= spec.min_output_tokens_per_second <= 200, spec.short_name

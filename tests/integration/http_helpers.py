@@ -80,24 +80,27 @@ def call(
         return HttpResult(error.code, dict(error.headers), error.read().decode())
 
 
+def raw_ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
+    from cost_sentry.adapters.ledger import read_tenant_items
+
+    return read_tenant_items(stack.client("dynamodb"), stack.ledger_table, tenant_id, prefix)
+
+
 def ledger_items(stack: LocalStack, tenant_id: str, prefix: str) -> list[dict[str, Any]]:
-    client = stack.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("query").paginate(
-        TableName=stack.ledger_table,
-        KeyConditionExpression="pk = :tenant AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":tenant": {"S": tenant_id}, ":prefix": {"S": prefix}},
-        ConsistentRead=True,
-    ):
-        items.extend({k: _deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
-    return items
+    return [_plain(item) for item in raw_ledger_items(stack, tenant_id, prefix)]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def period_item(stack: LocalStack, tenant_id: str) -> dict[str, Any]:
-    """The tenant's current period counter (empty before its first reservation)."""
-    items = ledger_items(stack, tenant_id, "PERIOD#")
-    assert len(items) <= 1, "a test must not straddle two budget periods"
-    return items[0] if items else {}
+    """The tenant's current period: its head and shards summed, its holds as ``hold_<id>`` (see
+    tests.service.conftest.period_view); empty before its first reservation."""
+    from tests.service.conftest import period_view
+
+    items = raw_ledger_items(stack, tenant_id, "PERIOD#") + raw_ledger_items(stack, tenant_id, "HOLD#")
+    return _plain(period_view(items))
 
 
 def call_records(stack: LocalStack, tenant_id: str) -> list[dict[str, Any]]:

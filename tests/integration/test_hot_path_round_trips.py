@@ -1,5 +1,6 @@
 """The hot path's AWS round trips, counted with botocore hooks on the gateway's own clients (as the bench
-does): a warm request makes exactly one reservation write, one Bedrock call and one settlement write."""
+does): a warm request makes the reservation (the shard's conditional UpdateItem and the hold's PutItem),
+one Bedrock call and the settlement (the shard's UpdateItem and the hold + call record transaction)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def metered() -> Iterator[tuple[LocalStack, AwsCallMeter]]:
         yield stack, meter
 
 
-def test_a_warm_request_makes_two_ledger_writes_one_bedrock_call_and_nothing_else(
+def test_a_warm_request_makes_four_ledger_writes_one_bedrock_call_and_nothing_else(
     metered: tuple[LocalStack, AwsCallMeter],
 ) -> None:
     stack, meter = metered
@@ -49,11 +50,12 @@ def test_a_warm_request_makes_two_ledger_writes_one_bedrock_call_and_nothing_els
 
     assert cold[("dynamodb", "Scan", "config")] == 1  # the one config load of a cold start
     assert dict(warm) == {
-        ("dynamodb", "UpdateItem", "ledger"): WARM_REQUESTS,  # reserve
+        ("dynamodb", "UpdateItem", "ledger"): 2 * WARM_REQUESTS,  # the shard: reserve, then settle
+        ("dynamodb", "PutItem", "ledger"): WARM_REQUESTS,  # the hold
         ("bedrock-runtime", "Converse", ""): WARM_REQUESTS,
-        ("dynamodb", "TransactWriteItems", "ledger"): WARM_REQUESTS,  # settle + call record
+        ("dynamodb", "TransactWriteItems", "ledger"): WARM_REQUESTS,  # hold claimed + call record
     }
-    assert hot_path_figures(warm) == (2 * WARM_REQUESTS, 0, 0)
+    assert hot_path_figures(warm) == (4 * WARM_REQUESTS, 0, 0)
 
 
 def test_the_meter_sees_calls_only_while_measuring(metered: tuple[LocalStack, AwsCallMeter]) -> None:

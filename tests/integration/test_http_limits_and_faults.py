@@ -1,5 +1,6 @@
-"""Over HTTP against the local stack: limits that deny (429, ledger unchanged) and Bedrock faults injected
-in the stand-in (throttle -> 429, 5xx -> 502, too slow -> 504), each with the reservation given back."""
+"""Over HTTP against the local stack: limits that deny (429, ledger unchanged) and Bedrock refusals injected
+in the stand-in (throttle -> 429, validation -> 400), each with the reservation given back. Every other row
+of the outcome table (5xx, timeouts, dropped connections, broken streams) is in test_http_outcome_table.py."""
 
 from __future__ import annotations
 
@@ -142,9 +143,6 @@ def test_a_token_limit_answers_429_token_limit(stack: LocalStack) -> None:
     ("mode", "status", "code"),
     [
         ("throttle", 429, "bedrock_throttled"),
-        ("internal", 502, "bedrock_failed"),
-        ("unavailable", 502, "bedrock_failed"),
-        ("timeout", 504, "bedrock_timeout"),
         ("validation", 400, "bedrock_validation"),
     ],
 )
@@ -169,26 +167,6 @@ def test_a_bedrock_error_maps_to_its_status_and_releases_the_reservation(
     assert records == before[1]
 
 
-def test_bedrock_slower_than_the_gateway_timeout_is_a_504_with_the_reservation_released(
-    stack: LocalStack,
-) -> None:
-    assert stack.bedrock is not None
-    arn = stack.tenants["faulty"].profile_arns["claude-3-haiku"]
-    assert ask(stack, "faulty").status == 200
-    before = ledger_snapshot(stack, "faulty")
-    stack.bedrock.inject_fault(
-        "latency", count=None, model_id=arn, latency_ms=(BEDROCK_TIMEOUT_SECONDS + 2) * 1000
-    )
-
-    response = ask(stack, "faulty")
-
-    assert (response.status, response.error_code) == (504, "bedrock_timeout"), response.text
-    period, records = ledger_snapshot(stack, "faulty")
-    assert holds(period) == {}
-    assert period["available_nanos"] == before[0]["available_nanos"]
-    assert records == before[1]
-
-
 def test_a_transient_throttle_is_retried_by_the_gateway_and_charged_once(stack: LocalStack) -> None:
     assert stack.bedrock is not None
     arn = stack.tenants["faulty"].profile_arns["claude-3-haiku"]
@@ -202,7 +180,9 @@ def test_a_transient_throttle_is_retried_by_the_gateway_and_charged_once(stack: 
     assert [entry["status"] for entry in stack.bedrock.requests()] == [429, 200]
     period, records = ledger_snapshot(stack, "faulty")
     assert records == before[1] + 1
-    assert period["spent_nanos"] == before[0]["spent_nanos"] + usd_to_nanos(response.json()["cost"]["usd"])
+    # .get: under xdist this module's stack can be fresh here (its period item not yet written).
+    spent_before = before[0].get("spent_nanos", 0)
+    assert period["spent_nanos"] == spent_before + usd_to_nanos(response.json()["cost"]["usd"])
 
 
 def test_a_stream_broken_midway_settles_the_reserved_worst_case(stack: LocalStack) -> None:

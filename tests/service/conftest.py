@@ -24,24 +24,21 @@ class Tables:
     config: str
 
     def period_item(self, tenant_id: str) -> dict[str, Any]:
-        """The one period item of a tenant (tests run within one period unless they move the clock)."""
-        items = self.client.query(
-            TableName=self.ledger,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
-            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":period": {"S": "PERIOD#"}},
-            ConsistentRead=True,
-        )["Items"]
-        assert len(items) <= 1
-        return items[0] if items else {}
+        """The tenant's period as one item, as the tests read it: the head and every shard summed
+        (``available_nanos`` = pool + shards, ``tokens_available`` likewise, counters added up) and each
+        hold item listed as ``hold_<request id>``. Empty before anything was written. Tests run within one
+        period unless they move the clock."""
+        return period_view(self.ledger_items(tenant_id))
+
+    def ledger_items(self, tenant_id: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Every ledger item of the tenant, in all its partitions (the head's, each shard's, each
+        user's)."""
+        from cost_sentry.adapters.ledger import read_tenant_items
+
+        return read_tenant_items(self.client, self.ledger, tenant_id, prefix)
 
     def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.ledger,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :call)",
-            ExpressionAttributeValues={":pk": {"S": tenant_id}, ":call": {"S": "CALL#"}},
-            ConsistentRead=True,
-        )
-        return [item for page in pages for item in page["Items"]]
+        return self.ledger_items(tenant_id, "CALL#")
 
     def put_tenant(self, document: dict[str, Any]) -> None:
         self.client.put_item(
@@ -57,6 +54,50 @@ def tables(aws_endpoint_env: str) -> Tables:
     names = Tables(client=client, ledger=f"ledger-{suffix}", config=f"config-{suffix}")
     create_tables(client, names.ledger, names.config)
     return names
+
+
+_SUMMED = ("spent_nanos", "requests", "input_tokens", "output_tokens", "in_flight")
+
+
+def period_view(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Head + shards + holds of one period (DynamoDB's low-level format) as one summed item."""
+    from cost_sentry.core.periods import shard_index
+
+    heads = [
+        item for item in items if item["sk"]["S"].startswith("PERIOD#") and item["sk"]["S"].count("#") == 1
+    ]
+    periods = {item["sk"]["S"].split("#S")[0] for item in items if item["sk"]["S"].startswith("PERIOD#")}
+    assert len(periods) <= 1, f"a test must not straddle two budget periods: {sorted(periods)}"
+    if not periods:
+        return {}
+    [key] = periods
+    head = heads[0] if heads else {}
+    shards = [item for item in items if shard_index(key, item["sk"]["S"]) is not None]
+    view: dict[str, Any] = {"pk": (head or shards[0])["pk"], "sk": {"S": key}}
+    numbers: dict[str, int] = {}
+    if "limit_nanos" in head:
+        numbers["limit_nanos"] = int(head["limit_nanos"]["N"])
+        numbers["available_nanos"] = int(head["pool_nanos"]["N"])
+    if "token_limit" in head:
+        numbers["token_limit"] = int(head["token_limit"]["N"])
+        numbers["tokens_available"] = int(head["tokens_pool"]["N"])
+    if "blocked" in head:
+        view["blocked"] = head["blocked"]
+    for shard in shards:
+        for name, value in shard.items():
+            if (
+                name in _SUMMED
+                or name.startswith("rpm_")
+                or (name in ("available_nanos", "tokens_available") and name in numbers)
+            ):
+                numbers[name] = numbers.get(name, 0) + int(value["N"])
+    view.update({name: {"N": str(value)} for name, value in numbers.items()})
+    for item in items:
+        sort_key = item["sk"]["S"]
+        if sort_key.startswith("HOLD#"):
+            fields = {name: item[name] for name in ("nanos", "tokens", "expires")}
+            view["hold_" + sort_key.split("#", 2)[2]] = {"M": fields}
+    return view
 
 
 def tenant_document(tenant_id: str = "sales", **overrides: Any) -> dict[str, Any]:

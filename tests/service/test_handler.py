@@ -194,11 +194,17 @@ def test_top_k_goes_where_the_family_wants_it(gateway_factory):
         assert gateway.bedrock.calls[-1]["additionalModelRequestFields"] == expected
 
 
-def test_misconfigured_environment_answers_500_with_the_reason(monkeypatch):
+def test_misconfigured_environment_answers_500_generically_and_logs_the_reason(monkeypatch, capsys):
     from cost_sentry.handlers import gateway as module
 
     monkeypatch.setattr(module, "_service", None)
     monkeypatch.delenv("LEDGER_TABLE", raising=False)
     response = module.handler(load_event("converse"), None)
     assert response["statusCode"] == 500
-    assert "LEDGER_TABLE" in json.loads(response["body"])["error"]["message"]
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "gateway_misconfigured"
+    assert "LEDGER_TABLE" not in error["message"] and "required" not in error["message"]
+    [line] = [
+        json.loads(text) for text in capsys.readouterr().out.splitlines() if "gateway_misconfigured" in text
+    ]
+    assert line["event"] == "gateway_misconfigured" and "LEDGER_TABLE" in line["error"]

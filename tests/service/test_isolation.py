@@ -62,12 +62,7 @@ def test_a_budget_raised_by_the_budget_sync_is_not_undone_by_a_stale_container(g
         TableName=gateway.tables.config,
         Item={"pk": {"S": "limit#sales"}, "limitUsd": {"S": "2.00"}, "source": {"S": "budgets"}},
     )
-    gateway.tables.client.update_item(
-        TableName=gateway.tables.ledger,
-        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11"}},
-        UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
-        ExpressionAttributeValues={":new": {"N": "2000000000"}, ":delta": {"N": "1500000000"}},
-    )
+    assert gateway.service.ledger.move_limit("sales", "PERIOD#2026-11", 2_000_000_000) == 1_500_000_000
     response = gateway.handle(load_event("converse", body=converse_body()))
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["budget"]["limitUsd"] == "2.00"

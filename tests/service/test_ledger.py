@@ -1,15 +1,16 @@
-"""The ledger against DynamoDB over HTTP (moto server): reserve, settle, release, reclaim, denials."""
+"""The ledger against DynamoDB over HTTP (moto server): reserve, settle, release, sweep, denials."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
 from cost_sentry.adapters.ledger import CallRecord, Ledger, utc_timestamp
 from cost_sentry.core.errors import LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
-from tests.service.conftest import Clock, Tables, make_tenant
+from tests.service.conftest import Clock, Tables, make_tenant, period_view
 
 HOLD_SECONDS = 150
 
@@ -169,52 +170,53 @@ def test_blocked_tenant(tables, clock):
     ledger = ledger_for(tables, clock)
     tenant = make_tenant(budget={"limitUsd": "1", "period": "DAILY"})
     ledger.release(ledger.reserve(tenant, "r1", worst(1)))
-    tables.client.update_item(
-        TableName=tables.ledger,
-        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11-22"}},
-        UpdateExpression="SET blocked = :t",
-        ExpressionAttributeValues={":t": {"BOOL": True}},
-    )
+    # The budget alert's write (BudgetAlerts goes through the same method): the head and every shard.
+    assert ledger.block(tenant, "PERIOD#2026-11-22", {"source": {"S": "test"}})
     with pytest.raises(LimitExceeded) as caught:
         ledger.reserve(tenant, "r2", worst(1))
     assert caught.value.code == "tenant_blocked"
     assert caught.value.retry_after_seconds == 12 * 3600 - 30
 
 
-def test_expired_hold_of_a_crashed_request_is_reclaimed_by_the_next_denied_reservation(tables, clock):
+def test_an_expired_hold_of_a_crashed_request_is_spent_by_the_sweep_never_given_back(tables, clock):
     ledger = ledger_for(tables, clock)
     tenant = make_tenant(budget={"limitUsd": "0.000001"})
     ledger.reserve(tenant, "crashed", worst(800))  # never settled: the function died
-    with pytest.raises(LimitExceeded):
-        ledger.reserve(tenant, "early", worst(800))
+    assert ledger.sweep_expired(tenant, clock.now) == 0  # not expired yet: nothing to charge
     clock.advance(HOLD_SECONDS + 1)
-    reservation = ledger.reserve(tenant, "later", worst(800))
+    assert ledger.sweep_expired(tenant, clock.now) == 1
+    assert ledger.sweep_expired(tenant, clock.now) == 0  # claimed once
     item = tables.period_item("sales")
-    assert holds(item) == ["hold_later"]
-    assert n(item, "available_nanos") == 200 == reservation.available_after
+    assert holds(item) == []
+    assert n(item, "spent_nanos") == 800  # Bedrock may have billed it: charged at the worst case
+    assert n(item, "available_nanos") == 200
+    assert n(item, "in_flight") == 0
+    [call] = tables.call_records("sales")
+    assert call["estimated"] == {"BOOL": True}
+    assert n(call, "cost_nanos") == 800
+    with pytest.raises(LimitExceeded):
+        ledger.reserve(tenant, "later", worst(800))
 
 
-def test_settle_after_the_hold_was_reclaimed_still_records_the_spend(tables, clock):
+def test_a_settle_after_its_hold_was_swept_records_nothing_twice(tables, clock):
     ledger = ledger_for(tables, clock)
     tenant = make_tenant(budget={"limitUsd": "0.000001"})
     slow = ledger.reserve(tenant, "slow", worst(800))
     clock.advance(HOLD_SECONDS + 1)
-    ledger.reserve(tenant, "other", worst(800))  # reclaims the slow request's hold
+    assert ledger.sweep_expired(tenant, clock.now) == 1
     result = ledger.settle(slow, record("slow", 500))
     assert result.hold_was_reclaimed
     item = tables.period_item("sales")
-    assert n(item, "spent_nanos") == 500
-    # 1000 - 800 (other's hold) - 500 (slow's actual): over-spent, but never lost.
-    assert n(item, "available_nanos") == -300
+    assert (n(item, "spent_nanos"), n(item, "available_nanos"), n(item, "requests")) == (800, 200, 1)
     assert len(tables.call_records("sales")) == 1
 
 
-def test_a_changed_budget_moves_available_by_the_difference(tables, clock):
+def test_a_changed_budget_moves_available_by_the_difference_on_a_fresh_read(tables, clock):
     ledger = ledger_for(tables, clock)
     tenant = make_tenant(budget={"limitUsd": "0.000001"})
     ledger.settle(ledger.reserve(tenant, "r1", worst(600)), record("r1", 600))
     raised = replace(tenant, budget_limit_nanos=5_000)
-    ledger.reserve(raised, "r2", worst(1_000))
+    ledger.reserve(raised, "r2", worst(1_000), reload_tenant=lambda tenant_id: raised)
     item = tables.period_item("sales")
     assert n(item, "limit_nanos") == 5_000
     assert n(item, "available_nanos") == 5_000 - 600 - 1_000
@@ -252,13 +254,8 @@ def test_a_ledger_limit_newer_than_the_cached_config_is_kept(tables, clock):
     ledger = ledger_for(tables, clock)
     stale = make_tenant(budget={"limitUsd": "0.000001"})  # 1000 nanos
     ledger.settle(ledger.reserve(stale, "r1", worst(600)), record("r1", 600))
-    # The budget sync raised the budget to 5000 nanos: ledger first moved by the exact delta.
-    tables.client.update_item(
-        TableName=tables.ledger,
-        Key={"pk": {"S": "sales"}, "sk": {"S": "PERIOD#2026-11"}},
-        UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
-        ExpressionAttributeValues={":new": {"N": "5000"}, ":delta": {"N": "4000"}},
-    )
+    # The budget sync raised the budget to 5000 nanos: the head moved by the exact delta.
+    assert ledger.move_limit("sales", "PERIOD#2026-11", 5_000) == 4_000
     fresh = replace(stale, budget_limit_nanos=5_000)
     reservation = ledger.reserve(stale, "r2", worst(1_000), reload_tenant=lambda tenant_id: fresh)
     assert reservation.limit_nanos == 5_000
@@ -278,12 +275,72 @@ def test_a_request_across_midnight_settles_in_the_period_it_reserved_in(tables, 
     ledger.settle(reservation, record("late", 900))
     fresh = ledger.reserve(tenant, "early", worst(900))  # a new day: the whole budget again
     assert (reservation.period_key, fresh.period_key) == ("PERIOD#2026-11-30", "PERIOD#2026-12-01")
-    items = tables.client.query(
-        TableName=tables.ledger,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={":pk": {"S": "sales"}, ":p": {"S": "PERIOD#"}},
-    )["Items"]
-    by_key = {item["sk"]["S"]: item for item in items}
-    assert n(by_key["PERIOD#2026-11-30"], "spent_nanos") == 900
-    assert n(by_key["PERIOD#2026-12-01"], "available_nanos") == 100
-    assert "spent_nanos" not in by_key["PERIOD#2026-12-01"]
+    items = tables.ledger_items("sales", "PERIOD#")
+    november = period_view([item for item in items if item["sk"]["S"].startswith("PERIOD#2026-11-30")])
+    december = period_view([item for item in items if item["sk"]["S"].startswith("PERIOD#2026-12-01")])
+    assert n(november, "spent_nanos") == 900
+    assert n(december, "available_nanos") == 100
+    assert "spent_nanos" not in december
+
+
+# -- through the handler: the limits the sharded ledger adds -------------------------------------
+
+
+def _handle(gateway, **changes):
+    import json as _json
+
+    from tests.service.conftest import converse_body, load_event
+
+    response = gateway.handle(load_event("converse", body=converse_body(), **changes))
+    return response["statusCode"], _json.loads(response["body"])
+
+
+def test_max_in_flight_is_a_429_too_many_in_flight_through_the_handler(gateway_factory):
+    import json as _json
+
+    from cost_sentry.service.gateway import ApiCall
+    from tests.service.conftest import converse_body, tenant_document
+
+    gateway = gateway_factory(tenant_document(limits={"maxInFlight": 1}, ledger={"shards": 4}))
+    stream = gateway.service.iter_stream_events(
+        ApiCall(request_id="open", api_key_id="key-sales", body=_json.dumps(converse_body()).encode())
+    )
+    next(stream)  # an open stream holds its reservation: one request in flight
+    status, body = _handle(gateway)
+    assert (status, body["error"]["code"]) == (429, "too_many_in_flight")
+    list(stream)  # the stream ends and settles
+    assert _handle(gateway)[0] == 200
+
+
+def test_a_users_budget_is_enforced_through_the_handler_and_other_users_go_on(gateway_factory):
+    from tests.service.conftest import tenant_document
+
+    # Worst case per request 152,500 nanos, actual 13,750: the user's 200,000 fit four requests.
+    gateway = gateway_factory(tenant_document(users={"defaultLimitUsd": "0.0002"}))
+    assert [_handle(gateway, user="alice")[0] for _ in range(4)] == [200] * 4
+    status, body = _handle(gateway, user="alice")
+    assert (status, body["error"]["code"]) == (429, "user_budget_exhausted")
+    assert _handle(gateway, user="bob")[0] == 200
+    assert _handle(gateway)[0] == 200  # no user header: only the tenant's budget applies
+    [alice] = [
+        item for item in gateway.tables.ledger_items("sales", "USER#") if item["sk"]["S"].endswith("#alice")
+    ]
+    assert (n(alice, "spent_nanos"), n(alice, "requests")) == (4 * 13_750, 4)
+
+
+def test_the_budget_route_sums_every_shard(gateway_factory):
+    import json as _json
+
+    from tests.service.conftest import load_event, tenant_document
+
+    gateway = gateway_factory(tenant_document(ledger={"shards": 4}))
+    costs = [_handle(gateway)[1]["cost"]["usd"] for _ in range(12)]
+    shards = {
+        item["sk"]["S"] for item in gateway.tables.ledger_items("sales", "PERIOD#") if "#S" in item["sk"]["S"]
+    }
+    assert len(shards) > 1  # the requests were spread over several shards
+    body = _json.loads(gateway.handle(load_event("budget"))["body"])
+    spent = sum(Decimal(cost) for cost in costs)
+    assert Decimal(body["spentUsd"]) == spent > 0
+    assert Decimal(body["remainingUsd"]) == Decimal("0.50") - spent  # pool + every shard
+    assert (body["requests"], Decimal(body["heldUsd"])) == (12, 0)

@@ -23,6 +23,7 @@ from cost_sentry.core.errors import (
     UpstreamThrottled,
     UpstreamTimeout,
 )
+from cost_sentry.core.outcomes import CallEnd, may_retry
 from cost_sentry.core.pricing import MalformedUsage, Usage, parse_usage
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
@@ -31,18 +32,22 @@ from cost_sentry.core.validation import GatewayRequest
 # The SDK's own retries are off: botocore's standard mode also retries read timeouts, and a model call
 # that timed out on our side may still run (and be billed) on Bedrock's, so a blind retry could pay
 # twice for one recorded call. The gateway retries once itself, and only failures that guarantee no
-# billable work happened (throttled or refused before processing, or never sent). One retry, with a
-# short jittered pause: every attempt runs while the tenant's budget is held, and a throttle that
-# persists is better answered with a 429 the caller backs off on than with load on a shared quota.
+# billable work happened (core/outcomes.py: throttled, or never sent). One retry, with a short
+# jittered pause: every attempt runs while the tenant's budget is held, and a throttle that persists
+# is better answered with a 429 the caller backs off on than with load on a shared quota.
 BEDROCK_MAX_ATTEMPTS = 2
 RETRY_PAUSE_SECONDS = (0.05, 0.25)
 
-_THROTTLED = {"throttlingexception", "servicequotaexceededexception", "toomanyrequestsexception"}
+# Bedrock's error codes (lower case) -> how the call ended (core/outcomes.py decides what that costs).
+# Only answers that prove the model did not run are refusals; a code we do not know is a server error.
+_THROTTLED = {"throttlingexception", "toomanyrequestsexception", "modelnotreadyexception"}
+_QUOTA = {"servicequotaexceededexception"}
 _INVALID = {"validationexception"}
 _DENIED = {"accessdeniedexception"}
+_NOT_FOUND = {"resourcenotfoundexception"}
 _TIMEOUT = {"modeltimeoutexception"}
 _STREAM_EVENTS = ("messageStart", "contentBlockStart", "contentBlockStop", "messageStop")
-_RETRYABLE = {"throttlingexception", "toomanyrequestsexception", "serviceunavailableexception"}
+_REFUSED_INVALID = _INVALID | _DENIED | _NOT_FOUND
 
 
 class BedrockClients(Protocol):
@@ -226,14 +231,58 @@ def _usage(usage: Any, service_tier: Any = None) -> Usage:
         raise UnreadableResponse(f"Bedrock returned unreadable token usage: {exc}") from None
 
 
-def _safe_to_retry(exc: Exception) -> bool:
-    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+class StreamEventException(Exception):
+    """An exception Bedrock delivered inside a ConverseStream (e.g. ``modelStreamErrorException``)."""
 
-    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
-        return True  # the request never reached Bedrock
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def _code_end(code: str) -> CallEnd:
+    normalized = code.lower()
+    if normalized in _THROTTLED:
+        return CallEnd.THROTTLED
+    if normalized in _QUOTA:
+        return CallEnd.QUOTA_EXCEEDED
+    if normalized in _REFUSED_INVALID:
+        return CallEnd.REFUSED_INVALID
+    return CallEnd.SERVER_ERROR
+
+
+def call_end_of(exc: BaseException) -> CallEnd:
+    """How a failed Converse/ConverseStream request ended, from what botocore raised (or what
+    ``converse``/``open_stream`` raised, whose cause is the botocore error).
+
+    Only a failure that proves nothing reached the model is a refusal or "not sent"; anything after the
+    request may have left (a read timeout, a closed connection, an SSL error mid-read, an exception we
+    do not know) may have been billed.
+    """
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ProxyConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, UnreadableResponse):
+        return CallEnd.UNREADABLE_RESPONSE
+    if isinstance(exc, GatewayError) and exc.__cause__ is not None:
+        return call_end_of(exc.__cause__)
+    if isinstance(exc, StreamEventException):
+        return _code_end(exc.code)
     if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "")).lower() in _RETRYABLE
-    return False
+        return _code_end(str(exc.response.get("Error", {}).get("Code", "")))
+    if isinstance(exc, ReadTimeoutError):
+        return CallEnd.READ_TIMEOUT
+    if isinstance(exc, ConnectionClosedError):
+        return CallEnd.CONNECTION_LOST
+    # SSLError is a ConnectionError too, but urllib3 also raises it mid-read: not proof of "not sent".
+    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError | ProxyConnectionError):
+        return CallEnd.NOT_SENT
+    return CallEnd.SERVER_ERROR
 
 
 def _call(
@@ -243,7 +292,7 @@ def _call(
         try:
             return operation(**arguments)
         except Exception as exc:
-            if attempt < BEDROCK_MAX_ATTEMPTS and _safe_to_retry(exc):
+            if attempt < BEDROCK_MAX_ATTEMPTS and may_retry(call_end_of(exc)):
                 sleep(random.uniform(*RETRY_PAUSE_SECONDS))
                 continue
             raise map_bedrock_error(exc) from exc
@@ -303,7 +352,8 @@ def iter_stream(stream: Any) -> Iterator[TextDelta | RawEvent | StreamEnd]:
             else:
                 for name, value in event.items():
                     if name.endswith("Exception"):
-                        raise _error_for_code(name, str(value.get("message", value)))
+                        cause = StreamEventException(name, str(value.get("message", value)))
+                        raise _error_for_code(name, str(value.get("message", value))) from cause
     except GatewayError:
         raise
     except Exception as exc:
@@ -313,21 +363,25 @@ def iter_stream(stream: Any) -> Iterator[TextDelta | RawEvent | StreamEnd]:
 
 def _error_for_code(code: str, message: str) -> GatewayError:
     normalized = code.lower()
-    if normalized in _THROTTLED:
+    if normalized in _THROTTLED | _QUOTA:
         return UpstreamThrottled("bedrock_throttled", f"Bedrock throttled the call: {message}")
     if normalized in _INVALID:
         return BadRequest("bedrock_validation", f"Bedrock refused the request: {message}")
     if normalized in _DENIED:
-        return Forbidden("model_access_denied", f"access to the model was denied: {message}")
+        # Bedrock's message names the calling principal (the invoker role): logged, not answered.
+        return Forbidden(
+            "model_access_denied", "Bedrock denied this tenant's role access to the model or its profile"
+        )
     if normalized in _TIMEOUT:
         return UpstreamTimeout("bedrock_timeout", f"the model timed out: {message}")
-    return UpstreamFailed("bedrock_failed", f"Bedrock failed ({code}): {message}")
+    return UpstreamFailed("bedrock_failed", f"Bedrock failed ({code}); retry later")
 
 
 def map_bedrock_error(exc: BaseException) -> GatewayError:
     """botocore errors -> the gateway's answer (docs/design.md section 5)."""
     from botocore.exceptions import (
         ClientError,
+        ConnectionClosedError,
         ConnectTimeoutError,
         EndpointConnectionError,
         ReadTimeoutError,
@@ -337,6 +391,8 @@ def map_bedrock_error(exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, ReadTimeoutError):
         return UpstreamTimeout("bedrock_timeout", "Bedrock did not answer within the read timeout")
+    if isinstance(exc, ConnectionClosedError):
+        return UpstreamFailed("bedrock_connection_lost", "the connection to Bedrock closed before its answer")
     if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
         return UpstreamFailed("bedrock_unreachable", "Bedrock cannot be reached")
     if isinstance(exc, ClientError):

@@ -41,6 +41,7 @@ class ConfigStore:
         self._directory: TenantDirectory | None = None
         self._loaded_at = 0.0
         self._forced_at = float("-inf")
+        self._forced_ok = False
 
     def directory(self) -> TenantDirectory:
         now = self._clock()
@@ -66,20 +67,29 @@ class ConfigStore:
             return self._directory
 
     def reload_tenant(self, tenant_id: str) -> TenantConfig | None:
-        """Re-read the table now (at most once per ``FORCED_RELOAD_SECONDS``) and return the tenant."""
+        """The tenant from a read of the table that has just succeeded, or None.
+
+        The ledger moves a tenant's limit only on this proof: a reload that failed, or was skipped
+        because one ran less than ``FORCED_RELOAD_SECONDS`` ago and failed, returns None, never the
+        cached config (which may be older than the ledger). Re-reads at most once per
+        ``FORCED_RELOAD_SECONDS``; a read that succeeded within that time is fresh enough and reused.
+        """
         now = self._clock()
         with self._lock:
             if now - self._forced_at >= FORCED_RELOAD_SECONDS:
                 self._forced_at = now
+                self._forced_ok = False
                 try:
                     self._directory = TenantDirectory.from_items(self._scan())
                     self._loaded_at = now
+                    self._forced_ok = True
                 except Exception as exc:
                     default_logger().warning(
                         "config_reload_failed", event="config_reload_failed", error=str(exc)
                     )
-            directory = self._directory
-        return directory.tenants.get(tenant_id) if directory else None
+            if not self._forced_ok or self._directory is None:
+                return None
+            return self._directory.tenants.get(tenant_id)
 
     def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
         return self.directory().by_api_key.get(api_key_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -21,21 +20,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from cost_sentry.core.errors import BadRequest, ServiceUnavailable
+from cost_sentry.core.errors import BadRequest, LimitExceeded, ServiceUnavailable
+from cost_sentry.core.log import RequestLogger
+from cost_sentry.core.validation import USER_PATTERN, USER_RULE
 
 logger = logging.getLogger(__name__)
 
-# RoleSessionName: 2-64 characters of [\w+=,.@-], ASCII only (STS rejects anything else).
-_ROLE_SESSION_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")
 # Reserved for calls that carry no end user, so a header cannot pose as the application itself.
 APP_SESSION_SUFFIX = "-app"
 
 DEFAULT_SESSION_SECONDS = 3600
 DEFAULT_REFRESH_MARGIN_SECONDS = 300
-# ~130 KiB per cached session (a bedrock-runtime client): 256 sessions hold ~33 MB of the function.
-DEFAULT_MAX_SESSIONS = 256
-# After a failed refresh of still-valid credentials, wait this long before asking STS again.
+# ~130 KiB per cached session (a bedrock-runtime client). Each tenant has its own slice of the cache,
+# so one tenant's many users can never evict another tenant's sessions: 64 per tenant is ~8 MB each.
+DEFAULT_MAX_SESSIONS_PER_TENANT = 64
+# New sessions (STS AssumeRole calls for a user not cached) one tenant may open per UTC minute: a flood
+# of made-up user names is refused with a 429 instead of costing one STS call (and ~9 ms) each.
+DEFAULT_NEW_SESSIONS_PER_MINUTE = 60
+# After STS failed for a session, wait this long before asking again: a refused user (or a failing
+# renewal) costs one STS call per window, not one per request.
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 15
+
+
+SESSION_UNAVAILABLE_MESSAGE = "no session of this tenant's invoker role can be opened now; retry shortly"
 
 
 class InvalidUserError(BadRequest):
@@ -46,10 +53,27 @@ class InvalidUserError(BadRequest):
 
 
 class SessionUnavailableError(ServiceUnavailable):
-    """STS refused or failed to issue credentials for the tenant's invoker role."""
+    """STS refused or failed to issue credentials for the tenant's invoker role.
 
-    def __init__(self, message: str) -> None:
+    The message is what the caller reads: it names no role ARN and carries no STS text (those go to
+    the log, event ``session_unavailable``)."""
+
+    def __init__(
+        self, message: str = "no session for this tenant's invoker role can be opened now; retry shortly"
+    ) -> None:
         super().__init__("session_unavailable", message)
+
+
+class TooManyNewSessionsError(LimitExceeded):
+    """The tenant opened its whole minute's allowance of new per-user sessions."""
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            "too_many_new_sessions",
+            f"this tenant has opened {limit} new user sessions this minute, its limit; requests for "
+            "users already seen still pass, new users can retry after the minute",
+            retry_after_seconds=retry_after_seconds,
+        )
 
 
 class SessionTenant(Protocol):
@@ -90,11 +114,8 @@ def session_name_for(tenant: SessionTenant, user: str | None) -> str:
     """
     if user is None:
         return app_session_name(tenant.tenant_id)
-    if not _ROLE_SESSION_NAME.fullmatch(user):
-        raise InvalidUserError(
-            "the user must be 2 to 64 characters of letters, digits and _+=,.@- "
-            f"(it becomes the STS role session name), got {user!r}"
-        )
+    if not USER_PATTERN.fullmatch(user):
+        raise InvalidUserError(f"the user must be {USER_RULE}, got {user!r}")
     if user == app_session_name(tenant.tenant_id):
         raise InvalidUserError(f"the user name {user!r} is reserved for calls without a user")
     return user
@@ -158,6 +179,23 @@ class _Session:
 
 
 @dataclass
+class _Failure:
+    """A recent STS failure for a key: answered from here, without STS, until ``until``."""
+
+    until: float
+
+
+@dataclass
+class _TenantSlice:
+    """One tenant's part of the cache: its sessions (LRU), recent failures, and new-session count."""
+
+    sessions: OrderedDict[_SessionKey, _Session] = field(default_factory=OrderedDict)
+    failures: OrderedDict[_SessionKey, _Failure] = field(default_factory=OrderedDict)
+    minute: int = -1
+    opened_this_minute: int = 0
+
+
+@dataclass
 class _Flight:
     """One STS call in progress for a key; concurrent callers wait for its outcome instead of calling."""
 
@@ -169,9 +207,12 @@ class _Flight:
 class PerUserSessionClients:
     """BedrockClients whose clients run as `assumed-role/<tenant invoker role>/<user>`.
 
-    Thread-safe. Sessions are cached per (tenant, role, session name) in a bounded LRU; a session is
-    refreshed `refresh_margin_seconds` before its credentials expire, while callers keep using the
-    still-valid one. Concurrent first calls for one key make a single STS call.
+    Thread-safe. Sessions are cached per (tenant, role, session name) in a bounded LRU per tenant (a
+    tenant only ever evicts its own sessions); a session is refreshed `refresh_margin_seconds` before
+    its credentials expire, while callers keep using the still-valid one. Concurrent first calls for
+    one key make a single STS call. A tenant opens at most `new_sessions_per_minute` new sessions per
+    UTC minute (429 `too_many_new_sessions` beyond), and an STS failure is remembered for
+    `retry_after_failure_seconds` so a refused user costs one STS call per window.
 
     A tenant without `invoker_role_arn` is served by `fallback` (the gateway's shared client: spend is
     then attributed to the gateway's own role); without a fallback such a tenant is a configuration error.
@@ -186,25 +227,31 @@ class PerUserSessionClients:
         clock: Callable[[], float] = time.time,
         session_seconds: int = DEFAULT_SESSION_SECONDS,
         refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
-        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_sessions_per_tenant: int = DEFAULT_MAX_SESSIONS_PER_TENANT,
+        new_sessions_per_minute: int = DEFAULT_NEW_SESSIONS_PER_MINUTE,
         retry_after_failure_seconds: float = DEFAULT_RETRY_AFTER_FAILURE_SECONDS,
+        warn: Callable[..., None] | None = None,
     ) -> None:
         if not 900 <= session_seconds <= 43200:
             raise ValueError(f"session_seconds must be within STS's 900..43200, got {session_seconds}")
         if not 0 <= refresh_margin_seconds < session_seconds:
             raise ValueError("refresh_margin_seconds must be >= 0 and shorter than session_seconds")
-        if max_sessions < 1:
-            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
+        if max_sessions_per_tenant < 1:
+            raise ValueError(f"max_sessions_per_tenant must be at least 1, got {max_sessions_per_tenant}")
+        if new_sessions_per_minute < 1:
+            raise ValueError(f"new_sessions_per_minute must be at least 1, got {new_sessions_per_minute}")
         self._sts_client = sts_client
         self._client_factory = client_factory or default_bedrock_client_factory()
         self._fallback = fallback
         self._clock = clock
         self._session_seconds = session_seconds
         self._refresh_margin = refresh_margin_seconds
-        self._max_sessions = max_sessions
+        self._max_sessions = max_sessions_per_tenant
+        self._new_per_minute = new_sessions_per_minute
         self._retry_after_failure = retry_after_failure_seconds
+        self._warn = warn or RequestLogger(log_prompts=False).warn
         self._lock = threading.Lock()
-        self._sessions: OrderedDict[_SessionKey, _Session] = OrderedDict()
+        self._slices: dict[str, _TenantSlice] = {}
         self._in_flight: dict[_SessionKey, _Flight] = {}
 
     @property
@@ -217,7 +264,12 @@ class PerUserSessionClients:
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._sessions)
+            return sum(len(part.sessions) for part in self._slices.values())
+
+    def sessions_of(self, tenant_id: str) -> int:
+        with self._lock:
+            part = self._slices.get(tenant_id)
+            return len(part.sessions) if part else 0
 
     def principal_for(self, tenant: SessionTenant, user: str | None) -> str | None:
         """`arn:<partition>:sts::<account>:assumed-role/<role name>/<session name>`: what CUR 2.0 names."""
@@ -246,14 +298,22 @@ class PerUserSessionClients:
         )
         now = self._clock()
         with self._lock:
-            cached = self._sessions.get(key)
+            part = self._slices.setdefault(tenant.tenant_id, _TenantSlice())
+            cached = part.sessions.get(key)
             if cached is not None and now < cached.refresh_at:
-                self._sessions.move_to_end(key)
+                part.sessions.move_to_end(key)
                 return cached.client
             flight = self._in_flight.get(key)
             leader = flight is None
-            if flight is None:
+            if leader:
+                valid = cached is not None and now < cached.expires_at
+                failure = part.failures.get(key)
+                if not valid and failure is not None and now < failure.until:
+                    raise SessionUnavailableError()  # STS failed moments ago: do not ask it again yet
+                if cached is None:
+                    self._count_new_session(part, now)
                 flight = self._in_flight[key] = _Flight()
+            assert flight is not None
 
         if not leader:
             # Still-valid credentials are good enough while another thread refreshes them.
@@ -266,6 +326,22 @@ class PerUserSessionClients:
             return flight.session.client
 
         return self._lead_refresh(key, tenant, user, cached, flight)
+
+    def _count_new_session(self, part: _TenantSlice, now: float) -> None:
+        """Under the lock: one more new session this minute for the tenant, or a 429."""
+        minute = int(now // 60)
+        if part.minute != minute:
+            part.minute, part.opened_this_minute = minute, 0
+        if part.opened_this_minute >= self._new_per_minute:
+            raise TooManyNewSessionsError(self._new_per_minute, max(1, 60 - int(now % 60)))
+        part.opened_this_minute += 1
+
+    def _remember_failure(self, part: _TenantSlice, key: _SessionKey, now: float) -> None:
+        """Under the lock: answer this key from the failure until the back-off ends (bounded per tenant)."""
+        part.failures[key] = _Failure(until=now + self._retry_after_failure)
+        part.failures.move_to_end(key)
+        while len(part.failures) > self._max_sessions:
+            part.failures.popitem(last=False)
 
     def _lead_refresh(
         self,
@@ -282,25 +358,22 @@ class PerUserSessionClients:
             now = self._clock()
             with self._lock:
                 self._in_flight.pop(key, None)
+                part = self._slices.setdefault(tenant.tenant_id, _TenantSlice())
                 if cached is not None and now < cached.expires_at:
                     # Keep serving the old credentials; do not ask STS on every request meanwhile.
                     cached.refresh_at = min(cached.expires_at, now + self._retry_after_failure)
                     flight.session = cached
                 else:
+                    self._remember_failure(part, key, now)
                     flight.error = exc
             flight.done.set()
             if flight.session is None:
                 raise
-            logger.warning(
-                json.dumps(
-                    {
-                        "event": "session_refresh_failed",
-                        "tenant": tenant.tenant_id,
-                        "session": session_name,
-                        "servingCurrentCredentials": True,
-                        "error": str(exc),
-                    }
-                )
+            self._warn(
+                "session_refresh_failed",
+                tenant=tenant.tenant_id,
+                session=session_name,
+                servingCurrentCredentials=True,
             )
             return flight.session.client
         except BaseException as exc:
@@ -311,10 +384,12 @@ class PerUserSessionClients:
             raise
 
         with self._lock:
-            self._sessions[key] = session
-            self._sessions.move_to_end(key)
-            while len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
+            part = self._slices.setdefault(tenant.tenant_id, _TenantSlice())
+            part.sessions[key] = session
+            part.sessions.move_to_end(key)
+            part.failures.pop(key, None)
+            while len(part.sessions) > self._max_sessions:
+                part.sessions.popitem(last=False)
             self._in_flight.pop(key, None)
             flight.session = session
         flight.done.set()
@@ -333,16 +408,18 @@ class PerUserSessionClients:
                 DurationSeconds=self._session_seconds,
                 Tags=session_tags(tenant, user),
             )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise SessionUnavailableError(
-                f"STS AssumeRole of {role_arn} for tenant {tenant.tenant_id!r} failed: "
-                f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise SessionUnavailableError(
-                f"STS AssumeRole of {role_arn} for tenant {tenant.tenant_id!r} failed: {exc}"
-            ) from exc
+        except (BotoCoreError, ClientError) as exc:
+            # The detail (role ARN, STS's own words) is for the operator's log, never the caller's body.
+            error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+            self._warn(
+                "session_unavailable",
+                tenant=tenant.tenant_id,
+                session=session_name,
+                roleArn=role_arn,
+                code=error.get("Code", type(exc).__name__),
+                detail=error.get("Message", str(exc)),
+            )
+            raise SessionUnavailableError() from exc
         credentials = answer["Credentials"]
         # Our own clock bounds the lifetime too, so a skewed STS clock cannot stretch it.
         expires_at = min(credentials["Expiration"].timestamp(), requested_at + self._session_seconds)

@@ -23,6 +23,12 @@ CATALOG_PATH = Path(__file__).parent.parent / "data" / "models.json"
 CONTENT_KINDS = frozenset({"text", "image", "document"})
 
 
+def _positive(value: object, model: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"model {model}: minOutputTokensPerSecond must be a positive whole number")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     short_name: str
@@ -32,6 +38,8 @@ class ModelSpec:
     # Where Converse's missing top_k goes inside additionalModelRequestFields; None: the family has none.
     top_k_path: tuple[str, ...] | None
     prices: ModelPrices
+    # A conservative floor of the model's output speed: how long max_tokens can take to generate.
+    min_output_tokens_per_second: int = 20
     # The system profile or foundation model the tenants' application profiles copy from.
     copy_from_id: str = ""
     context_tokens: int = 200_000
@@ -129,6 +137,7 @@ class Catalog:
                 tools=bool(entry.get("tools", True)),
                 image_tokens_max=family.get("imageTokensMax"),
                 pixels_per_token=family.get("pixelsPerToken"),
+                min_output_tokens_per_second=_positive(entry.get("minOutputTokensPerSecond", 20), name),
             )
             if "image" in inputs and parsed[name].image_tokens_max is None:
                 raise ValueError(f"model {name} takes images but family {family_name} has no imageTokensMax")

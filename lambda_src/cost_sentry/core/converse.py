@@ -22,12 +22,12 @@ from cost_sentry.core.catalog import ModelSpec
 from cost_sentry.core.errors import BadRequest
 from cost_sentry.core.pricing import CACHE_TTLS, SERVICE_TIERS
 from cost_sentry.core.validation import (
-    DEFAULT_MAX_TOKENS,
     TOP_K_MAX,
     GatewayRequest,
     Parameters,
     RequestTags,
     _small_whole,
+    fitting_max_tokens,
 )
 
 CONTENT_BLOCKS = ("text", "image", "document", "toolUse", "toolResult", "cachePoint", "reasoningContent")
@@ -585,8 +585,18 @@ def _content_kind(block: Mapping[str, Any]) -> str | None:
     return None
 
 
-def check_against_model(request: ConverseRequest, spec: ModelSpec) -> int:
-    """Validate what depends on the model; returns the max_tokens to send (and to reserve for)."""
+def check_against_model(
+    request: ConverseRequest,
+    spec: ModelSpec,
+    generation_limit_seconds: int | None = None,
+    streaming: bool = False,
+) -> int:
+    """Validate what depends on the model; returns the max_tokens to send (and to reserve for).
+
+    With ``generation_limit_seconds`` (the route's time for the model, Settings.generation_limit_seconds),
+    a max_tokens the model may not finish in time is refused rather than accepted and cut off; without
+    a max_tokens, the default is lowered to what fits.
+    """
     parameters = request.parameters
     if parameters.max_tokens is not None and parameters.max_tokens > spec.max_output_tokens:
         raise BadRequest(
@@ -631,11 +641,7 @@ def check_against_model(request: ConverseRequest, spec: ModelSpec) -> int:
             "unsupported_field",
             "the 1M-token context beta is priced differently above 200k tokens and is not supported",
         )
-    max_tokens = (
-        parameters.max_tokens
-        if parameters.max_tokens is not None
-        else min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
-    )
+    max_tokens = fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds, streaming)
     thinking = extra.get("thinking")
     if thinking is not None:
         budget = request.thinking_budget

@@ -5,18 +5,22 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
 
   400  invalid_json, body_not_object, invalid_body_encoding, unknown_field, missing_messages,
        invalid_message, invalid_role, empty_content, role_order, invalid_parameter, unknown_parameter,
-       max_tokens_above_model_limit, top_k_not_supported, missing_tag, invalid_tag, unknown_tag,
-       invalid_user, invalid_model, unknown_model, model_not_allowed, bedrock_validation;
-       the content model (core/converse.py, the SDK surfaces): invalid_field, invalid_content,
-       unsupported_content, content_too_large, invalid_tools, reserved_metadata, unsupported_field,
-       unsupported_body, cache_not_supported, service_tier_not_supported, tools_not_supported
+       max_tokens_above_model_limit, generation_too_long, top_k_not_supported, missing_tag, invalid_tag,
+       unknown_tag, invalid_user, invalid_unicode, invalid_model, unknown_model, model_not_allowed,
+       bedrock_validation; the content model (core/converse.py, the SDK surfaces): invalid_field,
+       invalid_content, unsupported_content, content_too_large, invalid_tools, reserved_metadata,
+       unsupported_field, unsupported_body, cache_not_supported, service_tier_not_supported,
+       tools_not_supported
   401  missing_api_key, unknown_api_key
   403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile)
   404  not_found          405  method_not_allowed          413  body_too_large
-  429  budget_exhausted, rate_limited, token_limit, tenant_blocked (tenant limits, with Retry-After);
-       bedrock_throttled (the account's Bedrock quota)
+  429  budget_exhausted, user_budget_exhausted, rate_limited, token_limit, too_many_in_flight,
+       tenant_blocked (tenant and per-user limits, with Retry-After); too_many_new_sessions (new
+       per-user sessions of a tenant per minute, with Retry-After); bedrock_throttled (the account's
+       Bedrock quota)
   500  internal_error, gateway_misconfigured
-  502  bedrock_failed, bedrock_unreachable, bedrock_bad_response, bedrock_stream_incomplete
+  502  bedrock_failed, bedrock_unreachable, bedrock_connection_lost, bedrock_bad_response,
+       bedrock_stream_incomplete
   503  ledger_unavailable, config_unavailable (and the attribution modules' session/profile errors)
   504  bedrock_timeout
 """

@@ -21,15 +21,15 @@ UNITS = {
     "InvocationFailed": "Count",
     "RequestRejected": "Count",
     "ReservationUnderestimated": "Count",
+    "SettleFailed": "Count",
     "InputTokens": "Count",
     "OutputTokens": "Count",
     "CostUSD": "None",
 }
 UNKNOWN = "unknown"
-# Metrics CloudWatch counts from the gateway's log lines (a Logs metric filter in modules/gateway/main.tf
-# on `$.event`), not from EMF: metric name -> the `event` of the log line. A failed settle is logged
-# with its whole call record, so the metric and the evidence come from the same line.
-LOG_METRICS = {"SettleFailed": "settle_failed"}
+# Metrics an alarm watches (issue 9): a settle or worst-case charge that failed to write (the hold is
+# then charged at expiry), and actual usage above the reservation (the worst case was not one).
+ALARM_METRICS = ("SettleFailed", "ReservationUnderestimated")
 
 
 def stdout_sink(line: str) -> None:
@@ -62,6 +62,8 @@ class RequestMetrics:
     failed: bool = False
     rejected: bool = False
     underestimated: bool = False
+    # The settle (or worst-case charge) write failed: the hold stays and is charged at expiry.
+    settle_failed: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
     cost_nanos: int = 0
@@ -99,10 +101,25 @@ def emf_document(
         "OutputTokens": metrics.output_tokens,
         "CostUSD": Decimal(metrics.cost_nanos).scaleb(-9),
     }
+    # Alarm metrics (only when they happen; an alarm on them treats missing data as not breaching).
     if metrics.underestimated:
         values["ReservationUnderestimated"] = 1
+    if metrics.settle_failed:
+        values["SettleFailed"] = 1
+    metadata = emf_metadata(namespace, DIMENSION_SETS, {name: UNITS[name] for name in values}, timestamp_ms)
+    alarms = [name for name in ALARM_METRICS if name in values]
+    if alarms:
+        # The same values once more without dimensions: one account-wide metric per alarm metric, which
+        # a CloudWatch alarm can watch directly (an alarm cannot sum over dimension values).
+        metadata["CloudWatchMetrics"].append(
+            {
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": n, "Unit": UNITS[n]} for n in alarms],
+            }
+        )
     return {
-        "_aws": emf_metadata(namespace, DIMENSION_SETS, {name: UNITS[name] for name in values}, timestamp_ms),
+        "_aws": metadata,
         "Model": metrics.model,
         "ModelId": metrics.model_id,
         "CostCenter": metrics.cost_center,

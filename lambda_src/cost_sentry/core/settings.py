@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 
 _TRUE = {"true", "1", "yes"}
+# Reserve + settle + Lambda's own overhead around the Bedrock call (README, "Accepted requests can finish").
+GATEWAY_OVERHEAD_SECONDS = 2
 _FALSE = {"false", "0", "no", ""}
 
 
@@ -67,11 +69,25 @@ class Settings:
     profile_resolver: str = "static"
     per_user_sessions: bool = False
     call_record_retention_days: int = 400
+    # How long API Gateway waits for a /v1/converse answer (its integration timeout: 29 s by default,
+    # raisable by quota for Regional APIs), and for /v1/converse-stream (a front that really streams
+    # is bounded by the function timeout only). The gateway refuses what cannot finish in time.
+    converse_timeout_seconds: int = 29
+    stream_timeout_seconds: int | None = None
+    # Per-user sessions: new STS sessions one tenant may open per UTC minute (adapters/sessions.py).
+    new_sessions_per_minute: int = 60
 
     @property
     def hold_lifetime_seconds(self) -> int:
         # The margin covers clock skew between Lambda hosts and the time to settle after the last byte.
         return self.max_request_seconds + 30
+
+    def generation_limit_seconds(self, streaming: bool) -> int:
+        """How long the model may take to generate on this route: the route's limit, never past the
+        function timeout, less the time the gateway needs around the call (reserve, settle, answer)."""
+        stream_route = self.stream_timeout_seconds or self.max_request_seconds
+        route = stream_route if streaming else self.converse_timeout_seconds
+        return min(route, self.max_request_seconds) - GATEWAY_OVERHEAD_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,5 +108,14 @@ class Settings:
             profile_resolver=resolver,
             per_user_sessions=_flag(env, "PER_USER_SESSIONS", False),
             call_record_retention_days=_positive_int(env, "CALL_RECORD_RETENTION_DAYS", 400),
+            converse_timeout_seconds=_positive_int(env, "CONVERSE_TIMEOUT_SECONDS", 29),
+            stream_timeout_seconds=_positive_int(env, "STREAM_TIMEOUT_SECONDS", 0) or None,
+            new_sessions_per_minute=_positive_int(env, "NEW_SESSIONS_PER_MINUTE", 60),
         )
+        for streaming in (False, True):
+            if settings.generation_limit_seconds(streaming) <= 0:
+                raise SettingsError(
+                    "CONVERSE_TIMEOUT_SECONDS, STREAM_TIMEOUT_SECONDS and MAX_REQUEST_SECONDS must leave more "
+                    f"than {GATEWAY_OVERHEAD_SECONDS} s for the model"
+                )
         return settings

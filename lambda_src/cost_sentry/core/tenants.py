@@ -41,8 +41,24 @@ class TenantConfig:
     default_model: str
     model_aliases: Mapping[str, str]
     invoker_role_arn: str | None = None
+    # Concurrent admitted requests of the tenant (the ledger's in_flight counters); None = unlimited.
+    max_in_flight: int | None = None
+    # How many shard items the period's budget is spread over (docs/design.md section 4).
+    ledger_shards: int = 1
+    # Per end user (x-cost-sentry-user) budget per period: the default and per-user overrides.
+    user_default_limit_nanos: int | None = None
+    user_limit_nanos: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # Where the budget amount came from: "config" (Terraform) or the limit# item's source.
     budget_source: str = field(default="config", compare=False)
+
+    def user_limit_for(self, user: str | None) -> int | None:
+        """The period budget of one end user, or None when the tenant sets none for them."""
+        if user is None:
+            return None
+        return self.user_limit_nanos.get(user, self.user_default_limit_nanos)
+
+
+MAX_LEDGER_SHARDS = 64
 
 
 def _optional_whole(value: object, what: str) -> int | None:
@@ -52,6 +68,41 @@ def _optional_whole(value: object, what: str) -> int | None:
     if number != number.to_integral_value() or number <= 0:
         raise ConfigError(f"{what} must be a positive whole number, got {value!r}")
     return int(number)
+
+
+def _optional_usd_nanos(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    amount = parse_decimal(value, what)
+    if amount <= 0:
+        raise ConfigError(f"{what} must be positive, got {value!r}")
+    return usd_to_nanos_floor(amount)
+
+
+def _ledger_shards(ledger: object) -> int:
+    if ledger is None:
+        return 1
+    if not isinstance(ledger, Mapping):
+        raise ConfigError("ledger must be an object")
+    shards = _optional_whole(ledger.get("shards"), "ledger.shards") or 1
+    if shards > MAX_LEDGER_SHARDS:
+        raise ConfigError(f"ledger.shards must be 1..{MAX_LEDGER_SHARDS}, got {shards}")
+    return shards
+
+
+def _user_limits(users: object) -> tuple[int | None, dict[str, int]]:
+    if users is None:
+        return None, {}
+    if not isinstance(users, Mapping):
+        raise ConfigError("users must be an object")
+    default = _optional_usd_nanos(users.get("defaultLimitUsd"), "users.defaultLimitUsd")
+    overrides = users.get("limitsUsd") or {}
+    if not isinstance(overrides, Mapping) or not all(isinstance(k, str) and k for k in overrides):
+        raise ConfigError("users.limitsUsd must be an object of user id -> USD")
+    limits = {user: _optional_usd_nanos(usd, f"users.limitsUsd.{user}") for user, usd in overrides.items()}
+    if any(nanos is None for nanos in limits.values()):
+        raise ConfigError("users.limitsUsd values must be amounts, not null")
+    return default, {user: nanos for user, nanos in limits.items() if nanos is not None}
 
 
 def _string_map(value: object, what: str) -> dict[str, str]:
@@ -102,6 +153,7 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
         if not isinstance(api_keys, list) or not all(isinstance(k, str) and k for k in api_keys):
             raise ConfigError("apiKeyIds must be a list of strings")
         invoker = document.get("invokerRoleArn")
+        user_default, user_limits = _user_limits(document.get("users"))
         return TenantConfig(
             tenant_id=tenant_id,
             application_id=_text(document, "applicationId", tenant_id),
@@ -117,6 +169,10 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
             default_model=default_model,
             model_aliases=MappingProxyType(aliases),
             invoker_role_arn=invoker if isinstance(invoker, str) and invoker else None,
+            max_in_flight=_optional_whole(limits.get("maxInFlight"), "limits.maxInFlight"),
+            ledger_shards=_ledger_shards(document.get("ledger")),
+            user_default_limit_nanos=user_default,
+            user_limit_nanos=MappingProxyType(user_limits),
         )
     except (ConfigError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"tenant {tenant_id}: {exc}") from exc

@@ -7,7 +7,7 @@ Error codes (all 400 unless noted):
   body_too_large (413), invalid_json, body_not_object, unknown_field, missing_messages, invalid_message,
   invalid_role, empty_content, role_order, invalid_parameter, unknown_parameter,
   max_tokens_above_model_limit, top_k_not_supported, invalid_model, missing_tag, invalid_tag, unknown_tag,
-  invalid_user.
+  invalid_user, invalid_unicode, generation_too_long.
 """
 
 from __future__ import annotations
@@ -38,8 +38,13 @@ TAG_PUNCTUATION = frozenset("_.:/=+-@")
 # Used when the caller sends no max_tokens: it is also sent to Bedrock, so the reservation stays a true
 # worst case (Converse would otherwise default to the model's maximum, which can be 64k tokens).
 DEFAULT_MAX_TOKENS = 1024
-# An STS RoleSessionName: the end user becomes the session name of per-user sessions.
-USER_PATTERN = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+# Allowed before the first output token (queueing, reading the prompt) in the generation-time rule.
+FIRST_TOKEN_SECONDS = 3
+# The end user becomes the STS RoleSessionName ([\w+=,.@-]{2,64}) and the value of the `user` session
+# tag ([\p{L}\p{Z}\p{N}_.:/=+\-@]*) of per-user sessions: only what both accept. The comma passes the
+# first and STS refuses it in the second, so it is out.
+USER_PATTERN = re.compile(r"[A-Za-z0-9_+=.@-]{2,64}")
+USER_RULE = "2 to 64 letters, digits or _+=.@- (it becomes an STS role session name and session tag)"
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,39 @@ def parse_body(body: bytes, max_body_bytes: int) -> dict[str, Any]:
         raise BadRequest("invalid_json", "the body nests too deeply") from None
     if not isinstance(document, dict):
         raise BadRequest("body_not_object", "the body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate_path(document)
+        if where is not None:
+            raise BadRequest(
+                "invalid_unicode",
+                f"{where} holds a lone UTF-16 surrogate escape (such as \\ud800), which is not a "
+                "character: send valid Unicode (a surrogate pair, or the character itself in UTF-8)",
+            )
     return document
+
+
+# A lone surrogate can only arrive as a JSON escape in D800-DFFF (UTF-8 cannot encode one), so only
+# bodies with such an escape are walked; json.loads joins valid pairs, so any surrogate left is lone.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate_path(document: Any) -> str | None:
+    """Where the first string (or key) with a lone surrogate is, as a path like prompt.messages[0].content."""
+    pending: list[tuple[str, Any]] = [("the body", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    return f"a key of {path}"
+                pending.append((key if path == "the body" else f"{path}.{key}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
 
 
 def _refuse_constant(name: str) -> None:
@@ -243,8 +280,24 @@ def parse_request(body: bytes, max_body_bytes: int) -> GatewayRequest:
     )
 
 
-def check_against_model(parameters: Parameters, spec: ModelSpec) -> int:
-    """Validate what depends on the model; returns the max_tokens to send (and to reserve for)."""
+def max_tokens_within(spec: ModelSpec, seconds: int) -> int:
+    """The most output tokens the model surely generates in ``seconds`` (README, "Accepted requests
+    can finish"): time to the first token, then the model's conservative output speed."""
+    return max(0, (seconds - FIRST_TOKEN_SECONDS) * spec.min_output_tokens_per_second)
+
+
+def check_against_model(
+    parameters: Parameters,
+    spec: ModelSpec,
+    generation_limit_seconds: int | None = None,
+    streaming: bool = False,
+) -> int:
+    """Validate what depends on the model; returns the max_tokens to send (and to reserve for).
+
+    With ``generation_limit_seconds`` (the route's time for the model, Settings.generation_limit_seconds),
+    a max_tokens the model may not finish in time is refused rather than accepted and cut off; without
+    a max_tokens, the default is lowered to what fits.
+    """
     if parameters.max_tokens is not None and parameters.max_tokens > spec.max_output_tokens:
         raise BadRequest(
             "max_tokens_above_model_limit",
@@ -253,9 +306,27 @@ def check_against_model(parameters: Parameters, spec: ModelSpec) -> int:
         )
     if parameters.top_k is not None and spec.top_k_path is None:
         raise BadRequest("top_k_not_supported", f"{spec.short_name} ({spec.family}) does not accept top_k")
-    if parameters.max_tokens is not None:
-        return parameters.max_tokens
-    return min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
+    return fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds, streaming)
+
+
+def fitting_max_tokens(
+    requested: int | None, spec: ModelSpec, generation_limit_seconds: int | None, streaming: bool
+) -> int:
+    """The max_tokens to send: the caller's, or the default lowered to what the route's time allows;
+    a request the model may not finish in time is refused (400 generation_too_long), never cut off."""
+    fits = spec.max_output_tokens
+    if generation_limit_seconds is not None:
+        fits = min(fits, max_tokens_within(spec, generation_limit_seconds))
+    wanted = requested if requested is not None else min(DEFAULT_MAX_TOKENS, fits)
+    if wanted > fits or wanted < 1:
+        advice = "lower max_tokens" if streaming else "lower max_tokens or stream the answer"
+        raise BadRequest(
+            "generation_too_long",
+            f"{spec.short_name} may need {FIRST_TOKEN_SECONDS} s plus {wanted} tokens at "
+            f"{spec.min_output_tokens_per_second} tokens/s to answer, more than the "
+            f"{generation_limit_seconds} s this route allows: {advice} (at most {fits} here)",
+        )
+    return wanted
 
 
 def parse_user(raw: str | None) -> str | None:
@@ -263,8 +334,5 @@ def parse_user(raw: str | None) -> str | None:
     if raw is None:
         return None
     if not USER_PATTERN.fullmatch(raw):
-        raise BadRequest(
-            "invalid_user",
-            "x-cost-sentry-user must be 2 to 64 letters, digits or _+=,.@- (an STS role session name)",
-        )
+        raise BadRequest("invalid_user", f"x-cost-sentry-user must be {USER_RULE}")
     return raw

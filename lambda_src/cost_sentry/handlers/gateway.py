@@ -56,6 +56,7 @@ def build_service(
 ) -> GatewayService:
     """The composition root: every collaborator can be injected; the defaults talk to AWS."""
     aws = AwsSession()
+    ledger_client = dynamodb_client
     if dynamodb_client is None:
         # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
         dynamodb_client = aws.client(
@@ -63,6 +64,11 @@ def build_service(
             connect_timeout=2,
             read_timeout=5,
             retries={"mode": "standard", "total_max_attempts": 3},
+        )
+        # The ledger retries its own writes, only those DynamoDB guarantees it did not apply: botocore
+        # resending a counter write after a timeout could apply it twice (docs/design.md section 4).
+        ledger_client = aws.client(
+            "dynamodb", connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1}
         )
     if resolver is None:
         if settings.profile_resolver == "dynamic":
@@ -84,6 +90,8 @@ def build_service(
                 aws.client("sts"),
                 client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
                 fallback=shared,
+                new_sessions_per_minute=settings.new_sessions_per_minute,
+                warn=RequestLogger(settings.log_prompts, log_sink).warn,
             )
         else:
             bedrock_clients = shared
@@ -106,7 +114,7 @@ def build_service(
         config_store=config_store,
         catalog=catalog,
         ledger=Ledger(
-            dynamodb_client,
+            ledger_client,
             settings.ledger_table,
             hold_lifetime_seconds=settings.hold_lifetime_seconds,
             call_record_retention_days=settings.call_record_retention_days,
@@ -134,9 +142,15 @@ def _default_service() -> GatewayService:
 
 
 def _misconfigured(event: dict[str, Any], exc: Exception) -> dict[str, Any]:
-    # A misconfigured function answers every request with the reason instead of crashing.
+    # A misconfigured function answers every request instead of crashing; the reason (which can name
+    # tables, variables and values) goes to the function's log, never to the caller.
     request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
-    error = GatewayError("gateway_misconfigured", f"the gateway is misconfigured: {exc}")
+    default_logger().warning(
+        "gateway_misconfigured", event="gateway_misconfigured", error=f"{type(exc).__name__}: {exc}"
+    )
+    error = GatewayError(
+        "gateway_misconfigured", "the gateway is misconfigured; its operators have the details in its log"
+    )
     return error_response(error, request_id)
 
 

@@ -5,11 +5,12 @@ Two entry points share this module (their handlers are thin, in cost_sentry.hand
 - `BudgetSync.run()`, scheduled every few minutes: reads every tenant's AWS Budget (DescribeBudget of
   `<name_prefix>-<tenant>`) and, where its amount differs from what the gateway enforces, writes the
   `limit#<tenant>` override into the config table and moves the current period's ledger item
-  (`limit_nanos`, and `available_nanos` by the same delta) conditional on the old limit, so two syncs, or
-  a sync and a gateway rebasing the same change, apply it once. Idempotent: a second run changes nothing.
+  (the head's `limit_nanos`, and its `pool_nanos` by the same delta, then a lowered limit clawed back
+  from the shards) conditional on the old limit, so two syncs, or a sync and a gateway rebasing the same
+  change, apply it once. Idempotent: a second run changes nothing.
 - `BudgetAlerts.handle_message()`, subscribed to the budgets SNS topic: an ACTUAL alert at or above a
-  tenant's `block_at_actual` percent sets `blocked` on the tenant's period item, which the gateway's
-  reservation condition refuses. FORECASTED alerts and tenants without blocking only get a log line.
+  tenant's `block_at_actual` percent sets `blocked` on the tenant's period head and shards, which the
+  gateway's reservation condition refuses. FORECASTED alerts and tenants without blocking only get a log line.
 
 Contracts: docs/design.md sections 3 (config table) and 4 (ledger). Money is integer nano-dollars.
 """
@@ -26,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
@@ -35,8 +38,6 @@ from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory,
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
-# Conditional ledger writes that lose a race re-read and try again this many times.
-MAX_LEDGER_ATTEMPTS = 3
 
 
 class BudgetSyncSettingsError(ValueError):
@@ -89,15 +90,6 @@ def tenant_of_budget(prefix: str, name: str) -> str | None:
     if tenant_id == name or not TENANT_ID.fullmatch(tenant_id):
         return None
     return tenant_id
-
-
-def _is_conditional_failure(exc: BaseException) -> bool:
-    from botocore.exceptions import ClientError
-
-    return (
-        isinstance(exc, ClientError)
-        and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-    )
 
 
 def _utc_iso(epoch_seconds: float) -> str:
@@ -213,6 +205,7 @@ class BudgetSync:
         self._sts = sts_client
         self._clock = clock
         self._account_id = settings.account_id
+        self._ledger: Ledger | None = None
 
     @property
     def budgets_client(self) -> Any:
@@ -229,6 +222,13 @@ class BudgetSync:
 
             self._dynamodb = boto3.session.Session().client("dynamodb")
         return self._dynamodb
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger's writes go through the one owner of its items."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.dynamodb_client, self._settings.ledger_table, clock=self._clock)
+        return self._ledger
 
     @property
     def account_id(self) -> str:
@@ -256,7 +256,7 @@ class BudgetSync:
                     report.missing_budgets.append(tenant_id)
                     continue
                 change = self._sync_tenant(tenant, budget_amount(raw), now)
-            except (ValueError, ConfigError, BotoCoreError, ClientError) as exc:
+            except (ValueError, ConfigError, BotoCoreError, ClientError, ServiceUnavailable) as exc:
                 report.errors.append({"tenant": tenant_id, "error": str(exc)})
                 continue
             if change is None:
@@ -278,7 +278,7 @@ class BudgetSync:
         # The ledger item is checked even when the config already agrees: a gateway that still ran on
         # the old config may have created or rebased this period's item with the old limit.
         key = period_key(tenant.budget_period, now)
-        delta = self._move_ledger_limit(tenant.tenant_id, key, budget.limit_nanos)
+        delta = self.ledger.move_limit(tenant.tenant_id, key, budget.limit_nanos)
         unblocked = self._lift_block(tenant, key, budget)
         if not override_written and delta is None and not unblocked:
             return None
@@ -301,14 +301,7 @@ class BudgetSync:
         """
         if tenant.block_at_actual_percent is None:
             return False
-        item_key = {"pk": {"S": tenant.tenant_id}, "sk": {"S": key}}
-        item = self.dynamodb_client.get_item(
-            TableName=self._settings.ledger_table,
-            Key=item_key,
-            ConsistentRead=True,
-            ProjectionExpression="blocked",
-        ).get("Item")
-        blocked = ((item or {}).get("blocked") or {}).get("M")
+        blocked = self.ledger.block_reason(tenant.tenant_id, key)
         if not blocked or blocked.get("source", {}).get("S") != LIMIT_SOURCE:
             return False
         was = blocked.get("budgetedUsd", {}).get("S")
@@ -321,20 +314,7 @@ class BudgetSync:
             block_at_percent=tenant.block_at_actual_percent,
         ):
             return False
-        try:
-            self.dynamodb_client.update_item(
-                TableName=self._settings.ledger_table,
-                Key=item_key,
-                UpdateExpression="REMOVE blocked",
-                ConditionExpression="blocked.budgetedUsd = :was AND blocked.#at = :at",
-                ExpressionAttributeNames={"#at": "at"},
-                ExpressionAttributeValues={":was": {"S": was}, ":at": blocked.get("at", {"S": ""})},
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self.ledger.lift_block(tenant, key, blocked)
 
     def _write_override(self, tenant_id: str, budget: BudgetAmount, now: float) -> None:
         limit_usd = Decimal(budget.limit_nanos).scaleb(-9).normalize()
@@ -348,45 +328,6 @@ class BudgetSync:
                 "updatedAt": {"S": _utc_iso(now)},
             },
         )
-
-    def _move_ledger_limit(self, tenant_id: str, key: str, new_limit: int) -> int | None:
-        """Move the period item's limit to `new_limit` and its available budget by the same delta.
-
-        Returns the delta applied, or None when there was nothing to move (no item yet: the gateway
-        creates it with the limit it enforces; or the item already has this limit).
-        """
-        item_key = {"pk": {"S": tenant_id}, "sk": {"S": key}}
-        for _ in range(MAX_LEDGER_ATTEMPTS):
-            item = self.dynamodb_client.get_item(
-                TableName=self._settings.ledger_table,
-                Key=item_key,
-                ConsistentRead=True,
-                ProjectionExpression="limit_nanos",
-            ).get("Item")
-            if not item or "limit_nanos" not in item:
-                return None
-            old_limit = int(item["limit_nanos"]["N"])
-            if old_limit == new_limit:
-                return None
-            delta = new_limit - old_limit
-            try:
-                self.dynamodb_client.update_item(
-                    TableName=self._settings.ledger_table,
-                    Key=item_key,
-                    UpdateExpression="SET limit_nanos = :new ADD available_nanos :delta",
-                    ConditionExpression="limit_nanos = :old",
-                    ExpressionAttributeValues={
-                        ":new": {"N": str(new_limit)},
-                        ":old": {"N": str(old_limit)},
-                        ":delta": {"N": str(delta)},
-                    },
-                )
-            except Exception as exc:
-                if not _is_conditional_failure(exc):
-                    raise
-                continue  # someone else moved the limit meanwhile: look again
-            return delta
-        raise ValueError(f"the ledger item {tenant_id}/{key} kept changing; will retry on the next run")
 
     def _load_tenants(self) -> Mapping[str, TenantConfig]:
         items: list[dict[str, Any]] = []
@@ -524,6 +465,13 @@ class BudgetAlerts:
         self._settings = settings
         self._dynamodb = dynamodb_client
         self._clock = clock
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.dynamodb_client, self._settings.ledger_table, clock=self._clock)
+        return self._ledger
 
     @property
     def dynamodb_client(self) -> Any:
@@ -571,7 +519,7 @@ class BudgetAlerts:
         if notification.about_yesterday and tenant.budget_period == "DAILY":
             moment -= timedelta(days=1).total_seconds()
         key = period_key(tenant.budget_period, moment)
-        newly = self._block(tenant_id, key, notification, percent)
+        newly = self._block(tenant, key, notification, percent)
         return AlertOutcome(
             "blocked" if newly else "already_blocked",
             f"actual spend reached {_percent(percent)}% (block_at_actual {block_at}%)",
@@ -589,7 +537,9 @@ class BudgetAlerts:
             return None
         return tenant_from_document(json.loads(item["config"]["S"]))
 
-    def _block(self, tenant_id: str, key: str, notification: BudgetNotification, percent: Decimal) -> bool:
+    def _block(
+        self, tenant: TenantConfig, key: str, notification: BudgetNotification, percent: Decimal
+    ) -> bool:
         reason = {
             "source": {"S": LIMIT_SOURCE},
             "budgetName": {"S": notification.budget_name},
@@ -597,19 +547,7 @@ class BudgetAlerts:
             "actualPercent": {"N": _percent(percent)},
             "at": {"S": _utc_iso(self._clock())},
         }
-        try:
-            self.dynamodb_client.update_item(
-                TableName=self._settings.ledger_table,
-                Key={"pk": {"S": tenant_id}, "sk": {"S": key}},
-                UpdateExpression="SET blocked = :reason",
-                ConditionExpression="attribute_not_exists(blocked)",
-                ExpressionAttributeValues={":reason": {"M": reason}},
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self.ledger.block(tenant, key, reason)
 
 
 def _percent(value: Decimal) -> str:

@@ -23,6 +23,7 @@ from cost_sentry.core.estimate import WorstCase, worst_case_for
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
 from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.core.outcomes import CallEnd, Settlement, settlement_for
 from cost_sentry.core.periods import period_label
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
@@ -91,6 +92,8 @@ class _Trace:
     failed: bool = False
     rejected: bool = False
     underestimated: bool = False
+    settle_failed: bool = False
+    call_end: str | None = None
     status: int = 500
     code: str | None = None
     input_tokens: int = 0
@@ -157,15 +160,11 @@ class GatewayService:
             reservation = self._reserve(prepared, trace)
             try:
                 result = bedrock.converse(prepared.client, prepared.arguments)
-            except bedrock.UnreadableResponse:
-                # Bedrock did the work and bills it; only the usage is unknown: charge the worst case.
+            except BaseException as exc:
+                # bedrock.converse has already mapped the error to the caller's answer; what the
+                # reservation becomes is the outcome table's (core/outcomes.py).
                 trace.failed = True
-                self._settle_estimated(prepared, reservation, trace)
-                raise
-            except BaseException:
-                # bedrock.converse has already mapped the error to the caller's answer.
-                trace.failed = True
-                self._release(reservation, trace)
+                self._end_failed_call(prepared, reservation, trace, _call_end(exc), exc)
                 raise
             trace.completion = result.text
             remaining = self._settle(
@@ -193,12 +192,19 @@ class GatewayService:
             prepared = self._prepare(call, trace)
             reservation = self._reserve(prepared, trace)
             try:
-                events = bedrock.iter_stream(bedrock.open_stream(prepared.client, prepared.arguments))
+                stream = bedrock.open_stream(prepared.client, prepared.arguments)
+            except BaseException as exc:
+                trace.failed = True
+                self._end_failed_call(prepared, reservation, trace, _call_end(exc), exc)
+                raise
+            events = bedrock.iter_stream(stream)
+            try:
                 first = next(events)
             except BaseException as exc:
-                # Nothing was generated: Bedrock refused or failed before any content, so no spend.
+                # The stream had opened (HTTP 200): the model was admitted, so a break before any
+                # text is still charged at the worst case (core/outcomes.py).
                 trace.failed = True
-                self._release(reservation, trace)
+                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_BEFORE_CONTENT, exc)
                 if isinstance(exc, StopIteration):
                     raise UpstreamFailed(
                         "bedrock_stream_incomplete", "the Bedrock stream was empty"
@@ -220,12 +226,12 @@ class GatewayService:
                         end = event
             except BaseException as exc:
                 # The stream broke (or the consumer went away) after Bedrock started generating. Bedrock
-                # bills what it processed, which we cannot know: settle the worst case we reserved
-                # (an over-charge of at most the unused max_tokens) rather than release it and lose
-                # spend that happened.
+                # bills what it processed, which we cannot know: charge the worst case we reserved
+                # (an over-charge of at most the unused max_tokens, credited back when CUR proves it)
+                # rather than release it and lose spend that happened.
                 trace.failed = True
                 trace.completion = "".join(parts)
-                self._settle_estimated(prepared, reservation, trace)
+                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_AFTER_CONTENT, exc)
                 if isinstance(exc, GeneratorExit):
                     raise
                 error = bedrock.map_bedrock_error(exc) if isinstance(exc, Exception) else None
@@ -337,7 +343,11 @@ class GatewayService:
         model = self._model_name(tenant, request.model)
         trace.model = model
         spec = self.catalog.get(model)
-        max_tokens = check_against_model(request, spec)
+        # Only the seed's buffered /v1/converse answers within API Gateway's short integration timeout;
+        # every other route streams (or, in AWS, runs in the streaming function) with the longer limit.
+        streaming = call.route != "converse"
+        limit = self.settings.generation_limit_seconds(streaming)
+        max_tokens = check_against_model(request, spec, limit, streaming)
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
         # Bedrock's invocation logs carry these, so a log line joins the ledger's call record and CUR 2.0;
@@ -376,7 +386,13 @@ class GatewayService:
         trace.reserved_nanos = prepared.worst.cost_nanos
         try:
             reservation = self.ledger.reserve(
-                prepared.tenant, trace.call.request_id, prepared.worst, self.config_store.reload_tenant
+                prepared.tenant,
+                trace.call.request_id,
+                prepared.worst,
+                user=prepared.user,
+                reload_tenant=self.config_store.reload_tenant,
+                # What the sweep records (at the worst case) if this request never settles.
+                record=self._call_record(prepared, trace, estimated=True),
             )
         except LimitExceeded:
             trace.denied = True
@@ -384,11 +400,29 @@ class GatewayService:
         trace.approved = True
         return reservation
 
+    def _end_failed_call(
+        self,
+        prepared: PreparedCall,
+        reservation: Reservation,
+        trace: _Trace,
+        end: CallEnd,
+        exc: BaseException,
+    ) -> None:
+        """Apply the outcome table: release only what Bedrock certainly did not bill."""
+        trace.call_end = end.value
+        # Bedrock's own words (which can name the calling role) go to the log line, not the caller.
+        cause = exc.__cause__ or exc
+        trace.warnings.append(f"bedrock_error: {type(cause).__name__}: {str(cause)[:500]}")
+        if settlement_for(end) is Settlement.RELEASE:
+            self._release(reservation, trace)
+        else:
+            self._settle_estimated(prepared, reservation, trace)
+
     def _release(self, reservation: Reservation, trace: _Trace) -> None:
         try:
             self.ledger.release(reservation)
         except Exception as exc:
-            # The hold expires and the next denied reservation reclaims it: budget is only delayed.
+            # The hold stays and the ledger's sweep charges it at expiry: never a refund on a guess.
             trace.warnings.append(f"release_failed: {exc}")
 
     def _call_record(self, prepared: PreparedCall, trace: _Trace, estimated: bool = False) -> CallRecord:
@@ -446,12 +480,21 @@ class GatewayService:
     ) -> None:
         record = self._call_record(prepared, trace, estimated)
         try:
-            result = self.ledger.settle(reservation, record)
+            if estimated:
+                result = self.ledger.charge_worst_case(reservation, record)
+            else:
+                result = self.ledger.settle(reservation, record)
         except Exception as exc:
-            # Bedrock answered and charged: the caller gets the answer, and the log line carries the
-            # full call record so reconciliation (CUR vs ledger) can find it.
-            trace.warnings.append(f"settle_failed: {exc}")
-            self.request_logger.warn("settle_failed", requestId=record.request_id, record=record.__dict__)
+            # Bedrock answered and charged: the caller gets the answer, the hold stays (charged at
+            # expiry), and the log line carries the full call record so reconciliation can find it.
+            trace.settle_failed = True
+            trace.warnings.append(f"settle_failed: {type(exc).__name__}")
+            self.request_logger.warn(
+                "settle_failed",
+                requestId=record.request_id,
+                error=f"{type(exc).__name__}: {exc}",
+                record=record.__dict__,
+            )
             return
         if result.hold_was_reclaimed:
             trace.warnings.append("hold_reclaimed_before_settle")
@@ -506,7 +549,8 @@ class GatewayService:
 
     def _internal_error(self, call: ApiCall, exc: Exception, trace: _Trace) -> ApiResult:
         trace.warnings.append(f"internal_error: {type(exc).__name__}: {exc}")
-        error = GatewayError("internal_error", "the gateway failed unexpectedly; nothing was charged")
+        # Not "nothing was charged": a hold left by a failure after reserving is charged when it expires.
+        error = GatewayError("internal_error", "the gateway failed unexpectedly; its log has this requestId")
         if trace.approved:
             trace.failed = True
         return self._error_result(call, error, trace)
@@ -536,6 +580,7 @@ class GatewayService:
                 failed=trace.failed,
                 rejected=trace.rejected,
                 underestimated=trace.underestimated,
+                settle_failed=trace.settle_failed,
                 input_tokens=trace.input_tokens,
                 output_tokens=trace.output_tokens,
                 cost_nanos=trace.cost_nanos,
@@ -547,6 +592,7 @@ class GatewayService:
                 "route": trace.call.route,
                 "outcome": trace.outcome,
                 "status": trace.status,
+                "callEnd": trace.call_end,
             },
         )
 
@@ -599,6 +645,13 @@ def _prompt_log(request: ConverseRequest) -> list[dict[str, str]]:
         {"role": m["role"], "content": "".join(_block_log(block) for block in m["content"])}
         for m in request.messages
     ]
+
+
+def _call_end(exc: BaseException) -> CallEnd:
+    """How a Bedrock call that raised ended; a consumer that went away is not Bedrock's refusal."""
+    if isinstance(exc, Exception):
+        return bedrock.call_end_of(exc)
+    return CallEnd.CONNECTION_LOST  # GeneratorExit, KeyboardInterrupt: the request had left
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

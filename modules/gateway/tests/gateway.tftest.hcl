@@ -134,6 +134,9 @@ run "three_tenants_get_keys_plans_and_config_items" {
       aws_lambda_function.this["gateway"].architectures == tolist(["arm64"]),
       aws_lambda_function.this["gateway"].runtime == "python3.13",
       aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120",
+      aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29",
+      aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "29",
+      aws_lambda_function.this["gateway"].environment[0].variables["NEW_SESSIONS_PER_MINUTE"] == "60",
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
       aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
       aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false",
@@ -384,4 +387,68 @@ run "a_regional_waf_acl_arn_is_accepted" {
     condition     = length(aws_wafv2_web_acl_association.this) == 1
     error_message = "A valid REGIONAL web ACL ARN is associated with the stage."
   }
+}
+
+run "the_ledger_sweep_runs_every_minute_from_the_same_zip" {
+  command = plan
+
+  variables {
+    tenants = run.contract.tenants
+  }
+
+  assert {
+    condition = alltrue([
+      aws_lambda_function.this["ledger_sweep"].handler == "cost_sentry.handlers.ledger_sweep.handler",
+      aws_lambda_function.this["ledger_sweep"].timeout < 60,
+      aws_lambda_function.this["ledger_sweep"].environment[0].variables["CALL_RECORD_RETENTION_DAYS"] != "",
+      aws_cloudwatch_event_rule.ledger_sweep.schedule_expression == "rate(1 minute)",
+      aws_iam_role.function["ledger_sweep"].name == "cs-ledger-sweep",
+      aws_lambda_function_event_invoke_config.ledger_sweep.maximum_retry_attempts == 0,
+    ])
+    error_message = "The ledger sweep: its own handler and role, every minute, done within the minute, never retried (the next run supersedes it)."
+  }
+}
+
+run "the_streaming_route_can_wait_longer_and_the_function_knows_both_limits" {
+  command = plan
+
+  variables {
+    tenants = run.contract.tenants
+    stream_integration_timeout_ms = 110000
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 110000
+    error_message = "Each route waits its own limit: 29 s for /v1/converse, the raised limit for streams."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29" && aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "110"
+    error_message = "The function refuses what cannot finish within the limits API Gateway applies."
+  }
+}
+
+run "a_stream_limit_is_never_longer_than_the_function" {
+  command = plan
+
+  variables {
+    tenants = run.contract.tenants
+    stream_integration_timeout_ms = 600000
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 120000 && aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "120"
+    error_message = "API Gateway never waits past the function timeout."
+  }
+}
+
+run "a_bedrock_read_timeout_shorter_than_the_converse_limit_is_refused" {
+  command = plan
+
+  variables {
+    tenants = run.contract.tenants
+    bedrock_timeout_seconds = 20
+  }
+
+  expect_failures = [aws_api_gateway_integration.route]
 }

@@ -1,5 +1,5 @@
 # Hardening (issue 9): one least-privilege data policy per function, API Gateway's execution log group,
-# the WAF rate rule and its switch, the settle-failed metric filter, the alert function's trusted topic,
+# the WAF rate rule and its switch, the alert function's trusted topic,
 # and private access (PRIVATE API behind VPC endpoints, functions in the VPC) against the public default.
 
 variables {
@@ -139,11 +139,6 @@ run "execution_logs_go_to_an_encrypted_expiring_group" {
   assert {
     condition     = aws_api_gateway_method_settings.this.settings[0].logging_level == "ERROR" && !aws_api_gateway_method_settings.this.settings[0].data_trace_enabled
     error_message = "Execution logs at ERROR, without request bodies (prompts)."
-  }
-
-  assert {
-    condition     = aws_cloudwatch_log_metric_filter.settle_failed.pattern == "{ $.event = \"settle_failed\" }" && aws_cloudwatch_log_metric_filter.settle_failed.metric_transformation[0].name == "SettleFailed" && aws_cloudwatch_log_metric_filter.settle_failed.metric_transformation[0].namespace == "GenAIRateLimiting" && aws_cloudwatch_log_metric_filter.settle_failed.log_group_name == "/aws/lambda/cs-gateway"
-    error_message = "The gateway's settle_failed log lines become the SettleFailed metric."
   }
 
   assert {

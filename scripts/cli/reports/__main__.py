@@ -1,4 +1,5 @@
-"""Command line: `python -m scripts.cli.reports {synth,chargeback,reconcile,cost-explorer,requests,sagemaker} ...`."""
+"""Command line: `python -m scripts.cli.reports <command> ...` (synth, chargeback, reconcile, credit,
+cost-explorer, requests, sagemaker)."""
 
 from __future__ import annotations
 
@@ -161,8 +162,8 @@ def command_chargeback(args: argparse.Namespace) -> int:
     if args.ledger_table:
         from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs
 
-        calls = _ledger_calls(args, progress)
-        reconciliation = _reconciliation(args, report, progress, calls)
+        calls = _call_records(args, progress)
+        reconciliation = _reconciliation(args, engine, report, progress, calls)
         # Shared SageMaker endpoints the gateway routed calls to: their hosting cost split by tokens.
         sagemaker = allocate_endpoints(endpoint_costs(engine, args.period), calls)
     cost_explorer = []
@@ -196,7 +197,7 @@ def _period_dates(report: Any) -> tuple[date, date]:
     raise SystemExit("no Bedrock spend in the CUR data: nothing to compare with Cost Explorer")
 
 
-def _ledger_calls(args: argparse.Namespace, progress: Progress) -> list[dict[str, Any]]:
+def _call_records(args: argparse.Namespace, progress: Progress) -> list[dict[str, Any]]:
     from scripts.cli.reports.ledger import read_call_records
 
     if len(args.period) != 1:
@@ -207,27 +208,72 @@ def _ledger_calls(args: argparse.Namespace, progress: Progress) -> list[dict[str
     return calls
 
 
+def _estimated_buckets(engine: Any, periods: Sequence[str], calls: list[dict], progress: Progress) -> list:
+    from scripts.cli.reports import queries
+    from scripts.cli.reports.reconcile import estimated_buckets
+
+    progress(f"CUR spend per hour, principal and profile ({engine.dialect.name}) for the estimated charges")
+    rows = engine.run(queries.render("spend_by_principal_hour", engine.dialect, periods))
+    return estimated_buckets(calls, rows)
+
+
 def _reconciliation(
-    args: argparse.Namespace, report: Any, progress: Progress, calls: list[dict[str, Any]] | None = None
+    args: argparse.Namespace,
+    engine: Any,
+    report: Any,
+    progress: Progress,
+    calls: list[dict[str, Any]] | None = None,
 ) -> Any:
     from scripts.cli.reports.reconcile import Tolerance, cur_totals, ledger_totals, reconcile
 
     if calls is None:
-        calls = _ledger_calls(args, progress)
+        calls = _call_records(args, progress)
+    estimated = _estimated_buckets(engine, args.period, calls, progress)
     tolerance = Tolerance(absolute_usd=args.abs_tolerance, relative_percent=args.rel_tolerance)
-    return reconcile(ledger_totals(calls), cur_totals(report.principals), args.period[0], tolerance)
+    return reconcile(
+        ledger_totals(calls), cur_totals(report.principals), args.period[0], tolerance, estimated
+    )
+
+
+def _print_estimated(buckets: Sequence[Any], credited: dict[str, int] | None = None) -> None:
+    from scripts.cli.reports.money import format_usd, nanos_to_usd
+
+    def usd(nanos: int | None) -> str:
+        return "not billed yet" if nanos is None else format_usd(nanos_to_usd(nanos), 9)
+
+    print(
+        "\nCharges estimated at the worst case, and what CUR 2.0 billed for them (hour x principal x profile):"
+    )
+    header = ["tenant", "hour (UTC)", "principal", "calls", "estimated", "CUR billed", "overcharge"]
+    rows = []
+    for bucket in buckets:
+        row = [
+            bucket.tenant,
+            bucket.hour,
+            bucket.principal.rsplit("/", 1)[-1],
+            len(bucket.calls),
+            usd(bucket.estimated_nanos),
+            usd(bucket.billed_for_estimated_nanos),
+            usd(bucket.overcharge_nanos),
+        ]
+        if credited is not None:
+            row.append(usd(sum(credited.get(call.request_id, 0) for call in bucket.calls)))
+        rows.append(row)
+    _print_table([*header, "credited now"] if credited is not None else header, rows)
 
 
 def command_reconcile(args: argparse.Namespace) -> int:
     from scripts.cli.reports.chargeback import build_chargeback
     from scripts.cli.reports.money import format_usd
-    from scripts.cli.reports.render import write_reconciliation_csv
+    from scripts.cli.reports.render import write_estimated_csv, write_reconciliation_csv
 
     progress = Progress()
-    report = build_chargeback(_engine(args), _directory(args), args.period, progress=progress)
-    reconciliation = _reconciliation(args, report, progress)
+    engine = _engine(args)
+    report = build_chargeback(engine, _directory(args), args.period, progress=progress)
+    reconciliation = _reconciliation(args, engine, report, progress)
     args.out.mkdir(parents=True, exist_ok=True)
     path = write_reconciliation_csv(reconciliation, args.out)
+    write_estimated_csv(reconciliation.estimated, args.out)
     _print_table(
         ["level", "tenant", "user", "ledger", "CUR", "difference", "diff %", "calls", "flag"],
         [
@@ -245,9 +291,58 @@ def command_reconcile(args: argparse.Namespace) -> int:
             for line in reconciliation.lines
         ],
     )
+    if reconciliation.estimated:
+        _print_estimated(reconciliation.estimated)
     flagged = len(reconciliation.flagged)
     progress(f"{flagged} difference(s) above tolerance; details in {path}")
     return 1 if flagged and args.fail_on_difference else 0
+
+
+def command_credit(args: argparse.Namespace) -> int:
+    """Credit back proven overcharges of estimated charges, once (docs/reports.md, "Crediting")."""
+    from scripts import REPO_ROOT
+    from scripts.cli.reports.render import write_estimated_csv
+
+    progress = Progress()
+    engine = _engine(args)
+    calls = _call_records(args, progress)
+    buckets = _estimated_buckets(engine, args.period, calls, progress)
+    credited: dict[str, int] = {}
+    planned = [(bucket, call, nanos) for bucket in buckets for call, nanos in bucket.credits() if nanos > 0]
+    if planned and not args.dry_run:
+        # The credit is a ledger write: the same Ledger class the gateway uses (the Lambda package).
+        if str(REPO_ROOT / "lambda_src") not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT / "lambda_src"))
+        import boto3
+
+        from cost_sentry.adapters.ledger import Ledger
+
+        # Neither holds nor call records are written by a credit, so their lifetimes do not matter.
+        ledger = Ledger(
+            boto3.client("dynamodb"), args.ledger_table, hold_lifetime_seconds=0, call_record_retention_days=0
+        )
+        for bucket, call, nanos in planned:
+            evidence = {
+                "hour": bucket.hour,
+                "principal": bucket.principal,
+                "modelId": bucket.model_id,
+                "bucketEstimatedNanos": str(bucket.estimated_nanos),
+                "bucketBilledNanos": str(bucket.billed_for_estimated_nanos),
+            }
+            if ledger.credit_overcharge(
+                call.tenant, call.shard, call.sort_key, call.request_id, nanos, evidence
+            ):
+                credited[call.request_id] = nanos
+    _print_estimated(buckets, credited)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_estimated_csv(buckets, args.out)
+    total = sum(credited.values())
+    verb = "would credit" if args.dry_run else "credited"
+    amount = sum(nanos for _, _, nanos in planned) if args.dry_run else total
+    count = len(planned) if args.dry_run else len(credited)
+    progress(f"{verb} {count} call(s), {amount} nano-dollars in all")
+    return 0
 
 
 def command_cost_explorer(args: argparse.Namespace) -> int:
@@ -407,6 +502,16 @@ def parser() -> argparse.ArgumentParser:
         "--fail-on-difference", action="store_true", help="exit 1 when anything is flagged"
     )
     reconcile.set_defaults(handler=command_reconcile)
+
+    credit = commands.add_parser(
+        "credit",
+        help="credit back, once, what estimated (worst-case) charges cost beyond what CUR 2.0 billed for them",
+    )
+    _add_source_arguments(credit)
+    credit.add_argument("--ledger-table", required=True)
+    credit.add_argument("--out", type=Path, help="also write estimated_charges.csv here")
+    credit.add_argument("--dry-run", action="store_true", help="show the credits without writing them")
+    credit.set_defaults(handler=command_credit)
 
     explorer = commands.add_parser(
         "cost-explorer", help="Bedrock spend by cost allocation tag from Cost Explorer"

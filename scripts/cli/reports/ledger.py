@@ -16,7 +16,9 @@ def read_call_records(
     """Every call record of the ledger table, optionally of one period (`2026-11` or `2026-11-22`, UTC).
 
     A paginated Scan filtered on the sort key: call records of all tenants, no other items (period
-    counters share the table). Numbers come back as Decimal, strings as str.
+    counters share the table). Numbers come back as Decimal, strings as str. Each record carries
+    ``tenant`` (its ``pk`` is its ledger shard's partition, ``<tenant>#S<k>``; records written before
+    that layout have the tenant as ``pk``) and ``shard``.
     """
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -37,4 +39,7 @@ def read_call_records(
     )
     for page in pages:
         for item in page.get("Items", []):
-            yield {key: deserializer.deserialize(value) for key, value in item.items()}
+            record = {key: deserializer.deserialize(value) for key, value in item.items()}
+            record.setdefault("tenant", str(record["pk"]).split("#", 1)[0])
+            record.setdefault("shard", 0)
+            yield record

@@ -17,8 +17,9 @@ import jinja2
 
 SQL_DIR = Path(__file__).with_name("sql")
 REPORT_QUERIES = ("spend_by_principal", "spend_by_tag", "spend_by_model", "daily_spend", "spend_by_service")
-# Run by their own reports, not by every chargeback (scripts/cli/reports/sagemaker.py).
-EXTRA_QUERIES = ("sagemaker_endpoints",)
+# Run by their own reports, not by every chargeback: the SageMaker split (sagemaker.py) and the
+# reconciliation of estimated charges (reconcile.py).
+EXTRA_QUERIES = ("sagemaker_endpoints", "spend_by_principal_hour")
 
 # CUR 2.0 writes a user-defined cost allocation tag `costCenter` into `resource_tags` under the key
 # `user_costCenter` (the `user:` prefix of the Billing console becomes `user_`).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,8 @@ class Reconciliation:
     period: str
     tolerance: Tolerance
     lines: list[ReconciliationLine]
+    # Buckets of calls charged at the worst case, with what CUR billed for them (estimated_buckets).
+    estimated: list[EstimatedBucket] = field(default_factory=list)
 
     @property
     def tenant_lines(self) -> list[ReconciliationLine]:
@@ -89,7 +91,7 @@ def user_of_call(call: Mapping[str, Any]) -> str:
     principal = str(call.get("principal") or "")
     if principal.startswith("arn:") and ":assumed-role/" in principal:
         return principal.rsplit("/", 1)[-1]
-    return f"{call['pk']}{APP_SESSION_SUFFIX}"
+    return f"{call['tenant']}{APP_SESSION_SUFFIX}"
 
 
 def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, int]]:
@@ -100,8 +102,9 @@ def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], t
     for call in calls:
         if is_sagemaker_call(call):
             continue  # billed per instance-hour, not per token: the sagemaker report splits it
-        key = (str(call["pk"]), user_of_call(call))
-        totals[key][0] += int(call.get("cost_nanos", 0))
+        key = (str(call["tenant"]), user_of_call(call))
+        # A credited overcharge (credit command) is no longer spend.
+        totals[key][0] += int(call.get("cost_nanos", 0)) - int(call.get("credited_nanos", 0))
         totals[key][1] += 1
     return {key: (nanos_to_usd(nanos), count) for key, (nanos, count) in totals.items()}
 
@@ -118,6 +121,7 @@ def reconcile(
     cur: Mapping[tuple[str, str], Decimal],
     period: str,
     tolerance: Tolerance = Tolerance(),
+    estimated: Sequence[EstimatedBucket] = (),
 ) -> Reconciliation:
     """Tenant lines and principal lines over the union of both sides (missing on one side = zero)."""
     lines: list[ReconciliationLine] = []
@@ -139,4 +143,152 @@ def reconcile(
             )
         )
     lines.sort(key=lambda line: (line.level != "tenant", not line.flagged, line.tenant, line.user))
-    return Reconciliation(period=period, tolerance=tolerance, lines=lines)
+    return Reconciliation(period=period, tolerance=tolerance, lines=lines, estimated=list(estimated))
+
+
+# -- Estimated charges (core/outcomes.py): what CUR billed for them, and the proven overcharge ----------
+#
+# A call the gateway charged at the worst case (its record has `estimated`) may have been billed less.
+# CUR 2.0 has no request ids: its finest grain is the usage hour x IAM principal x resource (the
+# application inference profile). So the join is that bucket: CUR's cost of the bucket, less what the
+# ledger charged for the bucket's calls with known usage, is what Bedrock billed for its estimated
+# calls. When the estimated charges exceed that, the difference is a proven overcharge (never more than
+# the estimated charges themselves); it is credited back once (`python -m scripts.cli.reports credit`).
+# A bucket is only judged once CUR holds a later hour, so a bill still being delivered proves nothing.
+
+NANOS_PER_USD = Decimal(1_000_000_000)
+ANY_PRINCIPAL = "*"
+
+
+@dataclass(frozen=True)
+class EstimatedCall:
+    tenant: str
+    request_id: str
+    sort_key: str
+    period_key: str
+    shard: int
+    charged_nanos: int
+    credited_nanos: int
+
+
+@dataclass(frozen=True)
+class EstimatedBucket:
+    """One CUR billing bucket (hour x principal x profile) holding at least one estimated call."""
+
+    tenant: str
+    hour: str  # YYYY-MM-DDTHH, UTC
+    principal: str  # the IAM principal, or ANY_PRINCIPAL when the calls ran as the function's own role
+    model_id: str
+    calls: tuple[EstimatedCall, ...]
+    actual_nanos: int  # what the ledger charged for the bucket's calls with known usage
+    cur_nanos: int | None  # what CUR billed for the bucket; None while CUR does not cover the hour yet
+
+    @property
+    def estimated_nanos(self) -> int:
+        return sum(call.charged_nanos for call in self.calls)
+
+    @property
+    def billed_for_estimated_nanos(self) -> int | None:
+        return None if self.cur_nanos is None else max(0, self.cur_nanos - self.actual_nanos)
+
+    @property
+    def overcharge_nanos(self) -> int:
+        billed = self.billed_for_estimated_nanos
+        if billed is None:
+            return 0
+        return min(self.estimated_nanos, max(0, self.estimated_nanos - billed))
+
+    def credits(self) -> list[tuple[EstimatedCall, int]]:
+        """The overcharge spread over the bucket's estimated calls in proportion to their charges (exact
+        nanos: the remainder goes to the last call), less what each was already credited."""
+        total, estimated = self.overcharge_nanos, self.estimated_nanos
+        shares: list[tuple[EstimatedCall, int]] = []
+        given = 0
+        for index, call in enumerate(self.calls):
+            last = index == len(self.calls) - 1
+            share = total - given if last else total * call.charged_nanos // estimated if estimated else 0
+            given += share
+            shares.append((call, max(0, share - call.credited_nanos)))
+        return shares
+
+
+def _hour_of_sort_key(sort_key: str) -> str:
+    # sk = CALL#<ISO-8601 UTC>#<requestId>: the hour is the timestamp's first 13 characters.
+    return sort_key.split("#")[1][:13]
+
+
+def _hour_text(value: Any) -> str:
+    return value.strftime("%Y-%m-%dT%H") if hasattr(value, "strftime") else str(value)[:13].replace(" ", "T")
+
+
+def _usd_to_nanos_ceiling(usd: Decimal) -> int:
+    # Rounded up: what CUR billed is never underestimated, so a credit is never more than proven.
+    nanos = usd * NANOS_PER_USD
+    whole = int(nanos)
+    return whole + (1 if nanos > whole else 0)
+
+
+def _principal_of(call: Mapping[str, Any]) -> str:
+    principal = str(call.get("principal") or "")
+    return principal if principal.startswith("arn:") else ANY_PRINCIPAL
+
+
+def estimated_buckets(
+    calls: Iterable[Mapping[str, Any]], cur_hourly: Sequence[Mapping[str, Any]]
+) -> list[EstimatedBucket]:
+    """The CUR buckets holding estimated calls, with what the ledger and CUR say about each.
+
+    ``cur_hourly``: rows of the spend_by_principal_hour query (usage_hour, principal, resource_id,
+    cost_usd).
+    """
+    cur: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    last_hour = ""
+    for row in cur_hourly:
+        hour = _hour_text(row["usage_hour"])
+        last_hour = max(last_hour, hour)
+        cost = Decimal(row["cost_usd"] or 0)
+        cur[(hour, str(row["principal"] or ""), str(row["resource_id"] or ""))] += cost
+        cur[(hour, ANY_PRINCIPAL, str(row["resource_id"] or ""))] += cost
+    actual: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    estimated: dict[tuple[str, str, str, str], list[EstimatedCall]] = defaultdict(list)
+    for call in calls:
+        sort_key = str(call["sk"])
+        key = (
+            str(call["tenant"]),
+            _hour_of_sort_key(sort_key),
+            _principal_of(call),
+            str(call.get("modelId") or ""),
+        )
+        charged = int(call.get("cost_nanos", 0))
+        if call.get("estimated"):
+            estimated[key].append(
+                EstimatedCall(
+                    tenant=key[0],
+                    request_id=str(call.get("requestId") or sort_key.rsplit("#", 1)[-1]),
+                    sort_key=sort_key,
+                    period_key=str(call.get("period") or ""),
+                    shard=int(call.get("shard", 0)),
+                    charged_nanos=charged,
+                    credited_nanos=int(call.get("credited_nanos", 0)),
+                )
+            )
+        else:
+            actual[key] += charged
+    buckets = []
+    for key in sorted(estimated):
+        tenant, hour, principal, model_id = key
+        covered = hour < last_hour
+        buckets.append(
+            EstimatedBucket(
+                tenant=tenant,
+                hour=hour,
+                principal=principal,
+                model_id=model_id,
+                calls=tuple(sorted(estimated[key], key=lambda call: call.sort_key)),
+                actual_nanos=actual.get(key, 0),
+                cur_nanos=_usd_to_nanos_ceiling(cur.get((hour, principal, model_id), ZERO))
+                if covered
+                else None,
+            )
+        )
+    return buckets

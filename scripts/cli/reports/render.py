@@ -14,7 +14,7 @@ import jinja2
 from scripts.cli.reports import charts
 from scripts.cli.reports.chargeback import ChargebackReport
 from scripts.cli.reports.cost_explorer import CostExplorerRow
-from scripts.cli.reports.money import ZERO, display_places, format_usd, percent, plain
+from scripts.cli.reports.money import ZERO, display_places, format_usd, nanos_to_usd, percent, plain
 from scripts.cli.reports.reconcile import Reconciliation
 from scripts.cli.reports.sagemaker import EndpointAllocation, write_allocation_csv
 
@@ -121,6 +121,7 @@ def write_csvs(
     ]
     if reconciliation is not None:
         files.append(write_reconciliation_csv(reconciliation, out_dir))
+        files.append(write_estimated_csv(reconciliation.estimated, out_dir))
     if cost_explorer:
         files.append(write_cost_explorer_csv(cost_explorer, out_dir))
     return files
@@ -141,6 +142,42 @@ def write_cost_explorer_csv(rows: Iterable[Any], out_dir: Path) -> Path:
                 str(r.estimated).lower(),
             )
             for r in rows
+        ],
+    )
+
+
+def write_estimated_csv(buckets: Iterable[Any], out_dir: Path) -> Path:
+    """Worst-case charges per CUR bucket with what CUR billed for them (amounts in nano-dollars)."""
+    return write_csv(
+        out_dir / "estimated_charges.csv",
+        [
+            "tenant",
+            "hour_utc",
+            "principal",
+            "model_id",
+            "calls",
+            "request_ids",
+            "estimated_nanos",
+            "actual_nanos_same_bucket",
+            "cur_billed_nanos",
+            "billed_for_estimated_nanos",
+            "overcharge_nanos",
+        ],
+        [
+            (
+                bucket.tenant,
+                bucket.hour,
+                bucket.principal,
+                bucket.model_id,
+                len(bucket.calls),
+                " ".join(call.request_id for call in bucket.calls),
+                bucket.estimated_nanos,
+                bucket.actual_nanos,
+                "" if bucket.cur_nanos is None else bucket.cur_nanos,
+                "" if bucket.billed_for_estimated_nanos is None else bucket.billed_for_estimated_nanos,
+                bucket.overcharge_nanos,
+            )
+            for bucket in buckets
         ],
     )
 
@@ -215,6 +252,10 @@ def render_html(
     environment.filters["exact"] = plain
     environment.filters["count"] = lambda number: f"{number:,}"
     environment.filters["pct"] = lambda value: "–" if value is None else f"{value}%"
+    # Nano-dollar amounts (estimated charges) shown to the nano-dollar: they are small and exact.
+    environment.filters["nanos"] = lambda nanos: (
+        "not billed yet" if nanos is None else format_usd(nanos_to_usd(nanos), 9)
+    )
     template = environment.get_template("chargeback.html.j2")
     return template.render(
         title=title,

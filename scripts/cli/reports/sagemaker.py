@@ -138,7 +138,7 @@ def endpoint_usage(calls: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, d
         if not is_endpoint_arn(arn):
             continue
         _, tenants = usage.setdefault(arn, (str(call.get("model") or arn), {}))
-        tenant = str(call["pk"])
+        tenant = str(call["tenant"])
         was = tenants.get(tenant, TenantUsage())
         tenants[tenant] = TenantUsage(
             requests=was.requests + 1,

@@ -519,7 +519,7 @@ def synthesize_from_calls(
     for call in calls:
         if is_sagemaker_call(call):
             continue  # a shared endpoint bills instance-hours (sagemaker.synthesize_endpoint_hours)
-        tenant_id = str(call["pk"])
+        tenant_id = str(call["tenant"])
         model = str(call["model"])
         if model not in prices:
             raise SynthError(f"call {call.get('sk')}: model {model!r} is not in the catalog")

@@ -46,8 +46,12 @@ alternating and starting with ``user``, every message with non-empty ``content``
 Control API for tests (also available as Python methods on :class:`BedrockRuntimeStub`):
 
 - ``POST /_stub/faults`` ``{"mode": "throttle", "count": 3, "modelId": "...", "latencyMs": 2000}``:
-  the next ``count`` matching requests fail (or are delayed, for ``latency``). Modes: see ``FAULTS``.
-  ``count`` null = until cleared. ``DELETE /_stub/faults`` clears them.
+  the next ``count`` matching requests fail (or are delayed, for ``latency``). Modes: ``FAULTS`` (an
+  error answer), ``latency``, ``stream-error`` / ``stream-error-early`` / ``stream-drop`` (ConverseStream
+  broken after text, before text, or cut off), ``drop-after-read`` (request read, connection closed
+  unanswered), ``stall`` (request read, nothing sent for ``latencyMs``, default until the stand-in
+  stops), ``bad-response`` (Converse answers 200 without ``usage``). ``count`` null = until cleared.
+  ``DELETE /_stub/faults`` clears them.
 - ``GET /_stub/requests``: every Bedrock request received (model id, body, access key id, status).
   ``DELETE /_stub/requests`` clears the log.
 - ``POST /_stub/models`` ``{"modelId": "...", "maxOutputTokens": 4096}``: register a known model id.
@@ -91,10 +95,38 @@ FAULTS: dict[str, FaultKind] = {
     "internal": FaultKind(500, "InternalServerException", "The server encountered an internal error."),
     "unavailable": FaultKind(503, "ServiceUnavailableException", "The service is temporarily unavailable."),
     "timeout": FaultKind(408, "ModelTimeoutException", "The model took too long to respond."),
+    "model-error": FaultKind(424, "ModelErrorException", "The model failed while processing the request."),
+    "quota": FaultKind(400, "ServiceQuotaExceededException", "Your request exceeds the service quota."),
+    "denied": FaultKind(
+        403, "AccessDeniedException", "You don't have access to the model with the specified model ID."
+    ),
 }
 LATENCY_MODE = "latency"
+# ConverseStream answers 200, sends text, then an in-band modelStreamErrorException.
 STREAM_ERROR_MODE = "stream-error"
-FAULT_MODES = (*FAULTS, LATENCY_MODE, STREAM_ERROR_MODE)
+# ConverseStream answers 200 and messageStart, then the exception before any text.
+STREAM_ERROR_EARLY_MODE = "stream-error-early"
+# ConverseStream sends text, then the connection is cut (no exception event, no final chunk).
+STREAM_DROP_MODE = "stream-drop"
+# The whole request is read (the model "runs"), then the connection is closed without any answer.
+DROP_AFTER_READ_MODE = "drop-after-read"
+# Converse answers 200 (the model ran) without the usage block: the gateway cannot know what it cost.
+BAD_RESPONSE_MODE = "bad-response"
+# The whole request is read, then nothing is sent for latencyMs (default: until the stand-in stops),
+# longer than any gateway read timeout; then the connection is closed without an answer.
+STALL_MODE = "stall"
+FAULT_MODES = (
+    *FAULTS,
+    LATENCY_MODE,
+    STREAM_ERROR_MODE,
+    STREAM_ERROR_EARLY_MODE,
+    STREAM_DROP_MODE,
+    DROP_AFTER_READ_MODE,
+    STALL_MODE,
+    BAD_RESPONSE_MODE,
+)
+STREAM_BREAKS = (STREAM_ERROR_MODE, STREAM_ERROR_EARLY_MODE, STREAM_DROP_MODE)
+DEFAULT_STALL_MS = 10 * 60 * 1000
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 MIN_REPLY_TOKENS = 16
@@ -692,6 +724,9 @@ class _Handler(BaseHTTPRequestHandler):
             fault = state.take_fault(model_id)
             if fault is not None:
                 state.update(entry, fault=fault.mode)
+                if fault.mode in (DROP_AFTER_READ_MODE, STALL_MODE):
+                    self._hang_up(fault)
+                    return
                 if fault.latency_ms:
                     self._sleep(fault.latency_ms)
                 if fault.mode in FAULTS:
@@ -709,31 +744,39 @@ class _Handler(BaseHTTPRequestHandler):
         state.update(entry, status=200, usage=reply.usage, stopReason=reply.stop_reason)
         latency_ms = max(1, round((time.monotonic() - started) * 1000))
         if stream:
-            self._stream_reply(
-                reply, latency_ms, broken=fault is not None and fault.mode == STREAM_ERROR_MODE
-            )
+            self._stream_reply(reply, latency_ms, fault.mode if fault is not None else None)
         else:
-            self._send_json(
-                200,
-                {
-                    "output": {"message": {"role": "assistant", "content": reply.content()}},
-                    "stopReason": reply.stop_reason,
-                    "usage": reply.usage,
-                    "metrics": {"latencyMs": latency_ms},
-                    "serviceTier": {"type": reply.service_tier},
-                },
-            )
+            answer = {
+                "output": {"message": {"role": "assistant", "content": reply.content()}},
+                "stopReason": reply.stop_reason,
+                "usage": reply.usage,
+                "metrics": {"latencyMs": latency_ms},
+                "serviceTier": {"type": reply.service_tier},
+            }
+            if fault is not None and fault.mode == BAD_RESPONSE_MODE:
+                del answer["usage"]
+            self._send_json(200, answer)
 
-    def _stream_reply(self, reply: Reply, latency_ms: int, broken: bool) -> None:
+    def _hang_up(self, fault: Fault) -> None:
+        """The request was read in full; answer nothing (after a stall) and close the connection."""
+        if fault.mode == STALL_MODE:
+            self._sleep(fault.latency_ms or DEFAULT_STALL_MS)
+        self.close_connection = True
+
+    def _stream_reply(self, reply: Reply, latency_ms: int, fault_mode: str | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", EVENTSTREAM_CONTENT_TYPE)
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-amzn-RequestId", self._request_id)
         self.end_headers()
+        broken = fault_mode if fault_mode in STREAM_BREAKS else None
         state = self.server.state
         pacing = Pacing(state.first_token_ms, state.token_interval_ms, self._sleep)
         for frame in stream_frames(reply, latency_ms, broken, pacing):
             self._write_chunk(frame)
+        if broken == STREAM_DROP_MODE:
+            self.close_connection = True  # no terminating chunk: the client sees a cut stream
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -758,13 +801,18 @@ class Pacing:
 
 
 def stream_frames(
-    reply: Reply, latency_ms: int, broken: bool = False, pacing: Pacing | None = None
+    reply: Reply, latency_ms: int, broken: str | None = None, pacing: Pacing | None = None
 ) -> Iterator[bytes]:
-    """The ConverseStream events for ``reply``; ``broken`` ends it with a mid-stream exception."""
+    """The ConverseStream events for ``reply``; ``broken`` (a stream fault mode) cuts it short: with an
+    exception after the first text (``stream-error``) or before any (``stream-error-early``), or with no
+    further event after the first text (``stream-drop``)."""
     pacing = pacing or Pacing()
     # The model's first token is what takes time: messageStart comes with it, as Bedrock sends it.
     pacing.wait(True)
     yield encode_event("messageStart", {"role": "assistant"})
+    if broken == STREAM_ERROR_EARLY_MODE:
+        yield encode_exception("modelStreamErrorException", "The model stream was interrupted.")
+        return
     index = 0
     first = False
     if reply.reasoning is not None:
@@ -788,8 +836,10 @@ def stream_frames(
             "contentBlockDelta",
             {"contentBlockIndex": index, "delta": {"text": reply.text[offset : offset + chunk_bytes]}},
         )
-        if broken:
+        if broken == STREAM_ERROR_MODE:
             yield encode_exception("modelStreamErrorException", "The model stream was interrupted.")
+            return
+        if broken == STREAM_DROP_MODE:
             return
     if reply.text:
         yield encode_event("contentBlockStop", {"contentBlockIndex": index})

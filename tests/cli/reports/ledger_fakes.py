@@ -49,7 +49,10 @@ def put_call(
 ) -> None:
     application_id, cost_center, environment = TAGS[tenant]
     item: dict[str, Any] = {
-        "pk": {"S": tenant},
+        # The gateway's layout (docs/design.md section 4): in the partition of the shard it charged.
+        "pk": {"S": f"{tenant}#S0"},
+        "tenant": {"S": tenant},
+        "shard": {"N": "0"},
         "sk": {"S": f"CALL#{timestamp}#{request_id}"},
         "requestId": {"S": request_id},
         # the gateway records the caller's API key id here, not an IAM principal

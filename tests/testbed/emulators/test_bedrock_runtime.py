@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, EventStreamError, ReadTimeoutError
+from urllib3.exceptions import ProtocolError
 
 from scripts.testbed.emulators.bedrock_runtime import (
     BedrockRuntimeStub,
@@ -317,3 +318,48 @@ def test_injected_latency_beyond_the_client_timeout_times_out(stub: BedrockRunti
 
     with pytest.raises(ReadTimeoutError):
         impatient.converse(modelId=PROFILE_ARN, messages=[user("hi")])
+
+
+def test_drop_after_read_reads_the_request_and_closes_without_an_answer(stub: BedrockRuntimeStub) -> None:
+    stub.inject_fault("drop-after-read")
+
+    with pytest.raises(ConnectionClosedError):
+        client(stub).converse(modelId=PROFILE_ARN, messages=[user("hello there")])
+
+    [entry] = stub.requests()
+    assert entry["fault"] == "drop-after-read"
+    assert entry["body"]["messages"] == [user("hello there")]  # read in full before the hang-up
+    assert entry["status"] is None  # never answered
+    assert client(stub).converse(modelId=PROFILE_ARN, messages=[user("hi")])["usage"]["inputTokens"] == 1
+
+
+def test_stall_answers_nothing_until_past_the_client_read_timeout(stub: BedrockRuntimeStub) -> None:
+    stub.inject_fault("stall", latency_ms=3000)
+    impatient = client(stub, read_timeout=0.5, connect_timeout=1)
+
+    with pytest.raises(ReadTimeoutError):
+        impatient.converse(modelId=PROFILE_ARN, messages=[user("hi")])
+    [entry] = stub.requests()
+    assert (entry["fault"], entry["status"]) == ("stall", None)
+
+
+def test_stream_error_early_breaks_before_any_text(stub: BedrockRuntimeStub) -> None:
+    stub.inject_fault("stream-error-early")
+    stream = client(stub).converse_stream(modelId=PROFILE_ARN, messages=[user("x" * 200)])["stream"]
+    seen: list[str] = []
+
+    with pytest.raises(EventStreamError, match="modelStreamErrorException"):
+        for event in stream:
+            seen.append(next(iter(event)))
+    assert seen == ["messageStart"]
+
+
+def test_stream_drop_cuts_the_stream_after_text_without_an_end(stub: BedrockRuntimeStub) -> None:
+    stub.inject_fault("stream-drop")
+    stream = client(stub).converse_stream(modelId=PROFILE_ARN, messages=[user("x" * 200)])["stream"]
+    seen: list[str] = []
+
+    with pytest.raises(ProtocolError):  # what botocore's event stream lets through for a cut body
+        for event in stream:
+            seen.append(next(iter(event)))
+    assert seen == ["messageStart", "contentBlockDelta"]

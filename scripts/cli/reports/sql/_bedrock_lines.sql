@@ -12,6 +12,8 @@ bedrock_lines AS (
         COALESCE(NULLIF(regexp_extract(line_item_iam_principal, 'assumed-role/([^/]+)/', 1), ''), '') AS role_name,
         COALESCE(NULLIF(regexp_extract(line_item_iam_principal, '/([^/]+)$', 1), ''), '') AS session_name,
         line_item_usage_type AS usage_type,
+        COALESCE(line_item_resource_id, '') AS resource_id,
+        date_trunc('hour', line_item_usage_start_date) AS usage_hour,
         COALESCE(
             NULLIF(regexp_extract(
                 line_item_usage_type,

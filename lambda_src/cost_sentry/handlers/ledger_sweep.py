@@ -1,0 +1,82 @@
+"""Scheduled (EventBridge, every minute): the ledger's maintenance, off the hot path.
+
+For every tenant of a config read that has just succeeded: charge expired holds at their worst case
+(``Ledger.sweep_expired``: the request died or its settle failed, and Bedrock may have billed it), and
+bring the period to the configured limit and shard count (``Ledger.maintain``: rebase with this fresh
+read as proof, claw a lowered limit back from the shards, drain removed shards). A failed config read
+fails the run: nothing is rebased on an old config. One EMF log line per run.
+
+Environment: LEDGER_TABLE, CONFIG_TABLE, optional CALL_RECORD_RETENTION_DAYS and METRICS_NAMESPACE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.core.metrics import emf_metadata
+from cost_sentry.core.tenants import TenantConfig, TenantDirectory
+
+# One client and ledger per container (per table pair, so a test process can sweep several stacks).
+_built: dict[tuple[str, str], tuple[Any, Ledger]] = {}
+
+
+def fresh_tenants(dynamodb_client: Any, config_table: str) -> Mapping[str, TenantConfig]:
+    """Every tenant, from a consistent Scan made now (raises if it fails: no stale config here)."""
+    items: list[dict[str, Any]] = []
+    for page in dynamodb_client.get_paginator("scan").paginate(TableName=config_table, ConsistentRead=True):
+        items.extend(page.get("Items", []))
+    return TenantDirectory.from_items(items).tenants
+
+
+def run_sweep(
+    ledger: Ledger, tenants: Mapping[str, TenantConfig], now: float, namespace: str = "GenAIRateLimiting"
+) -> dict[str, Any]:
+    """Sweep and maintain each tenant; one tenant's failure is reported, the others still run."""
+    charged: dict[str, int] = {}
+    maintained: dict[str, dict[str, int]] = {}
+    errors: list[dict[str, str]] = []
+    for tenant_id in sorted(tenants):
+        tenant = tenants[tenant_id]
+        try:
+            charged[tenant_id] = ledger.sweep_expired(tenant, now)
+            moved = ledger.maintain(tenant, now)
+        except Exception as exc:
+            errors.append({"tenant": tenant_id, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if any(moved.values()):
+            maintained[tenant_id] = moved
+    counts = {"HoldsChargedAtExpiry": sum(charged.values()), "LedgerSweepErrors": len(errors)}
+    report = {"charged": {k: v for k, v in charged.items() if v}, "maintained": maintained, "errors": errors}
+    document = {
+        "_aws": emf_metadata(namespace, [[]], dict.fromkeys(counts, "Count"), int(now * 1000)),
+        "event": "ledger_sweep",
+        **counts,
+        **report,
+    }
+    print(json.dumps(document), flush=True)
+    return report
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    ledger_table, config_table = os.environ["LEDGER_TABLE"], os.environ["CONFIG_TABLE"]
+    built = _built.get((ledger_table, config_table))
+    if built is None:
+        import boto3
+        from botocore.config import Config
+
+        # The ledger retries its own writes (only those DynamoDB did not apply); botocore must not resend
+        # a counter write after a timeout. A failed config Scan fails the run; the next minute retries.
+        client = boto3.session.Session().client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+        retention = int(os.environ.get("CALL_RECORD_RETENTION_DAYS", "400"))
+        built = _built[(ledger_table, config_table)] = (
+            client,
+            Ledger(client, ledger_table, call_record_retention_days=retention),
+        )
+    client, ledger = built
+    tenants = fresh_tenants(client, config_table)
+    return run_sweep(ledger, tenants, time.time(), os.environ.get("METRICS_NAMESPACE") or "GenAIRateLimiting")

@@ -1,0 +1,89 @@
+"""Ledger writes under DynamoDB faults, injected with a client wrapper: refusals DynamoDB guarantees it
+did not apply (throttling, transaction conflicts) are retried and the spend is kept; an ambiguous failure
+of a counter write is never resent, and the hold it leaves is charged at expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from cost_sentry.adapters.ledger import MAX_WRITE_ATTEMPTS, LedgerWriteFailed
+from tests.adapters.ledger_support import HOLD_SECONDS, FailingClient, ledger_for, n, record, shards_of, worst
+from tests.service.conftest import make_tenant
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "reasons"),
+    [
+        ("transact_write_items", "TransactionCanceledException", ["None", "TransactionConflict"]),
+        ("transact_write_items", "TransactionConflictException", None),
+        ("update_item", "ProvisionedThroughputExceededException", None),
+        ("update_item", "ThrottlingException", None),
+        ("update_item", "RequestLimitExceeded", None),
+    ],
+)
+def test_a_settle_meeting_conflicts_or_throttling_keeps_the_spend(tables, clock, operation, code, reasons):
+    tenant = make_tenant()
+    reservation = ledger_for(tables, clock).reserve(tenant, "r1", worst(10_000))
+    failing = FailingClient(tables.client, operation, code, count=MAX_WRITE_ATTEMPTS - 1, reasons=reasons)
+    result = ledger_for(tables, clock, failing).settle(reservation, record("r1", 4_000))
+    assert not result.hold_was_reclaimed
+    assert failing.calls[operation] == MAX_WRITE_ATTEMPTS  # three refusals, then the write went through
+    view = tables.period_item("sales")
+    assert (n(view, "spent_nanos"), n(view, "in_flight")) == (4_000, 0)
+    assert n(view, "available_nanos") == 500_000_000 - 4_000
+    assert [n(call, "cost_nanos") for call in tables.call_records("sales")] == [4_000]
+    assert [name for name in view if name.startswith("hold_")] == []
+
+
+def test_a_settle_still_throttled_after_every_attempt_leaves_the_hold_for_the_sweep(tables, clock):
+    tenant = make_tenant()
+    ledger = ledger_for(tables, clock)
+    reservation = ledger.reserve(tenant, "r1", worst(10_000))
+    failing = FailingClient(tables.client, "update_item", "ProvisionedThroughputExceededException", count=99)
+    with pytest.raises(LedgerWriteFailed) as caught:
+        ledger_for(tables, clock, failing).settle(reservation, record("r1", 4_000))
+    assert caught.value.status == 503 and not caught.value.ambiguous
+    assert failing.calls["update_item"] == MAX_WRITE_ATTEMPTS  # bounded
+    clock.advance(HOLD_SECONDS + 1)
+    assert ledger.sweep_expired(tenant, clock.now) == 1
+    [shard] = shards_of(tables)
+    assert n(shard, "spent_nanos") == 10_000  # the spend is kept, at the worst case
+    [call] = tables.call_records("sales")
+    assert (n(call, "cost_nanos"), call["estimated"]) == (10_000, {"BOOL": True})
+
+
+def test_an_ambiguous_counter_write_is_never_resent(tables, clock):
+    tenant = make_tenant()
+    ledger = ledger_for(tables, clock)
+    reservation = ledger.reserve(tenant, "r1", worst(10_000))
+    failing = FailingClient(tables.client, "update_item", "InternalServerError", count=1, status=500)
+    with pytest.raises(LedgerWriteFailed) as caught:
+        ledger_for(tables, clock, failing).settle(reservation, record("r1", 4_000))
+    assert caught.value.ambiguous
+    assert failing.calls["update_item"] == 1  # a counter applied twice could pass the limit
+    # The hold stays; at expiry it is spent at the worst case: the safe direction.
+    clock.advance(HOLD_SECONDS + 1)
+    assert ledger.sweep_expired(tenant, clock.now) == 1
+    assert n(shards_of(tables)[0], "spent_nanos") == 10_000
+
+
+def test_a_reservation_whose_hold_cannot_be_written_is_undone(tables, clock):
+    tenant = make_tenant()
+    ledger = ledger_for(tables, clock)
+    ledger.release(ledger.reserve(tenant, "warm", worst(1)))  # the shard exists and is funded
+    failing = FailingClient(tables.client, "put_item", "ProvisionedThroughputExceededException", count=99)
+    with pytest.raises(LedgerWriteFailed):
+        ledger_for(tables, clock, failing).reserve(tenant, "r1", worst(10_000))
+    view = tables.period_item("sales")
+    assert (n(view, "available_nanos"), n(view, "in_flight")) == (500_000_000, 0)
+
+
+def test_a_throttled_reservation_is_retried_and_admitted_once(tables, clock):
+    tenant = make_tenant()
+    ledger_for(tables, clock).release(ledger_for(tables, clock).reserve(tenant, "warm", worst(1)))
+    failing = FailingClient(tables.client, "update_item", "ThrottlingException", count=2)
+    reservation = ledger_for(tables, clock, failing).reserve(tenant, "r1", worst(10_000))
+    assert failing.calls["update_item"] == 3
+    view = tables.period_item("sales")
+    assert n(view, "available_nanos") == 500_000_000 - 10_000 == reservation.available_after
+    assert n(view, "in_flight") == 1
