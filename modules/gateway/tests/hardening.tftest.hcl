@@ -186,11 +186,11 @@ run "an_own_web_acl_replaces_the_modules" {
 
   variables {
     tenants         = run.contract.tenants
-    waf_web_acl_arn = "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp/abc"
+    waf_web_acl_arn = "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp/a1b2c3d4-5678-90ab-cdef-0123456789ab"
   }
 
   assert {
-    condition     = length(aws_wafv2_web_acl.this) == 0 && aws_wafv2_web_acl_association.this[0].web_acl_arn == "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp/abc"
+    condition     = length(aws_wafv2_web_acl.this) == 0 && aws_wafv2_web_acl_association.this[0].web_acl_arn == "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp/a1b2c3d4-5678-90ab-cdef-0123456789ab"
     error_message = "An account's own ACL is associated instead of the module's."
   }
 }
