@@ -5,7 +5,9 @@ budget not yet given to a shard), ``n`` shards (``PERIOD#<p>#S<k>``: a slice of 
 counters the reservation is conditional on), one hold item per in-flight request (``HOLD#<p>#<id>``) and,
 for tenants with per-user budgets, one item per end user (``USER#<p>#<user>``). The hot path only makes
 single-item conditional UpdateItems on a shard plus writes to per-request items; no transaction ever
-touches a shared item, and no item grows with concurrency.
+touches a shared item, and no item grows with concurrency. Each shard is its own partition key
+(``<tenant>#S<k>``, with the holds drawn on it and the call records charged on it), each user too
+(``<tenant>#U#<user>``); no request writes the tenant's own key, where the head lives.
 
 The client is injected; botocore is imported only here, inside functions, to recognise its errors.
 """
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 RPM_PREFIX = "rpm_"
 _TOKEN_NAMESPACE = uuid.UUID("5b0e7a52-8d6c-4d1e-9a43-0d6f1c2b7e11")
 
-# A short shard re-reads the tenant (one Query) and moves budget into itself at most this many times
+# A short shard re-reads the tenant (one BatchGetItem) and moves budget into itself at most this many times
 # before the request is denied: the bound of docs/design.md section 4.
 MAX_REFILL_ROUNDS = 3
 # Writes DynamoDB guarantees it did not apply are retried, with full jitter, this many times in all.
@@ -1539,7 +1541,7 @@ class Ledger:
     # -- read ------------------------------------------------------------------------------------
 
     def period_status(self, tenant: TenantConfig) -> PeriodStatus:
-        """The tenant's period: the head and every shard, read with one Query and summed."""
+        """The tenant's period: the head and every shard, read with one BatchGetItem and summed."""
         now = self._clock()
         key = period_key(tenant.budget_period, now)
         snapshot = self._snapshot(tenant.tenant_id, key, tenant.ledger_shards)
