@@ -319,7 +319,7 @@ def fitting_max_tokens(
         fits = min(fits, max_tokens_within(spec, generation_limit_seconds))
     wanted = requested if requested is not None else min(DEFAULT_MAX_TOKENS, fits)
     if wanted > fits or wanted < 1:
-        advice = "lower max_tokens" if streaming else "lower max_tokens or stream the answer"
+        advice = "lower max_tokens" if streaming else "lower max_tokens or use /v1/converse-stream"
         raise BadRequest(
             "generation_too_long",
             f"{spec.short_name} may need {FIRST_TOKEN_SECONDS} s plus {wanted} tokens at "

@@ -231,12 +231,17 @@ class GatewayService:
                 # rather than release it and lose spend that happened.
                 trace.failed = True
                 trace.completion = "".join(parts)
-                self._end_failed_call(prepared, reservation, trace, CallEnd.STREAM_BROKEN_AFTER_CONTENT, exc)
+                end = CallEnd.STREAM_BROKEN_AFTER_CONTENT if emitted else CallEnd.STREAM_BROKEN_BEFORE_CONTENT
+                self._end_failed_call(prepared, reservation, trace, end, exc)
                 if isinstance(exc, GeneratorExit):
                     raise
                 error = bedrock.map_bedrock_error(exc) if isinstance(exc, Exception) else None
                 if error is None:
                     raise
+                if not emitted:
+                    # Nothing reached the caller yet (only events this surface does not show), so the
+                    # front can still answer with the error's own status.
+                    raise error from exc
                 trace.status, trace.code = error.status, error.code
                 yield {"type": "error", **error_body(error, call.request_id)}
                 return

@@ -50,8 +50,8 @@ run "defaults_are_applied" {
   }
 
   assert {
-    condition     = output.tenants["acme"].budget.shards == 8 && output.tenants["bolt"].budget.shards == 10
-    error_message = "Automatic shards: 8 without requests_per_minute, else ceil(rpm / 6000) clamped to 1..32."
+    condition     = output.tenants["acme"].budget.shards == 16 && output.tenants["bolt"].budget.shards == 10
+    error_message = "Automatic shards: 16 without requests_per_minute, else ceil(rpm / 6000) clamped to 1..32."
   }
 
   assert {

@@ -68,7 +68,7 @@ def test_the_optional_defaults_are_terraforms() -> None:
     assert acme["budget"]["forecast_threshold"] == 100
     assert acme["budget"]["console_managed"] is False
     assert acme["budget"]["block_at_actual"] is None
-    assert acme["budget"]["shards"] == 8  # no requests_per_minute
+    assert acme["budget"]["shards"] == 16  # no requests_per_minute
     assert acme["limits"] == {"requests_per_minute": None, "tokens_per_period": None, "max_in_flight": None}
     assert acme["model_aliases"] == {"acme-cc": "nova-micro"}
     assert acme["default_model"] == "nova-micro"
