@@ -52,9 +52,8 @@ locals {
         Effect = "Allow"
         # DeleteItem: a settled or released hold item is claimed by deleting it; BatchGetItem: a refill
         # round or GET /v1/budget reads the head and every shard, each in its own partition (docs/design.md
-        # section 4); ConditionCheckItem: the settle transaction checks the hold. No Query: the hot path
-        # never reads a key range.
-        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+        # section 4). No Query: the hot path never reads a key range.
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
         Resource = local.table_arns.ledger
       },
       {

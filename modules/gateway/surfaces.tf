@@ -51,7 +51,7 @@ locals {
     [for key in sort(keys(local.surface_routes)) : local.surface_routes[key].resource_id],
     [for key in sort(keys(local.surface_routes)) : aws_api_gateway_method.surface[key].id],
     [for key in sort(keys(local.surface_routes)) : aws_api_gateway_integration.surface[key].id],
-    [for key in sort(keys(local.surface_routes)) : aws_api_gateway_integration.surface[key].response_transfer_mode],
+    [for key in sort(keys(local.surface_routes)) : aws_api_gateway_integration.surface[key].uri],
     aws_api_gateway_authorizer.this.id,
     aws_api_gateway_gateway_response.unauthorized.response_templates,
   ]))
@@ -177,9 +177,11 @@ resource "aws_api_gateway_integration" "surface" {
   http_method             = aws_api_gateway_method.surface[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = aws_lambda_function.stream.response_streaming_invoke_arn
-  response_transfer_mode  = "STREAM"
-  timeout_milliseconds    = local.stream_timeout * 1000
+  # The function's response-streaming invocation path (what the provider's response_streaming_invoke_arn
+  # is in 6.x), spelled out so the module also validates with provider 5.100.
+  uri                    = "arn:${var.partition}:apigateway:${var.region}:lambda:path/2021-11-15/functions/${aws_lambda_function.stream.arn}/response-streaming-invocations"
+  response_transfer_mode = "STREAM"
+  timeout_milliseconds   = local.stream_timeout * 1000
 }
 
 resource "aws_lambda_permission" "stream" {

@@ -7,7 +7,7 @@ data "aws_region" "current" {}
 locals {
   account_root = "arn:${var.partition}:iam::${var.account_id}:root"
   # Built from the name so the topic policy is known at plan time (and tested).
-  topic_arn = "arn:${var.partition}:sns:${data.aws_region.current.region}:${var.account_id}:${var.name}"
+  topic_arn = "arn:${var.partition}:sns:${data.aws_region.current.id}:${var.account_id}:${var.name}"
 
   # What each admitted service publishes on behalf of: only this account's budgets, anomaly
   # subscriptions and alarms (the confused-deputy guard, together with aws:SourceAccount).

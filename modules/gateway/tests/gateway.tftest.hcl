@@ -413,7 +413,7 @@ run "the_streaming_route_can_wait_longer_and_the_function_knows_both_limits" {
   command = plan
 
   variables {
-    tenants = run.contract.tenants
+    tenants                       = run.contract.tenants
     stream_integration_timeout_ms = 110000
   }
 
@@ -432,7 +432,7 @@ run "a_stream_limit_is_never_longer_than_the_function" {
   command = plan
 
   variables {
-    tenants = run.contract.tenants
+    tenants                       = run.contract.tenants
     stream_integration_timeout_ms = 600000
   }
 
@@ -446,7 +446,7 @@ run "a_bedrock_read_timeout_shorter_than_the_converse_limit_is_refused" {
   command = plan
 
   variables {
-    tenants = run.contract.tenants
+    tenants                 = run.contract.tenants
     bedrock_timeout_seconds = 20
   }
 

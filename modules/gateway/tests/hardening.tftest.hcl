@@ -84,11 +84,11 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
   assert {
     condition = alltrue([
       jsonencode(jsondecode(aws_iam_role_policy.data_access["gateway"].policy).Statement) == jsonencode([
-        { Sid = "LedgerReadWrite", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
+        { Sid = "LedgerReadWrite", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
         { Sid = "ConfigRead", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
       ]),
     ])
-    error_message = "The gateway: ledger reads and writes (no ConditionCheckItem), config Scan only (no GetItem, no writes)."
+    error_message = "The gateway: ledger item reads and writes (BatchGetItem for the head and shards; no Query, no ConditionCheckItem), config Scan only (no GetItem, no writes)."
   }
 
   assert {
@@ -97,20 +97,30 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
         { Sid = "ReadTenantBudgets", Effect = "Allow", Action = ["budgets:ViewBudget"], Resource = "arn:aws:budgets::111111111111:budget/cs-*" },
         { Sid = "ConfigRead", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
         { Sid = "ConfigWriteLimitOverridesOnly", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config", Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["limit#*"] } } },
-        { Sid = "LedgerMoveLimits", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
+        { Sid = "LedgerMoveLimits", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
       ]),
     ])
-    error_message = "Budget sync: ViewBudget on the tenants' budgets, config Scan, config PutItem only on limit# items, ledger GetItem + UpdateItem."
+    error_message = "Budget sync: ViewBudget on the tenants' budgets, config Scan, config PutItem only on limit# items, ledger GetItem/BatchGetItem + UpdateItem (Ledger.move_limit)."
   }
 
   assert {
     condition = alltrue([
       jsonencode(jsondecode(aws_iam_role_policy.data_access["budget_alert"].policy).Statement) == jsonencode([
         { Sid = "ConfigReadTenantDocuments", Effect = "Allow", Action = ["dynamodb:GetItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config", Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["tenant#*"] } } },
-        { Sid = "LedgerBlockPeriods", Effect = "Allow", Action = ["dynamodb:UpdateItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
+        { Sid = "LedgerBlockPeriods", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
       ]),
     ])
-    error_message = "Budget alert: one tenant# document read and the ledger UpdateItem that blocks; no config writes, no Budgets API."
+    error_message = "Budget alert: one tenant# document read and the ledger reads and UpdateItems that block the head and shards (Ledger.block); no config writes, no Budgets API."
+  }
+
+  assert {
+    condition = alltrue([
+      jsonencode(jsondecode(aws_iam_role_policy.data_access["ledger_sweep"].policy).Statement) == jsonencode([
+        { Sid = "LedgerSweep", Effect = "Allow", Action = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
+        { Sid = "ConfigRead", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
+      ]),
+    ])
+    error_message = "Ledger sweep: the holds of each shard partition (Query) claimed and charged, config Scan for a fresh read."
   }
 
   assert {
