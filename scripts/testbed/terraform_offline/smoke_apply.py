@@ -52,6 +52,8 @@ UNSUPPORTED_BY_MOTO: Mapping[str, str] = {
 }
 # moto's default account: ARNs the roots build from account_id then match what moto returns.
 MOTO_ACCOUNT_ID = "123456789012"
+# Every service the roots create resources in: a service missing here would make the provider call the
+# real AWS endpoint (and fail on this machine's closed network).
 SERVICES = [
     "apigateway",
     "athena",
@@ -59,8 +61,10 @@ SERVICES = [
     "bedrock",
     "budgets",
     "ce",
+    "cloudtrail",
     "cloudwatch",
     "dynamodb",
+    "ec2",
     "events",
     "glue",
     "iam",
@@ -70,6 +74,7 @@ SERVICES = [
     "organizations",
     "resourcegroupstaggingapi",
     "s3",
+    "sagemaker",
     "sns",
     "sqs",
     "sts",
