@@ -6,7 +6,7 @@ locals {
   tenant_id_pattern = "^[a-z0-9-]{1,32}$"
 
   # A ledger shard absorbs about 100 requests per second (6000 per minute; its partition carries 142,
-  # bench_ledger). A tenant without a rate limit gets 16 shards: a modeled 2,284 requests per second.
+  # bench_ledger). A tenant without a rate limit gets 16 shards: a modeled 2,285 requests per second.
   requests_per_minute_per_shard = 6000
   max_automatic_shards          = 32
   shards_without_rate_limit     = 16
