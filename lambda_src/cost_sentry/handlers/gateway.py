@@ -56,6 +56,8 @@ def build_service(
 ) -> GatewayService:
     """The composition root: every collaborator can be injected; the defaults talk to AWS."""
     aws = AwsSession()
+    # One request logger for the request lines and the session warnings alike.
+    request_logger = RequestLogger(settings.log_prompts, log_sink)
     ledger_client = dynamodb_client
     if dynamodb_client is None:
         # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
@@ -91,7 +93,7 @@ def build_service(
                 client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
                 fallback=shared,
                 new_sessions_per_minute=settings.new_sessions_per_minute,
-                warn=RequestLogger(settings.log_prompts, log_sink).warn,
+                warn=request_logger.warn,
             )
         else:
             bedrock_clients = shared
@@ -123,7 +125,7 @@ def build_service(
         resolver=resolver,
         bedrock_clients=bedrock_clients,
         metrics=MetricsEmitter(settings.metrics_namespace, metrics_sink),
-        request_logger=RequestLogger(settings.log_prompts, log_sink),
+        request_logger=request_logger,
         clock=clock,
     )
 
