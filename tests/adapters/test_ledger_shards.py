@@ -63,6 +63,32 @@ def test_sequential_requests_use_the_whole_budget_across_shards_without_a_false_
     assert {reservation.shard for reservation in admitted} <= {0, 1, 2, 3}
 
 
+def test_a_new_period_spreads_half_its_budget_over_the_shards_so_first_requests_skip_the_refill(tables, clock):
+    counting = FailingClient(tables.client, "none", "", count=0)
+    ledger = ledger_for(tables, clock, counting)
+    tenant = make_tenant(budget={"limitUsd": "100"}, ledger={"shards": 16})  # 10^11 nanos
+    ledger.reserve(tenant, "first", worst(1_000))
+    head = items_by_key(tables)[PERIOD]
+    shards = shards_of(tables)
+    assert counting.calls["transact_write_items"] == 1  # the head and 16 shards, atomically
+    assert len(shards) == 16
+    assert {n(shard, "allocated_nanos") for shard in shards} == {10**11 // 32}
+    assert n(head, "pool_nanos") == 10**11 - 16 * (10**11 // 32)  # the other half, for refills
+    counting.calls.clear()
+    for number in range(64):  # random shards, each already funded: one shard write and the hold's put
+        ledger.reserve(tenant, f"r{number}", worst(1_000))
+    assert counting.calls == {"update_item": 64, "put_item": 64}
+    assert n(items_by_key(tables)[PERIOD], "pool_nanos") == n(head, "pool_nanos")
+
+
+def test_a_one_shard_tenant_gets_its_whole_budget_in_the_shard(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "1"}, ledger={"shards": 1})
+    reservation = ledger.reserve(tenant, "first", worst(1_000))
+    assert n(items_by_key(tables)[PERIOD], "pool_nanos") == 0
+    assert reservation.available_after == 10**9 - 1_000  # the tenant's remaining budget, exactly
+
+
 def test_requests_per_minute_and_in_flight_are_split_exactly_across_shards(tables, clock):
     ledger = ledger_for(tables, clock)
     tenant = make_tenant(ledger={"shards": 4}, limits={"requestsPerMinute": 10, "maxInFlight": 6})
