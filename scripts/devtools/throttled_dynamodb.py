@@ -425,6 +425,15 @@ class ThrottledDynamoDB:
                 self._store(key, dict(spec["Item"]))
             elif kind == "Delete":
                 self._store(key, None)
+            elif kind == "Update":
+                old = self._items.get(key) or {}
+                updated = dict(old) if old else {**spec["Key"]}
+                _Expression(
+                    _tokens(spec["UpdateExpression"]),
+                    spec.get("ExpressionAttributeNames") or {},
+                    spec.get("ExpressionAttributeValues") or {},
+                ).update(updated)
+                self._store(key, updated)
             else:
                 raise ValueError(f"unsupported transaction action {kind}")
         return {}
