@@ -1,4 +1,5 @@
-# REST API: three routes, all requiring an API key, all proxied to the gateway function. Each tenant has
+# REST API: the seed's three routes, all requiring an API key: /v1/converse and /v1/budget proxied to the
+# gateway function, /v1/converse-stream streamed through the streaming function (surfaces.tf). Each tenant has
 # its own API key and usage plan; API Gateway's throttle is a coarse shield in front of the exact
 # per-minute limit the gateway enforces in the ledger.
 
@@ -97,7 +98,10 @@ resource "aws_api_gateway_integration" "route" {
   http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = aws_lambda_function.this["gateway"].invoke_arn
+  # POST /v1/converse-stream streams its text/event-stream body as it is generated, through the
+  # streaming function (surfaces.tf); the other two routes answer in one body from the gateway function.
+  uri                    = each.key == "converse_stream" ? local.stream_invoke_uri : aws_lambda_function.this["gateway"].invoke_arn
+  response_transfer_mode = each.key == "converse_stream" ? "STREAM" : "BUFFERED"
   # As long as a request the gateway accepts on this route may take (README, "Accepted requests can
   # finish"); the function refuses at validation what cannot finish within it (CONVERSE_/STREAM_TIMEOUT_SECONDS).
   timeout_milliseconds = local.route_timeout_ms[each.key]

@@ -1,6 +1,6 @@
 # The SDK surfaces (docs/design.md section 7): native Bedrock runtime, OpenAI Chat Completions and
 # Anthropic Messages, each on its own routes, all through the one gateway code and the same key check
-# (authorizer.tf). Their integrations stream: API Gateway REST response streaming
+# (authorizer.tf). Their integrations (and the seed's /v1/converse-stream, api.tf) stream: API Gateway REST response streaming
 # (response_transfer_mode = STREAM, InvokeWithResponseStream) to a second function built from the same
 # zip and running as the gateway's own role, whose runtime loop streams
 # (cost_sentry/handlers/stream_runtime.py, started by AWS_LAMBDA_EXEC_WRAPPER).
@@ -8,6 +8,9 @@
 locals {
   stream_function_name = "${var.name_prefix}-gateway-stream"
   stream_timeout       = min(var.max_request_seconds, 900)
+  # The function's response-streaming invocation path (what the provider's response_streaming_invoke_arn
+  # is in 6.x), spelled out so the module also validates with provider 5.100.
+  stream_invoke_uri = "arn:${var.partition}:apigateway:${var.region}:lambda:path/2021-11-15/functions/${aws_lambda_function.stream.arn}/response-streaming-invocations"
 
   # Paths under /v1 (next to the seed's routes) and under /model/{modelId} (Bedrock's own layout).
   v1_resources = {
@@ -177,11 +180,9 @@ resource "aws_api_gateway_integration" "surface" {
   http_method             = aws_api_gateway_method.surface[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  # The function's response-streaming invocation path (what the provider's response_streaming_invoke_arn
-  # is in 6.x), spelled out so the module also validates with provider 5.100.
-  uri                    = "arn:${var.partition}:apigateway:${var.region}:lambda:path/2021-11-15/functions/${aws_lambda_function.stream.arn}/response-streaming-invocations"
-  response_transfer_mode = "STREAM"
-  timeout_milliseconds   = local.stream_timeout * 1000
+  uri                     = local.stream_invoke_uri
+  response_transfer_mode  = "STREAM"
+  timeout_milliseconds    = local.stream_timeout * 1000
 }
 
 resource "aws_lambda_permission" "stream" {

@@ -355,18 +355,7 @@ variable "sagemaker_shared_endpoints" {
   }
 }
 
-# -- Accepted requests can finish (README): the streaming route's own limit; per-user session flood ---
-
-variable "stream_integration_timeout_ms" {
-  type        = number
-  description = "API Gateway integration timeout of POST /v1/converse-stream, in ms; null = integration_timeout_ms. Raising it past 29000 needs the Service Quotas increase of the Regional integration timeout; the gateway then accepts streamed generations up to it (never past max_request_seconds)."
-  default     = null
-
-  validation {
-    condition     = var.stream_integration_timeout_ms == null ? true : (var.stream_integration_timeout_ms >= 50 && var.stream_integration_timeout_ms <= 900000 && floor(var.stream_integration_timeout_ms) == var.stream_integration_timeout_ms)
-    error_message = "stream_integration_timeout_ms must be null or a whole number between 50 and 900000."
-  }
-}
+# -- Per-user session flood ---------------------------------------------------------------------------
 
 variable "new_sessions_per_minute" {
   type        = number

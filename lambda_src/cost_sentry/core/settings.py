@@ -70,8 +70,9 @@ class Settings:
     per_user_sessions: bool = False
     call_record_retention_days: int = 400
     # How long API Gateway waits for a /v1/converse answer (its integration timeout: 29 s by default,
-    # raisable by quota for Regional APIs), and for /v1/converse-stream (a front that really streams
-    # is bounded by the function timeout only). The gateway refuses what cannot finish in time.
+    # raisable by quota for Regional APIs), and for the routes that stream (/v1/converse-stream and the
+    # SDK surfaces: bounded by the streaming function's timeout only). The gateway refuses what cannot
+    # finish in time.
     converse_timeout_seconds: int = 29
     stream_timeout_seconds: int | None = None
     # Per-user sessions: new STS sessions one tenant may open per UTC minute (adapters/sessions.py).

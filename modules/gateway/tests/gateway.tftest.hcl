@@ -135,7 +135,6 @@ run "three_tenants_get_keys_plans_and_config_items" {
       aws_lambda_function.this["gateway"].runtime == "python3.13",
       aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120",
       aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29",
-      aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "29",
       aws_lambda_function.this["gateway"].environment[0].variables["NEW_SESSIONS_PER_MINUTE"] == "60",
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
       aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
@@ -409,36 +408,42 @@ run "the_ledger_sweep_runs_every_minute_from_the_same_zip" {
   }
 }
 
-run "the_streaming_route_can_wait_longer_and_the_function_knows_both_limits" {
+run "the_seed_stream_route_streams_through_the_streaming_function_for_as_long_as_it_may_run" {
   command = plan
 
   variables {
-    tenants                       = run.contract.tenants
-    stream_integration_timeout_ms = 110000
+    tenants = run.contract.tenants
+  }
+
+  override_resource {
+    target          = aws_lambda_function.stream
+    override_during = plan
+    values = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:cs-gateway-stream"
+    }
+  }
+
+  override_resource {
+    target          = aws_lambda_function.this["gateway"]
+    override_during = plan
+    values = {
+      invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:cs-gateway/invocations"
+    }
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 110000
-    error_message = "Each route waits its own limit: 29 s for /v1/converse, the raised limit for streams."
+    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 120000
+    error_message = "Each route waits its own limit: 29 s for /v1/converse, the streaming function's timeout for /v1/converse-stream."
   }
 
   assert {
-    condition     = aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29" && aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "110"
-    error_message = "The function refuses what cannot finish within the limits API Gateway applies."
-  }
-}
-
-run "a_stream_limit_is_never_longer_than_the_function" {
-  command = plan
-
-  variables {
-    tenants                       = run.contract.tenants
-    stream_integration_timeout_ms = 600000
+    condition     = aws_api_gateway_integration.route["converse_stream"].uri == "arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/arn:aws:lambda:us-east-1:123456789012:function:cs-gateway-stream/response-streaming-invocations" && endswith(aws_api_gateway_integration.route["converse"].uri, "function:cs-gateway/invocations")
+    error_message = "/v1/converse-stream is invoked with response streaming; /v1/converse stays on the buffered gateway function."
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 120000 && aws_lambda_function.this["gateway"].environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "120"
-    error_message = "API Gateway never waits past the function timeout."
+    condition     = aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29" && aws_lambda_function.stream.environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "120"
+    error_message = "Each function refuses what cannot finish within the limit API Gateway applies to its routes."
   }
 }
 

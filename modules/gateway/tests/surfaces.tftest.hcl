@@ -101,6 +101,11 @@ run "surfaces_stream_through_one_authorizer" {
   }
 
   assert {
+    condition     = aws_api_gateway_integration.route["converse_stream"].response_transfer_mode == "STREAM" && aws_api_gateway_integration.route["converse"].response_transfer_mode == "BUFFERED" && aws_api_gateway_integration.route["budget"].response_transfer_mode == "BUFFERED"
+    error_message = "The seed's /v1/converse-stream streams too; /v1/converse and /v1/budget answer in one body."
+  }
+
+  assert {
     condition     = aws_lambda_function.stream.environment[0].variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/var/task/cost_sentry/handlers/stream_bootstrap.sh" && aws_lambda_function.stream.environment[0].variables["LEDGER_TABLE"] == aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"]
     error_message = "The streaming function must run the streaming runtime loop over the same tables."
   }
