@@ -63,7 +63,9 @@ def test_sequential_requests_use_the_whole_budget_across_shards_without_a_false_
     assert {reservation.shard for reservation in admitted} <= {0, 1, 2, 3}
 
 
-def test_a_new_period_spreads_half_its_budget_over_the_shards_so_first_requests_skip_the_refill(tables, clock):
+def test_a_new_period_spreads_half_its_budget_over_the_shards_so_first_requests_skip_the_refill(
+    tables, clock
+):
     counting = FailingClient(tables.client, "none", "", count=0)
     ledger = ledger_for(tables, clock, counting)
     tenant = make_tenant(budget={"limitUsd": "100"}, ledger={"shards": 16})  # 10^11 nanos

@@ -693,7 +693,9 @@ class Ledger:
         divisor = PREFUND_DIVISOR * len(eligible) if len(eligible) > 1 else 1
         slice_nanos = limit // divisor
         token_pool = (
-            tenant.tokens_per_period - self._tokens_used(snapshot) if tenant.tokens_per_period is not None else None
+            tenant.tokens_per_period - self._tokens_used(snapshot)
+            if tenant.tokens_per_period is not None
+            else None
         )
         slice_tokens = max(token_pool, 0) // divisor if token_pool is not None else 0
         names = {"#limit": "limit_nanos", "#pool": "pool_nanos", "#shards": "shards"}
