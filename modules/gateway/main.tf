@@ -14,6 +14,13 @@ locals {
     ledger_sweep = "${var.name_prefix}-ledger-sweep"
   }
 
+  # The principal Bedrock records (CUR 2.0 line_item_iam_principal) for calls a gateway function makes
+  # with its own role, not a per-user session: Lambda names the execution role's session after the function.
+  own_principals = {
+    gateway = "arn:${var.partition}:sts::${var.account_id}:assumed-role/${local.function_names.gateway}/${local.function_names.gateway}"
+    stream  = "arn:${var.partition}:sts::${var.account_id}:assumed-role/${local.function_names.gateway}/${local.stream_function_name}"
+  }
+
   common_environment = {
     LEDGER_TABLE      = aws_dynamodb_table.ledger.name
     CONFIG_TABLE      = aws_dynamodb_table.config.name
@@ -51,6 +58,7 @@ locals {
         CONFIG_REFRESH_SECONDS     = tostring(var.config_refresh_seconds)
         PROFILE_RESOLVER           = var.profile_resolver
         PER_USER_SESSIONS          = tostring(var.per_user_sessions)
+        OWN_PRINCIPAL              = local.own_principals.gateway
         CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
         }, length(var.sagemaker_shared_endpoints) == 0 ? {} : {
         # adapters/sagemaker.py; rates travel as strings (money is never a float).

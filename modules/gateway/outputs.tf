@@ -49,6 +49,11 @@ output "gateway_role_arn" {
   value       = aws_iam_role.function["gateway"].arn
 }
 
+output "own_principals" {
+  description = "Function (gateway, stream) -> the IAM principal CUR 2.0 records for its calls made with its own role (no per-user session); the call records carry it too."
+  value       = local.own_principals
+}
+
 output "invoker_role_arns" {
   description = "Tenant id -> invoker role ARN (empty unless per_user_sessions)."
   value       = local.invoker_role_arns

@@ -103,6 +103,7 @@ resource "aws_lambda_function" "stream" {
   environment {
     variables = merge(local.functions.gateway.environment, {
       AWS_LAMBDA_EXEC_WRAPPER = "/var/task/cost_sentry/handlers/stream_bootstrap.sh"
+      OWN_PRINCIPAL           = local.own_principals.stream
       MAX_REQUEST_SECONDS     = tostring(local.stream_timeout)
       # Every SDK route streams through API Gateway with the function's own limit, so a generation may
       # take that long (the gateway refuses at validation what cannot finish in it), and Bedrock's read

@@ -678,7 +678,11 @@ class LocalStack:
         self.ledger_table = f"cost-sentry-ledger-{suffix}"
         self.config_table = f"cost-sentry-config-{suffix}"
         per_user = {"PER_USER_SESSIONS": "true"} if self.per_user_sessions else {}
-        planned = {"METRICS_NAMESPACE": account["metrics_namespace"]}
+        planned = {
+            "METRICS_NAMESPACE": account["metrics_namespace"],
+            # As Terraform sets it: the principal of the gateway's own role session (call records).
+            "OWN_PRINCIPAL": account["gateway_principals"]["gateway"],
+        }
         for name, value in {**GATEWAY_ENVIRONMENT, **planned, **per_user, **self.gateway_environment}.items():
             self._set_env(name, value)
         self._set_env("LEDGER_TABLE", self.ledger_table)

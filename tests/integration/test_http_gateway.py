@@ -105,6 +105,11 @@ def test_converse_reaches_bedrock_through_the_tenants_profile_and_is_charged_exa
         "alpha",
         "test",
     )
+    # Without per-user sessions Bedrock bills the gateway's own role session: the principal Terraform
+    # derives (gateway_principals output, OWN_PRINCIPAL), so the record joins CUR's line_item_iam_principal.
+    assert record["principal"] == (
+        "arn:aws:sts::123456789012:assumed-role/cost-sentry-gateway/cost-sentry-gateway"
+    )
 
 
 def test_top_k_goes_where_the_model_family_wants_it(stack: LocalStack) -> None:

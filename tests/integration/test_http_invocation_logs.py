@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from scripts.cli.reports.__main__ import main as reports
-from scripts.testbed.emulators.invocation_logs import write_invocation_logs
+from scripts.testbed.emulators.invocation_logs import sts_identity_resolver, write_invocation_logs
 from tests.integration.http_helpers import call, call_records, own_stack, usd_to_nanos
 
 pytestmark = pytest.mark.xdist_group("local_stack")
 
 TFVARS = """
-environment = "test"
+environment       = "test"
+per_user_sessions = true
 tenants = {
   one = {
     application_id = "one-app"
@@ -56,7 +57,9 @@ def test_the_requests_report_names_the_ledgers_calls_at_their_cost(tmp_path: Pat
             )
             assert answer.status == 200, answer.text
         assert stack.bedrock is not None
-        write_invocation_logs(stack.bedrock.requests(), tmp_path / "logs")
+        write_invocation_logs(
+            stack.bedrock.requests(), tmp_path / "logs", sts_identity_resolver(stack.moto_url)
+        )
         ledger = {record["requestId"]: record for record in call_records(stack, "one")}
 
     assert (
@@ -71,6 +74,8 @@ def test_the_requests_report_names_the_ledgers_calls_at_their_cost(tmp_path: Pat
     for row in rows:
         record = ledger[row["request_id"]]
         assert row["user"] == (record.get("user") or "")
+        # Who Bedrock logged as the caller: the per-user session the gateway assumed (from the signing key)
+        assert row["principal"] == record["principal"], (row, record)
         assert row["model"] == record["model"]
         assert (int(row["input_tokens"]), int(row["output_tokens"])) == (
             record["input_tokens"],

@@ -57,7 +57,8 @@ class BedrockClients(Protocol):
 
     def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
         """The IAM principal Bedrock records (CUR's line_item_iam_principal) for calls through
-        `client_for(tenant, user)`, or None when it is the function's own role."""
+        `client_for(tenant, user)`; for the function's own role, its session's principal (OWN_PRINCIPAL)
+        or None when it is not known."""
         ...
 
 
@@ -88,10 +89,12 @@ class SharedBedrockClients:
         *,
         client_config: Any = None,
         client_factory: Callable[[], Any] | None = None,
+        own_principal: str | None = None,
     ) -> None:
         self._client = client
         self._config = client_config
         self._factory = client_factory
+        self._own_principal = own_principal or None
         self._lock = threading.Lock()
 
     def client_for(self, tenant: TenantConfig, user: str | None) -> Any:
@@ -102,7 +105,8 @@ class SharedBedrockClients:
         return self._client
 
     def principal_for(self, tenant: TenantConfig, user: str | None) -> str | None:
-        return None  # every call runs as the function's own role
+        # Every call runs as the function's own role: its session's principal when Terraform gave it.
+        return self._own_principal
 
     def _default_client(self) -> Any:
         import boto3

@@ -68,6 +68,9 @@ class Settings:
     config_refresh_seconds: int = 300
     profile_resolver: str = "static"
     per_user_sessions: bool = False
+    # The principal Bedrock records (CUR 2.0's line_item_iam_principal) for calls made with the function's
+    # own role (no per-user session): written into the call records so the ledger joins the bill.
+    own_principal: str = ""
     call_record_retention_days: int = 400
     # How long API Gateway waits for a /v1/converse answer (its integration timeout: 29 s by default,
     # raisable by quota for Regional APIs), and for the routes that stream (/v1/converse-stream and the
@@ -108,6 +111,7 @@ class Settings:
             config_refresh_seconds=_positive_int(env, "CONFIG_REFRESH_SECONDS", 300),
             profile_resolver=resolver,
             per_user_sessions=_flag(env, "PER_USER_SESSIONS", False),
+            own_principal=env.get("OWN_PRINCIPAL", "").strip(),
             call_record_retention_days=_positive_int(env, "CALL_RECORD_RETENTION_DAYS", 400),
             converse_timeout_seconds=_positive_int(env, "CONVERSE_TIMEOUT_SECONDS", 29),
             stream_timeout_seconds=_positive_int(env, "STREAM_TIMEOUT_SECONDS", 0) or None,

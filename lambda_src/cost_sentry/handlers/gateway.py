@@ -84,7 +84,10 @@ def build_service(
             resolver = StaticResolver()
     if bedrock_clients is None:
         options = bedrock_client_options(settings)
-        shared = SharedBedrockClients(client_factory=lambda: aws.client("bedrock-runtime", **options))
+        shared = SharedBedrockClients(
+            client_factory=lambda: aws.client("bedrock-runtime", **options),
+            own_principal=settings.own_principal,
+        )
         if settings.per_user_sessions:
             from cost_sentry.adapters.sessions import PerUserSessionClients, default_bedrock_client_factory
 

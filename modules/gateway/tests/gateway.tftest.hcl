@@ -139,6 +139,8 @@ run "three_tenants_get_keys_plans_and_config_items" {
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
       aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
       aws_lambda_function.this["gateway"].environment[0].variables["PER_USER_SESSIONS"] == "false",
+      aws_lambda_function.this["gateway"].environment[0].variables["OWN_PRINCIPAL"] == "arn:aws:sts::111111111111:assumed-role/cs-gateway/cs-gateway",
+      aws_lambda_function.stream.environment[0].variables["OWN_PRINCIPAL"] == "arn:aws:sts::111111111111:assumed-role/cs-gateway/cs-gateway-stream",
       aws_lambda_function.this["gateway"].environment[0].variables["METRICS_NAMESPACE"] == "GenAIRateLimiting",
     ])
     error_message = "The gateway function: handler, timeout = MAX_REQUEST_SECONDS, arm64, and the environment of docs/design.md section 6."

@@ -124,7 +124,7 @@ def command_synth(args: argparse.Namespace) -> int:
             calls,
             args.out,
             account_id=args.account_id,
-            name_prefix=args.name_prefix,
+            own_principal=args.own_principal,
             cost_drift=dict(args.drift),
         )
     else:
@@ -457,7 +457,17 @@ def parser() -> argparse.ArgumentParser:
         "--end", type=_date, default=date(2026, 12, 1), help="day after the last (default 2026-12-01)"
     )
     synth.add_argument("--account-id", default="111111111111")
-    synth.add_argument("--name-prefix", default="cost-sentry", help="prefix of the invoker role names")
+    synth.add_argument(
+        "--name-prefix",
+        default="cost-sentry",
+        help="name_prefix the synthetic tenants' invoker roles are named with (by modules/tenants)",
+    )
+    synth.add_argument(
+        "--own-principal",
+        default="",
+        help="with --from-ledger: the principal CUR records for calls the gateway made with its own role "
+        "(terraform output gateway_principals; records of per-user sessions carry their own)",
+    )
     synth.add_argument(
         "--from-ledger", metavar="TABLE", help="emit the CUR rows of this ledger table's call records"
     )

@@ -48,7 +48,7 @@ def build_demo_report(
         calls,
         cur_dir,
         account_id=directory.account_id or "111111111111",
-        name_prefix=directory.name_prefix,
+        own_principal=directory.own_principal,
         cost_drift=cost_drift,
     )
     sagemaker_lines = {

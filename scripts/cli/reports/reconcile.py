@@ -80,17 +80,15 @@ APP_SESSION_SUFFIX = "-app"
 
 
 def user_of_call(call: Mapping[str, Any]) -> str:
-    """The user a call record is billed to in CUR: its end user, else the tenant's application session.
-
-    The record's `principal` is the caller's API key id, not an IAM principal, so it is used only when
-    it is an assumed-role ARN.
-    """
-    user = str(call.get("user") or "")
-    if user:
-        return user
+    """The user a call record is billed to in CUR: the session name of the principal it ran as (a per-user
+    session is named after its user; the gateway's own role session after its function), else its end
+    user, else the tenant's application session."""
     principal = str(call.get("principal") or "")
     if principal.startswith("arn:") and ":assumed-role/" in principal:
         return principal.rsplit("/", 1)[-1]
+    user = str(call.get("user") or "")
+    if user:
+        return user
     return f"{call['tenant']}{APP_SESSION_SUFFIX}"
 
 

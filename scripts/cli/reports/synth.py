@@ -142,9 +142,35 @@ def usage_type_for(model: str, direction: str) -> str:
     return f"{REGION_PREFIX}-{USAGE_TYPE_MODEL_NAMES[model]}-{direction}-tokens"
 
 
-def invoker_principal(account_id: str, name_prefix: str, tenant_id: str, user: str) -> str:
-    prefix = f"{name_prefix}-" if name_prefix else ""
-    return f"arn:aws:sts::{account_id}:assumed-role/{prefix}{tenant_id}-invoker/{user}"
+def invoker_role_names(tenants: Sequence[SynthTenant], name_prefix: str) -> dict[str, str]:
+    """Each synthetic tenant's invoker role as Terraform names it: the tenants are evaluated by the tenant
+    contract itself (modules/tenants, planned offline, cached by the input's hash; under a second)."""
+    from scripts.testbed.terraform_offline.outputs import PlanError, plan_output_values
+
+    def hcl(value: Any) -> str:
+        return json.dumps(value)  # strings, numbers and lists of strings read the same in HCL
+
+    entries = "\n".join(
+        f"  {tenant.tenant_id} = {{ application_id = {hcl(tenant.application_id)}, cost_center = "
+        f"{hcl(tenant.cost_center)}, environment = {hcl(tenant.environment)}, models = "
+        f"{hcl(list(tenant.models))}, budget = {{ limit_usd = 1, period = {hcl(tenant.budget_period)} }} }}"
+        for tenant in tenants
+    )
+    known = sorted({model for tenant in tenants for model in tenant.models})
+    tfvars = (
+        f'name_prefix  = {hcl(name_prefix)}\nenvironment  = "synthetic"\nknown_models = {hcl(known)}\n'
+        f"tenants = {{\n{entries}\n}}\n"
+    )
+    try:
+        planned = plan_output_values(REPO_ROOT / "modules" / "tenants", tfvars_text=tfvars)
+    except PlanError as error:
+        raise SynthError(f"the synthetic tenants do not pass the tenant contract: {error}") from error
+    return {tenant_id: str(entry["invoker_role_name"]) for tenant_id, entry in planned["tenants"].items()}
+
+
+def session_principal(account_id: str, role_name: str, session_name: str) -> str:
+    """The STS principal CUR 2.0 records for a role session (AWS's ARN format)."""
+    return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
 
 
 def profile_arn(account_id: str, tenant_id: str, model: str) -> str:
@@ -279,8 +305,6 @@ def synthesize(
         raise SynthError("--seed must be between 0 and 2^31-1")
     if not re.match(r"^\d{12}$", account_id):
         raise SynthError(f"account id must be 12 digits, got {account_id!r}")
-    if not re.match(r"^[a-z0-9-]{0,32}$", name_prefix):
-        raise SynthError(f"name prefix must be lower-case letters, digits and dashes, got {name_prefix!r}")
     _check_range(start, end)
     _check_empty(out_dir)
     prices = load_prices()
@@ -288,6 +312,7 @@ def synthesize(
         for model in tenant.models:
             if model not in prices:
                 raise SynthError(f"tenant {tenant.tenant_id}: model {model!r} is not in {MODELS_JSON.name}")
+    role_names = invoker_role_names(tenants, name_prefix)
     con = connection or duckdb.connect(":memory:")
     _hours_table(con, start, end)
     con.execute(
@@ -354,7 +379,7 @@ def synthesize(
                 [
                     t,
                     u,
-                    invoker_principal(account_id, name_prefix, tenant.tenant_id, name),
+                    session_principal(account_id, role_names[tenant.tenant_id], name),
                     f"arn:aws:iam::{account_id}:user/dev-{name}",
                 ],
             )
@@ -495,7 +520,7 @@ def synthesize_from_calls(
     calls: Iterable[Mapping[str, Any]],
     out_dir: Path,
     account_id: str = "111111111111",
-    name_prefix: str = "cost-sentry",
+    own_principal: str = "",
     cost_drift: Mapping[str, Decimal] | None = None,
     connection: Any = None,
 ) -> list[Path]:
@@ -524,10 +549,9 @@ def synthesize_from_calls(
         if model not in prices:
             raise SynthError(f"call {call.get('sk')}: model {model!r} is not in the catalog")
         hour = _call_time(str(call["sk"])).replace(minute=0, second=0, microsecond=0, tzinfo=None)
-        user = str(call.get("user") or f"{tenant_id}-app")
-        principal = str(call.get("principal") or "")
-        if not principal.startswith("arn:"):
-            principal = invoker_principal(account_id, name_prefix, tenant_id, user)
+        # Who Bedrock billed: the record's principal (the per-user session), else the gateway's own
+        # role session (``own_principal``: the workload root's gateway_principals output).
+        principal = str(call.get("principal") or "") or own_principal
         resource = str(call.get("modelId") or profile_arn(account_id, tenant_id, model))
         tags = (
             ("user_applicationId", str(call.get("applicationId") or "")),

@@ -43,6 +43,8 @@ class TenantDirectory:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     name_prefix: str = ""
     account_id: str = ""
+    # The principal CUR records for calls the gateway makes with its own role (gateway_principals output).
+    own_principal: str = ""
 
     @cached_property
     def _by_application(self) -> dict[str, str]:
@@ -86,6 +88,7 @@ def directory_from_outputs(values: Mapping[str, Any], where: str = "outputs") ->
         tenants=tenants,
         name_prefix=str(values.get("name_prefix") or ""),
         account_id=str(values.get("account_id") or ""),
+        own_principal=str((values.get("gateway_principals") or {}).get("gateway") or ""),
     )
 
 
@@ -168,4 +171,5 @@ def load_limits_json(path: Path, base: TenantDirectory | None = None) -> TenantD
         tenants=tenants,
         name_prefix=base.name_prefix if base else "",
         account_id=base.account_id if base else "",
+        own_principal=base.own_principal if base else "",
     )

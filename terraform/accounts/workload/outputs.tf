@@ -80,6 +80,11 @@ output "metrics_namespace" {
   value       = module.gateway.metrics_namespace
 }
 
+output "gateway_principals" {
+  description = "Gateway function (gateway, stream) -> the IAM principal CUR 2.0 records for calls it makes with its own role (no per-user session)."
+  value       = module.gateway.own_principals
+}
+
 output "account_id" {
   description = "The workload account (the account of the invoker roles in CUR's line_item_iam_principal)."
   value       = var.account_id

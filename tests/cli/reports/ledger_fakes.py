@@ -55,8 +55,11 @@ def put_call(
         "shard": {"N": "0"},
         "sk": {"S": f"CALL#{timestamp}#{request_id}"},
         "requestId": {"S": request_id},
-        # the gateway records the caller's API key id here, not an IAM principal
-        "principal": {"S": f"apikey{tenant}01"},
+        # What a gateway with per-user sessions records: the tenant's invoker role session of the user
+        "principal": {
+            "S": f"arn:aws:sts::{ACCOUNT}:assumed-role/cost-sentry-{tenant}-invoker/{user or tenant + '-app'}"
+        },
+        "apiKeyId": {"S": f"apikey{tenant}01"},
         "model": {"S": model},
         "modelId": {
             "S": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/{tenant}{model}"

@@ -11,7 +11,7 @@ import pytest
 
 from scripts.cli.reports.chargeback import build_chargeback
 from scripts.cli.reports.engines import DuckDBEngine
-from scripts.cli.reports.synth import SynthError, synthesize, write_tenants_json
+from scripts.cli.reports.synth import SynthError, synthesize, synthesize_from_calls, write_tenants_json
 from scripts.cli.reports.tenants import TenantDirectory, load_limits_json
 
 EXPECTED_TYPES = {
@@ -151,3 +151,33 @@ def test_an_existing_delivery_is_never_mixed_with_new_rows(tmp_path: Path) -> No
     with pytest.raises(SynthError, match="already holds Parquet files"):
         synthesize(tmp_path / "cur", rows=100, seed=2)
     assert fingerprint(tmp_path / "cur") == before
+
+
+def test_invoker_roles_are_named_by_the_tenant_contract_not_by_the_generator(tmp_path: Path) -> None:
+    synthesize(tmp_path / "cur", rows=500, seed=3, name_prefix="acme")
+    principals = {
+        row[0]
+        for row in query(
+            "SELECT DISTINCT line_item_iam_principal FROM read_parquet(?) "
+            "WHERE resource_tags['user_costCenter'] = 'legal' AND line_item_iam_principal LIKE '%assumed-role%'",
+            tmp_path / "cur",
+        )
+    }
+    assert principals
+    assert all(":assumed-role/acme-legal-invoker/" in principal for principal in principals)
+
+
+def test_ledger_calls_are_billed_to_their_own_principal_or_the_gateways_own_session(tmp_path: Path) -> None:
+    own = "arn:aws:sts::111111111111:assumed-role/cost-sentry-gateway/cost-sentry-gateway"
+    session = "arn:aws:sts::111111111111:assumed-role/cost-sentry-sales-invoker/alice"
+    base = {"tenant": "sales", "model": "nova-micro", "input_tokens": 10, "output_tokens": 5}
+    calls = [
+        {**base, "sk": "CALL#2026-11-02T10:00:00Z#a", "principal": session, "user": "alice"},
+        {**base, "sk": "CALL#2026-11-02T10:00:01Z#b", "principal": ""},
+    ]
+    synthesize_from_calls(calls, tmp_path / "cur", own_principal=own)
+    billed = {
+        row[0]
+        for row in query("SELECT DISTINCT line_item_iam_principal FROM read_parquet(?)", tmp_path / "cur")
+    }
+    assert billed == {session, own}
