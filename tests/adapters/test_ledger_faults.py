@@ -4,6 +4,8 @@ of a counter write is never resent, and the hold it leaves is charged at expiry.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cost_sentry.adapters.ledger import MAX_WRITE_ATTEMPTS, LedgerWriteFailed
@@ -65,6 +67,28 @@ def test_an_ambiguous_counter_write_is_never_resent(tables, clock):
     clock.advance(HOLD_SECONDS + 1)
     assert ledger.sweep_expired(tenant, clock.now) == 1
     assert n(shards_of(tables)[0], "spent_nanos") == 10_000
+
+
+def test_ledger_faults_are_logged_on_the_one_json_path_with_the_invocations_ids(tables, clock, capsys):
+    from cost_sentry.core.log import default_logger
+
+    tenant = make_tenant()
+    ledger = ledger_for(tables, clock)
+    reservation = ledger.reserve(tenant, "r1", worst(10_000))
+    failing = FailingClient(tables.client, "update_item", "InternalServerError", count=1, status=500)
+    context = type("Context", (), {"aws_request_id": "lambda-7", "function_name": "cs-gateway"})()
+    default_logger().start_invocation(context, correlation_id="r1")
+    capsys.readouterr()
+    with pytest.raises(LedgerWriteFailed):
+        ledger_for(tables, clock, failing).settle(reservation, record("r1", 4_000))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [line] = [line for line in lines if line["message"] == "ledger_write_failed"]
+    assert (line["level"], line["function_request_id"], line["correlation_id"]) == (
+        "WARNING",
+        "lambda-7",
+        "r1",
+    )
+    assert (line["operation"], line["kind"], line["attempts"]) == ("update_item", "ambiguous", 1)
 
 
 def test_a_reservation_whose_hold_cannot_be_written_is_undone(tables, clock):

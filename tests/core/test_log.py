@@ -77,3 +77,19 @@ def test_concurrent_invocations_keep_their_own_ids() -> None:
 
     pairs = {(doc["function_request_id"], doc["correlation_id"]) for doc in map(json.loads, lines)}
     assert pairs == {("lambda-a", "req-a"), ("lambda-b", "req-b")}
+
+
+def test_no_module_logs_or_prints_past_the_one_path() -> None:
+    """Every line a function writes goes through core/log.py (logs) or core/metrics.py (EMF)."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "lambda_src" / "cost_sentry"
+    offenders = [
+        f"{path.relative_to(package)}:{number}"
+        for path in package.rglob("*.py")
+        if path.name not in {"log.py", "metrics.py"} or path.parent.name != "core"
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"^\s*(import logging|from logging |print\()|logging\.getLogger", text)
+    ]
+    assert offenders == []

@@ -15,8 +15,6 @@ The client is injected; botocore is imported only here, inside functions, to rec
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import math
 import random
 import time
@@ -28,6 +26,7 @@ from typing import Any
 
 from cost_sentry.core.errors import LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.periods import (
     hold_key,
@@ -43,8 +42,6 @@ from cost_sentry.core.periods import (
     user_key,
 )
 from cost_sentry.core.tenants import MAX_LEDGER_SHARDS, TenantConfig
-
-logger = logging.getLogger(__name__)
 
 RPM_PREFIX = "rpm_"
 _TOKEN_NAMESPACE = uuid.UUID("5b0e7a52-8d6c-4d1e-9a43-0d6f1c2b7e11")
@@ -313,16 +310,12 @@ class Ledger:
                     raise _ConditionFailed(item) from exc
                 retriable = kind == "not_applied" or idempotent
                 if not retriable or attempt == MAX_WRITE_ATTEMPTS - 1:
-                    logger.warning(
-                        json.dumps(
-                            {
-                                "event": "ledger_write_failed",
-                                "operation": operation,
-                                "kind": kind,
-                                "attempts": attempt + 1,
-                                "error": str(exc),
-                            }
-                        )
+                    default_logger().warning(
+                        "ledger_write_failed",
+                        operation=operation,
+                        kind=kind,
+                        attempts=attempt + 1,
+                        error=str(exc),
                     )
                     raise LedgerWriteFailed(ambiguous=kind == "ambiguous") from exc
                 cap = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
@@ -1000,16 +993,8 @@ class Ledger:
         except LedgerWriteFailed:
             # Debited from its source, never credited: the tenant loses this much budget for the period
             # (the safe direction); the log line lets an operator give it back.
-            logger.error(
-                json.dumps(
-                    {
-                        "event": "ledger_budget_in_transit_lost",
-                        "tenant": tenant_id,
-                        "to": sort_key,
-                        "nanos": nanos,
-                        "tokens": tokens,
-                    }
-                )
+            default_logger().error(
+                "ledger_budget_in_transit_lost", tenant=tenant_id, to=sort_key, nanos=nanos, tokens=tokens
             )
             raise
 
@@ -1130,16 +1115,12 @@ class Ledger:
         try:
             self._apply(reservation, counts)
         except Exception as exc:
-            logger.error(
-                json.dumps(
-                    {
-                        "event": "ledger_apply_failed",
-                        "reason": reason,
-                        "tenant": reservation.tenant_id,
-                        "requestId": reservation.request_id,
-                        "error": str(exc),
-                    }
-                )
+            default_logger().error(
+                "ledger_apply_failed",
+                reason=reason,
+                tenant=reservation.tenant_id,
+                requestId=reservation.request_id,
+                error=str(exc),
             )
 
     def _apply_to_shard(
@@ -1192,16 +1173,7 @@ class Ledger:
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
-            logger.error(
-                json.dumps(
-                    {
-                        "event": "ledger_user_write_failed",
-                        "tenant": tenant_id,
-                        "user": user,
-                        "error": str(exc),
-                    }
-                )
-            )
+            default_logger().error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
 
     def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
         """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
@@ -1363,15 +1335,8 @@ class Ledger:
         user = text("user")
         if user:
             self._credit_user_quietly(tenant_id, key, user, counts)
-        logger.warning(
-            json.dumps(
-                {
-                    "event": "hold_charged_at_expiry",
-                    "tenant": tenant_id,
-                    "requestId": request_id,
-                    "nanos": nanos,
-                }
-            )
+        default_logger().warning(
+            "hold_charged_at_expiry", tenant=tenant_id, requestId=request_id, nanos=nanos
         )
         return True
 

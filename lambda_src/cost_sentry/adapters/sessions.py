@@ -11,8 +11,6 @@ per request; STS is called at most once per user per credential lifetime, never 
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -21,10 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from cost_sentry.core.errors import BadRequest, LimitExceeded, ServiceUnavailable
-from cost_sentry.core.log import RequestLogger
+from cost_sentry.core.log import RequestLogger, default_logger
 from cost_sentry.core.validation import USER_PATTERN, USER_RULE
-
-logger = logging.getLogger(__name__)
 
 # Reserved for calls that carry no end user, so a header cannot pose as the application itself.
 APP_SESSION_SUFFIX = "-app"
@@ -424,14 +420,10 @@ class PerUserSessionClients:
         # Our own clock bounds the lifetime too, so a skewed STS clock cannot stretch it.
         expires_at = min(credentials["Expiration"].timestamp(), requested_at + self._session_seconds)
         client = self._client_factory(credentials)
-        logger.info(
-            json.dumps(
-                {
-                    "event": "session_opened",
-                    "tenant": tenant.tenant_id,
-                    "principal": answer.get("AssumedRoleUser", {}).get("Arn"),
-                    "expiresAt": expires_at,
-                }
-            )
+        default_logger().info(
+            "session_opened",
+            tenant=tenant.tenant_id,
+            principal=answer.get("AssumedRoleUser", {}).get("Arn"),
+            expiresAt=expires_at,
         )
         return _Session(client=client, expires_at=expires_at, refresh_at=expires_at - self._refresh_margin)

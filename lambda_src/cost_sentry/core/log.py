@@ -89,6 +89,12 @@ class JsonLogger:
     def error(self, message: str, **fields: Any) -> None:
         self.log("ERROR", message, **fields)
 
+    def exception(self, message: str, **fields: Any) -> None:
+        """An ERROR line with the exception being handled (its traceback in ``exception``)."""
+        import traceback
+
+        self.log("ERROR", message, exception=traceback.format_exc(), **fields)
+
 
 _default: JsonLogger | None = None
 _default_lock = threading.Lock()

@@ -7,16 +7,14 @@ overrides the tenant's budget amount.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.money import parse_decimal, usd_to_nanos_floor
-
-logger = logging.getLogger(__name__)
 
 PERIODS = ("MONTHLY", "DAILY")
 
@@ -207,7 +205,7 @@ class TenantDirectory:
                     overrides[tenant_id] = (usd_to_nanos_floor(limit), source)
             except (ConfigError, ValueError, KeyError, TypeError) as exc:
                 # One broken tenant must not take the gateway down for all the others.
-                logger.error(json.dumps({"event": "config_item_rejected", "pk": pk, "error": str(exc)}))
+                default_logger().error("config_item_rejected", pk=pk, error=str(exc))
         for tenant_id, (nanos, source) in overrides.items():
             if tenant_id in tenants:
                 tenants[tenant_id] = replace(
@@ -221,7 +219,7 @@ class TenantDirectory:
         for key, owners in key_owners.items():
             if len(owners) > 1:
                 # An ambiguous key could spend another tenant's budget: refuse it rather than guess.
-                logger.error(json.dumps({"event": "api_key_ambiguous", "apiKeyId": key, "tenants": owners}))
+                default_logger().error("api_key_ambiguous", apiKeyId=key, tenants=owners)
                 continue
             by_key[key] = tenants[owners[0]]
         return cls(tenants=MappingProxyType(tenants), by_api_key=MappingProxyType(by_key))

@@ -13,14 +13,12 @@ reading the API keys (``apigateway:GET`` on /apikeys), cached per container.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from cost_sentry.adapters.api_keys import ApiKeyDirectory
 from cost_sentry.surfaces.http import presented_api_key
 
-logger = logging.getLogger(__name__)
 _directory: ApiKeyDirectory | None = None
 _lock = threading.Lock()
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
+from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.tenants import TenantConfig, TenantDirectory
 
 # One client and ledger per container (per table pair, so a test process can sweep several stacks).
@@ -34,7 +37,11 @@ def fresh_tenants(dynamodb_client: Any, config_table: str) -> Mapping[str, Tenan
 
 
 def run_sweep(
-    ledger: Ledger, tenants: Mapping[str, TenantConfig], now: float, namespace: str = "GenAIRateLimiting"
+    ledger: Ledger,
+    tenants: Mapping[str, TenantConfig],
+    now: float,
+    namespace: str = "GenAIRateLimiting",
+    metrics_sink: Callable[[str], None] = metrics_stdout,
 ) -> dict[str, Any]:
     """Sweep and maintain each tenant; one tenant's failure is reported, the others still run."""
     charged: dict[str, int] = {}
@@ -58,20 +65,18 @@ def run_sweep(
         **counts,
         **report,
     }
-    print(json.dumps(document), flush=True)
+    metrics_sink(json.dumps(document))
     return report
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    default_logger().start_invocation(context)
     ledger_table, config_table = os.environ["LEDGER_TABLE"], os.environ["CONFIG_TABLE"]
     built = _built.get((ledger_table, config_table))
     if built is None:
-        import boto3
-        from botocore.config import Config
-
         # The ledger retries its own writes (only those DynamoDB did not apply); botocore must not resend
         # a counter write after a timeout. A failed config Scan fails the run; the next minute retries.
-        client = boto3.session.Session().client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+        client = AwsSession().client("dynamodb", retries={"total_max_attempts": 1})
         retention = int(os.environ.get("CALL_RECORD_RETENTION_DAYS", "400"))
         built = _built[(ledger_table, config_table)] = (
             client,

@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
+from cost_sentry.core.log import default_logger
 from cost_sentry.service.gateway import ApiCall, ApiResult, GatewayService, error_body, new_request_id
 from cost_sentry.surfaces.http import HttpRequest, HttpResponse
 
@@ -23,8 +23,6 @@ ROUTES = {
     "/v1/budget": ("GET", "budget"),
 }
 USER_HEADER = "x-cost-sentry-user"
-
-logger = logging.getLogger(__name__)
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -158,5 +156,5 @@ def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str,
         return _json_response(service.budget(call), request_id)
     except Exception:
         # The service answers its own errors; this is a bug, and the hold (if any) expires.
-        logger.exception("unhandled error in request %s", request_id)
+        default_logger().exception("unhandled_error", requestId=request_id)
         return error_response(GatewayError("internal_error", "the gateway failed unexpectedly"), request_id)

@@ -6,16 +6,14 @@ call, settle, metrics, logs); the router only picks the wire format by path.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from cost_sentry.core.errors import GatewayError, NotFound
+from cost_sentry.core.log import default_logger
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.surfaces import anthropic, bedrock_runtime, native, openai
 from cost_sentry.surfaces.http import HttpRequest, HttpResponse
-
-logger = logging.getLogger(__name__)
 
 Surface = Callable[[GatewayService, HttpRequest], HttpResponse]
 ErrorRenderer = Callable[[GatewayError, str], HttpResponse]
@@ -61,7 +59,7 @@ def respond(service: GatewayService, event: Mapping[str, Any]) -> HttpResponse:
     except GatewayError as error:
         return render_error(error, request_id)
     except Exception:
-        logger.exception("unhandled error in request %s", request_id)
+        default_logger().exception("unhandled_error", requestId=request_id)
         return render_error(GatewayError("internal_error", "the gateway failed unexpectedly"), request_id)
 
 
