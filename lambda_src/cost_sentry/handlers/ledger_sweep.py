@@ -22,6 +22,7 @@ from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
+from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 from cost_sentry.core.tenants import TenantConfig, TenantDirectory
 
 # One client and ledger per container (per table pair, so a test process can sweep several stacks).
@@ -40,7 +41,7 @@ def run_sweep(
     ledger: Ledger,
     tenants: Mapping[str, TenantConfig],
     now: float,
-    namespace: str = "GenAIRateLimiting",
+    namespace: str = DEFAULT_METRICS_NAMESPACE,
     metrics_sink: Callable[[str], None] = metrics_stdout,
 ) -> dict[str, Any]:
     """Sweep and maintain each tenant; one tenant's failure is reported, the others still run."""
@@ -84,4 +85,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     client, ledger = built
     tenants = fresh_tenants(client, config_table)
-    return run_sweep(ledger, tenants, time.time(), os.environ.get("METRICS_NAMESPACE") or "GenAIRateLimiting")
+    return run_sweep(
+        ledger, tenants, time.time(), os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+    )
