@@ -206,6 +206,7 @@ def updated_readme(readme: Path, tables: str) -> str:
 EXAMPLE = Path("examples") / "basic" / "main.tf"
 EXAMPLE_BEGIN = "<!-- BEGIN_EXAMPLE: examples/basic/main.tf, planned by tests/examples.tftest.hcl -->"
 EXAMPLE_END = "<!-- END_EXAMPLE -->"
+EXAMPLE_TEST = Path("tests") / "examples.tftest.hcl"
 _FIRST_HCL_BLOCK = re.compile(r"```hcl\n.*?\n```\n", re.DOTALL)
 
 
@@ -213,8 +214,9 @@ def with_example(module_dir: Path, text: str) -> str:
     """The README's usage is the module's runnable example, copied between the example markers (the
     first ```hcl block becomes them the first time)."""
     example = module_dir / EXAMPLE
-    if not example.is_file():
-        return text
+    if not example.is_file() or not (module_dir / EXAMPLE_TEST).is_file():
+        # Every module ships a runnable example, planned by its own terraform test (issue 10).
+        raise ModuleDocsError(f"{module_dir}: needs {EXAMPLE} and {EXAMPLE_TEST} (copy another module's)")
     block = f"{EXAMPLE_BEGIN}\n```hcl\n{example.read_text(encoding='utf-8').rstrip()}\n```\n{EXAMPLE_END}\n"
     begin, end = text.find(EXAMPLE_BEGIN), text.find(EXAMPLE_END)
     if begin >= 0 and end > begin:

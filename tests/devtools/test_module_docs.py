@@ -50,6 +50,10 @@ README = f"""# example
 
 Usage text written by hand.
 
+```hcl
+module "example" {{}}
+```
+
 {module_docs.BEGIN_MARKER}
 {module_docs.END_MARKER}
 
@@ -63,7 +67,15 @@ def make_module(root: Path, name: str = "example") -> Path:
     (module / "variables.tf").write_text(VARIABLES)
     (module / "outputs.tf").write_text(OUTPUTS)
     (module / "README.md").write_text(README)
+    add_example(module)
     return module
+
+
+def add_example(module: Path) -> None:
+    (module / "examples" / "basic").mkdir(parents=True, exist_ok=True)
+    (module / "examples" / "basic" / "main.tf").write_text('module "example" {\n  source = "../.."\n}\n')
+    (module / "tests").mkdir(exist_ok=True)
+    (module / "tests" / "examples.tftest.hcl").write_text('run "plans" {\n  command = plan\n}\n')
 
 
 def test_render_then_check_passes_and_keeps_hand_written_text(tmp_path: Path) -> None:
@@ -128,11 +140,17 @@ def test_the_usage_is_the_modules_example(tmp_path: Path) -> None:
     from scripts.devtools.module_docs import EXAMPLE_BEGIN, with_example
 
     module = tmp_path / "topic"
-    (module / "examples" / "basic").mkdir(parents=True)
-    (module / "examples" / "basic" / "main.tf").write_text('module "topic" {\n  source = "../.."\n}\n')
+    add_example(module)
     readme = '# topic\n\n```hcl\nmodule "old" {}\n```\n\n<!-- BEGIN_TF_DOCS -->\n<!-- END_TF_DOCS -->\n'
 
     once = with_example(module, readme)
 
     assert EXAMPLE_BEGIN in once and 'module "old"' not in once and 'source = "../.."' in once
     assert with_example(module, once) == once  # stable: make docs-check passes after make docs
+
+
+def test_a_module_without_its_planned_example_fails_the_check(tmp_path: Path, capsys) -> None:
+    module = make_module(tmp_path / "modules")
+    (module / "tests" / "examples.tftest.hcl").unlink()
+    assert module_docs.run(tmp_path / "modules", check=True) == 1
+    assert "needs examples/basic/main.tf and tests/examples.tftest.hcl" in capsys.readouterr().err
