@@ -55,8 +55,8 @@ RETRY_BASE_SECONDS = 0.02
 RETRY_CAP_SECONDS = 0.5
 # A settle this close to its hold's expiry may race the sweep: it claims the hold before counting.
 LATE_SETTLE_MARGIN_SECONDS = 10
-# A new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards when it is created (all of
-# it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).
+# The request that creates a new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards
+# (all of it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).
 PREFUND_DIVISOR = 2
 # Hold items are deleted when claimed; this TTL is only a backstop far behind the sweep.
 HOLD_TTL_AFTER_EXPIRY_SECONDS = 7 * 86_400
@@ -676,68 +676,98 @@ class Ledger:
         return snapshot, tenant
 
     def _create_head(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
-        """The period's first use: one transaction creates the head and spreads ``1/PREFUND_DIVISOR`` of
-        the budget (and of the token limit) over the eligible shards, so the period's first requests
-        on each shard do not each pay a refill round. Atomic: no budget is ever in transit. A failed
-        condition means a concurrent request created the head first."""
-        eligible = self._eligible_shards(tenant)
-        limit = tenant.budget_limit_nanos
-        # One shard takes it all (it is the tenant: its responses report the tenant's remaining budget).
-        divisor = PREFUND_DIVISOR * len(eligible) if len(eligible) > 1 else 1
-        slice_nanos = limit // divisor
-        token_pool = (
-            tenant.tokens_per_period - self._tokens_used(snapshot)
-            if tenant.tokens_per_period is not None
-            else None
-        )
-        slice_tokens = max(token_pool, 0) // divisor if token_pool is not None else 0
+        """The period's first use: one conditional UpdateItem creates the head with the whole budget in
+        its pool (a single-item write, so a burst of first requests serializes on it without transaction
+        conflicts; a failed condition means a concurrent request created it first). The request that
+        created it then spreads part of the pool over the shards (``_prefund_shards``)."""
         names = {"#limit": "limit_nanos", "#pool": "pool_nanos", "#shards": "shards"}
         values: dict[str, Any] = {
-            ":limit": _n(limit),
-            ":pool": _n(limit - slice_nanos * len(eligible)),
+            ":limit": _n(tenant.budget_limit_nanos),
             ":shards": _n(tenant.ledger_shards),
         }
-        updates = ["#limit = :limit", "#pool = :pool", "#shards = :shards"]
-        if token_pool is not None:
+        updates = ["#limit = :limit", "#pool = :limit", "#shards = :shards"]
+        token_pool = None
+        if tenant.tokens_per_period is not None:
+            token_pool = tenant.tokens_per_period - self._tokens_used(snapshot)
             names |= {"#tlimit": "token_limit", "#tpool": "tokens_pool"}
             values[":tlimit"] = _n(tenant.tokens_per_period)
-            values[":tpool"] = _n(token_pool - slice_tokens * len(eligible))
+            values[":tpool"] = _n(token_pool)
             updates += ["#tlimit = :tlimit", "#tpool = :tpool"]
         # SET on a missing item creates it; a head holding only a budget-alert block gets its limit.
+        try:
+            self._update(
+                key,
+                tenant.tenant_id,
+                UpdateExpression="SET " + ", ".join(updates),
+                ConditionExpression="attribute_not_exists(#limit)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except _ConditionFailed:
+            return
+        self._prefund_shards(tenant, key, tenant.budget_limit_nanos, max(token_pool or 0, 0))
+
+    def _prefund_shards(self, tenant: TenantConfig, key: str, pool: int, tokens_pool: int) -> None:
+        """Spread ``1/PREFUND_DIVISOR`` of a new period's pool (all of it for a one-shard tenant) over the
+        eligible shards, so the period's first requests on each shard skip the refill round. One
+        transaction debits the pool and credits every shard (conditional on the pool still holding it),
+        so nothing is ever in transit. Best effort: if it loses to concurrent writes, refills fund the
+        shards as they always could."""
+        eligible = self._eligible_shards(tenant)
+        # One shard takes it all (it is the tenant: its responses report the tenant's remaining budget).
+        divisor = PREFUND_DIVISOR * len(eligible) if len(eligible) > 1 else 1
+        slice_nanos, slice_tokens = pool // divisor, tokens_pool // divisor
+        if not slice_nanos and not slice_tokens:
+            return
+        limit = tenant.budget_limit_nanos
+        head_names = {"#pool": "pool_nanos", "#limit": "limit_nanos"}
+        head_values: dict[str, Any] = {
+            ":total": _n(slice_nanos * len(eligible)),
+            ":minus": _n(-slice_nanos * len(eligible)),
+            ":limit": _n(limit),
+        }
+        head_adds = ["#pool :minus"]
+        conditions = ["#pool >= :total", "#limit = :limit"]
+        shard_names = {"#avail": "available_nanos", "#alloc": "allocated_nanos", "#limit": "limit_nanos"}
+        shard_values: dict[str, Any] = {":nanos": _n(slice_nanos), ":limit": _n(limit)}
+        shard_adds = ["#avail :nanos", "#alloc :nanos"]
+        if slice_tokens:
+            head_names["#tpool"] = "tokens_pool"
+            head_values |= {
+                ":ttotal": _n(slice_tokens * len(eligible)),
+                ":tminus": _n(-slice_tokens * len(eligible)),
+            }
+            head_adds.append("#tpool :tminus")
+            conditions.append("#tpool >= :ttotal")
+            shard_names |= {"#tok": "tokens_available", "#talloc": "tokens_allocated"}
+            shard_values[":tokens"] = _n(slice_tokens)
+            shard_adds += ["#tok :tokens", "#talloc :tokens"]
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": self._key(tenant.tenant_id, key),
-                    "UpdateExpression": "SET " + ", ".join(updates),
-                    "ConditionExpression": "attribute_not_exists(#limit)",
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
+                    "UpdateExpression": "ADD " + ", ".join(head_adds),
+                    "ConditionExpression": " AND ".join(conditions),
+                    "ExpressionAttributeNames": head_names,
+                    "ExpressionAttributeValues": head_values,
                 }
             }
         ]
-        if slice_nanos or slice_tokens:
-            shard_names = {"#avail": "available_nanos", "#alloc": "allocated_nanos", "#limit": "limit_nanos"}
-            shard_values: dict[str, Any] = {":nanos": _n(slice_nanos), ":limit": _n(limit)}
-            adds = ["#avail :nanos", "#alloc :nanos"]
-            if slice_tokens:
-                shard_names |= {"#tok": "tokens_available", "#talloc": "tokens_allocated"}
-                shard_values[":tokens"] = _n(slice_tokens)
-                adds += ["#tok :tokens", "#talloc :tokens"]
-            for index in eligible:
-                items.append(
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(tenant.tenant_id, shard_key(key, index)),
-                            "UpdateExpression": "SET #limit = :limit ADD " + ", ".join(adds),
-                            "ExpressionAttributeNames": shard_names,
-                            "ExpressionAttributeValues": shard_values,
-                        }
-                    }
-                )
-        seed = f"{tenant.tenant_id}/{key}/create/{limit}/{tenant.ledger_shards}"
-        with contextlib.suppress(_ConditionFailed):
+        items += [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(tenant.tenant_id, shard_key(key, index)),
+                    "UpdateExpression": "SET #limit = :limit ADD " + ", ".join(shard_adds),
+                    "ExpressionAttributeNames": shard_names,
+                    "ExpressionAttributeValues": shard_values,
+                }
+            }
+            for index in eligible
+        ]
+        seed = f"{tenant.tenant_id}/{key}/prefund/{limit}/{tenant.ledger_shards}"
+        try:
             # Idempotent (a ClientRequestToken): an ambiguous failure is resent, never applied twice.
             self._send(
                 "transact_write_items",
@@ -745,6 +775,8 @@ class Ledger:
                 TransactItems=items,
                 ClientRequestToken=str(uuid.uuid5(_TOKEN_NAMESPACE, seed)),
             )
+        except (_ConditionFailed, LedgerWriteFailed):
+            return  # the pool moved meanwhile, or the transaction kept conflicting: refills fund them
 
     @staticmethod
     def _tokens_used(snapshot: _Snapshot) -> int:
