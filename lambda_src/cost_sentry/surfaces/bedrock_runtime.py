@@ -513,7 +513,8 @@ def nova_usage(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, in
     return {
         "inputTokens": counts["inputTokenCount"],
         "outputTokens": counts["outputTokenCount"],
-        "totalTokens": counts["inputTokenCount"] + counts["outputTokenCount"],
+        # As Converse counts it: the cache reads and writes are input too.
+        "totalTokens": sum(counts.values()),
         "cacheReadInputTokenCount": counts["cacheReadInputTokenCount"],
         "cacheWriteInputTokenCount": counts["cacheWriteInputTokenCount"],
     }
