@@ -52,6 +52,9 @@ class ApiCall:
     parser: RequestParser = parse_seed_request
     # Streams: False yields the seed's text deltas only; True every Converse event ({"type": "event"}).
     raw_events: bool = False
+    # A surface's own check of the resolved model, before anything is reserved (InvokeModel's body
+    # format is the model family's own); it raises BadRequest to refuse.
+    model_check: Callable[[ModelSpec], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,8 @@ class GatewayService:
         model = self._model_name(tenant, request.model)
         trace.model = model
         spec = self.catalog.get(model)
+        if call.model_check is not None:
+            call.model_check(spec)
         # Only the seed's buffered /v1/converse answers within API Gateway's short integration timeout;
         # every other route streams (or, in AWS, runs in the streaming function) with the longer limit.
         streaming = call.route != "converse"
