@@ -514,7 +514,12 @@ def test_guardrails_pass_through_and_request_metadata_names_tenant_user_and_requ
         requestMetadata={"team": "blue"},
     )
     sent = sdk_env.bedrock.requests()[-1]["body"]
-    assert sent["guardrailConfig"] == {"guardrailIdentifier": "gr-123", "guardrailVersion": "1"}
+    # Passed through, with the trace on: it carries the units the guardrail bills (test_guardrails.py).
+    assert sent["guardrailConfig"] == {
+        "guardrailIdentifier": "gr-123",
+        "guardrailVersion": "1",
+        "trace": "enabled",
+    }
     request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     assert sent["requestMetadata"] == {
         "team": "blue",

@@ -197,6 +197,8 @@ class ConverseResult:
     usage: Usage | None = None
     content: tuple[dict[str, Any], ...] = ()
     additional_fields: dict[str, Any] | None = None
+    # Converse's ``trace`` as Bedrock returned it (the guardrail's assessments and their usage).
+    trace: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class StreamEnd:
     output_tokens: int
     stop_reason: str | None
     usage: Usage | None = None
+    trace: dict[str, Any] | None = None  # the metadata event's ``trace``
 
 
 class UnreadableResponse(UpstreamFailed):
@@ -228,9 +231,9 @@ class UnreadableResponse(UpstreamFailed):
         super().__init__("bedrock_bad_response", message)
 
 
-def _usage(usage: Any, service_tier: Any = None) -> Usage:
+def _usage(usage: Any, service_tier: Any = None, trace: Any = None) -> Usage:
     try:
-        return parse_usage(usage, service_tier)
+        return parse_usage(usage, service_tier, trace)
     except MalformedUsage as exc:
         raise UnreadableResponse(f"Bedrock returned unreadable token usage: {exc}") from None
 
@@ -312,7 +315,7 @@ def converse(
         text = "".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
     except (AttributeError, TypeError):
         raise UnreadableResponse("Bedrock returned an unreadable message") from None
-    usage = _usage(response.get("usage"), response.get("serviceTier"))
+    usage = _usage(response.get("usage"), response.get("serviceTier"), response.get("trace"))
     return ConverseResult(
         text,
         usage.input_tokens,
@@ -321,6 +324,7 @@ def converse(
         usage=usage,
         content=tuple(block for block in content if isinstance(block, dict)),
         additional_fields=response.get("additionalModelResponseFields"),
+        trace=response.get("trace"),
     )
 
 
@@ -346,8 +350,10 @@ def iter_stream(stream: Any) -> Iterator[TextDelta | RawEvent | StreamEnd]:
                     yield RawEvent(event)
             elif "metadata" in event:
                 metadata = event["metadata"]
-                usage = _usage(metadata.get("usage"), metadata.get("serviceTier"))
-                yield StreamEnd(usage.input_tokens, usage.output_tokens, stop_reason, usage)
+                usage = _usage(metadata.get("usage"), metadata.get("serviceTier"), metadata.get("trace"))
+                yield StreamEnd(
+                    usage.input_tokens, usage.output_tokens, stop_reason, usage, metadata.get("trace")
+                )
                 return
             elif any(name in event for name in _STREAM_EVENTS):
                 if "messageStop" in event:

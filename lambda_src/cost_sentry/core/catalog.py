@@ -14,6 +14,7 @@ from cost_sentry.core.pricing import (
     FEMTOS_PER_NANO,
     GEOGRAPHIC,
     GLOBAL,
+    GuardrailRates,
     ModelPrices,
     Usage,
     usage_cost_nanos,
@@ -48,6 +49,9 @@ class ModelSpec:
     # Images: the most tokens one image can cost, and pixels per token when the family documents it.
     image_tokens_max: int | None = None
     pixels_per_token: int | None = None
+    # Bedrock Guardrails rates (the catalog's ``guardrails``, one for every model); None: not priced,
+    # so a request with guardrailConfig is refused.
+    guardrail_rates: GuardrailRates | None = None
 
     @property
     def profile_kind(self) -> str:
@@ -86,6 +90,7 @@ class ModelSpec:
             self.profile_kind,
             requested_tier=requested_tier,
             undetailed_write_ttl=undetailed_write_ttl,
+            guardrail_rates=self.guardrail_rates,
         )
 
 
@@ -110,6 +115,10 @@ class Catalog:
         models = document.get("models")
         if not isinstance(families, Mapping) or not isinstance(models, Mapping):
             raise ValueError("model catalog needs 'models' and 'families' objects")
+        guardrails = document.get("guardrails")
+        if guardrails is not None and not isinstance(guardrails, Mapping):
+            raise ValueError("model catalog 'guardrails' must be an object")
+        guardrail_rates = None if guardrails is None else GuardrailRates.from_document(guardrails)
         parsed: dict[str, ModelSpec] = {}
         for name, entry in models.items():
             family_name = entry["family"]
@@ -138,6 +147,7 @@ class Catalog:
                 image_tokens_max=family.get("imageTokensMax"),
                 pixels_per_token=family.get("pixelsPerToken"),
                 min_output_tokens_per_second=_positive(entry.get("minOutputTokensPerSecond", 20), name),
+                guardrail_rates=guardrail_rates,
             )
             if "image" in inputs and parsed[name].image_tokens_max is None:
                 raise ValueError(f"model {name} takes images but family {family_name} has no imageTokensMax")

@@ -1,6 +1,6 @@
 """The worst case a request can cost, reserved before Bedrock is called. Pure functions.
 
-Every bound is derived in docs/design.md section 7.2. In short: input tokens are bounded by UTF-8
+Every bound is derived in docs/design.md section 7.3. In short: input tokens are bounded by UTF-8
 bytes (every tokenizer of the catalog's families, byte-level BPE or SentencePiece with byte fallback,
 emits at least one byte of text per token) plus generous template overheads per message, per block and
 per request; tool definitions and tool blocks count as their JSON text plus the tool-use system prompt;
@@ -11,6 +11,11 @@ which Bedrock enforces. Every input token is priced at the dearest rate it could
 write of the request's dearest TTL when it has cache points), in the dearer of the requested tier and
 the default one, for the profile kind that serves the tenant. Output is max_tokens (reasoning is
 generated inside it). Over-estimating costs nothing lasting: the difference is given back on settle.
+
+A request with ``guardrailConfig`` also reserves its guardrail's worst case (docs/design.md 7.3): the
+text units of every block it sends (each block rounded up on its own) and of max_tokens at
+MAX_CHARACTERS_PER_OUTPUT_TOKEN (a stream's output: one more unit per chunk the guardrail may assess,
+at most one chunk per token), each unit at every priced policy's rate, plus each image at the image rate.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cost_sentry.core.catalog import ModelSpec
-from cost_sentry.core.pricing import femtos_to_nanos_ceiling
+from cost_sentry.core.pricing import TEXT_UNIT_CHARACTERS, femtos_to_nanos_ceiling
 
 if TYPE_CHECKING:
     from cost_sentry.core.converse import ConverseRequest
@@ -34,6 +39,11 @@ PER_BLOCK_OVERHEAD_TOKENS = PER_MESSAGE_OVERHEAD_TOKENS
 # is generous for every family, per request that defines tools.
 TOOL_SYSTEM_PROMPT_TOKENS = 1024
 PER_TOOL_OVERHEAD_TOKENS = 32
+# Guardrails: the most characters one output token can stand for. Not provable (Bedrock does not publish
+# its models' vocabularies); English averages about 4 and code about 3, and the longest entries of the
+# published byte-level BPE vocabularies (runs of spaces, dashes, repeated punctuation) stay within a few
+# tens. The real units are settled whatever they are (docs/design.md 7.3).
+MAX_CHARACTERS_PER_OUTPUT_TOKEN = 32
 
 
 def input_token_upper_bound(texts: Sequence[str]) -> int:
@@ -49,6 +59,8 @@ class WorstCase:
     input_tokens: int
     output_tokens: int
     cost_nanos: int
+    # The part of cost_nanos that is the guardrail's worst case (0 without guardrailConfig).
+    guardrail_nanos: int = 0
 
     @property
     def tokens(self) -> int:
@@ -157,11 +169,93 @@ def request_input_bound(spec: ModelSpec, request: ConverseRequest) -> int:
     return min(tokens, spec.context_tokens)
 
 
-def worst_case_for(spec: ModelSpec, request: ConverseRequest, max_tokens: int) -> WorstCase:
-    """The request's true upper bound: every content kind, cache writes, tier and profile kind."""
+def text_units(characters: int) -> int:
+    """Guardrail text units of one assessed text: up to TEXT_UNIT_CHARACTERS characters each."""
+    return -(-characters // TEXT_UNIT_CHARACTERS)
+
+
+def characters(text: str) -> int:
+    """Characters as a UTF-16 string counts them (a character outside the BMP counts 2): never fewer
+    than code points, whichever of the two Bedrock counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _json_characters(value: Any) -> int:
+    return characters(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def _block_guardrail_units(spec: ModelSpec, block: Mapping[str, Any]) -> tuple[int, int]:
+    """(text units, images) a guardrail can assess in one content block, the block on its own."""
+    if "text" in block:
+        return text_units(characters(block["text"])), 0
+    if "image" in block:
+        return 0, 1
+    if "guardContent" in block:
+        guarded = block["guardContent"]
+        if "image" in guarded:
+            return 0, 1
+        return text_units(_json_characters(guarded)), 0
+    if "document" in block:
+        document = block["document"]
+        if document["format"] in ("csv", "html", "txt", "md"):
+            return text_units(len(document["source"]["bytes"])), 0  # a byte is at least a character
+        # Text extracted from a compressed format is bounded only by what the model can read.
+        return text_units(spec.context_tokens * MAX_CHARACTERS_PER_OUTPUT_TOKEN), 0
+    if "toolUse" in block or "json" in block or "reasoningContent" in block:
+        return text_units(_json_characters(block)), 0
+    return 0, 0  # cachePoint, and toolResult itself (its inner blocks are counted on their own)
+
+
+def guardrail_input_units(spec: ModelSpec, request: ConverseRequest) -> tuple[int, int]:
+    """(text units, images) of the input assessment: every block the request sends, each rounded up
+    on its own (at least as many units as any grouping of them into assessed texts), tool definitions
+    too; every image once."""
+    units = images = 0
+    for block in request.blocks():
+        block_units, block_images = _block_guardrail_units(spec, block)
+        units += block_units
+        images += block_images
+    if request.tool_config is not None:
+        units += text_units(_json_characters(request.tool_config))
+    return units, images
+
+
+def guardrail_output_units(max_tokens: int, stream: bool) -> int:
+    """Text units of the output assessments. Converse assesses the response once: at most max_tokens x
+    MAX_CHARACTERS_PER_OUTPUT_TOKEN characters. ConverseStream assesses it chunk by chunk, each chunk
+    rounded up to whole units: sum(ceil(c_i / 1000)) <= floor(C / 1000) + n, and a chunk holds at least
+    one generated token, so n <= max_tokens."""
+    most_characters = max_tokens * MAX_CHARACTERS_PER_OUTPUT_TOKEN
+    if stream:
+        return most_characters // TEXT_UNIT_CHARACTERS + max_tokens
+    return text_units(most_characters)
+
+
+def guardrail_worst_nanos(spec: ModelSpec, request: ConverseRequest, max_tokens: int, stream: bool) -> int:
+    """The most the request's guardrail can bill: every text unit at the rate of every priced policy
+    (the gateway does not know which policies the guardrail has), every image at the image rate."""
+    rates = spec.guardrail_rates
+    if rates is None:
+        raise ValueError(f"{spec.short_name}: the catalog has no guardrail rates")
+    input_units, images = guardrail_input_units(spec, request)
+    units = input_units + guardrail_output_units(max_tokens, stream)
+    return units * rates.every_policy_text_unit_nanos + images * rates.image_nanos
+
+
+def worst_case_for(
+    spec: ModelSpec, request: ConverseRequest, max_tokens: int, *, stream: bool = False
+) -> WorstCase:
+    """The request's true upper bound: every content kind, cache writes, tier and profile kind, and
+    its guardrail when it has one (``stream``: ConverseStream, whose output is assessed in chunks)."""
     input_tokens = request_input_bound(spec, request)
     rates = spec.prices.worst_rates(request.service_tier, spec.profile_kind)
     femtos = input_tokens * rates.dearest_input(request.cache_ttls) + max_tokens * rates.output
+    guardrail = 0
+    if request.guardrail_config is not None:
+        guardrail = guardrail_worst_nanos(spec, request, max_tokens, stream)
     return WorstCase(
-        input_tokens=input_tokens, output_tokens=max_tokens, cost_nanos=femtos_to_nanos_ceiling(femtos)
+        input_tokens=input_tokens,
+        output_tokens=max_tokens,
+        cost_nanos=femtos_to_nanos_ceiling(femtos) + guardrail,
+        guardrail_nanos=guardrail,
     )

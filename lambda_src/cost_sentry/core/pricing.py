@@ -16,12 +16,17 @@ What Bedrock reports and how each field is priced (Converse ``usage`` and ``serv
 - ``serviceTier.type`` (``default``, ``flex``, ``priority``): which tier's rates apply.
 - The profile kind (a geographic or in-Region profile, or a global cross-Region one): models whose
   prices differ by kind carry ``geographicPremiumPercent`` over the global rates.
+- Guardrails (a request with ``guardrailConfig``): ``trace.guardrail`` holds one input assessment and
+  the output assessments (one per streamed chunk the guardrail evaluated), each with
+  ``invocationMetrics.usage``: text units (up to 1,000 characters) per policy type, each at its
+  policy's rate (``wordPolicyUnits`` and ``sensitiveInformationPolicyFreeUnits`` are free), images at
+  the image rate, automated reasoning per policy evaluated. Rates: the catalog's ``guardrails``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -36,6 +41,22 @@ GLOBAL = "global"
 GEOGRAPHIC = "geographic"
 PROFILE_KINDS = (GLOBAL, GEOGRAPHIC)
 CACHE_TTLS = ("5m", "1h")
+NANOS_PER_USD = 10**9
+# Bedrock Guardrails bill per text unit: up to this many characters of the text one assessment evaluates.
+TEXT_UNIT_CHARACTERS = 1000
+# GuardrailUsage fields that count text units (the bedrock-runtime service model, 2023-09-30).
+GUARDRAIL_TEXT_UNIT_FIELDS = (
+    "topicPolicyUnits",
+    "contentPolicyUnits",
+    "wordPolicyUnits",
+    "sensitiveInformationPolicyUnits",
+    "sensitiveInformationPolicyFreeUnits",
+    "contextualGroundingPolicyUnits",
+    "automatedReasoningPolicyUnits",
+)
+GUARDRAIL_IMAGE_FIELD = "contentPolicyImageUnits"
+AUTOMATED_REASONING_UNITS = "automatedReasoningPolicyUnits"
+AUTOMATED_REASONING_POLICIES = "automatedReasoningPolicies"
 
 _RATE_FIELDS = {
     "input": "inputPerMillionUsd",
@@ -159,9 +180,150 @@ class ModelPrices:
         )
 
 
+def _whole_nanos(value: object, scale: int, what: str) -> int:
+    """USD (per ``scale`` units) -> whole nano-dollars per unit; refuses what is not exact."""
+    nanos = parse_decimal(value, what) * NANOS_PER_USD / scale
+    if nanos < 0 or nanos != nanos.to_integral_value():
+        raise ValueError(f"{what}: {value} USD per {scale} is not a whole number of nano-dollars per unit")
+    return int(nanos)
+
+
+@dataclass(frozen=True)
+class GuardrailRates:
+    """Bedrock Guardrails prices in whole nano-dollars: per text unit of each GuardrailUsage field, per
+    image, and how many automated reasoning policies one guardrail can evaluate (for the worst case)."""
+
+    text_unit_nanos: Mapping[str, int]
+    image_nanos: int
+    automated_reasoning_policies_max: int = 1
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> GuardrailRates:
+        what = "guardrails"
+        text = document.get("perThousandTextUnitsUsd")
+        image = document.get("perImageUsd")
+        if not isinstance(text, Mapping) or not isinstance(image, Mapping):
+            raise ValueError(f"{what}: perThousandTextUnitsUsd and perImageUsd are required objects")
+        missing = sorted(set(GUARDRAIL_TEXT_UNIT_FIELDS) - set(text))
+        unknown = sorted(set(text) - set(GUARDRAIL_TEXT_UNIT_FIELDS))
+        if missing or unknown or set(image) != {GUARDRAIL_IMAGE_FIELD}:
+            raise ValueError(
+                f"{what}: prices every GuardrailUsage field exactly once "
+                f"(missing {missing}, unknown {unknown}, images {sorted(image)})"
+            )
+        policies = document.get("automatedReasoningPoliciesMax", 1)
+        if isinstance(policies, bool) or not isinstance(policies, int) or policies < 1:
+            raise ValueError(f"{what}: automatedReasoningPoliciesMax must be a positive whole number")
+        return cls(
+            text_unit_nanos=MappingProxyType(
+                {
+                    name: _whole_nanos(text[name], 1000, f"{what} {name}")
+                    for name in GUARDRAIL_TEXT_UNIT_FIELDS
+                }
+            ),
+            image_nanos=_whole_nanos(image[GUARDRAIL_IMAGE_FIELD], 1, f"{what} {GUARDRAIL_IMAGE_FIELD}"),
+            automated_reasoning_policies_max=policies,
+        )
+
+    @property
+    def dearest_text_unit_nanos(self) -> int:
+        """What a text unit of a policy this catalog does not know yet is charged: the dearest rate."""
+        return max(self.text_unit_nanos.values())
+
+    @property
+    def every_policy_text_unit_nanos(self) -> int:
+        """One text unit evaluated by every priced policy a guardrail can have (the gateway does not
+        know which policies a guardrail has): the per-unit rate of the worst case."""
+        rates = dict(self.text_unit_nanos)
+        ar = rates.pop(AUTOMATED_REASONING_UNITS)
+        return sum(rates.values()) + ar * self.automated_reasoning_policies_max
+
+    def cost_nanos(self, usage: GuardrailUsage) -> int:
+        cost = usage.image_units * self.image_nanos
+        for name, units in usage.text_units.items():
+            if name == AUTOMATED_REASONING_UNITS:
+                continue  # priced per policy evaluated, below
+            cost += units * self.text_unit_nanos.get(name, self.dearest_text_unit_nanos)
+        return cost + usage.automated_reasoning_billed_units * self.text_unit_nanos[AUTOMATED_REASONING_UNITS]
+
+
+@dataclass(frozen=True)
+class GuardrailUsage:
+    """What Bedrock's guardrail trace reports, summed over the input and every output assessment."""
+
+    text_units: Mapping[str, int] = field(default_factory=dict)
+    image_units: int = 0
+    # automatedReasoningPolicyUnits x automatedReasoningPolicies (at least 1) of each assessment.
+    automated_reasoning_billed_units: int = 0
+    assessments: int = 0
+    # False when an assessment came without its usage: what it cost is unknown (docs/design.md 8).
+    complete: bool = True
+
+    @property
+    def total_text_units(self) -> int:
+        return sum(self.text_units.values())
+
+
+def _unit_count(raw: Mapping[str, Any], name: str) -> int:
+    value = raw.get(name, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedUsage(f"guardrail usage {name} is {value!r}, not a non-negative whole number")
+    return value
+
+
+def parse_guardrail_trace(trace: Any) -> GuardrailUsage | None:
+    """Converse's (or the stream metadata's) ``trace`` -> the guardrail usage it reports, summed over
+    every assessment of every guardrail; None when the trace holds no guardrail assessment at all."""
+    if trace is None:
+        return None
+    if not isinstance(trace, Mapping):
+        raise MalformedUsage(f"Bedrock returned a trace that is not an object: {trace!r}")
+    guardrail = trace.get("guardrail")
+    if guardrail is None:
+        return None
+    if not isinstance(guardrail, Mapping):
+        raise MalformedUsage("trace.guardrail is not an object")
+    assessments: list[Any] = list((guardrail.get("inputAssessment") or {}).values())
+    for chunks in (guardrail.get("outputAssessments") or {}).values():
+        if not isinstance(chunks, list):
+            raise MalformedUsage("trace.guardrail.outputAssessments holds a value that is not a list")
+        assessments.extend(chunks)
+    if not assessments:
+        return None
+    text_units: dict[str, int] = {}
+    images = ar_billed = 0
+    complete = True
+    for assessment in assessments:
+        metrics = assessment.get("invocationMetrics") if isinstance(assessment, Mapping) else None
+        usage = metrics.get("usage") if isinstance(metrics, Mapping) else None
+        if not isinstance(usage, Mapping):
+            complete = False
+            continue
+        for name in usage:
+            if name == AUTOMATED_REASONING_POLICIES:
+                continue
+            units = _unit_count(usage, name)
+            if name == GUARDRAIL_IMAGE_FIELD:
+                images += units
+            else:
+                # A field Bedrock adds later is still charged (at the dearest text rate), never at $0.
+                text_units[name] = text_units.get(name, 0) + units
+        ar_units = _unit_count(usage, AUTOMATED_REASONING_UNITS)
+        ar_billed += ar_units * max(1, _unit_count(usage, AUTOMATED_REASONING_POLICIES))
+    return GuardrailUsage(
+        text_units=MappingProxyType(text_units),
+        image_units=images,
+        automated_reasoning_billed_units=ar_billed,
+        assessments=len(assessments),
+        complete=complete,
+    )
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Token usage as Bedrock reports it for one call."""
+    """Usage as Bedrock reports it for one call: tokens, and the guardrail's units when one ran."""
 
     input_tokens: int
     output_tokens: int
@@ -171,6 +333,7 @@ class Usage:
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     service_tier: str | None = None
+    guardrail: GuardrailUsage | None = None
 
     @property
     def total_input_tokens(self) -> int:
@@ -197,8 +360,9 @@ def _count(raw: Mapping[str, Any], name: str, required: bool) -> int:
     return value
 
 
-def parse_usage(raw: Any, service_tier: Any = None) -> Usage:
-    """Converse ``usage`` (and the response's ``serviceTier``) -> Usage; MalformedUsage if unreadable."""
+def parse_usage(raw: Any, service_tier: Any = None, trace: Any = None) -> Usage:
+    """Converse ``usage`` (and the response's ``serviceTier`` and ``trace``) -> Usage; MalformedUsage
+    if unreadable."""
     if not isinstance(raw, Mapping):
         raise MalformedUsage("Bedrock returned no token usage")
     writes = _count(raw, "cacheWriteInputTokens", required=False)
@@ -225,6 +389,7 @@ def parse_usage(raw: Any, service_tier: Any = None) -> Usage:
         cache_write_5m_tokens=by_ttl.get("5m", 0),
         cache_write_1h_tokens=by_ttl.get("1h", 0),
         service_tier=tier,
+        guardrail=parse_guardrail_trace(trace),
     )
 
 
@@ -249,11 +414,18 @@ def usage_cost_nanos(
     *,
     requested_tier: str | None = None,
     undetailed_write_ttl: str = "5m",
+    guardrail_rates: GuardrailRates | None = None,
 ) -> int:
     """What ``usage`` costs in nano-dollars: the tier that served it (else the one asked for) and the
-    profile kind's rates, rounded up once."""
+    profile kind's rates, rounded up once; plus the guardrail's units (whole nano-dollars already; no
+    tier or profile premium applies to them)."""
     tier = usage.service_tier or requested_tier or DEFAULT_TIER
     if tier not in prices.tiers:
         tier = DEFAULT_TIER  # "reserved" or a tier the catalog does not price: the default rates
     femtos = usage_cost_femtos(prices.rates(tier, profile_kind), usage, undetailed_write_ttl)
-    return femtos_to_nanos_ceiling(femtos)
+    guardrail = 0
+    if usage.guardrail is not None:
+        if guardrail_rates is None:
+            raise ValueError("guardrail usage to price but the catalog has no guardrail rates")
+        guardrail = guardrail_rates.cost_nanos(usage.guardrail)
+    return femtos_to_nanos_ceiling(femtos) + guardrail

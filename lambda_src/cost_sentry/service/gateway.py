@@ -9,16 +9,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cost_sentry.adapters import bedrock, sagemaker
 from cost_sentry.adapters.bedrock import BedrockClients, ConverseResult, RawEvent, StreamEnd, TextDelta
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
+from cost_sentry.core import guardrails
 from cost_sentry.core.catalog import Catalog, ModelSpec, default_catalog
 from cost_sentry.core.converse import ConverseRequest, check_against_model, from_gateway_request
-from cost_sentry.core.errors import Forbidden, GatewayError, LimitExceeded, Unauthorized, UpstreamFailed
+from cost_sentry.core.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    LimitExceeded,
+    Unauthorized,
+    UpstreamFailed,
+)
 from cost_sentry.core.estimate import WorstCase, worst_case_for
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
@@ -78,6 +86,8 @@ class PreparedCall:
     arguments: dict[str, Any]
     worst: WorstCase
     client: Any
+    # The caller asked for the guardrail trace (the gateway always asks Bedrock for it: it is the bill).
+    guardrail_trace_asked: bool = False
 
 
 @dataclass
@@ -159,7 +169,7 @@ class GatewayService:
     def converse(self, call: ApiCall) -> ApiResult:
         trace = _Trace(call=call, started=self._timer())
         try:
-            prepared = self._prepare(call, trace)
+            prepared = self._prepare(call, trace, stream=False)
             reservation = self._reserve(prepared, trace)
             try:
                 result = bedrock.converse(prepared.client, prepared.arguments)
@@ -176,6 +186,7 @@ class GatewayService:
             body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
             body["output"] = {"text": result.text}
             body["stopReason"] = result.stop_reason
+            result = replace(result, trace=_answer_trace(prepared, result.trace))
             return self._finish(trace, ApiResult(200, body, reply=result, usage=trace.usage))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
@@ -192,7 +203,7 @@ class GatewayService:
         trace = _Trace(call=call, started=self._timer())
         emitted = False
         try:
-            prepared = self._prepare(call, trace)
+            prepared = self._prepare(call, trace, stream=True)
             reservation = self._reserve(prepared, trace)
             try:
                 stream = bedrock.open_stream(prepared.client, prepared.arguments)
@@ -258,6 +269,9 @@ class GatewayService:
             trace.status = 200
             if call.raw_events:
                 body["usageDetail"] = trace.usage
+                shown = _answer_trace(prepared, end.trace)
+                if shown is not None:
+                    body["trace"] = shown  # the metadata event's trace, as far as the caller asked
             yield {"type": "done", **body}
         except GatewayError as error:
             if emitted:  # pragma: no cover - errors after the first event are handled above
@@ -331,7 +345,7 @@ class GatewayService:
         trace.tenant = tenant
         return tenant
 
-    def _prepare(self, call: ApiCall, trace: _Trace) -> PreparedCall:
+    def _prepare(self, call: ApiCall, trace: _Trace, *, stream: bool) -> PreparedCall:
         tenant = self._authenticate(call, trace)
         request = call.parser(call.body, self.settings.max_body_bytes)
         trace.request = request
@@ -364,6 +378,15 @@ class GatewayService:
         # the caller's own requestMetadata keys travel beside them (reserved names are refused).
         metadata = bedrock.request_metadata(tenant, user, call.request_id, model)
         arguments = bedrock.build_converse_request(profile_arn, spec, request, max_tokens, metadata)
+        if request.guardrail_config is not None:
+            guardrails.check_guardrail_config(request.guardrail_config, stream)
+            if spec.guardrail_rates is None:
+                raise BadRequest(
+                    "guardrails_not_priced",
+                    "the model catalog has no guardrail prices: remove guardrailConfig",
+                )
+            # Bedrock reports the units a guardrail billed only in its trace: always ask for it.
+            arguments["guardrailConfig"] = guardrails.traced(request.guardrail_config)
         # Before reserving: a refused session (bad user, STS down) must not touch the ledger. A shared
         # SageMaker endpoint (adapters/sagemaker.py) gets its own Converse-shaped client.
         client = sagemaker.client_for(self.bedrock_clients, tenant, user, profile_arn, call.route)
@@ -375,8 +398,9 @@ class GatewayService:
             spec=spec,
             profile_arn=profile_arn,
             arguments=arguments,
-            worst=worst_case_for(spec, request, max_tokens),
+            worst=worst_case_for(spec, request, max_tokens, stream=stream),
             client=client,
+            guardrail_trace_asked=guardrails.caller_wants_trace(request.guardrail_config),
         )
 
     def _model_name(self, tenant: TenantConfig, requested: str | None) -> str:
@@ -468,16 +492,25 @@ class GatewayService:
         # Cache reads and writes are input the model processed: the ledger's token counts include them.
         trace.input_tokens, trace.output_tokens = usage.total_input_tokens, usage.output_tokens
         request = prepared.request
+        # A guardrail ran but Bedrock did not say what it evaluated: its worst case, marked estimated.
+        guardrail_unknown = request.guardrail_config is not None and (
+            usage.guardrail is None or not usage.guardrail.complete
+        )
         trace.cost_nanos = prepared.spec.usage_cost_nanos(
-            usage,
+            replace(usage, guardrail=None) if guardrail_unknown else usage,
             requested_tier=request.service_tier,
             undetailed_write_ttl="1h" if "1h" in request.cache_ttls else "5m",
         )
+        if guardrail_unknown:
+            trace.cost_nanos += prepared.worst.guardrail_nanos
+            trace.warnings.append("guardrail_usage_missing")
         worst = prepared.worst
         if trace.cost_nanos > reservation.nanos or usage.total_tokens > worst.tokens:
             trace.underestimated = True
             trace.warnings.append("reservation_underestimated")
-        self._write_settlement(prepared, reservation, trace, estimated=False)
+        self._write_settlement(
+            prepared, reservation, trace, estimated=False, record_estimated=guardrail_unknown
+        )
         return reservation.available_after + reservation.nanos - trace.cost_nanos
 
     def _settle_estimated(self, prepared: PreparedCall, reservation: Reservation, trace: _Trace) -> None:
@@ -486,9 +519,17 @@ class GatewayService:
         self._write_settlement(prepared, reservation, trace, estimated=True)
 
     def _write_settlement(
-        self, prepared: PreparedCall, reservation: Reservation, trace: _Trace, *, estimated: bool
+        self,
+        prepared: PreparedCall,
+        reservation: Reservation,
+        trace: _Trace,
+        *,
+        estimated: bool,
+        record_estimated: bool = False,
     ) -> None:
-        record = self._call_record(prepared, trace, estimated)
+        """``estimated``: charge the whole reservation; ``record_estimated``: settle trace.cost_nanos
+        (part of which is a worst case, e.g. a guardrail whose usage is unknown), marked estimated."""
+        record = self._call_record(prepared, trace, estimated or record_estimated)
         try:
             if estimated:
                 result = self.ledger.charge_worst_case(reservation, record)
@@ -631,6 +672,13 @@ class GatewayService:
                 completion=trace.completion,
             )
         )
+
+
+def _answer_trace(prepared: PreparedCall, trace: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Bedrock's trace as the caller gets it: the guardrail part only when the caller asked for it."""
+    if prepared.guardrail_trace_asked:
+        return trace
+    return guardrails.without_guardrail_trace(trace)
 
 
 def _text_event(delta: TextDelta, raw: bool) -> dict[str, Any]:

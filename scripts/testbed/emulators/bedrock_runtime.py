@@ -37,6 +37,14 @@ Content beyond text (``content_tokens``), each added to the message that holds i
   ``min(16, budget_tokens)`` tokens comes first; its tokens are part of ``outputTokens``.
 - Streaming: ``first_token_ms`` delays the first content delta, ``token_interval_ms`` paces each next
   one (then one token per delta), as a model generating would.
+- Guardrails (``guardrailConfig``): the stand-in's guardrail has content filters, denied topics,
+  sensitive information (managed PII and regex) and word filters. It assesses the input once (the text
+  of every message, tool result and system block joined: ``ceil(characters / 1000)`` units per policy;
+  each image one ``contentPolicyImageUnits``), and the output once for Converse, once per streamed
+  text chunk for ConverseStream (each chunk rounded up on its own). With ``trace`` ``enabled`` or
+  ``enabled_full`` the answer (ConverseStream: the ``metadata`` event) carries ``trace.guardrail``
+  with ``inputAssessment`` / ``outputAssessments`` and their ``invocationMetrics.usage``, as Bedrock's;
+  without, no trace. The request log's ``guardrailUsage`` is what the guardrail billed either way.
 
 Errors come in Bedrock's shape: an ``x-amzn-ErrorType`` header and a JSON ``{"message": ...}`` body.
 Validation follows Bedrock for the basics: ``messages`` non-empty, roles ``user``/``assistant``
@@ -50,7 +58,8 @@ Control API for tests (also available as Python methods on :class:`BedrockRuntim
   error answer), ``latency``, ``stream-error`` / ``stream-error-early`` / ``stream-drop`` (ConverseStream
   broken after text, before text, or cut off), ``drop-after-read`` (request read, connection closed
   unanswered), ``stall`` (request read, nothing sent for ``latencyMs``, default until the stand-in
-  stops), ``bad-response`` (Converse answers 200 without ``usage``). ``count`` null = until cleared.
+  stops), ``bad-response`` (Converse answers 200 without ``usage``), ``guardrail-no-usage`` (the
+  guardrail trace comes without its ``invocationMetrics``). ``count`` null = until cleared.
   ``DELETE /_stub/faults`` clears them.
 - ``GET /_stub/requests``: every Bedrock request received (model id, body, access key id, status).
   ``DELETE /_stub/requests`` clears the log.
@@ -115,6 +124,8 @@ BAD_RESPONSE_MODE = "bad-response"
 # The whole request is read, then nothing is sent for latencyMs (default: until the stand-in stops),
 # longer than any gateway read timeout; then the connection is closed without an answer.
 STALL_MODE = "stall"
+# The guardrail ran (and billed) but its trace carries no invocationMetrics: its units are unknown.
+GUARDRAIL_NO_USAGE_MODE = "guardrail-no-usage"
 FAULT_MODES = (
     *FAULTS,
     LATENCY_MODE,
@@ -124,6 +135,7 @@ FAULT_MODES = (
     DROP_AFTER_READ_MODE,
     STALL_MODE,
     BAD_RESPONSE_MODE,
+    GUARDRAIL_NO_USAGE_MODE,
 )
 STREAM_BREAKS = (STREAM_ERROR_MODE, STREAM_ERROR_EARLY_MODE, STREAM_DROP_MODE)
 DEFAULT_STALL_MS = 10 * 60 * 1000
@@ -591,6 +603,102 @@ class StubState:
 
 
 # --------------------------------------------------------------------------------------------------
+# Guardrails: what the stand-in's guardrail assesses and the trace Bedrock returns for it
+# --------------------------------------------------------------------------------------------------
+
+GUARDRAIL_TEXT_UNIT_CHARACTERS = 1000
+# The policies the stand-in's guardrail has (GuardrailUsage fields); the others report 0 units.
+GUARDRAIL_POLICIES = (
+    "contentPolicyUnits",
+    "topicPolicyUnits",
+    "sensitiveInformationPolicyUnits",
+    "sensitiveInformationPolicyFreeUnits",
+    "wordPolicyUnits",
+)
+GUARDRAIL_UNUSED_POLICIES = ("contextualGroundingPolicyUnits",)
+GUARDRAIL_TRACE_SHOWN = ("enabled", "enabled_full")
+
+
+def _guarded_blocks(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from body.get("system") or []
+    for message in body["messages"]:
+        for block in message["content"]:
+            yield block
+            if "toolResult" in block:
+                yield from block["toolResult"].get("content") or []
+
+
+def guardrail_input(body: Mapping[str, Any]) -> tuple[str, int]:
+    """(the text the input assessment evaluates, the number of images)."""
+    blocks = list(_guarded_blocks(body))
+    text = "".join(block["text"] for block in blocks if isinstance(block.get("text"), str))
+    images = sum(1 for block in blocks if "image" in block)
+    return text, images
+
+
+def guardrail_assessment(text: str, images: int = 0, with_usage: bool = True) -> dict[str, Any]:
+    """One GuardrailAssessment of ``text`` (and ``images``), with the invocationMetrics Bedrock sends."""
+    units = math.ceil(len(text) / GUARDRAIL_TEXT_UNIT_CHARACTERS)
+    usage: dict[str, Any] = {name: units for name in GUARDRAIL_POLICIES}
+    usage.update({name: 0 for name in GUARDRAIL_UNUSED_POLICIES})
+    if images:
+        usage["contentPolicyImageUnits"] = images
+    coverage: dict[str, Any] = {"textCharacters": {"guarded": len(text), "total": len(text)}}
+    if images:
+        coverage["images"] = {"guarded": images, "total": images}
+    assessment: dict[str, Any] = {"contentPolicy": {"filters": []}}
+    if with_usage:
+        assessment["invocationMetrics"] = {
+            "guardrailProcessingLatency": 1,
+            "usage": usage,
+            "guardrailCoverage": coverage,
+        }
+    return assessment
+
+
+def guardrail_trace(body: Mapping[str, Any], outputs: list[str], with_usage: bool = True) -> dict[str, Any]:
+    """``trace`` of a call with guardrailConfig: the input assessment and one output assessment per
+    assessed output text (Converse: the whole reply; ConverseStream: each chunk)."""
+    guardrail_id = str((body.get("guardrailConfig") or {}).get("guardrailIdentifier", "guardrail"))
+    text, images = guardrail_input(body)
+    return {
+        "guardrail": {
+            "inputAssessment": {guardrail_id: guardrail_assessment(text, images, with_usage)},
+            "outputAssessments": {
+                guardrail_id: [guardrail_assessment(output, 0, with_usage) for output in outputs]
+            },
+        }
+    }
+
+
+def guardrail_billed(body: Mapping[str, Any], outputs: list[str]) -> dict[str, int]:
+    """Every GuardrailUsage field summed over the assessments: what the guardrail billed, also when
+    the trace the caller gets leaves the usage out."""
+    full = guardrail_trace(body, outputs)["guardrail"]
+    assessments = [*full["inputAssessment"].values(), *next(iter(full["outputAssessments"].values()))]
+    total: dict[str, int] = {}
+    for assessment in assessments:
+        for name, units in assessment["invocationMetrics"]["usage"].items():
+            total[name] = total.get(name, 0) + units
+    return total
+
+
+def reply_outputs(reply: Reply) -> list[str]:
+    """What Converse's output assessment evaluates: the reply's text (or its tool use's input)."""
+    if reply.text:
+        return [reply.text]
+    if reply.tool_use is not None:
+        return [json.dumps(reply.tool_use["input"], separators=(",", ":"))]
+    return []
+
+
+def stream_text_chunks(reply: Reply, pacing: Pacing) -> list[str]:
+    """The text deltas ConverseStream sends for ``reply`` (the guardrail assesses each on its own)."""
+    size = pacing.tokens_per_delta * BYTES_PER_TOKEN
+    return [reply.text[offset : offset + size] for offset in range(0, len(reply.text), size)]
+
+
+# --------------------------------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------------------------------
 
@@ -743,8 +851,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         state.update(entry, status=200, usage=reply.usage, stopReason=reply.stop_reason)
         latency_ms = max(1, round((time.monotonic() - started) * 1000))
+        pacing = Pacing(state.first_token_ms, state.token_interval_ms, self._sleep)
+        trace = self._guardrail(
+            entry, body, stream_text_chunks(reply, pacing) if stream else reply_outputs(reply), fault
+        )
         if stream:
-            self._stream_reply(reply, latency_ms, fault.mode if fault is not None else None)
+            self._stream_reply(reply, latency_ms, fault.mode if fault is not None else None, pacing, trace)
         else:
             answer = {
                 "output": {"message": {"role": "assistant", "content": reply.content()}},
@@ -753,9 +865,24 @@ class _Handler(BaseHTTPRequestHandler):
                 "metrics": {"latencyMs": latency_ms},
                 "serviceTier": {"type": reply.service_tier},
             }
+            if trace is not None:
+                answer["trace"] = trace
             if fault is not None and fault.mode == BAD_RESPONSE_MODE:
                 del answer["usage"]
             self._send_json(200, answer)
+
+    def _guardrail(
+        self, entry: dict[str, Any], body: Mapping[str, Any], outputs: list[str], fault: Fault | None
+    ) -> dict[str, Any] | None:
+        """Log what a guardrailConfig's guardrail billed; the trace to answer with, if one was asked."""
+        config = body.get("guardrailConfig")
+        if not isinstance(config, Mapping):
+            return None
+        with_usage = fault is None or fault.mode != GUARDRAIL_NO_USAGE_MODE
+        self.server.state.update(entry, guardrailUsage=guardrail_billed(body, outputs))
+        if config.get("trace") not in GUARDRAIL_TRACE_SHOWN:
+            return None
+        return guardrail_trace(body, outputs, with_usage)
 
     def _hang_up(self, fault: Fault) -> None:
         """The request was read in full; answer nothing (after a stall) and close the connection."""
@@ -763,16 +890,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._sleep(fault.latency_ms or DEFAULT_STALL_MS)
         self.close_connection = True
 
-    def _stream_reply(self, reply: Reply, latency_ms: int, fault_mode: str | None) -> None:
+    def _stream_reply(
+        self,
+        reply: Reply,
+        latency_ms: int,
+        fault_mode: str | None,
+        pacing: Pacing,
+        trace: dict[str, Any] | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", EVENTSTREAM_CONTENT_TYPE)
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-amzn-RequestId", self._request_id)
         self.end_headers()
         broken = fault_mode if fault_mode in STREAM_BREAKS else None
-        state = self.server.state
-        pacing = Pacing(state.first_token_ms, state.token_interval_ms, self._sleep)
-        for frame in stream_frames(reply, latency_ms, broken, pacing):
+        for frame in stream_frames(reply, latency_ms, broken, pacing, trace):
             self._write_chunk(frame)
         if broken == STREAM_DROP_MODE:
             self.close_connection = True  # no terminating chunk: the client sees a cut stream
@@ -801,7 +933,11 @@ class Pacing:
 
 
 def stream_frames(
-    reply: Reply, latency_ms: int, broken: str | None = None, pacing: Pacing | None = None
+    reply: Reply,
+    latency_ms: int,
+    broken: str | None = None,
+    pacing: Pacing | None = None,
+    trace: dict[str, Any] | None = None,
 ) -> Iterator[bytes]:
     """The ConverseStream events for ``reply``; ``broken`` (a stream fault mode) cuts it short: with an
     exception after the first text (``stream-error``) or before any (``stream-error-early``), or with no
@@ -828,14 +964,10 @@ def stream_frames(
         )
         yield encode_event("contentBlockStop", {"contentBlockIndex": index})
         index += 1
-    chunk_bytes = pacing.tokens_per_delta * BYTES_PER_TOKEN
-    for offset in range(0, len(reply.text), chunk_bytes):
+    for chunk in stream_text_chunks(reply, pacing):
         pacing.wait(first)
         first = False
-        yield encode_event(
-            "contentBlockDelta",
-            {"contentBlockIndex": index, "delta": {"text": reply.text[offset : offset + chunk_bytes]}},
-        )
+        yield encode_event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
         if broken == STREAM_ERROR_MODE:
             yield encode_exception("modelStreamErrorException", "The model stream was interrupted.")
             return
@@ -854,14 +986,14 @@ def stream_frames(
         )
         yield encode_event("contentBlockStop", {"contentBlockIndex": index})
     yield encode_event("messageStop", {"stopReason": reply.stop_reason})
-    yield encode_event(
-        "metadata",
-        {
-            "usage": reply.usage,
-            "metrics": {"latencyMs": latency_ms},
-            "serviceTier": {"type": reply.service_tier},
-        },
-    )
+    metadata: dict[str, Any] = {
+        "usage": reply.usage,
+        "metrics": {"latencyMs": latency_ms},
+        "serviceTier": {"type": reply.service_tier},
+    }
+    if trace is not None:
+        metadata["trace"] = trace
+    yield encode_event("metadata", metadata)
 
 
 class _StubServer(ThreadingHTTPServer):
