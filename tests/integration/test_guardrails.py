@@ -200,12 +200,6 @@ def test_bad_guardrail_settings_get_bedrocks_400_and_nothing_is_reserved(stack: 
     assert stack.bedrock is not None and len(stack.bedrock.requests()) == calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="surfaces/bedrock_runtime.py does not copy the service's trace into Converse's answer or "
-    "the metadata event yet (that file belongs to another helper; the patch is in the guardrails "
-    "branch's report). Remove this mark when it does.",
-)
 def test_a_caller_who_asks_for_the_trace_gets_bedrocks_trace(stack: LocalStack, client: Any) -> None:
     before = spent(stack)
     config = {**GUARDRAIL, "trace": "enabled"}

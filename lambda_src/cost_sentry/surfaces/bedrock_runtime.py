@@ -396,6 +396,8 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
         document["additionalModelResponseFields"] = reply.additional_fields
     if result.usage is not None and result.usage.service_tier:
         document["serviceTier"] = {"type": result.usage.service_tier}
+    if reply.trace is not None:  # the guardrail's part only when the caller asked for it (the service's rule)
+        document["trace"] = reply.trace
     headers = {"x-amzn-RequestId": request.request_id, **money_headers(result)}
     return json_response(200, document, request.request_id, headers)
 
@@ -428,6 +430,8 @@ def _frames(first: dict[str, Any], events: Iterator[dict[str, Any]], started: fl
                 usage = event.get("usageDetail")
                 if usage is not None and usage.service_tier:
                     metadata["serviceTier"] = {"type": usage.service_tier}
+                if event.get("trace") is not None:
+                    metadata["trace"] = event["trace"]
                 yield encode_event("metadata", metadata)
             elif event["type"] == "error":
                 error = event["error"]
