@@ -1,27 +1,56 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for development and CI. Safe to run again.
+# The three steps are independent (two venvs and a Debian package), so they run side by side; each
+# step's output is shown when it ends, and the script fails if any step does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON=${PYTHON:-python3}
-echo "==> Python venv (.venv) with pinned dependencies"
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
 
-echo "==> checkov in its own venv (.venv-checkov)"
-[ -x .venv-checkov/bin/python ] || "$PYTHON" -m venv .venv-checkov
-.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+python_venv() {
+  echo "==> Python venv (.venv) with pinned dependencies"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+}
 
-echo "==> Headless Chromium for the report rendering test"
-if command -v chromium >/dev/null 2>&1; then
-  echo "chromium already installed: $(chromium --version 2>/dev/null | head -1)"
-elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
-  echo "installed $(chromium --version 2>/dev/null | head -1)"
-else
-  echo "chromium is missing and this is not a root Debian shell: install it with" >&2
-  echo "  sudo apt-get install chromium" >&2
-  exit 1
-fi
+checkov_venv() {
+  echo "==> checkov in its own venv (.venv-checkov)"
+  [ -x .venv-checkov/bin/python ] || "$PYTHON" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+}
+
+chromium_package() {
+  echo "==> Headless Chromium for the report rendering test"
+  if command -v chromium >/dev/null 2>&1; then
+    echo "chromium already installed: $(chromium --version 2>/dev/null | head -1)"
+  elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+    echo "installed $(chromium --version 2>/dev/null | head -1)"
+  else
+    echo "chromium is missing and this is not a root Debian shell: install it with" >&2
+    echo "  sudo apt-get install chromium" >&2
+    return 1
+  fi
+}
+
+steps=(python_venv checkov_venv chromium_package)
+pids=()
+for step in "${steps[@]}"; do
+  "$step" >"$LOGS/$step.log" 2>&1 &
+  pids+=("$!")
+done
+failed=0
+for i in "${!steps[@]}"; do
+  if wait "${pids[$i]}"; then
+    cat "$LOGS/${steps[$i]}.log"
+  else
+    cat "$LOGS/${steps[$i]}.log" >&2
+    echo "install: ${steps[$i]} failed" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
 echo "==> done: run 'make test'"
