@@ -24,7 +24,9 @@ from tests.integration.http_helpers import (
     usd_to_nanos,
 )
 
-pytestmark = pytest.mark.xdist_group("http_concurrency")
+# One group with tests/service/test_concurrency.py: the load tests run one after another, never against
+# each other on the emulators.
+pytestmark = pytest.mark.xdist_group("concurrency")
 
 CONCURRENT_REQUESTS = 64
 LIMIT_NANOS = 4_000_000  # USD 0.004

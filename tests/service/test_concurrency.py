@@ -21,6 +21,9 @@ from cost_sentry.handlers.gateway import build_service, handle_event
 from tests.service.conftest import Tables, converse_body, load_event, tenant_document
 from tests.service.fakes import FakeBedrock, FakeClients
 
+# One group with tests/integration/test_http_concurrency.py: the load tests run one after another.
+pytestmark = pytest.mark.xdist_group("concurrency")
+
 REQUESTS = 64
 
 
