@@ -41,9 +41,9 @@ docs: ## Regenerate each module's README inputs/outputs tables from its HCL
 docs-check: ## Fail if a module README is out of date
 	$(PY) -m scripts.devtools.module_docs --check
 
+# Three workers on two cores: much of the suite waits on the emulators over HTTP (4.8 min instead of 6.1
+# here); the load tests share one xdist group so they never run against each other.
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
-	# Three workers on two cores: much of the suite waits on the emulators over HTTP (4.8 min instead of
-	# 6.1 here); the load tests share one xdist group so they never run against each other.
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
 
 serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
