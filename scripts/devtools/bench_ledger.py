@@ -36,6 +36,7 @@ from cost_sentry.adapters.ledger import CallRecord, Ledger, LedgerWriteFailed, u
 from cost_sentry.adapters.tables import item_size_bytes, write_units
 from cost_sentry.core.errors import LimitExceeded
 from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.log import JsonLogger
 from cost_sentry.core.tenants import tenant_from_document
 from scripts.devtools.throttled_dynamodb import ThrottledDynamoDB
 
@@ -255,7 +256,14 @@ def simulate(
         clock, item_wcu_per_second=ITEM_WCU_PER_SECOND, partition_wcu_per_second=PARTITION_WCU_PER_SECOND
     )
     ledger = Ledger(
-        table, "ledger", hold_lifetime_seconds=150, clock=clock, sleep=clock.sleep, rng=random.Random(seed)
+        table,
+        "ledger",
+        hold_lifetime_seconds=150,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(seed),
+        # Its give-ups are counted below (503s, settles left to the sweep), not printed line by line.
+        logger=JsonLogger(sink=lambda line: None),
     )
     hot = tenant(limit_usd, shards)
     randomness = random.Random(seed)

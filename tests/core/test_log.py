@@ -93,3 +93,13 @@ def test_no_module_logs_or_prints_past_the_one_path() -> None:
         if re.search(r"^\s*(import logging|from logging |print\()|logging\.getLogger", text)
     ]
     assert offenders == []
+
+
+def test_lines_below_the_configured_level_are_not_written(monkeypatch) -> None:
+    lines: list[str] = []
+    JsonLogger(sink=lines.append).debug("session_opened")  # INFO by default, as Powertools
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "debug")
+    JsonLogger(sink=lines.append).debug("session_opened")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+    JsonLogger(sink=lines.append).warning("quiet")
+    assert [json.loads(line)["level"] for line in lines] == ["DEBUG"]

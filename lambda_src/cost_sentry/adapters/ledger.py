@@ -26,7 +26,7 @@ from typing import Any
 
 from cost_sentry.core.errors import LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
-from cost_sentry.core.log import default_logger
+from cost_sentry.core.log import JsonLogger, default_logger
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.periods import (
     hold_key,
@@ -279,8 +279,11 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        logger: JsonLogger | None = None,
     ) -> None:
         self._client = dynamodb_client
+        # The process's JSON logger unless one is given (the benchmark counts its lines instead).
+        self._logger = logger or default_logger()
         self._table = table_name
         self._hold_lifetime = hold_lifetime_seconds
         self._retention_seconds = call_record_retention_days * 86_400
@@ -310,7 +313,7 @@ class Ledger:
                     raise _ConditionFailed(item) from exc
                 retriable = kind == "not_applied" or idempotent
                 if not retriable or attempt == MAX_WRITE_ATTEMPTS - 1:
-                    default_logger().warning(
+                    self._logger.warning(
                         "ledger_write_failed",
                         operation=operation,
                         kind=kind,
@@ -1025,7 +1028,7 @@ class Ledger:
         except LedgerWriteFailed:
             # Debited from its source, never credited: the tenant loses this much budget for the period
             # (the safe direction); the log line lets an operator give it back.
-            default_logger().error(
+            self._logger.error(
                 "ledger_budget_in_transit_lost", tenant=tenant_id, to=sort_key, nanos=nanos, tokens=tokens
             )
             raise
@@ -1147,7 +1150,7 @@ class Ledger:
         try:
             self._apply(reservation, counts)
         except Exception as exc:
-            default_logger().error(
+            self._logger.error(
                 "ledger_apply_failed",
                 reason=reason,
                 tenant=reservation.tenant_id,
@@ -1205,7 +1208,7 @@ class Ledger:
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
-            default_logger().error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
+            self._logger.error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
 
     def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
         """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
@@ -1367,9 +1370,7 @@ class Ledger:
         user = text("user")
         if user:
             self._credit_user_quietly(tenant_id, key, user, counts)
-        default_logger().warning(
-            "hold_charged_at_expiry", tenant=tenant_id, requestId=request_id, nanos=nanos
-        )
+        self._logger.warning("hold_charged_at_expiry", tenant=tenant_id, requestId=request_id, nanos=nanos)
         return True
 
     def maintain(self, tenant: TenantConfig, now: float | None = None) -> dict[str, int]:

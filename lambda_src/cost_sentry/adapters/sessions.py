@@ -420,7 +420,7 @@ class PerUserSessionClients:
         # Our own clock bounds the lifetime too, so a skewed STS clock cannot stretch it.
         expires_at = min(credentials["Expiration"].timestamp(), requested_at + self._session_seconds)
         client = self._client_factory(credentials)
-        default_logger().info(
+        default_logger().debug(
             "session_opened",
             tenant=tenant.tenant_id,
             principal=answer.get("AssumedRoleUser", {}).get("Arn"),

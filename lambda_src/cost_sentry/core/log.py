@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 Sink = Callable[[str], None]
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
 def stdout_sink(line: str) -> None:
@@ -47,6 +48,11 @@ class JsonLogger:
         )
         self._sink = sink
         self._clock = clock
+        # Powertools' setting, else Lambda's own log level, else INFO: lines below it are not written.
+        level = (
+            os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "INFO"
+        ).upper()
+        self._threshold = LEVELS.get(level, LEVELS["INFO"])
         self._invocation = _Invocation()
         self._cold = True
         self._lock = threading.Lock()
@@ -65,6 +71,8 @@ class JsonLogger:
         self._invocation.correlation_id = correlation_id
 
     def log(self, level: str, message: str, **fields: Any) -> None:
+        if LEVELS.get(level, LEVELS["ERROR"]) < self._threshold:
+            return
         invocation = self._invocation
         moment = datetime.fromtimestamp(self._clock(), UTC)
         document: dict[str, Any] = {
@@ -79,6 +87,9 @@ class JsonLogger:
             **fields,
         }
         self._sink(json.dumps(document, separators=(",", ":"), default=str))
+
+    def debug(self, message: str, **fields: Any) -> None:
+        self.log("DEBUG", message, **fields)
 
     def info(self, message: str, **fields: Any) -> None:
         self.log("INFO", message, **fields)
