@@ -1,0 +1,718 @@
+"""Admission: the hot path's decision to hold a request's worst case, or to deny it saying which limit
+and when (docs/design.md section 4).
+
+``Admission`` takes the worst case from the user's budget (when the tenant has per-user limits) and from
+one random shard with a single conditional UpdateItem, then writes the hold. A short shard starts a
+refill round (``Refill``): read the whole tenant once, create or prepare the period's head, deny when the
+tenant as a whole is short, choose the shard to retry on and move budget into it (from the pool, else
+from the other shards), at most ``MAX_REFILL_ROUNDS`` times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot, pool_debit, shard_credit
+from cost_sentry.adapters.ledger.dynamo import (
+    Dynamo,
+    LedgerWriteFailed,
+    Update,
+    _ConditionFailed,
+    request_token,
+)
+from cost_sentry.adapters.ledger.items import (
+    RPM_PREFIX,
+    CallRecord,
+    Hold,
+    Reservation,
+    _int,
+    _key,
+    hold_item,
+)
+from cost_sentry.adapters.ledger.maintenance import Maintenance
+from cost_sentry.adapters.ledger.settlement import Settlement, _Counts
+from cost_sentry.core.errors import LimitExceeded
+from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.core.periods import (
+    minute_key,
+    period_key,
+    seconds_to_next_minute,
+    seconds_to_period_end,
+    shard_key,
+    user_key,
+)
+from cost_sentry.core.tenants import TenantConfig
+
+# A short shard re-reads the tenant (one BatchGetItem) and moves budget into itself at most this many times
+# before the request is denied: the bound of docs/design.md section 4.
+MAX_REFILL_ROUNDS = 3
+# The request that creates a new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards
+# (all of it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).
+PREFUND_DIVISOR = 2
+
+ReloadTenant = Callable[[str], TenantConfig | None]
+
+
+def share(total: int | None, index: int, shards: int) -> int | None:
+    """Shard ``index``'s part of a tenant-wide count limit: floor plus one of the remainder, so the
+    parts add up to ``total`` exactly. None (no limit) stays None."""
+    if total is None:
+        return None
+    return total // shards + (1 if index < total % shards else 0)
+
+
+def eligible_shards(tenant: TenantConfig) -> list[int]:
+    """Shards with a non-zero share of every count limit (a tenant with max_in_flight 3 over 8
+    shards uses shards 0-2)."""
+    shards = tenant.ledger_shards
+    eligible = [
+        index
+        for index in range(shards)
+        if share(tenant.max_in_flight, index, shards) != 0
+        and share(tenant.requests_per_minute, index, shards) != 0
+    ]
+    return eligible or [0]
+
+
+class Admission:
+    def __init__(
+        self,
+        dynamo: Dynamo,
+        budget: Budget,
+        refill: Refill,
+        settlement: Settlement,
+        *,
+        clock: Callable[[], float],
+        rng: random.Random,
+        hold_lifetime_seconds: int,
+    ) -> None:
+        self._dynamo = dynamo
+        self._budget = budget
+        self._refill = refill
+        self._settlement = settlement
+        self._clock = clock
+        self._random = rng
+        self._hold_lifetime = hold_lifetime_seconds
+
+    def reserve(
+        self,
+        tenant: TenantConfig,
+        request_id: str,
+        worst: WorstCase,
+        *,
+        user: str | None = None,
+        reload_tenant: ReloadTenant | None = None,
+        record: CallRecord | None = None,
+    ) -> Reservation:
+        """Hold the request's worst case, or raise LimitExceeded (429) saying which limit and when.
+
+        ``reload_tenant`` is asked for a fresh read of the tenant's config when the head's limit differs
+        from the cached one; only what it returns (a read that just succeeded) may rebase the head.
+        ``record`` is the call record as far as it is known before the call: the sweep writes it, at the
+        worst case, if this request never settles.
+        """
+        now = self._clock()
+        key = period_key(tenant.budget_period, now)
+        tokens = worst.tokens if tenant.tokens_per_period is not None else 0
+        cost = worst.cost_nanos
+        user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
+        charged_user = None
+        if user_limit is not None and user is not None:
+            self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant)
+            charged_user = user
+        try:
+            index, image, limit = self._take_shard(tenant, key, cost, tokens, now, reload_tenant)
+        except BaseException:
+            if charged_user is not None:
+                self._settlement.credit_user_quietly(
+                    tenant.tenant_id, key, charged_user, _Counts(available=cost)
+                )
+            raise
+        minute = minute_key(now)
+        reservation = Reservation(
+            tenant_id=tenant.tenant_id,
+            period_key=key,
+            request_id=request_id,
+            limit_nanos=_int(image, "limit_nanos", limit),
+            nanos=cost,
+            tokens=tokens,
+            expires=int(now) + self._hold_lifetime,
+            available_after=_int(image, "available_nanos"),
+            shard=index,
+            user=charged_user,
+            stale_minute_attributes=tuple(
+                sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
+            ),
+        )
+        try:
+            self._put_hold(reservation, worst, record, now)
+        except BaseException:
+            # No hold means nothing would ever settle or sweep this reservation: undo it now.
+            self._settlement.apply_quietly(
+                reservation, _Counts(available=cost, tokens=tokens or None), "hold_not_written"
+            )
+            raise
+        return reservation
+
+    def _take_user(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        user: str,
+        cost: int,
+        user_limit: int,
+        now: float,
+        reload_tenant: ReloadTenant | None,
+    ) -> None:
+        """Take the worst case from the user's budget (created at the user's limit on first use)."""
+        sort_key = user_key(key, user)
+        rebased = False
+        while True:
+            take = Update().set_minus("available_nanos", cost, start=user_limit)
+            take.set_if_not_exists("limit_nanos", user_limit)
+            take.condition(
+                "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
+                "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
+                user_limit,
+                cost,
+            )
+            try:
+                self._dynamo.update(
+                    _key(tenant.tenant_id, sort_key), take, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+                )
+                return
+            except _ConditionFailed as failed:
+                old = failed.item
+            recorded = _int(old, "limit_nanos", user_limit)
+            if recorded != user_limit and not rebased:
+                rebased = True
+                fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
+                proven = fresh.user_limit_for(user) if fresh is not None else None
+                if proven is not None and proven != recorded:
+                    self._budget.rebase_item(
+                        tenant.tenant_id, sort_key, recorded, proven, pool="available_nanos"
+                    )
+                    user_limit = proven
+                else:
+                    user_limit = recorded  # no proof of a change: the item's limit stands
+                continue
+            available = _int(old, "available_nanos", user_limit)
+            raise LimitExceeded(
+                "user_budget_exhausted",
+                f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
+                f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
+                f"cost up to USD {nanos_to_usd(cost)}",
+                retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=True),
+            )
+
+    def _take_shard(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        cost: int,
+        tokens: int,
+        now: float,
+        reload_tenant: ReloadTenant | None,
+    ) -> tuple[int, Mapping[str, Any], int]:
+        """The admission decision: one conditional UpdateItem on a random shard; a short shard reads the
+        whole tenant once per round and moves budget into itself (from the pool, else from the others)."""
+        eligible = eligible_shards(tenant)
+        index = self._random.choice(eligible)
+        limit = tenant.budget_limit_nanos
+        last_reason = "budget"
+        for round_number in range(MAX_REFILL_ROUNDS + 1):
+            try:
+                image = self._reserve_on_shard(tenant, key, index, cost, tokens, now)
+                return index, image, limit
+            except _ConditionFailed as failed:
+                if "blocked" in failed.item:
+                    raise _blocked(tenant, now) from None
+                last_reason = _shard_reason(tenant, index, failed.item, cost, tokens, now)
+            if round_number == MAX_REFILL_ROUNDS:
+                break
+            index, limit, tenant = self._refill.round(
+                tenant, key, eligible, index, cost, tokens, now, reload_tenant
+            )
+        # Every round lost its race: other requests took each slice moved here. Deny (a false denial
+        # bounded in docs/design.md section 4); a retry after a second normally fits.
+        raise _contended(tenant, last_reason, now)
+
+    def _reserve_on_shard(
+        self, tenant: TenantConfig, key: str, index: int, cost: int, tokens: int, now: float
+    ) -> Mapping[str, Any]:
+        shards = tenant.ledger_shards
+        take = Update().set_minus("available_nanos", cost).set_plus("in_flight", 1, start=0)
+        take.condition("attribute_not_exists(#blocked)").condition("#available_nanos >= {}", cost)
+        in_flight_share = share(tenant.max_in_flight, index, shards)
+        if in_flight_share is not None:
+            take.condition("(attribute_not_exists(#in_flight) OR #in_flight < {})", in_flight_share)
+        rpm_share = share(tenant.requests_per_minute, index, shards)
+        if rpm_share is not None:
+            minute = minute_key(now)
+            take.set_plus(minute, 1, start=0)
+            take.condition(f"(attribute_not_exists(#{minute}) OR #{minute} < {{}})", rpm_share)
+        if tokens:
+            take.set_minus("tokens_available", tokens).condition("#tokens_available >= {}", tokens)
+        response = self._dynamo.update(
+            _key(tenant.tenant_id, shard_key(key, index)),
+            take,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return response.get("Attributes", {})
+
+    def _put_hold(
+        self, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float
+    ) -> None:
+        hold = Hold(
+            period_key=reservation.period_key,
+            request_id=reservation.request_id,
+            shard=reservation.shard,
+            nanos=reservation.nanos,
+            tokens=reservation.tokens,
+            input_tokens=worst.input_tokens,
+            output_tokens=worst.output_tokens,
+            expires=reservation.expires,
+            reserved_at_ms=int(now * 1000),
+            user=reservation.user,
+            principal=record.principal if record is not None else "",
+            api_key_id=record.api_key_id if record is not None else "",
+            model=record.model if record is not None else "",
+            model_id=record.model_id if record is not None else "",
+            call_user=(record.user or "") if record is not None else "",
+        )
+        # A put of a unique key is idempotent: resent even after an ambiguous failure.
+        self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
+
+
+class Refill:
+    """One refill round of a short shard, and the period's head it relies on (created on first use,
+    its limits rebased only on proof)."""
+
+    def __init__(
+        self,
+        dynamo: Dynamo,
+        budget: Budget,
+        limits: Maintenance,
+        *,
+        rng: random.Random,
+        hold_lifetime_seconds: int,
+    ) -> None:
+        self._dynamo = dynamo
+        self._budget = budget
+        self._limits = limits
+        self._random = rng
+        self._hold_lifetime = hold_lifetime_seconds
+
+    def round(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        eligible: list[int],
+        index: int,
+        cost: int,
+        tokens: int,
+        now: float,
+        reload_tenant: ReloadTenant | None,
+    ) -> tuple[int, int, TenantConfig]:
+        """Read the whole tenant, deny if it is short (or blocked), and fund the shard to retry on.
+        Returns that shard, the limit enforced (the head's) and the tenant as the head proved it."""
+        snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
+        snapshot, tenant = self._prepare_head(tenant, key, snapshot, reload_tenant)
+        limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
+        if snapshot.blocked:
+            raise _blocked(tenant, now)
+        self._deny_if_tenant_short(tenant, snapshot, cost, tokens, now)
+        index = self._choose_shard(tenant, snapshot, eligible, index, cost, tokens, now)
+        self._fund_shard(tenant, key, snapshot, index, cost, tokens, len(eligible), limit)
+        return index, limit, tenant
+
+    # -- the head ------------------------------------------------------------------------------------
+
+    def _prepare_head(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        snapshot: _Snapshot,
+        reload_tenant: ReloadTenant | None,
+    ) -> tuple[_Snapshot, TenantConfig]:
+        """Create the period's head on first use; rebase its limits only on proof (a fresh read)."""
+        head = snapshot.head or {}
+        if "limit_nanos" not in head:
+            self._create_head(tenant, key, snapshot)
+            return self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards), tenant
+        recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
+        tenant, changed = self._follow_config(tenant, key, snapshot, reload_tenant)
+        if tenant.tokens_per_period is not None and recorded_tokens is None:
+            self._add_token_limit(tenant, key, snapshot)
+            changed = True
+        if _int(head, "shards") < tenant.ledger_shards:
+            # More shards configured: record it before any of them is funded, so every reader of the
+            # period (which reads shards 0..shards-1) sees them.
+            with contextlib.suppress(_ConditionFailed):
+                self._dynamo.update(
+                    _key(tenant.tenant_id, key),
+                    Update()
+                    .set("shards", tenant.ledger_shards)
+                    .condition("attribute_not_exists(#shards) OR #shards < {}", tenant.ledger_shards),
+                )
+            changed = True
+        if changed:
+            snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
+        if snapshot.pool < 0 and any(shard.available_nanos > 0 for shard in snapshot.shards.values()):
+            # A lowered limit not yet clawed back (its budget was held then): do it before funding.
+            self._limits.claw_back(tenant.tenant_id, key, snapshot)
+            snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
+        return snapshot, tenant
+
+    def _follow_config(
+        self, tenant: TenantConfig, key: str, snapshot: _Snapshot, reload_tenant: ReloadTenant | None
+    ) -> tuple[TenantConfig, bool]:
+        """The tenant as the head's limits prove it, and whether the head was rebased."""
+        head = snapshot.head or {}
+        recorded = _int(head, "limit_nanos")
+        recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
+        wants_tokens = tenant.tokens_per_period
+        differs = recorded != tenant.budget_limit_nanos or (
+            wants_tokens is not None and recorded_tokens is not None and recorded_tokens != wants_tokens
+        )
+        if not differs:
+            return tenant, False
+        # The cached config and the ledger disagree. Only a read that just succeeded may move the
+        # ledger: a stale container (or a failed reload) must never undo a newer limit.
+        fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
+        if fresh is None:
+            tokens_per_period = tenant.tokens_per_period if recorded_tokens is None else recorded_tokens
+            return replace(tenant, budget_limit_nanos=recorded, tokens_per_period=tokens_per_period), False
+        changed = False
+        if fresh.budget_limit_nanos != recorded:
+            self._limits.move_limit(fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot)
+            changed = True
+        if fresh.tokens_per_period is not None and recorded_tokens not in (None, fresh.tokens_per_period):
+            self._budget.rebase_item(
+                fresh.tenant_id,
+                key,
+                recorded_tokens,
+                fresh.tokens_per_period,
+                pool="tokens_pool",
+                limit_name="token_limit",
+            )
+            changed = True
+        return fresh, changed
+
+    def _create_head(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
+        """The period's first use: one conditional UpdateItem creates the head with the whole budget in
+        its pool (a single-item write, so a burst of first requests serializes on it without transaction
+        conflicts; a failed condition means a concurrent request created it first). The request that
+        created it then spreads part of the pool over the shards (``_prefund_shards``)."""
+        head = (
+            Update()
+            .set("limit_nanos", tenant.budget_limit_nanos)
+            .set("pool_nanos", tenant.budget_limit_nanos)
+        )
+        head.set("shards", tenant.ledger_shards).condition("attribute_not_exists(#limit_nanos)")
+        token_pool = None
+        if tenant.tokens_per_period is not None:
+            token_pool = tenant.tokens_per_period - _tokens_used(snapshot)
+            head.set("token_limit", tenant.tokens_per_period).set("tokens_pool", token_pool)
+        # SET on a missing item creates it; a head holding only a budget-alert block gets its limit.
+        try:
+            self._dynamo.update(_key(tenant.tenant_id, key), head)
+        except _ConditionFailed:
+            return
+        self._prefund_shards(tenant, key, tenant.budget_limit_nanos, max(token_pool or 0, 0))
+
+    def _prefund_shards(self, tenant: TenantConfig, key: str, pool: int, tokens_pool: int) -> None:
+        """Spread ``1/PREFUND_DIVISOR`` of a new period's pool (all of it for a one-shard tenant) over the
+        eligible shards, so the period's first requests on each shard skip the refill round. One
+        transaction debits the pool and credits every shard (conditional on the pool still holding it),
+        so nothing is ever in transit. Best effort: if it loses to concurrent writes, refills fund the
+        shards as they always could."""
+        eligible = eligible_shards(tenant)
+        # One shard takes it all (it is the tenant: its responses report the tenant's remaining budget).
+        divisor = PREFUND_DIVISOR * len(eligible) if len(eligible) > 1 else 1
+        slice_nanos, slice_tokens = pool // divisor, tokens_pool // divisor
+        if not slice_nanos and not slice_tokens:
+            return
+        limit, table, tenant_id = tenant.budget_limit_nanos, self._dynamo.table, tenant.tenant_id
+        debit = pool_debit(slice_nanos * len(eligible), slice_tokens * len(eligible), limit)
+        credit = shard_credit(slice_nanos, slice_tokens, limit)
+        items = [debit.transact(table, _key(tenant_id, key))]
+        items += [credit.transact(table, _key(tenant_id, shard_key(key, index))) for index in eligible]
+        seed = f"{tenant_id}/{key}/prefund/{limit}/{tenant.ledger_shards}"
+        try:
+            # Idempotent (a ClientRequestToken): an ambiguous failure is resent, never applied twice.
+            self._dynamo.send(
+                "transact_write_items",
+                idempotent=True,
+                TransactItems=items,
+                ClientRequestToken=request_token(seed),
+            )
+        except (_ConditionFailed, LedgerWriteFailed):
+            return  # the pool moved meanwhile, or the transaction kept conflicting: refills fund them
+
+    def _add_token_limit(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
+        """A token limit added mid-period starts from the limit minus the tokens already used."""
+        assert tenant.tokens_per_period is not None
+        pool = tenant.tokens_per_period - _tokens_used(snapshot)
+        added = Update().set("token_limit", tenant.tokens_per_period).set("tokens_pool", pool)
+        added.condition("attribute_exists(#limit_nanos) AND attribute_not_exists(#token_limit)")
+        with contextlib.suppress(_ConditionFailed):  # added concurrently
+            self._dynamo.update(_key(tenant.tenant_id, key), added)
+
+    # -- the round's decisions -----------------------------------------------------------------------
+
+    def _deny_if_tenant_short(
+        self, tenant: TenantConfig, snapshot: _Snapshot, cost: int, tokens: int, now: float
+    ) -> None:
+        """Deny when the tenant as a whole (pool plus every shard) cannot take the request."""
+        period = tenant.budget_period
+        if tenant.requests_per_minute is not None:
+            started = snapshot.total(minute_key(now))
+            if started >= tenant.requests_per_minute:
+                raise LimitExceeded(
+                    "rate_limited",
+                    f"{tenant.requests_per_minute} requests per minute reached",
+                    retry_after_seconds=seconds_to_next_minute(now),
+                )
+        if tenant.max_in_flight is not None and snapshot.total("in_flight") >= tenant.max_in_flight:
+            raise LimitExceeded(
+                "too_many_in_flight",
+                f"{tenant.max_in_flight} requests of this tenant are already in flight; retry when one ends",
+                retry_after_seconds=1,
+            )
+        available = snapshot.pool + sum(max(shard.available_nanos, 0) for shard in snapshot.shards.values())
+        limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
+        if available < cost:
+            held = any(
+                shard.allocated_nanos - shard.available_nanos - shard.spent_nanos > 0
+                for shard in snapshot.shards.values()
+            )
+            raise LimitExceeded(
+                "budget_exhausted",
+                f"the {period.lower()} budget of USD {nanos_to_usd(limit)} has USD "
+                f"{nanos_to_usd(max(available, 0))} left; this request may cost up to "
+                f"USD {nanos_to_usd(cost)}",
+                retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=held),
+            )
+        if tokens:
+            tokens_left = snapshot.tokens_pool + sum(
+                max(shard.tokens_available, 0) for shard in snapshot.shards.values()
+            )
+            if tokens_left < tokens:
+                raise LimitExceeded(
+                    "token_limit",
+                    f"the period's token limit of {tenant.tokens_per_period} has {max(tokens_left, 0)} "
+                    f"tokens left; this request may use up to {tokens}",
+                    retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=True),
+                )
+
+    def _choose_shard(
+        self,
+        tenant: TenantConfig,
+        snapshot: _Snapshot,
+        eligible: list[int],
+        preferred: int,
+        cost: int,
+        tokens: int,
+        now: float,
+    ) -> int:
+        """The shard to retry on. While the pool has budget: the randomly drawn shard (funded from the
+        pool, so load stays spread evenly). Once the pool is empty: a shard that already holds enough
+        (no budget moves, one more write), and only when none does, the drawn one, funded by steals.
+        A drawn shard at its share of a count limit is replaced by another with room."""
+        minute = minute_key(now)
+        shards = tenant.ledger_shards
+
+        def counts(index: int) -> _Shard:
+            return snapshot.shards.get(index) or _Shard("", {})
+
+        def has_room(index: int) -> bool:
+            shard = counts(index)
+            in_flight_share = share(tenant.max_in_flight, index, shards)
+            rpm_share = share(tenant.requests_per_minute, index, shards)
+            return (in_flight_share is None or shard.in_flight < in_flight_share) and (
+                rpm_share is None or _int(shard.item, minute) < rpm_share
+            )
+
+        def enough(index: int) -> bool:
+            shard = counts(index)
+            return shard.available_nanos >= cost and (not tokens or shard.tokens_available >= tokens)
+
+        pool_has_enough = snapshot.pool >= cost and (not tokens or snapshot.tokens_pool >= tokens)
+        if preferred in eligible and has_room(preferred) and (pool_has_enough or enough(preferred)):
+            return preferred
+        candidates = [index for index in eligible if has_room(index)]
+        if not candidates:
+            # The totals had room a moment ago; every share is taken now.
+            raise _contended(tenant, "in_flight" if tenant.max_in_flight is not None else "rpm", now)
+        funded = [index for index in candidates if enough(index)]
+        if funded:
+            return self._random.choice(funded)
+        if preferred in candidates:
+            return preferred
+        return max(candidates, key=lambda index: (counts(index).available_nanos, self._random.random()))
+
+    def _fund_shard(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        snapshot: _Snapshot,
+        index: int,
+        cost: int,
+        tokens: int,
+        active_shards: int,
+        limit: int,
+    ) -> None:
+        """Move budget into a short shard: a slice of the pool (max(need, ceil(pool / shards))), else
+        what the other shards hold, richest first. Every move debits its source conditionally first, so a
+        lost race moves nothing and a crash between the two writes only loses budget (never adds it)."""
+        target = snapshot.shards.get(index) or _Shard(shard_key(key, index), {})
+        need = cost - target.available_nanos
+        need_tokens = tokens - target.tokens_available if tokens else 0
+        if need <= 0 and need_tokens <= 0:
+            return  # it has enough now (a concurrent settle gave some back)
+        pool, tokens_pool = snapshot.pool, snapshot.tokens_pool
+        take = min(pool, max(need, math.ceil(pool / active_shards))) if need > 0 and pool > 0 else 0
+        take_tokens = (
+            min(tokens_pool, max(need_tokens, math.ceil(tokens_pool / active_shards)))
+            if need_tokens > 0 and tokens_pool > 0
+            else 0
+        )
+        if take or take_tokens:
+            if not self._budget.debit_pool(tenant.tenant_id, key, take, take_tokens, limit):
+                return  # the pool moved meanwhile: the next round sees it again
+            self._budget.credit_shard(tenant.tenant_id, shard_key(key, index), take, take_tokens, limit)
+            need -= take
+            need_tokens -= take_tokens
+        self._steal(tenant.tenant_id, key, snapshot, index, need, need_tokens, limit)
+
+    def _steal(
+        self,
+        tenant_id: str,
+        key: str,
+        snapshot: _Snapshot,
+        index: int,
+        need: int,
+        need_tokens: int,
+        limit: int,
+    ) -> None:
+        """What the pool could not give, from the other shards, richest first (each gives at most what it
+        has, and at least half of it when it has more than the need)."""
+        donors = sorted(
+            (shard for number, shard in snapshot.shards.items() if number != index),
+            key=lambda shard: shard.available_nanos,
+            reverse=True,
+        )
+        for donor in donors:
+            if need <= 0 and need_tokens <= 0:
+                return
+            has, has_tokens = max(donor.available_nanos, 0), max(donor.tokens_available, 0)
+            steal = min(has, max(need, has // 2)) if need > 0 else 0
+            steal_tokens = min(has_tokens, max(need_tokens, has_tokens // 2)) if need_tokens > 0 else 0
+            if not steal and not steal_tokens:
+                continue
+            if not self._budget.debit_shard(tenant_id, donor.sort_key, steal, steal_tokens):
+                continue
+            self._budget.credit_shard(tenant_id, shard_key(key, index), steal, steal_tokens, limit)
+            need -= steal
+            need_tokens -= steal_tokens
+
+
+def _tokens_used(snapshot: _Snapshot) -> int:
+    """Tokens the period has already used (settled actuals; requests in flight when a token limit is
+    added count once they settle, not against the new limit: docs/design.md section 4)."""
+    return snapshot.total("input_tokens") + snapshot.total("output_tokens")
+
+
+def _shard_reason(
+    tenant: TenantConfig, index: int, old: Mapping[str, Any], cost: int, tokens: int, now: float
+) -> str:
+    shards = tenant.ledger_shards
+    rpm_share = share(tenant.requests_per_minute, index, shards)
+    if rpm_share is not None and _int(old, minute_key(now)) >= rpm_share:
+        return "rpm"
+    in_flight_share = share(tenant.max_in_flight, index, shards)
+    if in_flight_share is not None and _int(old, "in_flight") >= in_flight_share:
+        return "in_flight"
+    if tokens and _int(old, "tokens_available") < tokens:
+        return "tokens" if _int(old, "available_nanos") >= cost else "budget"
+    return "budget"
+
+
+# -- denials -----------------------------------------------------------------------------------------
+
+
+def _deny_if_over_whole_limits(
+    tenant: TenantConfig, user: str | None, cost: int, tokens: int, now: float
+) -> int | None:
+    """Deny a request larger than a whole period's limit (no wait helps: it must shrink). Returns the
+    user's limit, None when no per-user limit applies."""
+    period_end = seconds_to_period_end(tenant.budget_period, now)
+    if cost > tenant.budget_limit_nanos:
+        raise LimitExceeded(
+            "budget_exhausted",
+            f"this request may cost up to USD {nanos_to_usd(cost)}, more than the whole "
+            f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(tenant.budget_limit_nanos)}; "
+            "lower max_tokens or shorten the prompt",
+            retry_after_seconds=period_end,
+        )
+    if tenant.tokens_per_period is not None and tokens > tenant.tokens_per_period:
+        raise LimitExceeded(
+            "token_limit",
+            f"this request may use up to {tokens} tokens, more than the whole period's "
+            f"{tenant.tokens_per_period}; lower max_tokens or shorten the prompt",
+            retry_after_seconds=period_end,
+        )
+    user_limit = tenant.user_limit_for(user)
+    if user_limit is not None and cost > user_limit:
+        raise LimitExceeded(
+            "user_budget_exhausted",
+            f"this request may cost up to USD {nanos_to_usd(cost)}, more than user {user}'s whole "
+            f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(user_limit)}; lower max_tokens",
+            retry_after_seconds=period_end,
+        )
+    return user_limit
+
+
+def _retry_after_budget(tenant: TenantConfig, now: float, hold_lifetime: int, *, held: bool) -> int:
+    """Outstanding holds end (settled with their unused part given back) within one hold lifetime;
+    without any, only the next period helps."""
+    period_end = seconds_to_period_end(tenant.budget_period, now)
+    return min(hold_lifetime, period_end) if held else period_end
+
+
+def _blocked(tenant: TenantConfig, now: float) -> LimitExceeded:
+    return LimitExceeded(
+        "tenant_blocked",
+        f"tenant {tenant.tenant_id} is blocked for this period (its budget alert fired)",
+        retry_after_seconds=seconds_to_period_end(tenant.budget_period, now),
+    )
+
+
+def _contended(tenant: TenantConfig, reason: str, now: float) -> LimitExceeded:
+    if reason == "rpm":
+        return LimitExceeded(
+            "rate_limited",
+            f"{tenant.requests_per_minute} requests per minute reached",
+            retry_after_seconds=seconds_to_next_minute(now),
+        )
+    if reason == "in_flight":
+        return LimitExceeded(
+            "too_many_in_flight",
+            f"{tenant.max_in_flight} requests of this tenant are already in flight; retry when one ends",
+            retry_after_seconds=1,
+        )
+    code = "token_limit" if reason == "tokens" else "budget_exhausted"
+    return LimitExceeded(
+        code,
+        f"the tenant's remaining {'tokens are' if code == 'token_limit' else 'budget is'} being taken by "
+        f"concurrent requests; retry in a second",
+        retry_after_seconds=1,
+    )

@@ -1,0 +1,271 @@
+"""The ledger's item keys and item encoding, in one place: where each item lives, how a number is written
+and read, the hold item (writer ``hold_item`` and reader ``read_hold``, inverses) and the call record
+(writer ``call_item`` and reader ``read_call_item``, inverses), and the records the ledger hands back.
+
+Where items live (core/periods.py names the keys): a shard, and the holds drawn on it and the call
+records charged on it, in the shard's own partition (``<tenant>#S<k>``); a user item in the user's
+(``<tenant>#U#<user>``); the head and credits in the tenant's own partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cost_sentry.core.periods import hold_key, ledger_partition, shard_partition
+
+RPM_PREFIX = "rpm_"
+# Hold items are deleted when claimed; this TTL is only a backstop far behind the sweep.
+HOLD_TTL_AFTER_EXPIRY_SECONDS = 7 * 86_400
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _int(item: Mapping[str, Any], name: str, default: int = 0) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value is not None and "N" in value else default
+
+
+def _text(item: Mapping[str, Any], name: str) -> str:
+    return str(item.get(name, {}).get("S", ""))
+
+
+def _key(tenant_id: str, sort_key: str, shard: int | None = None) -> dict[str, Any]:
+    """The item's key: a shard, and the holds and call records of a shard (``shard``), in the
+    shard's own partition; a user item in the user's; the head in the tenant's (core/periods.py)."""
+    partition = (
+        shard_partition(tenant_id, shard) if shard is not None else ledger_partition(tenant_id, sort_key)
+    )
+    return {"pk": {"S": partition}, "sk": {"S": sort_key}}
+
+
+@dataclass(frozen=True)
+class Reservation:
+    tenant_id: str
+    period_key: str
+    request_id: str
+    # The limit enforced (the head's, which can differ from the request's cached tenant config).
+    limit_nanos: int
+    nanos: int
+    # Only counted when the tenant has a token limit; 0 otherwise.
+    tokens: int
+    expires: int
+    # The shard's available_nanos right after this reservation: the tenant's remaining budget for a
+    # one-shard tenant, a lower bound of it otherwise (GET /v1/budget sums every shard).
+    available_after: int
+    shard: int = 0
+    # The end user whose per-user budget holds ``nanos`` too; None when no per-user limit applied.
+    user: str | None = None
+    # rpm_ counters of past minutes seen on the shard: removed for free by the settle/release write.
+    stale_minute_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    request_id: str
+    timestamp: str
+    # The IAM principal Bedrock bills the call to (an assumed-role session ARN with per-user sessions),
+    # or "" when it is the gateway function's own role; the reconciliation joins it with CUR 2.0.
+    principal: str
+    api_key_id: str
+    user: str | None
+    model: str
+    model_id: str
+    application_id: str
+    cost_center: str
+    environment: str
+    input_tokens: int
+    output_tokens: int
+    cost_nanos: int
+    estimated: bool = False
+
+
+# -- the hold: one in-flight reservation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a hold item stores: enough for the sweep to charge it at its worst case, with the call
+    record as far as it was known at reserve. Text fields are "" when unknown (and then not written)."""
+
+    period_key: str
+    request_id: str
+    shard: int
+    nanos: int
+    tokens: int
+    input_tokens: int
+    output_tokens: int
+    expires: int
+    reserved_at_ms: int
+    # The user whose per-user budget holds ``nanos`` (Reservation.user).
+    user: str | None = None
+    principal: str = ""
+    api_key_id: str = ""
+    model: str = ""
+    model_id: str = ""
+    # The call record's user (there may be one without a per-user budget).
+    call_user: str = ""
+
+    def worst_case_record(self, application_id: str, cost_center: str, environment: str) -> CallRecord:
+        """The call record of a hold that never settled: charged at its worst case, ``estimated``."""
+        return CallRecord(
+            request_id=self.request_id,
+            timestamp=utc_timestamp(self.reserved_at_ms / 1000),
+            principal=self.principal,
+            api_key_id=self.api_key_id,
+            user=self.call_user or self.user or None,
+            model=self.model,
+            model_id=self.model_id,
+            application_id=application_id,
+            cost_center=cost_center,
+            environment=environment,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_nanos=self.nanos,
+            estimated=True,
+        )
+
+
+def hold_item(tenant_id: str, hold: Hold) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_key(tenant_id, hold_key(hold.period_key, hold.request_id), hold.shard),
+        "state": {"S": "held"},
+        "shard": _n(hold.shard),
+        "nanos": _n(hold.nanos),
+        "tokens": _n(hold.tokens),
+        "input_tokens": _n(hold.input_tokens),
+        "output_tokens": _n(hold.output_tokens),
+        "expires": _n(hold.expires),
+        "reserved_at": _n(hold.reserved_at_ms),
+        "expires_at": _n(hold.expires + HOLD_TTL_AFTER_EXPIRY_SECONDS),
+    }
+    if hold.user is not None:
+        item["user"] = {"S": hold.user}
+    for name in ("principal", "api_key_id", "model", "model_id"):
+        value = getattr(hold, name)
+        if value:
+            item[name] = {"S": value}
+    if hold.call_user:
+        item["call_user"] = {"S": hold.call_user}
+    return item
+
+
+def read_hold(item: Mapping[str, Any]) -> Hold:
+    """The inverse of ``hold_item``: read_hold(hold_item(tenant, hold)) == hold."""
+    _, label, request_id = item["sk"]["S"].split("#", 2)
+    return Hold(
+        period_key=f"PERIOD#{label}",
+        request_id=request_id,
+        shard=_int(item, "shard"),
+        nanos=_int(item, "nanos"),
+        tokens=_int(item, "tokens"),
+        input_tokens=_int(item, "input_tokens"),
+        output_tokens=_int(item, "output_tokens"),
+        expires=_int(item, "expires"),
+        reserved_at_ms=_int(item, "reserved_at"),
+        user=item["user"]["S"] if "user" in item else None,
+        principal=_text(item, "principal"),
+        api_key_id=_text(item, "api_key_id"),
+        model=_text(item, "model"),
+        model_id=_text(item, "model_id"),
+        call_user=_text(item, "call_user"),
+    )
+
+
+# -- the call record --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A call record where it is stored: the shard's partition (the tenant is written out, as readers
+    cannot take it from the key), its period, the shard it charged, and when it expires."""
+
+    record: CallRecord
+    tenant_id: str
+    period_key: str
+    shard: int
+    expires_at: int
+
+
+def call_item(call: StoredCall) -> dict[str, Any]:
+    record = call.record
+    item: dict[str, Any] = {
+        **_key(call.tenant_id, f"CALL#{record.timestamp}#{record.request_id}", call.shard),
+        # The partition is the shard's: readers take the tenant from here.
+        "tenant": {"S": call.tenant_id},
+        "requestId": {"S": record.request_id},
+        "principal": {"S": record.principal},
+        "apiKeyId": {"S": record.api_key_id},
+        "model": {"S": record.model},
+        "modelId": {"S": record.model_id},
+        "applicationId": {"S": record.application_id},
+        "costCenter": {"S": record.cost_center},
+        "environment": {"S": record.environment},
+        "input_tokens": _n(record.input_tokens),
+        "output_tokens": _n(record.output_tokens),
+        "cost_nanos": _n(record.cost_nanos),
+        "period": {"S": call.period_key},
+        # The shard that was charged: a credit of a proven overcharge goes back to it.
+        "shard": _n(call.shard),
+        "expires_at": _n(call.expires_at),
+    }
+    if record.user:
+        item["user"] = {"S": record.user}
+    if record.estimated:
+        item["estimated"] = {"BOOL": True}
+    return item
+
+
+def read_call_item(item: Mapping[str, Any]) -> StoredCall:
+    """The inverse of ``call_item`` (a user of "" is not written, so it reads back as None)."""
+    timestamp = item["sk"]["S"].split("#", 2)[1]
+    record = CallRecord(
+        request_id=_text(item, "requestId"),
+        timestamp=timestamp,
+        principal=_text(item, "principal"),
+        api_key_id=_text(item, "apiKeyId"),
+        user=_text(item, "user") or None,
+        model=_text(item, "model"),
+        model_id=_text(item, "modelId"),
+        application_id=_text(item, "applicationId"),
+        cost_center=_text(item, "costCenter"),
+        environment=_text(item, "environment"),
+        input_tokens=_int(item, "input_tokens"),
+        output_tokens=_int(item, "output_tokens"),
+        cost_nanos=_int(item, "cost_nanos"),
+        estimated=bool(item.get("estimated", {}).get("BOOL", False)),
+    )
+    return StoredCall(
+        record=record,
+        tenant_id=_text(item, "tenant"),
+        period_key=_text(item, "period"),
+        shard=_int(item, "shard"),
+        expires_at=_int(item, "expires_at"),
+    )
+
+
+def read_tenant_items(
+    dynamodb_client: Any, table: str, tenant_id: str, prefix: str = ""
+) -> list[dict[str, Any]]:
+    """Every ledger item of one tenant, across its partitions (its own, each shard's, each user's),
+    optionally only sort keys starting with ``prefix``. A consistent Scan: for tests, the demo and an
+    operator's look, never the request path."""
+    condition = "(pk = :tenant OR begins_with(pk, :partitions))"
+    values: dict[str, Any] = {":tenant": {"S": tenant_id}, ":partitions": {"S": f"{tenant_id}#"}}
+    if prefix:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": prefix}
+    pages = dynamodb_client.get_paginator("scan").paginate(
+        TableName=table, FilterExpression=condition, ExpressionAttributeValues=values, ConsistentRead=True
+    )
+    return [item for page in pages for item in page.get("Items", [])]
+
+
+def utc_timestamp(epoch_seconds: float) -> str:
+    """ISO 8601 UTC with milliseconds and Z, sortable as text (the call records' sort key)."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,402 @@
+"""Settlement: what happens to a hold after admission. A settle records the actual spend, a release gives
+the whole hold back, the sweep charges an expired hold at its worst case, and a proven overcharge of an
+estimated call is credited back once.
+
+Each hold counts exactly once: it is claimed (deleted, conditional on still existing, with its call record
+put in the same transaction) by whoever counts it, and the counts go on the hold's own shard (and the
+user item). Normally counts first (if that fails, the hold stays for the sweep); near its expiry, when
+the sweep may claim it, claims first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cost_sentry.adapters.ledger.dynamo import (
+    Dynamo,
+    Update,
+    _ConditionFailed,
+    _first_cancellation_reason,
+    request_token,
+)
+from cost_sentry.adapters.ledger.items import (
+    CallRecord,
+    Reservation,
+    StoredCall,
+    _int,
+    _key,
+    _n,
+    call_item,
+    read_hold,
+    utc_timestamp,
+)
+from cost_sentry.core.log import JsonLogger
+from cost_sentry.core.periods import (
+    hold_key,
+    period_key,
+    previous_period_key,
+    shard_key,
+    shard_partition,
+    user_key,
+)
+from cost_sentry.core.tenants import MAX_LEDGER_SHARDS, TenantConfig
+
+# A settle this close to its hold's expiry may race the sweep: it claims the hold before counting.
+LATE_SETTLE_MARGIN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    # True when the hold had already been claimed (swept at expiry): nothing was recorded twice.
+    hold_was_reclaimed: bool
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What one settle, release or sweep adds to a shard (and to the user item)."""
+
+    available: int
+    spent: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens: int | None = None  # tokens_available delta; None when the tenant has no token limit
+    in_flight: int = -1  # the request is no longer in flight
+
+    def inverse(self) -> _Counts:
+        return _Counts(
+            in_flight=-self.in_flight,
+            available=-self.available,
+            spent=-self.spent,
+            requests=-self.requests,
+            input_tokens=-self.input_tokens,
+            output_tokens=-self.output_tokens,
+            tokens=None if self.tokens is None else -self.tokens,
+        )
+
+
+def worst_case(reservation: Reservation, record: CallRecord) -> CallRecord:
+    """The call may have been billed but its usage is unknown: charge the whole reservation."""
+    return replace(record, cost_nanos=reservation.nanos, estimated=True)
+
+
+def shard_counts(counts: _Counts, stale: tuple[str, ...] = ()) -> Update:
+    """``counts`` on a shard; past minutes' rpm_ counters (``stale``) are removed in the same write."""
+    update = Update().add("available_nanos", counts.available).add("in_flight", counts.in_flight)
+    for name, amount in (
+        ("spent_nanos", counts.spent),
+        ("requests", counts.requests),
+        ("input_tokens", counts.input_tokens),
+        ("output_tokens", counts.output_tokens),
+        ("tokens_available", counts.tokens),
+    ):
+        if amount:
+            update.add(name, amount)
+    for name in stale:
+        update.remove(name)
+    return update
+
+
+def user_counts(counts: _Counts) -> Update:
+    update = Update().add("available_nanos", counts.available)
+    if counts.spent:
+        update.add("spent_nanos", counts.spent).add("requests", counts.requests)
+    return update
+
+
+class Settlement:
+    def __init__(
+        self, dynamo: Dynamo, *, clock: Callable[[], float], retention_seconds: int, logger: JsonLogger
+    ) -> None:
+        self._dynamo = dynamo
+        self._clock = clock
+        self._retention_seconds = retention_seconds
+        self._logger = logger
+
+    # -- settle / release ------------------------------------------------------------------------
+
+    def settle(self, reservation: Reservation, record: CallRecord) -> SettleResult:
+        """Record the actual spend: one UpdateItem on the shard (and one on the user item), then claim
+        the hold and write the call record (a transaction of those two per-request items).
+
+        Actual above the reservation is settled as it is: the truth is never capped. Throttled writes
+        are retried; if the shard write still fails the hold stays and the sweep charges its worst case.
+        """
+        actual_tokens = record.input_tokens + record.output_tokens
+        counts = _Counts(
+            available=reservation.nanos - record.cost_nanos,
+            spent=record.cost_nanos,
+            requests=1,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            tokens=reservation.tokens - actual_tokens if reservation.tokens else None,
+        )
+        claimed = self._finish(reservation, counts, record)
+        return SettleResult(hold_was_reclaimed=not claimed)
+
+    def release(self, reservation: Reservation) -> bool:
+        """Give the whole hold back: only for a call Bedrock certainly did not run. False if the hold
+        was already gone (settled, released or swept)."""
+        counts = _Counts(available=reservation.nanos, tokens=reservation.tokens or None)
+        return self._finish(reservation, counts, None)
+
+    def _finish(self, reservation: Reservation, counts: _Counts, record: CallRecord | None) -> bool:
+        """Apply ``counts`` and claim the hold exactly once. Normally counts first (if that fails, the
+        hold stays for the sweep); near its expiry, when the sweep may claim it, claims first."""
+        late = self._clock() >= reservation.expires - LATE_SETTLE_MARGIN_SECONDS
+        if late:
+            if not self._claim(reservation, record):
+                return False
+            self._apply(reservation, counts)
+            return True
+        self._apply(reservation, counts)
+        if not self._claim(reservation, record):
+            # Someone claimed it although it had not expired (a second settle of the same request):
+            # take back what was just counted, so the hold counts once.
+            self.apply_quietly(reservation, counts.inverse(), "hold_claimed_twice")
+            return False
+        return True
+
+    def _apply(self, reservation: Reservation, counts: _Counts) -> None:
+        self._apply_to_shard(
+            reservation.tenant_id,
+            shard_key(reservation.period_key, reservation.shard),
+            counts,
+            reservation.stale_minute_attributes,
+        )
+        if reservation.user is not None:
+            self.credit_user_quietly(reservation.tenant_id, reservation.period_key, reservation.user, counts)
+
+    def apply_quietly(self, reservation: Reservation, counts: _Counts, reason: str) -> None:
+        try:
+            self._apply(reservation, counts)
+        except Exception as exc:
+            self._logger.error(
+                "ledger_apply_failed",
+                reason=reason,
+                tenant=reservation.tenant_id,
+                requestId=reservation.request_id,
+                error=str(exc),
+            )
+
+    def _apply_to_shard(
+        self, tenant_id: str, sort_key: str, counts: _Counts, stale: tuple[str, ...] = ()
+    ) -> None:
+        self._dynamo.update(_key(tenant_id, sort_key), shard_counts(counts, stale))
+
+    def credit_user_quietly(self, tenant_id: str, key: str, user: str, counts: _Counts) -> None:
+        """The user item's part of a settle/release/sweep. A failure only leaves the user less budget."""
+        try:
+            self._dynamo.update(_key(tenant_id, user_key(key, user)), user_counts(counts))
+        except Exception as exc:
+            self._logger.error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
+
+    def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
+        """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
+        transaction. Idempotent (a ClientRequestToken), so any failure is resent. False: already claimed."""
+        hold = _key(
+            reservation.tenant_id, hold_key(reservation.period_key, reservation.request_id), reservation.shard
+        )
+        if record is None:
+            try:
+                self._dynamo.send(
+                    "delete_item", idempotent=False, Key=hold, ConditionExpression="attribute_exists(sk)"
+                )
+            except _ConditionFailed:
+                return False
+            return True
+        return self._claim_with_record(
+            hold, self._call_item(record, reservation.tenant_id, reservation.period_key, reservation.shard)
+        )
+
+    def _claim_with_record(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
+        seed = f"{hold['pk']['S']}/{hold['sk']['S']}/claim"
+        table = self._dynamo.table
+        try:
+            self._dynamo.send(
+                "transact_write_items",
+                idempotent=True,
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": table,
+                            "Key": hold,
+                            "ConditionExpression": "attribute_exists(sk)",
+                        }
+                    },
+                    {"Put": {"TableName": table, "Item": item}},
+                ],
+                ClientRequestToken=request_token(seed),
+            )
+        except _ConditionFailed:
+            return False
+        return True
+
+    def _call_item(self, record: CallRecord, tenant_id: str, key: str, shard: int) -> dict[str, Any]:
+        expires_at = int(self._clock()) + self._retention_seconds
+        return call_item(StoredCall(record, tenant_id, key, shard, expires_at))
+
+    # -- the sweep (off the hot path) ------------------------------------------------------------
+
+    def sweep_expired(self, tenant: TenantConfig | str, now: float | None = None) -> int:
+        """Charge every expired hold of the tenant at its worst case: the request died (or its settle
+        failed) and Bedrock may have billed it, so nothing is given back. Each hold is claimed
+        conditionally (with an ``estimated`` call record) before its shard is charged, so a settle and
+        the sweep never both count it. Returns how many holds were charged."""
+        tenant_id = tenant if isinstance(tenant, str) else tenant.tenant_id
+        config = None if isinstance(tenant, str) else tenant
+        moment = self._clock() if now is None else now
+        charged = 0
+        for index in range(self._shards_to_sweep(config, moment)):
+            request: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :hold)",
+                "FilterExpression": "#expires < :now",
+                "ExpressionAttributeNames": {"#expires": "expires"},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": shard_partition(tenant_id, index)},
+                    ":hold": {"S": "HOLD#"},
+                    ":now": _n(int(moment)),
+                },
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self._dynamo.send("query", idempotent=True, **request)
+                for hold in page.get("Items", []):
+                    if self._charge_expired(tenant_id, hold, config):
+                        charged += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return charged
+
+    def _shards_to_sweep(self, tenant: TenantConfig | None, now: float) -> int:
+        """How many shard partitions may hold holds: the configured count, or more when this period's or
+        the last one's head records more shards used (a lowered count); every possible one (the
+        validation's maximum) when only a tenant id is known."""
+        if tenant is None:
+            return MAX_LEDGER_SHARDS
+        current = period_key(tenant.budget_period, now)
+        previous = previous_period_key(tenant.budget_period, now)
+        counts = [tenant.ledger_shards]
+        for key in (current, previous):
+            head = self._dynamo.send(
+                "get_item",
+                idempotent=True,
+                Key=_key(tenant.tenant_id, key),
+                ConsistentRead=True,
+                ProjectionExpression="shards",
+            ).get("Item")
+            counts.append(_int(head or {}, "shards"))
+        return max(counts)
+
+    def _charge_expired(self, tenant_id: str, item: Mapping[str, Any], tenant: TenantConfig | None) -> bool:
+        hold = read_hold(item)
+        record = hold.worst_case_record(
+            tenant.application_id if tenant else "",
+            tenant.cost_center if tenant else "",
+            tenant.environment if tenant else "",
+        )
+        key, shard = hold.period_key, hold.shard
+        if not self._claim_with_record(
+            _key(tenant_id, item["sk"]["S"], shard), self._call_item(record, tenant_id, key, shard)
+        ):
+            return False
+        # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
+        # was taken from it at reserve and stays taken.
+        counts = _Counts(
+            available=0,
+            spent=hold.nanos,
+            requests=1,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+        )
+        self._apply_to_shard(tenant_id, shard_key(key, shard), counts)
+        if hold.user:
+            self.credit_user_quietly(tenant_id, key, hold.user, counts)
+        self._logger.warning(
+            "hold_charged_at_expiry", tenant=tenant_id, requestId=hold.request_id, nanos=hold.nanos
+        )
+        return True
+
+    # -- credit of a proven overcharge (off the hot path) -----------------------------------------
+
+    def credit_overcharge(
+        self,
+        tenant_id: str,
+        shard: int,
+        call_sort_key: str,
+        request_id: str,
+        nanos: int,
+        evidence: Mapping[str, str],
+    ) -> bool:
+        """Give back a proven overcharge of one estimated call, once (scripts/cli/reports credit).
+
+        ``shard`` is the call record's (its partition, and the shard it charged); the period is read from
+        the call record. One transaction: the credit
+        item ``CREDIT#<requestId>`` (conditional on not existing, so a second run credits nothing),
+        ``credited_nanos`` on the call record, and on that shard ``available`` up and ``spent`` down by
+        the same nanos (its allocation is unchanged); the user item likewise when the user has one.
+        False when the call was already credited.
+        """
+        if nanos <= 0:
+            raise ValueError("a credit must be a positive number of nano-dollars")
+        call_key = _key(tenant_id, call_sort_key, shard)
+        call = self._dynamo.send("get_item", idempotent=True, Key=call_key, ConsistentRead=True).get("Item")
+        if call is None or "period" not in call:
+            raise ValueError(f"no call record {call_sort_key} of tenant {tenant_id} with a period")
+        key = call["period"]["S"]
+        charged = shard_key(key, shard)
+        writes = self._credit_writes(
+            tenant_id, key, charged, call_key, call_sort_key, request_id, nanos, evidence
+        )
+        user = call.get("user", {}).get("S")
+        if user:
+            user_item = _key(tenant_id, user_key(key, user))
+            if "Item" in self._dynamo.send(
+                "get_item", idempotent=True, Key=user_item, ProjectionExpression="sk"
+            ):
+                writes.append(_give_back(nanos).transact(self._dynamo.table, user_item))
+        try:
+            # Resent safely after any failure: the conditional put makes a second application a no-op.
+            self._dynamo.send("transact_write_items", idempotent=True, TransactItems=writes)
+        except _ConditionFailed as failed:
+            if _first_cancellation_reason(failed.__cause__) == "ConditionalCheckFailed":
+                return False  # credited before: once, whatever runs again
+            raise ValueError(f"call record {call_sort_key} or its shard {charged} is gone") from failed
+        return True
+
+    def _credit_writes(
+        self,
+        tenant_id: str,
+        key: str,
+        charged: str,
+        call_key: dict[str, Any],
+        call_sort_key: str,
+        request_id: str,
+        nanos: int,
+        evidence: Mapping[str, str],
+    ) -> list[dict[str, Any]]:
+        """The credit item, ``credited_nanos`` on the call record, and the give-back on the shard."""
+        table = self._dynamo.table
+        item: dict[str, Any] = {
+            **_key(tenant_id, f"CREDIT#{request_id}"),
+            "requestId": {"S": request_id},
+            "callSk": {"S": call_sort_key},
+            "period": {"S": key},
+            "shard": {"S": charged},
+            "credited_nanos": _n(nanos),
+            "creditedAt": {"S": utc_timestamp(self._clock())},
+            **{name: {"S": value} for name, value in evidence.items()},
+        }
+        return [
+            {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}},
+            Update().add("credited_nanos", nanos).condition("attribute_exists(sk)").transact(table, call_key),
+            _give_back(nanos).transact(table, _key(tenant_id, charged)),
+        ]
+
+
+def _give_back(nanos: int) -> Update:
+    """A credit on a shard or user item: available up and spent down by ``nanos``."""
+    return Update().add("available_nanos", nanos).add("spent_nanos", -nanos).condition("attribute_exists(sk)")
