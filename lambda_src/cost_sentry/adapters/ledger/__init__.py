@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from cost_sentry.adapters.ledger.admission import (
     MAX_REFILL_ROUNDS,
     PREFUND_DIVISOR,
     Admission,
-    Refill,
     share,
 )
 from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
@@ -69,9 +68,7 @@ from cost_sentry.adapters.ledger.settlement import (
     _Counts,
     worst_case,
 )
-from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.log import JsonLogger, default_logger
-from cost_sentry.core.tenants import TenantConfig
 
 __all__ = [
     "HOLD_TTL_AFTER_EXPIRY_SECONDS",
@@ -106,8 +103,14 @@ __all__ = [
 
 
 class Ledger:
-    """The ledger's one entry point: the same constructor and methods as before the rooms, each method
-    handed to the room that owns it."""
+    """The ledger's one entry point, with the same constructor and operations as before the rooms.
+
+    Each operation is the owning room's own method (one signature and one docstring, there), bound here
+    per instance: ``reserve`` (admission.py); ``settle``, ``release``, ``sweep_expired`` and
+    ``credit_overcharge`` (settlement.py); ``maintain``, ``move_limit``, ``block_reason``, ``block`` and
+    ``lift_block`` (maintenance.py); ``period_status`` (reads.py). A caller or a test may still replace one
+    on its own ledger object (``ledger.settle = ...``).
+    """
 
     def __init__(
         self,
@@ -121,29 +124,37 @@ class Ledger:
         rng: random.Random | None = None,
         logger: JsonLogger | None = None,
     ) -> None:
-        # The process's JSON logger unless one is given (the benchmark counts its lines instead).
-        logger = logger or default_logger()
-        # One source of randomness for the shard draws and the retries' jitter (a seeded run repeats).
-        rng = rng or random.Random()
-        self._dynamo = Dynamo(dynamodb_client, table_name, sleep=sleep, rng=rng, logger=logger)
-        budget = Budget(self._dynamo, logger)
-        self._maintenance = Maintenance(self._dynamo, budget, clock)
-        self._settlement = Settlement(
-            self._dynamo, clock=clock, retention_seconds=call_record_retention_days * 86_400, logger=logger
-        )
-        refill = Refill(
-            self._dynamo, budget, self._maintenance, rng=rng, hold_lifetime_seconds=hold_lifetime_seconds
-        )
-        self._admission = Admission(
-            self._dynamo,
-            budget,
-            refill,
-            self._settlement,
+        self._dynamo = Dynamo(
+            dynamodb_client,
+            table_name,
             clock=clock,
-            rng=rng,
-            hold_lifetime_seconds=hold_lifetime_seconds,
+            sleep=sleep,
+            rng=rng or random.Random(),
+            # The process's JSON logger unless one is given (the benchmark counts its lines instead).
+            logger=logger or default_logger(),
         )
-        self._reads = Reads(budget, clock)
+        budget = Budget(self._dynamo)
+        maintenance = Maintenance(self._dynamo, budget)
+        settlement = Settlement(self._dynamo, retention_seconds=call_record_retention_days * 86_400)
+        admission = Admission(
+            self._dynamo, budget, maintenance, settlement, hold_lifetime_seconds=hold_lifetime_seconds
+        )
+        self.reserve = admission.reserve
+        self.settle = settlement.settle
+        self.release = settlement.release
+        self.sweep_expired = settlement.sweep_expired
+        self.credit_overcharge = settlement.credit_overcharge
+        self.maintain = maintenance.maintain
+        self.move_limit = maintenance.move_limit
+        self.block_reason = maintenance.block_reason
+        self.block = maintenance.block
+        self.lift_block = maintenance.lift_block
+        self.period_status = Reads(self._dynamo, budget).period_status
+
+    def charge_worst_case(self, reservation: Reservation, record: CallRecord) -> SettleResult:
+        """The call may have been billed but its usage is unknown: charge the whole reservation."""
+        # Through this ledger's settle, as before the rooms (a test may replace it on one ledger).
+        return self.settle(reservation, worst_case(reservation, record))
 
     @property
     def _client(self) -> Any:
@@ -153,83 +164,3 @@ class Ledger:
     @_client.setter
     def _client(self, client: Any) -> None:
         self._dynamo.client = client
-
-    # -- admission -------------------------------------------------------------------------------
-
-    def reserve(
-        self,
-        tenant: TenantConfig,
-        request_id: str,
-        worst: WorstCase,
-        *,
-        user: str | None = None,
-        reload_tenant: Callable[[str], TenantConfig | None] | None = None,
-        record: CallRecord | None = None,
-    ) -> Reservation:
-        """Hold the request's worst case, or raise LimitExceeded (429): ``Admission.reserve``."""
-        return self._admission.reserve(
-            tenant, request_id, worst, user=user, reload_tenant=reload_tenant, record=record
-        )
-
-    # -- settlement ------------------------------------------------------------------------------
-
-    def settle(self, reservation: Reservation, record: CallRecord) -> SettleResult:
-        """Record the actual spend and claim the hold: ``Settlement.settle``."""
-        return self._settlement.settle(reservation, record)
-
-    def charge_worst_case(self, reservation: Reservation, record: CallRecord) -> SettleResult:
-        """The call may have been billed but its usage is unknown: charge the whole reservation."""
-        # Through self.settle, as before the rooms: a test may replace one ledger's settle.
-        return self.settle(reservation, worst_case(reservation, record))
-
-    def release(self, reservation: Reservation) -> bool:
-        """Give the whole hold back (False if it was already gone): ``Settlement.release``."""
-        return self._settlement.release(reservation)
-
-    def sweep_expired(self, tenant: TenantConfig | str, now: float | None = None) -> int:
-        """Charge every expired hold at its worst case: ``Settlement.sweep_expired``."""
-        return self._settlement.sweep_expired(tenant, now)
-
-    def credit_overcharge(
-        self,
-        tenant_id: str,
-        shard: int,
-        call_sort_key: str,
-        request_id: str,
-        nanos: int,
-        evidence: Mapping[str, str],
-    ) -> bool:
-        """Give back a proven overcharge of one estimated call, once: ``Settlement.credit_overcharge``."""
-        return self._settlement.credit_overcharge(
-            tenant_id, shard, call_sort_key, request_id, nanos, evidence
-        )
-
-    # -- maintenance -----------------------------------------------------------------------------
-
-    def maintain(self, tenant: TenantConfig, now: float | None = None) -> dict[str, int]:
-        """Rebase, claw back and drain the current period: ``Maintenance.maintain``."""
-        return self._maintenance.maintain(tenant, now)
-
-    def move_limit(
-        self, tenant_id: str, key: str, new_limit: int, *, snapshot: _Snapshot | None = None
-    ) -> int | None:
-        """Move the period's limit once (the delta, or None): ``Maintenance.move_limit``."""
-        return self._maintenance.move_limit(tenant_id, key, new_limit, snapshot=snapshot)
-
-    def block_reason(self, tenant_id: str, key: str) -> Mapping[str, Any] | None:
-        """The ``blocked`` map of the period, or None: ``Maintenance.block_reason``."""
-        return self._maintenance.block_reason(tenant_id, key)
-
-    def block(self, tenant: TenantConfig, key: str, reason: Mapping[str, Any]) -> bool:
-        """Block the tenant for the period (True when newly blocked): ``Maintenance.block``."""
-        return self._maintenance.block(tenant, key, reason)
-
-    def lift_block(self, tenant: TenantConfig, key: str, expected: Mapping[str, Any]) -> bool:
-        """Remove the block read as ``expected``, if it is still that one: ``Maintenance.lift_block``."""
-        return self._maintenance.lift_block(tenant, key, expected)
-
-    # -- reads -----------------------------------------------------------------------------------
-
-    def period_status(self, tenant: TenantConfig) -> PeriodStatus:
-        """The tenant's period, summed over the head and every shard: ``Reads.period_status``."""
-        return self._reads.period_status(tenant)

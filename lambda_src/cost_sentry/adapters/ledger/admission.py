@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -80,25 +79,29 @@ def eligible_shards(tenant: TenantConfig) -> list[int]:
     return eligible or [0]
 
 
-class Admission:
+class _Admitting:
+    """What both halves of admission are given: the table, the budget's reads and moves, and the hold
+    lifetime (a hold's expiry, and the wait a denial suggests while holds are outstanding)."""
+
+    def __init__(self, dynamo: Dynamo, budget: Budget, hold_lifetime_seconds: int) -> None:
+        self._dynamo = dynamo
+        self._budget = budget
+        self._hold_lifetime = hold_lifetime_seconds
+
+
+class Admission(_Admitting):
     def __init__(
         self,
         dynamo: Dynamo,
         budget: Budget,
-        refill: Refill,
+        limits: Maintenance,
         settlement: Settlement,
         *,
-        clock: Callable[[], float],
-        rng: random.Random,
         hold_lifetime_seconds: int,
     ) -> None:
-        self._dynamo = dynamo
-        self._budget = budget
-        self._refill = refill
+        super().__init__(dynamo, budget, hold_lifetime_seconds)
+        self._refill = Refill(dynamo, budget, limits, hold_lifetime_seconds)
         self._settlement = settlement
-        self._clock = clock
-        self._random = rng
-        self._hold_lifetime = hold_lifetime_seconds
 
     def reserve(
         self,
@@ -117,7 +120,7 @@ class Admission:
         ``record`` is the call record as far as it is known before the call: the sweep writes it, at the
         worst case, if this request never settles.
         """
-        now = self._clock()
+        now = self._dynamo.clock()
         key = period_key(tenant.budget_period, now)
         tokens = worst.tokens if tenant.tokens_per_period is not None else 0
         cost = worst.cost_nanos
@@ -203,12 +206,13 @@ class Admission:
                     user_limit = recorded  # no proof of a change: the item's limit stands
                 continue
             available = _int(old, "available_nanos", user_limit)
-            raise LimitExceeded(
-                "user_budget_exhausted",
+            message = (
                 f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
                 f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
-                f"cost up to USD {nanos_to_usd(cost)}",
-                retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=True),
+                f"cost up to USD {nanos_to_usd(cost)}"
+            )
+            raise _until_holds_end(
+                "user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True
             )
 
     def _take_shard(
@@ -223,7 +227,7 @@ class Admission:
         """The admission decision: one conditional UpdateItem on a random shard; a short shard reads the
         whole tenant once per round and moves budget into itself (from the pool, else from the others)."""
         eligible = eligible_shards(tenant)
-        index = self._random.choice(eligible)
+        index = self._dynamo.random.choice(eligible)
         limit = tenant.budget_limit_nanos
         last_reason = "budget"
         for round_number in range(MAX_REFILL_ROUNDS + 1):
@@ -291,24 +295,15 @@ class Admission:
         self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
 
 
-class Refill:
+class Refill(_Admitting):
     """One refill round of a short shard, and the period's head it relies on (created on first use,
     its limits rebased only on proof)."""
 
     def __init__(
-        self,
-        dynamo: Dynamo,
-        budget: Budget,
-        limits: Maintenance,
-        *,
-        rng: random.Random,
-        hold_lifetime_seconds: int,
+        self, dynamo: Dynamo, budget: Budget, limits: Maintenance, hold_lifetime_seconds: int
     ) -> None:
-        self._dynamo = dynamo
-        self._budget = budget
+        super().__init__(dynamo, budget, hold_lifetime_seconds)
         self._limits = limits
-        self._random = rng
-        self._hold_lifetime = hold_lifetime_seconds
 
     def round(
         self,
@@ -494,24 +489,22 @@ class Refill:
                 shard.allocated_nanos - shard.available_nanos - shard.spent_nanos > 0
                 for shard in snapshot.shards.values()
             )
-            raise LimitExceeded(
-                "budget_exhausted",
+            message = (
                 f"the {period.lower()} budget of USD {nanos_to_usd(limit)} has USD "
                 f"{nanos_to_usd(max(available, 0))} left; this request may cost up to "
-                f"USD {nanos_to_usd(cost)}",
-                retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=held),
+                f"USD {nanos_to_usd(cost)}"
             )
+            raise _until_holds_end("budget_exhausted", message, tenant, now, self._hold_lifetime, held=held)
         if tokens:
             tokens_left = snapshot.tokens_pool + sum(
                 max(shard.tokens_available, 0) for shard in snapshot.shards.values()
             )
             if tokens_left < tokens:
-                raise LimitExceeded(
-                    "token_limit",
+                message = (
                     f"the period's token limit of {tenant.tokens_per_period} has {max(tokens_left, 0)} "
-                    f"tokens left; this request may use up to {tokens}",
-                    retry_after_seconds=_retry_after_budget(tenant, now, self._hold_lifetime, held=True),
+                    f"tokens left; this request may use up to {tokens}"
                 )
+                raise _until_holds_end("token_limit", message, tenant, now, self._hold_lifetime, held=True)
 
     def _choose_shard(
         self,
@@ -554,10 +547,12 @@ class Refill:
             raise _contended(tenant, "in_flight" if tenant.max_in_flight is not None else "rpm", now)
         funded = [index for index in candidates if enough(index)]
         if funded:
-            return self._random.choice(funded)
+            return self._dynamo.random.choice(funded)
         if preferred in candidates:
             return preferred
-        return max(candidates, key=lambda index: (counts(index).available_nanos, self._random.random()))
+        return max(
+            candidates, key=lambda index: (counts(index).available_nanos, self._dynamo.random.random())
+        )
 
     def _fund_shard(
         self,
@@ -681,11 +676,15 @@ def _deny_if_over_whole_limits(
     return user_limit
 
 
-def _retry_after_budget(tenant: TenantConfig, now: float, hold_lifetime: int, *, held: bool) -> int:
-    """Outstanding holds end (settled with their unused part given back) within one hold lifetime;
-    without any, only the next period helps."""
+def _until_holds_end(
+    code: str, message: str, tenant: TenantConfig, now: float, hold_lifetime: int, *, held: bool
+) -> LimitExceeded:
+    """A budget or token denial. Outstanding holds end (settled with their unused part given back)
+    within one hold lifetime; without any, only the next period helps."""
     period_end = seconds_to_period_end(tenant.budget_period, now)
-    return min(hold_lifetime, period_end) if held else period_end
+    return LimitExceeded(
+        code, message, retry_after_seconds=min(hold_lifetime, period_end) if held else period_end
+    )
 
 
 def _blocked(tenant: TenantConfig, now: float) -> LimitExceeded:

@@ -15,7 +15,6 @@ from typing import Any
 
 from cost_sentry.adapters.ledger.dynamo import Dynamo, LedgerWriteFailed, Update, _ConditionFailed
 from cost_sentry.adapters.ledger.items import _int, _key
-from cost_sentry.core.log import JsonLogger
 from cost_sentry.core.periods import shard_index, shard_key
 
 
@@ -92,9 +91,8 @@ def shard_debit(nanos: int, tokens: int) -> Update:
 
 
 class Budget:
-    def __init__(self, dynamo: Dynamo, logger: JsonLogger) -> None:
+    def __init__(self, dynamo: Dynamo) -> None:
         self._dynamo = dynamo
-        self._logger = logger
 
     def snapshot(self, tenant_id: str, key: str, shards: int = 1) -> _Snapshot:
         """The head and all shards of the period, strongly consistent: one BatchGetItem of the head and
@@ -143,7 +141,7 @@ class Budget:
         except LedgerWriteFailed:
             # Debited from its source, never credited: the tenant loses this much budget for the period
             # (the safe direction); the log line lets an operator give it back.
-            self._logger.error(
+            self._dynamo.logger.error(
                 "ledger_budget_in_transit_lost", tenant=tenant_id, to=sort_key, nanos=nanos, tokens=tokens
             )
             raise

@@ -195,22 +195,25 @@ class Update:
 
 
 class Dynamo:
-    """The ledger table behind its client: every ledger room sends through one of these."""
+    """The ledger table behind its client, with what is injected into every room: the clock, the one
+    source of randomness (the retries' jitter and the shard draws: a seeded run repeats) and the logger."""
 
     def __init__(
         self,
         client: Any,
         table: str,
         *,
+        clock: Callable[[], float],
         sleep: Callable[[float], None],
         rng: random.Random,
         logger: JsonLogger,
     ) -> None:
         self.client = client
         self.table = table
+        self.clock = clock
+        self.random = rng
+        self.logger = logger
         self._sleep = sleep
-        self._random = rng
-        self._logger = logger
 
     def send(self, operation: str, *, idempotent: bool = False, **request: Any) -> dict[str, Any]:
         """One DynamoDB call. Refusals DynamoDB guarantees were not applied (throttling, conflicts) are
@@ -232,7 +235,7 @@ class Dynamo:
                     raise _ConditionFailed(item) from exc
                 retriable = kind == "not_applied" or idempotent
                 if not retriable or attempt == MAX_WRITE_ATTEMPTS - 1:
-                    self._logger.warning(
+                    self.logger.warning(
                         "ledger_write_failed",
                         operation=operation,
                         kind=kind,
@@ -271,4 +274,4 @@ class Dynamo:
 
     def _pause(self, attempt: int) -> None:
         cap = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-        self._sleep(self._random.uniform(0, cap))
+        self._sleep(self.random.uniform(0, cap))

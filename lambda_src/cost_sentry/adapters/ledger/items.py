@@ -130,50 +130,39 @@ class Hold:
         )
 
 
+# Hold fields and the attributes they are written to: counts always, texts only when not "".
+_HOLD_COUNTS = (
+    ("shard", "shard"),
+    ("nanos", "nanos"),
+    ("tokens", "tokens"),
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("expires", "expires"),
+    ("reserved_at_ms", "reserved_at"),
+)
+_HOLD_TEXTS = ("principal", "api_key_id", "model", "model_id", "call_user")
+
+
 def hold_item(tenant_id: str, hold: Hold) -> dict[str, Any]:
     item: dict[str, Any] = {
         **_key(tenant_id, hold_key(hold.period_key, hold.request_id), hold.shard),
         "state": {"S": "held"},
-        "shard": _n(hold.shard),
-        "nanos": _n(hold.nanos),
-        "tokens": _n(hold.tokens),
-        "input_tokens": _n(hold.input_tokens),
-        "output_tokens": _n(hold.output_tokens),
-        "expires": _n(hold.expires),
-        "reserved_at": _n(hold.reserved_at_ms),
+        **{attribute: _n(getattr(hold, name)) for name, attribute in _HOLD_COUNTS},
         "expires_at": _n(hold.expires + HOLD_TTL_AFTER_EXPIRY_SECONDS),
     }
     if hold.user is not None:
         item["user"] = {"S": hold.user}
-    for name in ("principal", "api_key_id", "model", "model_id"):
-        value = getattr(hold, name)
-        if value:
-            item[name] = {"S": value}
-    if hold.call_user:
-        item["call_user"] = {"S": hold.call_user}
+    item |= {name: {"S": getattr(hold, name)} for name in _HOLD_TEXTS if getattr(hold, name)}
     return item
 
 
 def read_hold(item: Mapping[str, Any]) -> Hold:
     """The inverse of ``hold_item``: read_hold(hold_item(tenant, hold)) == hold."""
     _, label, request_id = item["sk"]["S"].split("#", 2)
-    return Hold(
-        period_key=f"PERIOD#{label}",
-        request_id=request_id,
-        shard=_int(item, "shard"),
-        nanos=_int(item, "nanos"),
-        tokens=_int(item, "tokens"),
-        input_tokens=_int(item, "input_tokens"),
-        output_tokens=_int(item, "output_tokens"),
-        expires=_int(item, "expires"),
-        reserved_at_ms=_int(item, "reserved_at"),
-        user=item["user"]["S"] if "user" in item else None,
-        principal=_text(item, "principal"),
-        api_key_id=_text(item, "api_key_id"),
-        model=_text(item, "model"),
-        model_id=_text(item, "model_id"),
-        call_user=_text(item, "call_user"),
-    )
+    fields: dict[str, Any] = {name: _int(item, attribute) for name, attribute in _HOLD_COUNTS}
+    fields |= {name: _text(item, name) for name in _HOLD_TEXTS}
+    user = item["user"]["S"] if "user" in item else None
+    return Hold(period_key=f"PERIOD#{label}", request_id=request_id, user=user, **fields)
 
 
 # -- the call record --------------------------------------------------------------------------------
@@ -191,23 +180,28 @@ class StoredCall:
     expires_at: int
 
 
+# CallRecord fields and the attributes they are written to (texts, then counts), always written.
+_CALL_TEXTS = (
+    ("request_id", "requestId"),
+    ("principal", "principal"),
+    ("api_key_id", "apiKeyId"),
+    ("model", "model"),
+    ("model_id", "modelId"),
+    ("application_id", "applicationId"),
+    ("cost_center", "costCenter"),
+    ("environment", "environment"),
+)
+_CALL_COUNTS = ("input_tokens", "output_tokens", "cost_nanos")
+
+
 def call_item(call: StoredCall) -> dict[str, Any]:
     record = call.record
     item: dict[str, Any] = {
         **_key(call.tenant_id, f"CALL#{record.timestamp}#{record.request_id}", call.shard),
         # The partition is the shard's: readers take the tenant from here.
         "tenant": {"S": call.tenant_id},
-        "requestId": {"S": record.request_id},
-        "principal": {"S": record.principal},
-        "apiKeyId": {"S": record.api_key_id},
-        "model": {"S": record.model},
-        "modelId": {"S": record.model_id},
-        "applicationId": {"S": record.application_id},
-        "costCenter": {"S": record.cost_center},
-        "environment": {"S": record.environment},
-        "input_tokens": _n(record.input_tokens),
-        "output_tokens": _n(record.output_tokens),
-        "cost_nanos": _n(record.cost_nanos),
+        **{attribute: {"S": getattr(record, name)} for name, attribute in _CALL_TEXTS},
+        **{name: _n(getattr(record, name)) for name in _CALL_COUNTS},
         "period": {"S": call.period_key},
         # The shard that was charged: a credit of a proven overcharge goes back to it.
         "shard": _n(call.shard),
@@ -222,22 +216,13 @@ def call_item(call: StoredCall) -> dict[str, Any]:
 
 def read_call_item(item: Mapping[str, Any]) -> StoredCall:
     """The inverse of ``call_item`` (a user of "" is not written, so it reads back as None)."""
-    timestamp = item["sk"]["S"].split("#", 2)[1]
+    fields: dict[str, Any] = {name: _text(item, attribute) for name, attribute in _CALL_TEXTS}
+    fields |= {name: _int(item, name) for name in _CALL_COUNTS}
     record = CallRecord(
-        request_id=_text(item, "requestId"),
-        timestamp=timestamp,
-        principal=_text(item, "principal"),
-        api_key_id=_text(item, "apiKeyId"),
+        timestamp=item["sk"]["S"].split("#", 2)[1],
         user=_text(item, "user") or None,
-        model=_text(item, "model"),
-        model_id=_text(item, "modelId"),
-        application_id=_text(item, "applicationId"),
-        cost_center=_text(item, "costCenter"),
-        environment=_text(item, "environment"),
-        input_tokens=_int(item, "input_tokens"),
-        output_tokens=_int(item, "output_tokens"),
-        cost_nanos=_int(item, "cost_nanos"),
         estimated=bool(item.get("estimated", {}).get("BOOL", False)),
+        **fields,
     )
     return StoredCall(
         record=record,

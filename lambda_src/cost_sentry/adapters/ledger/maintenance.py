@@ -10,7 +10,7 @@ head (the record) and on every shard (where the reservation's own condition refu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from cost_sentry.adapters.ledger.budget import Budget, _Snapshot
@@ -21,16 +21,15 @@ from cost_sentry.core.tenants import TenantConfig
 
 
 class Maintenance:
-    def __init__(self, dynamo: Dynamo, budget: Budget, clock: Callable[[], float]) -> None:
+    def __init__(self, dynamo: Dynamo, budget: Budget) -> None:
         self._dynamo = dynamo
         self._budget = budget
-        self._clock = clock
 
     def maintain(self, tenant: TenantConfig, now: float | None = None) -> dict[str, int]:
         """Off the hot path, with a config read that just succeeded (``tenant``): rebase the head to the
         configured limit, claw a lowered limit back from the shards, and drain shards beyond the
         configured count into the pool. Returns what moved."""
-        moment = self._clock() if now is None else now
+        moment = self._dynamo.clock() if now is None else now
         key = period_key(tenant.budget_period, moment)
         snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         if snapshot.head is None or "limit_nanos" not in snapshot.head:

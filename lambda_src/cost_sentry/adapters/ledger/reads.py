@@ -3,10 +3,10 @@ BatchGetItem (``Budget.snapshot``) and summed. Nothing here writes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cost_sentry.adapters.ledger.budget import Budget
+from cost_sentry.adapters.ledger.dynamo import Dynamo
 from cost_sentry.adapters.ledger.items import _int
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.tenants import TenantConfig
@@ -29,13 +29,13 @@ class PeriodStatus:
 
 
 class Reads:
-    def __init__(self, budget: Budget, clock: Callable[[], float]) -> None:
+    def __init__(self, dynamo: Dynamo, budget: Budget) -> None:
+        self._dynamo = dynamo
         self._budget = budget
-        self._clock = clock
 
     def period_status(self, tenant: TenantConfig) -> PeriodStatus:
         """The tenant's period: the head and every shard, read with one BatchGetItem and summed."""
-        now = self._clock()
+        now = self._dynamo.clock()
         key = period_key(tenant.budget_period, now)
         snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         head = snapshot.head or {}

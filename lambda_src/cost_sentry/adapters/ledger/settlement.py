@@ -10,7 +10,7 @@ the sweep may claim it, claims first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +32,6 @@ from cost_sentry.adapters.ledger.items import (
     read_hold,
     utc_timestamp,
 )
-from cost_sentry.core.log import JsonLogger
 from cost_sentry.core.periods import (
     hold_key,
     period_key,
@@ -107,13 +106,9 @@ def user_counts(counts: _Counts) -> Update:
 
 
 class Settlement:
-    def __init__(
-        self, dynamo: Dynamo, *, clock: Callable[[], float], retention_seconds: int, logger: JsonLogger
-    ) -> None:
+    def __init__(self, dynamo: Dynamo, *, retention_seconds: int) -> None:
         self._dynamo = dynamo
-        self._clock = clock
         self._retention_seconds = retention_seconds
-        self._logger = logger
 
     # -- settle / release ------------------------------------------------------------------------
 
@@ -145,7 +140,7 @@ class Settlement:
     def _finish(self, reservation: Reservation, counts: _Counts, record: CallRecord | None) -> bool:
         """Apply ``counts`` and claim the hold exactly once. Normally counts first (if that fails, the
         hold stays for the sweep); near its expiry, when the sweep may claim it, claims first."""
-        late = self._clock() >= reservation.expires - LATE_SETTLE_MARGIN_SECONDS
+        late = self._dynamo.clock() >= reservation.expires - LATE_SETTLE_MARGIN_SECONDS
         if late:
             if not self._claim(reservation, record):
                 return False
@@ -173,7 +168,7 @@ class Settlement:
         try:
             self._apply(reservation, counts)
         except Exception as exc:
-            self._logger.error(
+            self._dynamo.logger.error(
                 "ledger_apply_failed",
                 reason=reason,
                 tenant=reservation.tenant_id,
@@ -191,7 +186,7 @@ class Settlement:
         try:
             self._dynamo.update(_key(tenant_id, user_key(key, user)), user_counts(counts))
         except Exception as exc:
-            self._logger.error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
+            self._dynamo.logger.error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
 
     def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
         """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
@@ -235,7 +230,7 @@ class Settlement:
         return True
 
     def _call_item(self, record: CallRecord, tenant_id: str, key: str, shard: int) -> dict[str, Any]:
-        expires_at = int(self._clock()) + self._retention_seconds
+        expires_at = int(self._dynamo.clock()) + self._retention_seconds
         return call_item(StoredCall(record, tenant_id, key, shard, expires_at))
 
     # -- the sweep (off the hot path) ------------------------------------------------------------
@@ -247,7 +242,7 @@ class Settlement:
         the sweep never both count it. Returns how many holds were charged."""
         tenant_id = tenant if isinstance(tenant, str) else tenant.tenant_id
         config = None if isinstance(tenant, str) else tenant
-        moment = self._clock() if now is None else now
+        moment = self._dynamo.clock() if now is None else now
         charged = 0
         for index in range(self._shards_to_sweep(config, moment)):
             request: dict[str, Any] = {
@@ -315,7 +310,7 @@ class Settlement:
         self._apply_to_shard(tenant_id, shard_key(key, shard), counts)
         if hold.user:
             self.credit_user_quietly(tenant_id, key, hold.user, counts)
-        self._logger.warning(
+        self._dynamo.logger.warning(
             "hold_charged_at_expiry", tenant=tenant_id, requestId=hold.request_id, nanos=hold.nanos
         )
         return True
@@ -387,7 +382,7 @@ class Settlement:
             "period": {"S": key},
             "shard": {"S": charged},
             "credited_nanos": _n(nanos),
-            "creditedAt": {"S": utc_timestamp(self._clock())},
+            "creditedAt": {"S": utc_timestamp(self._dynamo.clock())},
             **{name: {"S": value} for name, value in evidence.items()},
         }
         return [
