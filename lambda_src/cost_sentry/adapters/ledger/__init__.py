@@ -127,11 +127,11 @@ class Ledger:
         self._dynamo = Dynamo(
             dynamodb_client,
             table_name,
-            clock=clock,
-            sleep=sleep,
-            rng=rng or random.Random(),
+            clock,
+            sleep,
+            rng or random.Random(),
             # The process's JSON logger unless one is given (the benchmark counts its lines instead).
-            logger=logger or default_logger(),
+            logger or default_logger(),
         )
         budget = Budget(self._dynamo)
         maintenance = Maintenance(self._dynamo, budget)

@@ -274,23 +274,7 @@ class Admission(_Admitting):
     def _put_hold(
         self, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float
     ) -> None:
-        hold = Hold(
-            period_key=reservation.period_key,
-            request_id=reservation.request_id,
-            shard=reservation.shard,
-            nanos=reservation.nanos,
-            tokens=reservation.tokens,
-            input_tokens=worst.input_tokens,
-            output_tokens=worst.output_tokens,
-            expires=reservation.expires,
-            reserved_at_ms=int(now * 1000),
-            user=reservation.user,
-            principal=record.principal if record is not None else "",
-            api_key_id=record.api_key_id if record is not None else "",
-            model=record.model if record is not None else "",
-            model_id=record.model_id if record is not None else "",
-            call_user=(record.user or "") if record is not None else "",
-        )
+        hold = Hold.of(reservation, worst, record, now)
         # A put of a unique key is idempotent: resent even after an ambiguous failure.
         self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
 

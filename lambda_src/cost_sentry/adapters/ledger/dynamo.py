@@ -16,6 +16,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cost_sentry.adapters.ledger.items import _n
@@ -194,26 +195,17 @@ class Update:
         return {"Update": {"TableName": table, "Key": key, **self.request()}}
 
 
+@dataclass
 class Dynamo:
     """The ledger table behind its client, with what is injected into every room: the clock, the one
-    source of randomness (the retries' jitter and the shard draws: a seeded run repeats) and the logger."""
+    source of randomness (the retries' jitter and the shard draws: a seeded run repeats), the logger."""
 
-    def __init__(
-        self,
-        client: Any,
-        table: str,
-        *,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        rng: random.Random,
-        logger: JsonLogger,
-    ) -> None:
-        self.client = client
-        self.table = table
-        self.clock = clock
-        self.random = rng
-        self.logger = logger
-        self._sleep = sleep
+    client: Any
+    table: str
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    random: random.Random
+    logger: JsonLogger
 
     def send(self, operation: str, *, idempotent: bool = False, **request: Any) -> dict[str, Any]:
         """One DynamoDB call. Refusals DynamoDB guarantees were not applied (throttling, conflicts) are
@@ -274,4 +266,4 @@ class Dynamo:
 
     def _pause(self, attempt: int) -> None:
         cap = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-        self._sleep(self.random.uniform(0, cap))
+        self.sleep(self.random.uniform(0, cap))

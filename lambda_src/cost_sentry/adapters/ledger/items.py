@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.periods import hold_key, ledger_partition, shard_partition
 
 RPM_PREFIX = "rpm_"
@@ -110,6 +111,23 @@ class Hold:
     # The call record's user (there may be one without a per-user budget).
     call_user: str = ""
 
+    @classmethod
+    def of(cls, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float) -> Hold:
+        """The hold of ``reservation``, taken at ``now``, with its worst case and ``record`` (the call
+        record as far as it is known before the call: the sweep writes it if this request never settles)."""
+        fields: dict[str, Any] = {name: getattr(reservation, name) for name in _FROM_RESERVATION}
+        if record is not None:
+            fields |= {
+                name: getattr(record, name) for name in ("principal", "api_key_id", "model", "model_id")
+            }
+            fields["call_user"] = record.user or ""
+        return cls(
+            input_tokens=worst.input_tokens,
+            output_tokens=worst.output_tokens,
+            reserved_at_ms=int(now * 1000),
+            **fields,
+        )
+
     def worst_case_record(self, application_id: str, cost_center: str, environment: str) -> CallRecord:
         """The call record of a hold that never settled: charged at its worst case, ``estimated``."""
         return CallRecord(
@@ -130,6 +148,8 @@ class Hold:
         )
 
 
+# Hold fields that are the reservation's own.
+_FROM_RESERVATION = ("period_key", "request_id", "shard", "nanos", "tokens", "expires", "user")
 # Hold fields and the attributes they are written to: counts always, texts only when not "".
 _HOLD_COUNTS = (
     ("shard", "shard"),
