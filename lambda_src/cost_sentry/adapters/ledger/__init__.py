@@ -39,6 +39,7 @@ from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
 from cost_sentry.adapters.ledger.dynamo import (
     _NOT_APPLIED,
     _NOT_APPLIED_REASONS,
+    _TOKEN_NAMESPACE,
     MAX_WRITE_ATTEMPTS,
     RETRY_BASE_SECONDS,
     RETRY_CAP_SECONDS,
@@ -81,6 +82,7 @@ __all__ = [
     "RPM_PREFIX",
     "_NOT_APPLIED",
     "_NOT_APPLIED_REASONS",
+    "_TOKEN_NAMESPACE",
     "CallRecord",
     "Ledger",
     "LedgerWriteFailed",

@@ -90,6 +90,9 @@ class _Admitting:
 
 
 class Admission(_Admitting):
+    """The request's reservation: the whole-period checks, the user's budget, the shard (with refill
+    rounds when it is short) and the hold; a failure after a take gives it back."""
+
     def __init__(
         self,
         dynamo: Dynamo,
