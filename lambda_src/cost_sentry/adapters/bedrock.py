@@ -137,13 +137,7 @@ def build_converse_request(
         inference["topP"] = float(parameters.top_p)
     if request.stop_sequences:
         inference["stopSequences"] = list(request.stop_sequences)
-    arguments: dict[str, Any] = {
-        "modelId": model_arn,
-        "messages": [dict(message) for message in request.messages],
-        "inferenceConfig": inference,
-    }
-    if request.system:
-        arguments["system"] = [dict(block) for block in request.system]
+    arguments: dict[str, Any] = {"modelId": model_arn, **request.model_input(), "inferenceConfig": inference}
     fields: dict[str, Any] = dict(request.additional_fields or {})
     if parameters.top_k is not None:
         if spec.top_k_path is None:
@@ -155,10 +149,6 @@ def build_converse_request(
         node[leaf] = parameters.top_k
     if fields:
         arguments["additionalModelRequestFields"] = fields
-    if request.tool_config is not None:
-        arguments["toolConfig"] = request.tool_config
-    if request.guardrail_config is not None:
-        arguments["guardrailConfig"] = request.guardrail_config
     if request.service_tier is not None:
         arguments["serviceTier"] = {"type": request.service_tier}
     if request.response_field_paths:

@@ -112,6 +112,20 @@ class ConverseRequest:
             return _small_whole(thinking.get("budget_tokens"))
         return None
 
+    def model_input(self) -> dict[str, Any]:
+        """The Converse arguments the model reads, as they are sent (adapters/bedrock.py adds the model
+        id, the inference parameters and the metadata around them; core/estimate.py bounds these)."""
+        sent: dict[str, Any] = {"messages": [dict(message) for message in self.messages]}
+        if self.system:
+            sent["system"] = [dict(block) for block in self.system]
+        if self.additional_fields:
+            sent["additionalModelRequestFields"] = dict(self.additional_fields)
+        if self.tool_config is not None:
+            sent["toolConfig"] = self.tool_config
+        if self.guardrail_config is not None:
+            sent["guardrailConfig"] = self.guardrail_config
+        return sent
+
     def texts(self) -> list[str]:
         """The plain texts (the seed's prompt log)."""
         return [b["text"] for b in self.blocks() if "text" in b]
@@ -585,6 +599,61 @@ def _content_kind(block: Mapping[str, Any]) -> str | None:
     return None
 
 
+# Names that set how much a model may generate (Anthropic, Nova, Llama, Mistral, Cohere, Titan, and
+# the nested configs that carry them). The reservation's output bound is inferenceConfig.maxTokens,
+# which the gateway always sends; one of these in additionalModelRequestFields could raise the output
+# past it, so it is refused wherever it sits (compared lower-case, without "_" and "-").
+_OUTPUT_LIMIT_NAMES = frozenset(
+    {
+        "maxtokens",
+        "maxnewtokens",
+        "maxtokenstosample",
+        "maxgenlen",
+        "maxcompletiontokens",
+        "maxoutputtokens",
+        "maxtokencount",
+        "numpredict",
+        "inferenceconfig",
+        "textgenerationconfig",
+        "generationconfig",
+    }
+)
+
+
+def _output_limit_paths(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        for name, member in value.items():
+            where = f"{path}.{name}"
+            if str(name).lower().replace("_", "").replace("-", "") in _OUTPUT_LIMIT_NAMES:
+                yield where
+            yield from _output_limit_paths(member, where)
+    elif isinstance(value, list):
+        for index, member in enumerate(value):
+            yield from _output_limit_paths(member, f"{path}[{index}]")
+
+
+def check_extra_fields(extra: Mapping[str, Any]) -> None:
+    """additionalModelRequestFields may not move the output bound, and its beta flags must be a list of
+    strings (a string would be read flag by flag and slip past the checks below)."""
+    for where in _output_limit_paths(extra, "additionalModelRequestFields"):
+        raise BadRequest(
+            "output_limit_in_extra_fields",
+            f"{where} would set the model's output limit outside inferenceConfig.maxTokens, which the "
+            "gateway reserves for: remove it and set maxTokens (max_tokens) instead",
+        )
+    if "anthropic_beta" in extra:
+        beta = extra["anthropic_beta"]
+        if not isinstance(beta, list) or not all(isinstance(flag, str) for flag in beta):
+            raise BadRequest(
+                "invalid_field", "additionalModelRequestFields.anthropic_beta must be a list of strings"
+            )
+        if any("context-1m" in flag for flag in beta):
+            raise BadRequest(
+                "unsupported_field",
+                "the 1M-token context beta is priced differently above 200k tokens and is not supported",
+            )
+
+
 def check_against_model(
     request: ConverseRequest,
     spec: ModelSpec,
@@ -635,12 +704,7 @@ def check_against_model(
             f"{spec.short_name} has no {request.service_tier} tier priced; tiers: {', '.join(spec.prices.tiers)}",
         )
     extra = request.additional_fields or {}
-    beta = extra.get("anthropic_beta") or []
-    if any("context-1m" in str(flag) for flag in beta):
-        raise BadRequest(
-            "unsupported_field",
-            "the 1M-token context beta is priced differently above 200k tokens and is not supported",
-        )
+    check_extra_fields(extra)
     max_tokens = fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds, streaming)
     thinking = extra.get("thinking")
     if thinking is not None:

@@ -125,48 +125,110 @@ def image_token_bound(spec: ModelSpec, fmt: str, data: bytes) -> int:
     return min(cap, by_size)
 
 
+# Converse arguments Bedrock does not feed to the model: the model id, the inference parameters (the
+# output bound reads maxTokens from them; stop sequences end generation, they are not prompt), the
+# invocation-log metadata, the tier and the response field selectors. Every other byte is model input.
+NOT_MODEL_INPUT = frozenset(
+    {
+        "modelId",
+        "inferenceConfig",
+        "requestMetadata",
+        "serviceTier",
+        "additionalModelResponseFieldPaths",
+        "performanceConfig",
+    }
+)
+TEXT_DOCUMENT_FORMATS = frozenset({"csv", "html", "txt", "md"})
+
+
+def _source_bytes(source: Any) -> bytes | None:
+    data = source.get("bytes") if isinstance(source, Mapping) else None
+    return data if isinstance(data, bytes | bytearray) else None
+
+
+def _rest(value: Mapping[str, Any], known: frozenset[str]) -> int:
+    """Bytes of every member of ``value`` the rule for its kind does not price: counted as text."""
+    rest = {name: member for name, member in value.items() if name not in known}
+    return _json_bytes(rest) if rest else 0
+
+
+def _image_tokens(spec: ModelSpec, image: Mapping[str, Any]) -> int:
+    data = _source_bytes(image.get("source"))
+    source_rest = _rest(image.get("source") or {}, frozenset({"bytes"}))
+    bound = image_token_bound(spec, str(image.get("format")), data) if data else spec.context_tokens
+    return bound + source_rest + _rest(image, frozenset({"format", "source"}))
+
+
+def _document_tokens(spec: ModelSpec, document: Mapping[str, Any]) -> int:
+    """A text format: its bytes, as text; a compressed format (or bytes the gateway cannot see): the
+    whole context window, since its extracted text is not bounded by its size. Name, context,
+    citations settings and anything else: their bytes, as text."""
+    data = _source_bytes(document.get("source"))
+    is_text = data is not None and document.get("format") in TEXT_DOCUMENT_FORMATS
+    body = len(data) if is_text and data is not None else spec.context_tokens
+    source_rest = _rest(document.get("source") or {}, frozenset({"bytes"}))
+    return body + source_rest + _rest(document, frozenset({"source", "format"}))
+
+
 def _block_tokens(spec: ModelSpec, block: Mapping[str, Any]) -> int:
-    if "text" in block:
-        return len(block["text"].encode("utf-8"))
-    if "image" in block:
-        image = block["image"]
-        return image_token_bound(spec, image["format"], image["source"]["bytes"])
-    if "document" in block:
-        document = block["document"]
-        size = len(document["source"]["bytes"]) + len(document["name"].encode("utf-8"))
-        if document["format"] in ("csv", "html", "txt", "md"):
-            return size
-        return spec.context_tokens  # a compressed format: its text is not bounded by its bytes
-    if "toolUse" in block:
-        return _json_bytes(block["toolUse"])
-    if "toolResult" in block:
-        # Its inner blocks are counted on their own (ConverseRequest.blocks yields them).
-        return len(block["toolResult"]["toolUseId"]) + PER_BLOCK_OVERHEAD_TOKENS
-    if "json" in block:
-        return _json_bytes(block["json"])
-    if "reasoningContent" in block:
-        reasoning = block["reasoningContent"]
-        if "redactedContent" in reasoning:
-            return len(reasoning["redactedContent"])
-        return _json_bytes(reasoning)
-    if "guardContent" in block:
-        return _json_bytes(block["guardContent"])
-    return 0  # cachePoint: a marker, no tokens
+    """One content block, overhead included. Each member is priced by its own rule; a member no rule
+    knows counts as its JSON text at full length."""
+    tokens = PER_BLOCK_OVERHEAD_TOKENS
+    for name, value in block.items():
+        if name == "text" and isinstance(value, str):
+            tokens += len(value.encode("utf-8"))
+        elif name == "image" and isinstance(value, Mapping):
+            tokens += _image_tokens(spec, value)
+        elif name == "document" and isinstance(value, Mapping):
+            tokens += _document_tokens(spec, value)
+        elif name == "toolResult" and isinstance(value, Mapping):
+            tokens += len(str(value.get("toolUseId", "")).encode("utf-8")) + PER_BLOCK_OVERHEAD_TOKENS
+            tokens += sum(_block_tokens(spec, inner) for inner in value.get("content") or ())
+            tokens += _rest(value, frozenset({"toolUseId", "content"}))
+        elif name == "reasoningContent" and isinstance(value, Mapping) and "redactedContent" in value:
+            tokens += len(value["redactedContent"]) + _rest(value, frozenset({"redactedContent"}))
+        elif name == "cachePoint":
+            continue  # a marker: no tokens
+        else:
+            # toolUse, json, reasoning text, guardContent, and whatever a later API version adds.
+            tokens += _json_bytes(value)
+    return tokens
+
+
+def _tool_config_tokens(tool_config: Any) -> int:
+    tools = tool_config.get("tools") if isinstance(tool_config, Mapping) else None
+    count = len(tools) if isinstance(tools, list) else 0
+    return TOOL_SYSTEM_PROMPT_TOKENS + _json_bytes(tool_config) + PER_TOOL_OVERHEAD_TOKENS * count
+
+
+def sent_input_bound(spec: ModelSpec, arguments: Mapping[str, Any]) -> int:
+    """The most input tokens a Converse call with these arguments (exactly as sent to Bedrock) can
+    bill: every byte the model can read counts, at one token per byte at most, except the binary
+    payloads that have a proven bound of their own (images, document bytes). A member no rule knows
+    is text at full length, so a field the gateway does not understand can never carry text past the
+    reservation (docs/design.md 7.3)."""
+    tokens = PER_REQUEST_OVERHEAD_TOKENS
+    for name, value in arguments.items():
+        if name in NOT_MODEL_INPUT:
+            continue
+        if name == "messages":
+            for message in value:
+                tokens += sum(_block_tokens(spec, block) for block in message.get("content") or ())
+                tokens += _rest(message, frozenset({"role", "content"}))
+        elif name == "system":
+            tokens += sum(_block_tokens(spec, block) for block in value)
+        elif name == "toolConfig":
+            tokens += _tool_config_tokens(value)
+        else:
+            # additionalModelRequestFields (whole), guardrailConfig, anything else sent.
+            tokens += _json_bytes(value)
+    # Bedrock refuses a prompt longer than the model's context window: no input can cost more.
+    return min(tokens, spec.context_tokens)
 
 
 def request_input_bound(spec: ModelSpec, request: ConverseRequest) -> int:
-    # Every message has at least one block, so the per-block overhead also covers its role markers.
-    tokens = PER_REQUEST_OVERHEAD_TOKENS
-    for block in request.blocks():
-        tokens += _block_tokens(spec, block) + PER_BLOCK_OVERHEAD_TOKENS
-    if request.tool_config is not None:
-        tools = request.tool_config["tools"]
-        tokens += TOOL_SYSTEM_PROMPT_TOKENS + _json_bytes(request.tool_config)
-        tokens += PER_TOOL_OVERHEAD_TOKENS * len(tools)
-    if request.guardrail_config is not None:
-        tokens += _json_bytes(request.guardrail_config)
-    # Bedrock refuses a prompt longer than the model's context window: no input can cost more.
-    return min(tokens, spec.context_tokens)
+    """The input bound of a request, over the model-input part of what would be sent for it."""
+    return sent_input_bound(spec, request.model_input())
 
 
 def text_units(characters: int) -> int:
@@ -197,10 +259,12 @@ def _block_guardrail_units(spec: ModelSpec, block: Mapping[str, Any]) -> tuple[i
         return text_units(_json_characters(guarded)), 0
     if "document" in block:
         document = block["document"]
-        if document["format"] in ("csv", "html", "txt", "md"):
-            return text_units(len(document["source"]["bytes"])), 0  # a byte is at least a character
+        # Its context and name are text the guardrail may assess with it.
+        frame = _json_characters({name: value for name, value in document.items() if name != "source"})
+        if document["format"] in TEXT_DOCUMENT_FORMATS:
+            return text_units(len(document["source"]["bytes"]) + frame), 0  # a byte is at least a character
         # Text extracted from a compressed format is bounded only by what the model can read.
-        return text_units(spec.context_tokens * MAX_CHARACTERS_PER_OUTPUT_TOKEN), 0
+        return text_units(spec.context_tokens * MAX_CHARACTERS_PER_OUTPUT_TOKEN + frame), 0
     if "toolUse" in block or "json" in block or "reasoningContent" in block:
         return text_units(_json_characters(block)), 0
     return 0, 0  # cachePoint, and toolResult itself (its inner blocks are counted on their own)
@@ -243,13 +307,24 @@ def guardrail_worst_nanos(spec: ModelSpec, request: ConverseRequest, max_tokens:
 
 
 def worst_case_for(
-    spec: ModelSpec, request: ConverseRequest, max_tokens: int, *, stream: bool = False
+    spec: ModelSpec,
+    request: ConverseRequest,
+    max_tokens: int,
+    *,
+    stream: bool = False,
+    sent: Mapping[str, Any] | None = None,
 ) -> WorstCase:
     """The request's true upper bound: every content kind, cache writes, tier and profile kind, and
-    its guardrail when it has one (``stream``: ConverseStream, whose output is assessed in chunks)."""
-    input_tokens = request_input_bound(spec, request)
+    its guardrail when it has one (``stream``: ConverseStream, whose output is assessed in chunks).
+    ``sent`` is the Converse arguments exactly as they go to Bedrock (the gateway passes them); the
+    input bound is taken over those, so whatever the gateway added is counted too."""
+    input_tokens = sent_input_bound(spec, sent if sent is not None else request.model_input())
     rates = spec.prices.worst_rates(request.service_tier, spec.profile_kind)
-    femtos = input_tokens * rates.dearest_input(request.cache_ttls) + max_tokens * rates.output
+    ttls = request.cache_ttls
+    if _mentions_key(request.additional_fields, "cache_control"):
+        # Cache breakpoints written in the model's own fields: any TTL the model offers may be written.
+        ttls = ttls | spec.cache_ttls
+    femtos = input_tokens * rates.dearest_input(ttls) + max_tokens * rates.output
     guardrail = 0
     if request.guardrail_config is not None:
         guardrail = guardrail_worst_nanos(spec, request, max_tokens, stream)
@@ -259,3 +334,11 @@ def worst_case_for(
         cost_nanos=femtos_to_nanos_ceiling(femtos) + guardrail,
         guardrail_nanos=guardrail,
     )
+
+
+def _mentions_key(value: Any, key: str) -> bool:
+    if isinstance(value, Mapping):
+        return key in value or any(_mentions_key(member, key) for member in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions_key(member, key) for member in value)
+    return False

@@ -398,7 +398,7 @@ class GatewayService:
             spec=spec,
             profile_arn=profile_arn,
             arguments=arguments,
-            worst=worst_case_for(spec, request, max_tokens, stream=stream),
+            worst=worst_case_for(spec, request, max_tokens, stream=stream, sent=arguments),
             client=client,
             guardrail_trace_asked=guardrails.caller_wants_trace(request.guardrail_config),
         )

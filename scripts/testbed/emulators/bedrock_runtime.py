@@ -417,8 +417,11 @@ def _block_tokens(block: Mapping[str, Any]) -> int:
     if "image" in block:
         return _image_tokens(block["image"])
     if "document" in block:
-        data = base64.b64decode((block["document"].get("source") or {}).get("bytes") or "")
-        return max(1, math.ceil(len(data) / BYTES_PER_TOKEN))
+        document = block["document"]
+        data = base64.b64decode((document.get("source") or {}).get("bytes") or "")
+        # The model reads the document's context (and name) beside its text.
+        frame = count_text_tokens(document.get("name", "") + document.get("context", ""))
+        return max(1, math.ceil(len(data) / BYTES_PER_TOKEN)) + frame
     if "toolUse" in block:
         return count_json_tokens(block["toolUse"])
     if "toolResult" in block:
@@ -431,6 +434,11 @@ def content_tokens(body: Mapping[str, Any]) -> int:
     tokens = sum(_block_tokens(block) for message in body["messages"] for block in message["content"])
     if body.get("toolConfig"):
         tokens += count_json_tokens(body["toolConfig"])
+    extra = body.get("additionalModelRequestFields")
+    if extra:
+        # What a model reads from its own fields (Anthropic tools, documents of computer use, ...) is
+        # billed as input like any prompt text.
+        tokens += count_json_tokens(extra)
     return tokens
 
 
