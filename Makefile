@@ -55,6 +55,7 @@ demo: ## The main job on emulators: traffic from three cost centers, budgets run
 bench: ## Print the gateway and report benchmarks
 	$(PY) -m scripts.devtools.bench_gateway
 	PYTHONPATH=lambda_src $(PY) -m scripts.devtools.bench_ledger
+	PYTHONPATH=lambda_src $(PY) -m scripts.devtools.bench_bursts
 	$(PY) -m scripts.devtools.bench_streaming
 	$(PY) -m scripts.devtools.bench_attribution
 	$(PY) -m scripts.devtools.bench_reports

@@ -322,6 +322,13 @@ class ThrottledDynamoDB:
             responses[table] = [dict(item) for item in found if item]
         return {"Responses": responses, "UnprocessedKeys": {}}
 
+    def transact_get_items(self, *, TransactItems: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+        """Serializable with the writes (this stand-in applies one call at a time); reads are not
+        charged here, as for BatchGetItem (the model is of write throughput)."""
+        self._count("TransactGetItems")
+        found = [self._items.get(self._key_of(entry["Get"]["Key"])) for entry in TransactItems]
+        return {"Responses": [{"Item": dict(item)} if item else {} for item in found]}
+
     def put_item(self, *, TableName: str, Item: Item, **_: Any) -> dict[str, Any]:
         self._count("PutItem")
         key = self._key_of(Item)

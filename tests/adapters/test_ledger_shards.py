@@ -175,8 +175,10 @@ def test_item_4_a_failed_config_reload_never_rebases_the_ledger_to_a_stale_limit
 def test_item_4_the_config_store_gives_no_tenant_when_its_reload_fails(tables):
     failing = FailingClient(tables.client, "get_paginator", "InternalServerError", count=0)
     tables.put_tenant(__import__("tests.service.conftest", fromlist=["x"]).tenant_document())
-    store = ConfigStore(failing, tables.config, refresh_seconds=300, clock=lambda: 1_000.0)
+    now = [1_000.0]
+    store = ConfigStore(failing, tables.config, refresh_seconds=300, clock=lambda: now[0])
     assert store.tenant_for_api_key("key-sales") is not None  # cached at cold start
+    now[0] += 2  # the cache is older than a forced read may be (a read within the window is proof)
     failing.count = 1
     assert store.reload_tenant("sales") is None  # the old store answered with its stale cache
     assert store.reload_tenant("sales") is None  # skipped (within a second of the failure): still none

@@ -54,6 +54,9 @@ class ConfigStore:
             try:
                 self._directory = TenantDirectory.from_items(self._scan())
                 self._loaded_at = now
+                # As fresh as a forced read: a reload_tenant within the window reuses it (a cold start
+                # that opens a new period makes one Scan, not two).
+                self._forced_at, self._forced_ok = now, True
             except Exception as exc:
                 if self._directory is None:
                     raise ServiceUnavailable(

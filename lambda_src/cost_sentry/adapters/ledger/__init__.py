@@ -137,7 +137,11 @@ class Ledger:
         )
         budget = Budget(self._dynamo)
         maintenance = Maintenance(self._dynamo, budget)
-        settlement = Settlement(self._dynamo, retention_seconds=call_record_retention_days * 86_400)
+        settlement = Settlement(
+            self._dynamo,
+            retention_seconds=call_record_retention_days * 86_400,
+            cover_deficit=maintenance.cover_deficit,
+        )
         admission = Admission(
             self._dynamo, budget, maintenance, settlement, hold_lifetime_seconds=hold_lifetime_seconds
         )

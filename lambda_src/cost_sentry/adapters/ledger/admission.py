@@ -35,12 +35,13 @@ from cost_sentry.adapters.ledger.items import (
 )
 from cost_sentry.adapters.ledger.maintenance import Maintenance
 from cost_sentry.adapters.ledger.settlement import Settlement, _Counts
-from cost_sentry.core.errors import LimitExceeded
+from cost_sentry.core.errors import GatewayError, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.periods import (
     minute_key,
     period_key,
+    previous_period_key,
     seconds_to_next_minute,
     seconds_to_period_end,
     shard_key,
@@ -50,10 +51,13 @@ from cost_sentry.core.tenants import TenantConfig
 
 # A short shard re-reads the tenant (one BatchGetItem) and moves budget into itself at most this many times
 # before the request is denied: the bound of docs/design.md section 4.
-MAX_REFILL_ROUNDS = 3
+MAX_REFILL_ROUNDS = 8
 # The request that creates a new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards
 # (all of it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).
 PREFUND_DIVISOR = 2
+# A request that lost every refill round to concurrent requests (the tenant had the budget) is answered
+# 503 ledger_contended with this Retry-After.
+CONTENDED_RETRY_AFTER_SECONDS = 1
 
 ReloadTenant = Callable[[str], TenantConfig | None]
 
@@ -243,11 +247,12 @@ class Admission(_Admitting):
                 last_reason = _shard_reason(tenant, index, failed.item, cost, tokens, now)
             if round_number == MAX_REFILL_ROUNDS:
                 break
+            if round_number:
+                self._dynamo.pause(round_number - 1)  # let the requests that took the last slice pass
             index, limit, tenant = self._refill.round(
                 tenant, key, eligible, index, cost, tokens, now, reload_tenant
             )
-        # Every round lost its race: other requests took each slice moved here. Deny (a false denial
-        # bounded in docs/design.md section 4); a retry after a second normally fits.
+        # Every round lost its race: other requests took each slice moved here (503, not a budget no).
         raise _contended(tenant, last_reason, now)
 
     def _reserve_on_shard(
@@ -327,6 +332,7 @@ class Refill(_Admitting):
         """Create the period's head on first use; rebase its limits only on proof (a fresh read)."""
         head = snapshot.head or {}
         if "limit_nanos" not in head:
+            tenant = self._proven_for_new_period(tenant, key, reload_tenant)
             self._create_head(tenant, key, snapshot)
             return self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards), tenant
         recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
@@ -352,6 +358,38 @@ class Refill(_Admitting):
             self._limits.claw_back(tenant.tenant_id, key, snapshot)
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         return snapshot, tenant
+
+    def _proven_for_new_period(
+        self, tenant: TenantConfig, key: str, reload_tenant: ReloadTenant | None
+    ) -> TenantConfig:
+        """The limits a new period opens at: a config read made for it, never the container's cached
+        copy, which may predate a lowered limit (issue 14). Without a reader (a direct ledger caller) the
+        config given is the proof. If the read fails, the previous period's head (proven when it opened,
+        and kept up to date by proof since); with neither, the request waits for the config table."""
+        if reload_tenant is None:
+            return tenant
+        fresh = reload_tenant(tenant.tenant_id)
+        if fresh is not None:
+            return fresh
+        previous = (
+            self._dynamo.send(
+                "get_item",
+                idempotent=True,
+                Key=_key(tenant.tenant_id, previous_period_key(tenant.budget_period, self._dynamo.clock())),
+                ConsistentRead=True,
+                ProjectionExpression="limit_nanos, token_limit",
+            ).get("Item")
+            or {}
+        )
+        if "limit_nanos" not in previous:
+            raise ServiceUnavailable(
+                "config_unavailable",
+                "the tenant's budget for the new period cannot be opened: its limit could not be read "
+                "from the config table; retry shortly",
+                headers={"Retry-After": str(CONTENDED_RETRY_AFTER_SECONDS)},
+            )
+        tokens = _int(previous, "token_limit") if "token_limit" in previous else tenant.tokens_per_period
+        return replace(tenant, budget_limit_nanos=_int(previous, "limit_nanos"), tokens_per_period=tokens)
 
     def _follow_config(
         self, tenant: TenantConfig, key: str, snapshot: _Snapshot, reload_tenant: ReloadTenant | None
@@ -469,7 +507,8 @@ class Refill(_Admitting):
                 f"{tenant.max_in_flight} requests of this tenant are already in flight; retry when one ends",
                 retry_after_seconds=1,
             )
-        available = snapshot.pool + sum(max(shard.available_nanos, 0) for shard in snapshot.shards.values())
+        # Signed: a shard a settle left below zero (billed above its reservation) is the tenant's debt.
+        available = snapshot.available
         limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
         if available < cost:
             held = any(
@@ -483,9 +522,7 @@ class Refill(_Admitting):
             )
             raise _until_holds_end("budget_exhausted", message, tenant, now, self._hold_lifetime, held=held)
         if tokens:
-            tokens_left = snapshot.tokens_pool + sum(
-                max(shard.tokens_available, 0) for shard in snapshot.shards.values()
-            )
+            tokens_left = snapshot.tokens_left
             if tokens_left < tokens:
                 message = (
                     f"the period's token limit of {tenant.tokens_per_period} has {max(tokens_left, 0)} "
@@ -505,7 +542,7 @@ class Refill(_Admitting):
     ) -> int:
         """The shard to retry on. While the pool has budget: the randomly drawn shard (funded from the
         pool, so load stays spread evenly). Once the pool is empty: a shard that already holds enough
-        (no budget moves, one more write), and only when none does, the drawn one, funded by steals.
+        (no budget moves, one more write), and only when none does, the richest, funded by steals.
         A drawn shard at its share of a count limit is replaced by another with room."""
         minute = minute_key(now)
         shards = tenant.ledger_shards
@@ -535,11 +572,13 @@ class Refill(_Admitting):
         funded = [index for index in candidates if enough(index)]
         if funded:
             return self._dynamo.random.choice(funded)
-        if preferred in candidates:
+        if pool_has_enough and preferred in candidates:
             return preferred
-        return max(
-            candidates, key=lambda index: (counts(index).available_nanos, self._dynamo.random.random())
-        )
+        # The pool cannot fund it and no shard holds enough: gather into the richest shard (the lowest
+        # index among equals). Every request short at this moment picks the same one, so budget flows
+        # one way; random targets would steal each other's gatherings and none would fit (a livelock
+        # that turns budget the tenant has into denials).
+        return max(candidates, key=lambda index: (counts(index).available_nanos, -index))
 
     def _fund_shard(
         self,
@@ -553,8 +592,8 @@ class Refill(_Admitting):
         limit: int,
     ) -> None:
         """Move budget into a short shard: a slice of the pool (max(need, ceil(pool / shards))), else
-        what the other shards hold, richest first. Every move debits its source conditionally first, so a
-        lost race moves nothing and a crash between the two writes only loses budget (never adds it)."""
+        what the other shards hold, richest first. Each move is one transaction (budget.py): a lost race
+        moves nothing, and no reader ever sees the budget in neither place."""
         target = snapshot.shards.get(index) or _Shard(shard_key(key, index), {})
         need = cost - target.available_nanos
         need_tokens = tokens - target.tokens_available if tokens else 0
@@ -568,9 +607,8 @@ class Refill(_Admitting):
             else 0
         )
         if take or take_tokens:
-            if not self._budget.debit_pool(tenant.tenant_id, key, take, take_tokens, limit):
+            if not self._budget.pool_to_shard(tenant.tenant_id, key, index, take, take_tokens, limit):
                 return  # the pool moved meanwhile: the next round sees it again
-            self._budget.credit_shard(tenant.tenant_id, shard_key(key, index), take, take_tokens, limit)
             need -= take
             need_tokens -= take_tokens
         self._steal(tenant.tenant_id, key, snapshot, index, need, need_tokens, limit)
@@ -600,9 +638,10 @@ class Refill(_Admitting):
             steal_tokens = min(has_tokens, max(need_tokens, has_tokens // 2)) if need_tokens > 0 else 0
             if not steal and not steal_tokens:
                 continue
-            if not self._budget.debit_shard(tenant_id, donor.sort_key, steal, steal_tokens):
+            if not self._budget.shard_to_shard(
+                tenant_id, donor.sort_key, key, index, steal, steal_tokens, limit
+            ):
                 continue
-            self._budget.credit_shard(tenant_id, shard_key(key, index), steal, steal_tokens, limit)
             need -= steal
             need_tokens -= steal_tokens
 
@@ -682,7 +721,7 @@ def _blocked(tenant: TenantConfig, now: float) -> LimitExceeded:
     )
 
 
-def _contended(tenant: TenantConfig, reason: str, now: float) -> LimitExceeded:
+def _contended(tenant: TenantConfig, reason: str, now: float) -> GatewayError:
     if reason == "rpm":
         return LimitExceeded(
             "rate_limited",
@@ -695,10 +734,12 @@ def _contended(tenant: TenantConfig, reason: str, now: float) -> LimitExceeded:
             f"{tenant.max_in_flight} requests of this tenant are already in flight; retry when one ends",
             retry_after_seconds=1,
         )
-    code = "token_limit" if reason == "tokens" else "budget_exhausted"
-    return LimitExceeded(
-        code,
-        f"the tenant's remaining {'tokens are' if code == 'token_limit' else 'budget is'} being taken by "
-        f"concurrent requests; retry in a second",
-        retry_after_seconds=1,
+    # The tenant as a whole had room in every round (else the round denied it), but concurrent requests
+    # took each slice moved here: contention, not an exhausted budget (issue 14: never a false no).
+    what = "tokens" if reason == "tokens" else "budget"
+    return ServiceUnavailable(
+        "ledger_contended",
+        f"the tenant has the {what} for this request, but concurrent requests kept taking it while the "
+        "gateway moved it to where this request could hold it; retry in a second",
+        headers={"Retry-After": str(CONTENDED_RETRY_AFTER_SECONDS)},
     )

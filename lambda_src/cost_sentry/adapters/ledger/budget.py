@@ -1,19 +1,23 @@
-"""The period's budget items, read and moved: the snapshot of the head and every shard, and the single
-writes that move budget between the head's pool and the shards.
+"""The period's budget items, read and moved: the snapshot of the head and every shard, and the
+transactions that move budget between the head's pool and the shards.
 
 Shared by admission (refills and steals), maintenance (claw-backs, drains, limit moves) and reads; a room
-of its own so that none of those depends on another for them. Every move debits its source conditionally
-first, so a lost race moves nothing and a crash between the two writes only loses budget (never adds it).
+of its own so that none of those depends on another for them. Budget is never anywhere a reader cannot
+see it (issue 14, docs/design.md section 4): every move debits its source (conditionally) and credits its
+target in ONE TransactWriteItems, and the snapshot is ONE TransactGetItems, which DynamoDB serializes
+with those transactions, so a snapshot sees each move wholly or not at all. (A BatchGetItem reads each
+item on its own and could see a move's debit without its credit: budget in transit, a false denial.)
 The prefund transaction (admission.py) is built from the same ``pool_debit`` and ``shard_credit``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cost_sentry.adapters.ledger.dynamo import Dynamo, LedgerWriteFailed, Update, _ConditionFailed
+from cost_sentry.adapters.ledger.dynamo import Dynamo, Update, _ConditionFailed
 from cost_sentry.adapters.ledger.items import _int, _key
 from cost_sentry.core.periods import shard_index, shard_key
 
@@ -40,7 +44,7 @@ class _Shard:
 
 @dataclass
 class _Snapshot:
-    """The head and every shard of one period, from one strongly consistent Query."""
+    """The head and every shard of one period, from one TransactGetItems (one serializable read)."""
 
     head: Mapping[str, Any] | None
     shards: dict[int, _Shard] = field(default_factory=dict)
@@ -58,7 +62,17 @@ class _Snapshot:
         return "blocked" in (self.head or {}) or any(shard.blocked for shard in self.shards.values())
 
     def total(self, name: str) -> int:
+        """The signed sum over the shards: a shard a settle left below zero counts against the others."""
         return sum(_int(shard.item, name) for shard in self.shards.values())
+
+    @property
+    def available(self) -> int:
+        """What the tenant has neither spent nor held: the pool and every shard, signed."""
+        return self.pool + self.total("available_nanos")
+
+    @property
+    def tokens_left(self) -> int:
+        return self.tokens_pool + self.total("tokens_available")
 
 
 def pool_debit(nanos: int, tokens: int, limit: int, *, unless_blocked: bool = False) -> Update:
@@ -95,56 +109,65 @@ class Budget:
         self._dynamo = dynamo
 
     def snapshot(self, tenant_id: str, key: str, shards: int = 1) -> _Snapshot:
-        """The head and all shards of the period, strongly consistent: one BatchGetItem of the head and
-        shards 0..``shards``-1 (each shard is in its own partition), and a second one only when the head
-        records more shards used this period (``shards``, a high-water mark)."""
-        items = self._get_many(tenant_id, [key, *(shard_key(key, index) for index in range(shards))])
-        head = items.get(key)
-        used = _int(head or {}, "shards")
+        """The head and all shards of the period in one serializable read: a TransactGetItems of the head
+        and shards 0..``shards``-1 (each shard is in its own partition), read again over more shards
+        only when the head records more used this period (``shards``, a high-water mark)."""
+        items = self._read(tenant_id, key, shards)
+        used = _int(items.get(key) or {}, "shards")
         if used > shards:
-            items |= self._get_many(tenant_id, [shard_key(key, index) for index in range(shards, used)])
-        snapshot = _Snapshot(head=head)
+            items = self._read(tenant_id, key, used)
+        snapshot = _Snapshot(head=items.get(key))
         for sort_key, item in items.items():
             index = shard_index(key, sort_key)
             if index is not None:
                 snapshot.shards[index] = _Shard(sort_key, item)
         return snapshot
 
-    def _get_many(self, tenant_id: str, sort_keys: list[str]) -> dict[str, Mapping[str, Any]]:
-        return self._dynamo.get_many([_key(tenant_id, sort_key) for sort_key in sort_keys])
+    def _read(self, tenant_id: str, key: str, shards: int) -> dict[str, Mapping[str, Any]]:
+        sort_keys = [key, *(shard_key(key, index) for index in range(shards))]
+        return self._dynamo.get_together([_key(tenant_id, sort_key) for sort_key in sort_keys])
 
-    def debit_pool(self, tenant_id: str, key: str, nanos: int, tokens: int, limit: int) -> bool:
+    def pool_to_shard(
+        self, tenant_id: str, key: str, index: int, nanos: int, tokens: int, limit: int
+    ) -> bool:
+        """Move budget from the pool into shard ``index``, if the pool still holds it under ``limit`` and
+        the tenant is not blocked. False: the pool moved meanwhile (nothing moved)."""
+        return self.move(
+            (_key(tenant_id, key), pool_debit(nanos, tokens, limit, unless_blocked=True)),
+            (_key(tenant_id, shard_key(key, index)), shard_credit(nanos, tokens, limit)),
+        )
+
+    def shard_to_shard(
+        self, tenant_id: str, donor: str, key: str, index: int, nanos: int, tokens: int, limit: int
+    ) -> bool:
+        """Move budget from the shard ``donor`` (a sort key) into shard ``index``, if the donor has it."""
+        return self.move(
+            (_key(tenant_id, donor), shard_debit(nanos, tokens)),
+            (_key(tenant_id, shard_key(key, index)), shard_credit(nanos, tokens, limit)),
+        )
+
+    def shard_to_pool(self, tenant_id: str, key: str, donor: str, nanos: int) -> bool:
+        """Give a shard's unspent budget back to the pool (a claw-back or a drain), if it still has it."""
+        return self.move(
+            (_key(tenant_id, donor), shard_debit(nanos, 0)),
+            (_key(tenant_id, key), Update().add("pool_nanos", nanos)),
+        )
+
+    def move(self, source: tuple[dict[str, Any], Update], target: tuple[dict[str, Any], Update]) -> bool:
+        """Debit and credit in one transaction. Its token is drawn once, so a resend after an ambiguous
+        failure is the same transaction (DynamoDB applies it once)."""
+        table = self._dynamo.table
+        token = str(uuid.UUID(int=self._dynamo.random.getrandbits(128), version=4))
         try:
-            self._dynamo.update(_key(tenant_id, key), pool_debit(nanos, tokens, limit, unless_blocked=True))
-        except _ConditionFailed:
-            return False
-        return True
-
-    def debit_shard(self, tenant_id: str, sort_key: str, nanos: int, tokens: int) -> bool:
-        """Take budget out of a shard (it leaves the shard's allocation), if the shard still has it."""
-        try:
-            self._dynamo.update(_key(tenant_id, sort_key), shard_debit(nanos, tokens))
-        except _ConditionFailed:
-            return False
-        return True
-
-    def credit_shard(self, tenant_id: str, sort_key: str, nanos: int, tokens: int, limit: int) -> None:
-        """Add budget to a shard (creating it), with a copy of the head's limit for the responses."""
-        self._credit(tenant_id, sort_key, shard_credit(nanos, tokens, limit), nanos, tokens)
-
-    def credit_pool(self, tenant_id: str, key: str, nanos: int) -> None:
-        self._credit(tenant_id, key, Update().add("pool_nanos", nanos), nanos, 0)
-
-    def _credit(self, tenant_id: str, sort_key: str, update: Update, nanos: int, tokens: int) -> None:
-        try:
-            self._dynamo.update(_key(tenant_id, sort_key), update)
-        except LedgerWriteFailed:
-            # Debited from its source, never credited: the tenant loses this much budget for the period
-            # (the safe direction); the log line lets an operator give it back.
-            self._dynamo.logger.error(
-                "ledger_budget_in_transit_lost", tenant=tenant_id, to=sort_key, nanos=nanos, tokens=tokens
+            self._dynamo.send(
+                "transact_write_items",
+                idempotent=True,
+                TransactItems=[source[1].transact(table, source[0]), target[1].transact(table, target[0])],
+                ClientRequestToken=token,
             )
-            raise
+        except _ConditionFailed:
+            return False
+        return True
 
     def rebase_item(
         self,

@@ -216,7 +216,7 @@ class Dynamo:
         call = getattr(self.client, operation)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             try:
-                if operation not in {"transact_write_items", "batch_get_item"}:
+                if operation not in {"transact_write_items", "transact_get_items", "batch_get_item"}:
                     request.setdefault("TableName", self.table)
                 response: dict[str, Any] = call(**request)
                 return response
@@ -235,35 +235,31 @@ class Dynamo:
                         error=str(exc),
                     )
                     raise LedgerWriteFailed(ambiguous=kind == "ambiguous") from exc
-                self._pause(attempt)
+                self.pause(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def update(self, key: Mapping[str, Any], update: Update, **extra: Any) -> dict[str, Any]:
         """One UpdateItem of ``update`` on the item ``key`` (``extra``: ReturnValues and the like)."""
         return self.send("update_item", Key=key, **update.request(), **extra)
 
-    def get_many(self, keys: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
-        """BatchGetItem (100 keys a call), strongly consistent, the items by sort key; keys DynamoDB
-        leaves unprocessed (it was throttled) are asked again with jitter, a bounded number of times."""
+    def get_together(self, keys: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
+        """One TransactGetItems (at most 100 keys): the items as of one moment, serialized with every
+        transaction, by sort key. A conflict with a transaction in progress is retried with jitter."""
+        if len(keys) > 100:
+            raise ValueError("a serializable read takes at most 100 items")
+        response = self.send(
+            "transact_get_items",
+            idempotent=True,
+            TransactItems=[{"Get": {"TableName": self.table, "Key": key}} for key in keys],
+        )
         found: dict[str, Mapping[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            batch = keys[start : start + 100]
-            for attempt in range(MAX_WRITE_ATTEMPTS):
-                response = self.send(
-                    "batch_get_item",
-                    idempotent=True,
-                    RequestItems={self.table: {"Keys": batch, "ConsistentRead": True}},
-                )
-                for item in response.get("Responses", {}).get(self.table, []):
-                    found[item["sk"]["S"]] = item
-                batch = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-                if not batch:
-                    break
-                if attempt == MAX_WRITE_ATTEMPTS - 1:
-                    raise LedgerWriteFailed(ambiguous=False)
-                self._pause(attempt)
+        for entry in response.get("Responses", []):
+            item = entry.get("Item")
+            if item:
+                found[item["sk"]["S"]] = item
         return found
 
-    def _pause(self, attempt: int) -> None:
+    def pause(self, attempt: int) -> None:
+        """A full-jitter wait, growing with ``attempt``: between retries and between refill rounds."""
         cap = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
         self.sleep(self.random.uniform(0, cap))

@@ -43,10 +43,9 @@ class Maintenance:
         drained = 0
         for index, shard in snapshot.shards.items():
             surplus = index >= tenant.ledger_shards and shard.available_nanos > 0 and shard.in_flight <= 0
-            if surplus and self._budget.debit_shard(
-                tenant.tenant_id, shard.sort_key, shard.available_nanos, 0
+            if surplus and self._budget.shard_to_pool(
+                tenant.tenant_id, key, shard.sort_key, shard.available_nanos
             ):
-                self._budget.credit_pool(tenant.tenant_id, key, shard.available_nanos)
                 drained += shard.available_nanos
         clawed = self.claw_back(
             tenant.tenant_id, key, self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
@@ -81,17 +80,39 @@ class Maintenance:
                 return new_limit - old
         raise ValueError(f"the ledger head {tenant_id}/{key} kept changing; will retry on the next run")
 
+    def cover_deficit(self, tenant_id: str, key: str, shard: str, deficit: int) -> None:
+        """A settle billed above its reservation left ``shard`` ``deficit`` below zero: the tenant owes
+        it, not the shard. One transaction moves the debt to the pool (the shard is made whole, the pool
+        goes down, possibly below zero: limit = pool + allocated still holds), then the claw-back takes
+        it from the other shards' unspent budget, so no shard admits on budget already spent. What no
+        shard has left stays as a negative pool, which every refill round's signed total sees. Best
+        effort after a settle that is already recorded: a failure leaves the debt on the shard, where
+        the signed totals still count it."""
+        make_whole = Update().add("available_nanos", deficit).add("allocated_nanos", deficit)
+        make_whole.condition("#available_nanos <= {}", -deficit)
+        try:
+            moved = self._budget.move(
+                (_key(tenant_id, key), Update().add("pool_nanos", -deficit)),
+                (_key(tenant_id, shard), make_whole),
+            )
+            if moved:
+                # The head records how many shards the period used: the snapshot reads them all.
+                self.claw_back(tenant_id, key, self._budget.snapshot(tenant_id, key))
+        except Exception as exc:
+            self._dynamo.logger.error(
+                "ledger_deficit_not_covered", tenant=tenant_id, shard=shard, error=str(exc)
+            )
+
     def claw_back(self, tenant_id: str, key: str, snapshot: _Snapshot) -> int:
-        """A negative pool (the limit was lowered) is refilled from the shards' unspent budget, so the
-        shards cannot let through more than the new limit. What is already spent stays spent."""
+        """A negative pool (a lowered limit, or a settle's debt) is refilled from the shards' unspent
+        budget, so the shards cannot let through more than the limit. What is already spent stays spent."""
         owed = -snapshot.pool
         clawed = 0
         for shard in sorted(snapshot.shards.values(), key=lambda s: s.available_nanos, reverse=True):
             if owed <= 0:
                 break
             take = min(owed, shard.available_nanos)
-            if take > 0 and self._budget.debit_shard(tenant_id, shard.sort_key, take, 0):
-                self._budget.credit_pool(tenant_id, key, take)
+            if take > 0 and self._budget.shard_to_pool(tenant_id, key, shard.sort_key, take):
                 owed -= take
                 clawed += take
         return clawed

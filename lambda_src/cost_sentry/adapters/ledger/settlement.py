@@ -10,7 +10,9 @@ the sweep may claim it, claims first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -106,9 +108,17 @@ def user_counts(counts: _Counts) -> Update:
 
 
 class Settlement:
-    def __init__(self, dynamo: Dynamo, *, retention_seconds: int) -> None:
+    def __init__(
+        self,
+        dynamo: Dynamo,
+        *,
+        retention_seconds: int,
+        cover_deficit: Callable[[str, str, str, int], None] | None = None,
+    ) -> None:
         self._dynamo = dynamo
         self._retention_seconds = retention_seconds
+        # Maintenance.cover_deficit: what a shard left below zero by a settle owes goes to the tenant.
+        self._cover_deficit = cover_deficit
 
     # -- settle / release ------------------------------------------------------------------------
 
@@ -179,7 +189,17 @@ class Settlement:
     def _apply_to_shard(
         self, tenant_id: str, sort_key: str, counts: _Counts, stale: tuple[str, ...] = ()
     ) -> None:
-        self._dynamo.update(_key(tenant_id, sort_key), shard_counts(counts, stale))
+        """Apply ``counts``; a shard left below zero (a call billed above its reservation) has its debt
+        covered by the tenant as a whole (maintenance.py), so it never stays a shard's bookkeeping."""
+        response = self._dynamo.update(
+            _key(tenant_id, sort_key), shard_counts(counts, stale), ReturnValues="UPDATED_NEW"
+        )
+        available = _int(response.get("Attributes") or {}, "available_nanos")
+        if available < 0 and counts.available < 0 and self._cover_deficit is not None:
+            # The shard's sort key is <period>#S<k>: its period's head is the part before the last #.
+            self._cover_deficit(
+                tenant_id, sort_key.rpartition("#")[0], sort_key, min(-available, -counts.available)
+            )
 
     def credit_user_quietly(self, tenant_id: str, key: str, user: str, counts: _Counts) -> None:
         """The user item's part of a settle/release/sweep. A failure only leaves the user less budget."""
@@ -207,7 +227,11 @@ class Settlement:
         )
 
     def _claim_with_record(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
-        seed = f"{hold['pk']['S']}/{hold['sk']['S']}/claim"
+        # The settle and the sweep may both claim one hold, with different call records: each claim's
+        # token is its own (DynamoDB would answer IdempotentParameterMismatch to a reused token), and
+        # a resend of the same claim is the same request, applied once.
+        digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
+        seed = f"{hold['pk']['S']}/{hold['sk']['S']}/claim/{digest}"
         table = self._dynamo.table
         try:
             self._dynamo.send(
