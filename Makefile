@@ -46,8 +46,8 @@ docs-check: ## Fail if a module README is out of date
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
 
-serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
-	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload)
+serve: ## Run the gateway on 127.0.0.1 against the emulators: make serve [ACCOUNT=workload] [PORT=8080] [HTTPS_PORT=8443]
+	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload) --port $(or $(PORT),8080) --https-port $(or $(HTTPS_PORT),8443)
 
 demo: ## The main job on emulators: traffic from three cost centers, budgets run out, chargeback report
 	$(PY) -m scripts.testbed.demo

@@ -446,6 +446,25 @@ def fake_profile_arn(tenant_id: str, model: str) -> str:
     return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
 
 
+class PortUnavailable(OSError):
+    """A front's port is taken: the message names it and how to choose another."""
+
+    def __init__(self, port: int, option: str, make_variable: str, cause: OSError) -> None:
+        super().__init__(
+            cause.errno,
+            f"cannot listen on 127.0.0.1:{port} ({cause.strerror or cause}): the port is taken; stop what "
+            f"holds it or choose another with {option} (make serve {make_variable}=...)",
+        )
+        self.port = port
+
+
+def _bind_front(port: int, option: str, make_variable: str) -> _FrontServer:
+    try:
+        return _FrontServer(("127.0.0.1", port), _FrontHandler)
+    except OSError as error:
+        raise PortUnavailable(port, option, make_variable, error) from error
+
+
 def _stop_server(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
     server.shutdown()
     thread.join()
@@ -635,6 +654,12 @@ class LocalStack:
         return value
 
     def _start(self) -> None:
+        # The fronts' ports first: a taken one is an error naming it before anything else starts.
+        fronts = [_bind_front(self.port, "--port", "PORT")]
+        self._exit.callback(fronts[0].server_close)
+        if self.https:
+            fronts.append(_bind_front(self.https_port, "--https-port", "HTTPS_PORT"))
+            self._exit.callback(fronts[1].server_close)
         account = self.outputs if self.outputs is not None else account_outputs(self.account)
         if not account.get("tenants"):
             raise PlanError(
@@ -713,8 +738,7 @@ class LocalStack:
             directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
             self._exit.callback(shutil.rmtree, directory, True)
             self.ca_file, tls_context = make_tls(directory)
-        for port, context in ((self.port, None), *(((self.https_port, tls_context),) if self.https else ())):
-            front = _FrontServer(("127.0.0.1", port), _FrontHandler)
+        for front, context in zip(fronts, (None, tls_context), strict=False):
             front.tls_context = context
             front.handler = handler
             front.responder = responder or _buffered_responder(handler)
