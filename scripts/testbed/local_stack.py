@@ -853,6 +853,20 @@ class LocalStack:
         return examples
 
 
+def sdk_exports(stack: LocalStack) -> list[str]:
+    """The shell lines the README's SDK snippets read: the HTTPS front (botocore sends a bearer token over
+    HTTPS only), the first tenant's key, and trust in the stack's CA for Python and Node."""
+    tenant = next(iter(stack.tenants.values()))
+    models = ", ".join(tenant.profile_arns)
+    ca = stack.ca_file
+    return [
+        f"export COST_SENTRY_URL={stack.gateway_https_url}",
+        f"export COST_SENTRY_KEY={tenant.api_key}  # tenant {tenant.tenant_id}: {models}",
+        f"export AWS_BEARER_TOKEN_BEDROCK={tenant.api_key}",
+        f"export AWS_CA_BUNDLE={ca} SSL_CERT_FILE={ca} NODE_EXTRA_CA_CERTS={ca}",
+    ]
+
+
 def serve(account: str, port: int, per_user_sessions: bool | None = None, https_port: int = 8443) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -866,7 +880,6 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
     ) as stack:
         print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
         print(f"  and on {stack.gateway_https_url} (TLS; trust the CA in {stack.ca_file})")
-        print(f"  e.g. export AWS_CA_BUNDLE={stack.ca_file} SSL_CERT_FILE={stack.ca_file}")
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
         print(f"  tables: {stack.ledger_table}, {stack.config_table}")
@@ -877,6 +890,9 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
         print("\nAPI keys:")
         for tenant in stack.tenants.values():
             print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
+        print("\nFor the README's SDK snippets, paste into your shell:")
+        for line in sdk_exports(stack):
+            print(f"  {line}")
         print("\nTry:")
         for example in stack.curl_examples():
             print(f"  {example}")

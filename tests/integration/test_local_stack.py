@@ -276,7 +276,8 @@ def test_serve_prints_keys_answers_and_stops_cleanly_on_ctrl_c(
     keys = dict(re.findall(r"^  (sales|services|support)\s+(\S+)$", text, flags=re.MULTILINE))
     assert set(keys) == {"sales", "services", "support"}
     assert f"http://127.0.0.1:{port}/v1/converse" in text
-    assert f"https://127.0.0.1:{https_port}" in text
+    assert f"  export COST_SENTRY_URL=https://127.0.0.1:{https_port}\n" in text
+    assert f"  export COST_SENTRY_KEY={keys['sales']}  # tenant sales: claude-3-haiku, nova-micro\n" in text
 
     class Running:
         gateway_url = f"http://127.0.0.1:{port}"
