@@ -32,7 +32,15 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     env.pop("MAKEFLAGS", None)
     with log.open("w") as errors:
         process = subprocess.Popen(
-            ["make", "--no-print-directory", "serve", f"PORT={free_port()}", f"HTTPS_PORT={free_port()}"],
+            # This interpreter's venv (the one pytest runs in) for make's own recipe.
+            [
+                "make",
+                "--no-print-directory",
+                "serve",
+                f"PORT={free_port()}",
+                f"HTTPS_PORT={free_port()}",
+                f"VENV={sys.prefix}",
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -306,7 +306,7 @@ def test_the_aws_js_sdk_raises_a_final_denial_at_once(stack: LocalStack, code: s
     assert stack.bedrock is not None
     before = len(stack.bedrock.requests())
 
-    outcome = node_converse(stack, tenant_id, user=user, handler="http1")
+    outcome = node_converse(stack, tenant_id, user=user, handler="default")  # HTTP/2, as teams build it
     model_calls = len(stack.bedrock.requests()) - before
     # Timed inside node, from send() to the error: node's own start-up is not the SDK's retrying.
     report("aws-sdk-js v3", code, outcome["elapsedMs"] / 1000, model_calls, outcome["attempts"])

@@ -390,7 +390,7 @@ def test_openai_lists_the_callers_models_and_refuses_a_wrong_key(sdk_env: LocalS
     models = [m.id for m in openai_client(sdk_env).models.list()]
     # The default model first, then the others and the aliases.
     assert models[0] == "claude-haiku-4-5"
-    assert set(models) == {"claude-haiku-4-5", "nova-lite", "claude-3-haiku", "fast", "alpha"}
+    assert set(models) == {"claude-haiku-4-5", "nova-lite", "claude-3-haiku", "nova-micro", "fast", "alpha"}
     with pytest.raises(openai.AuthenticationError) as caught:
         openai_client(sdk_env, key="sk-wrong").chat.completions.create(
             model="nova-lite", messages=[{"role": "user", "content": "hi"}]
