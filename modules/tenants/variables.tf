@@ -68,17 +68,17 @@ variable "tenants" {
 
   validation {
     condition     = alltrue([for id in keys(var.tenants) : can(regex(local.tenant_id_pattern, id))])
-    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens: they name resources and must never change."
+    error_message = "Tenant ids must be 1-32 lowercase letters, digits or hyphens: they name resources and must never change. Not: ${join(", ", [for id in keys(var.tenants) : jsonencode(id) if !can(regex(local.tenant_id_pattern, id))])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : t.budget.limit_usd > 0])
-    error_message = "budget.limit_usd must be greater than 0 for every tenant."
+    error_message = "budget.limit_usd must be greater than 0 for every tenant: ${join("; ", [for id, t in var.tenants : "${id} has budget.limit_usd = ${t.budget.limit_usd}" if !(t.budget.limit_usd > 0)])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : contains(["MONTHLY", "DAILY"], t.budget.period)])
-    error_message = "budget.period must be MONTHLY or DAILY."
+    error_message = "budget.period must be MONTHLY or DAILY: ${join("; ", [for id, t in var.tenants : "${id} has budget.period = ${jsonencode(t.budget.period)}" if !contains(["MONTHLY", "DAILY"], t.budget.period)])}."
   }
 
   validation {
@@ -91,32 +91,32 @@ variable "tenants" {
         ) : p >= 1 && p <= 1000
       ]
     ]))
-    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000; forecast_threshold = 0 turns the forecast alert off."
+    error_message = "Budget thresholds (actual_thresholds, forecast_threshold, block_at_actual) are percentages between 1 and 1000; forecast_threshold = 0 turns the forecast alert off: ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for p in concat(t.budget.actual_thresholds, t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold], t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual]) : tostring(p) if !(p >= 1 && p <= 1000)])}" if !alltrue([for p in concat(t.budget.actual_thresholds, t.budget.forecast_threshold == 0 ? [] : [t.budget.forecast_threshold], t.budget.block_at_actual == null ? [] : [t.budget.block_at_actual]) : p >= 1 && p <= 1000])])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : t.budget.shards == null || try(t.budget.shards >= 1 && t.budget.shards <= 64 && floor(t.budget.shards) == t.budget.shards, false)])
-    error_message = "budget.shards must be a whole number between 1 and 64 (leave it out for automatic)."
+    error_message = "budget.shards must be a whole number between 1 and 64 (leave it out for automatic): ${join("; ", [for id, t in var.tenants : "${id} has budget.shards = ${t.budget.shards}" if !(t.budget.shards == null || try(t.budget.shards >= 1 && t.budget.shards <= 64 && floor(t.budget.shards) == t.budget.shards, false))])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : length(t.alert_emails) <= 10])
-    error_message = "AWS Budgets accepts at most 10 e-mail subscribers per notification: a tenant's alert_emails may list at most 10 addresses."
+    error_message = "AWS Budgets accepts at most 10 e-mail subscribers per notification: a tenant's alert_emails may list at most 10 addresses: ${join("; ", [for id, t in var.tenants : "${id} lists ${length(t.alert_emails)}" if length(t.alert_emails) > 10])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : length(t.models) > 0 && length(distinct(t.models)) == length(t.models)])
-    error_message = "Every tenant needs at least one model, each listed once (the first is the default)."
+    error_message = "Every tenant needs at least one model, each listed once (the first is the default): ${join("; ", [for id, t in var.tenants : "${id} has models = ${jsonencode(t.models)}" if !(length(t.models) > 0 && length(distinct(t.models)) == length(t.models))])}."
   }
 
   validation {
     condition     = alltrue(flatten([for t in values(var.tenants) : [for m in t.models : contains(var.known_models, m)]]))
-    error_message = "Unknown model: every name in models must be a key of lambda_src/cost_sentry/data/models.json (${join(", ", sort(var.known_models))})."
+    error_message = "Unknown model: every name in models must be a key of lambda_src/cost_sentry/data/models.json (${join(", ", sort(var.known_models))}): ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for m in t.models : jsonencode(m) if !contains(var.known_models, m)])}" if !alltrue([for m in t.models : contains(var.known_models, m)])])}."
   }
 
   validation {
     condition     = alltrue([for t in values(var.tenants) : alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])
-    error_message = "model_aliases may only point at one of the tenant's own models."
+    error_message = "model_aliases may only point at one of the tenant's own models: ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for alias, target in t.model_aliases : "${alias} = ${jsonencode(target)}" if !contains(t.models, target)])}" if !alltrue([for target in values(t.model_aliases) : contains(t.models, target)])])}."
   }
 
   validation {
@@ -125,7 +125,7 @@ variable "tenants" {
         for value in compact([t.application_id, t.cost_center, t.environment]) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,127}$", value))
       ]
     ]))
-    error_message = "application_id, cost_center and environment are cost allocation tag values: 1-128 letters, digits or _.:/=+@-, starting with a letter or digit."
+    error_message = "application_id, cost_center and environment are cost allocation tag values: 1-128 letters, digits or _.:/=+@-, starting with a letter or digit: ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for value in compact([t.application_id, t.cost_center, t.environment]) : jsonencode(value) if !can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,127}$", value))])}" if !alltrue([for value in compact([t.application_id, t.cost_center, t.environment]) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,127}$", value))])])}."
   }
 
   validation {
@@ -134,12 +134,12 @@ variable "tenants" {
         for key, value in t.tags : can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{1,128}$", key)) && !startswith(key, "aws:") && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{0,256}$", value))
       ]
     ]))
-    error_message = "tags: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+@-, and keys cannot start with aws:."
+    error_message = "tags: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+@-, and keys cannot start with aws:. ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for key, value in t.tags : "${jsonencode(key)} = ${jsonencode(value)}" if !(can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{1,128}$", key)) && !startswith(key, "aws:") && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{0,256}$", value)))])}" if length([for key, value in t.tags : key if !(can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{1,128}$", key)) && !startswith(key, "aws:") && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]{0,256}$", value)))]) > 0])}."
   }
 
   validation {
     condition     = length(distinct([for t in values(var.tenants) : t.application_id])) == length(var.tenants)
-    error_message = "Each tenant needs its own application_id: budgets and anomaly monitors tell tenants apart by it."
+    error_message = "Each tenant needs its own application_id: budgets and anomaly monitors tell tenants apart by it: ${join("; ", [for app in distinct([for t in values(var.tenants) : t.application_id]) : "${join(" and ", sort([for id, t in var.tenants : id if t.application_id == app]))} share ${jsonencode(app)}" if length([for t in values(var.tenants) : t if t.application_id == app]) > 1])}."
   }
 
   validation {
@@ -148,7 +148,7 @@ variable "tenants" {
         for n in [t.limits.requests_per_minute, t.limits.tokens_per_period, t.limits.max_in_flight] : n == null || try(n > 0 && floor(n) == n, false)
       ]
     ]))
-    error_message = "limits.requests_per_minute, limits.tokens_per_period and limits.max_in_flight must be whole numbers greater than 0 (leave them out for unlimited)."
+    error_message = "limits.requests_per_minute, limits.tokens_per_period and limits.max_in_flight must be whole numbers greater than 0 (leave them out for unlimited): ${join("; ", [for id, t in var.tenants : "${id} has limits = ${jsonencode(t.limits)}" if !alltrue([for n in [t.limits.requests_per_minute, t.limits.tokens_per_period, t.limits.max_in_flight] : n == null || try(n > 0 && floor(n) == n, false)])])}."
   }
 
   validation {
@@ -157,16 +157,16 @@ variable "tenants" {
         for usd in concat(t.users.default_limit_usd == null ? [] : [t.users.default_limit_usd], values(t.users.limits_usd)) : usd > 0
       ]
     ]))
-    error_message = "users.default_limit_usd and every users.limits_usd amount must be greater than 0 (leave default_limit_usd out for no per-user limit)."
+    error_message = "users.default_limit_usd and every users.limits_usd amount must be greater than 0 (leave default_limit_usd out for no per-user limit): ${join("; ", [for id, t in var.tenants : "${id} has users = ${jsonencode(t.users)}" if !alltrue([for usd in concat(t.users.default_limit_usd == null ? [] : [t.users.default_limit_usd], values(t.users.limits_usd)) : usd > 0])])}."
   }
 
   validation {
     condition     = alltrue(flatten([for t in values(var.tenants) : [for user in keys(t.users.limits_usd) : can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))]]))
-    error_message = "users.limits_usd keys are end-user ids as the x-cost-sentry-user header sends them: 2-64 letters, digits or _+=,.@- (an STS role session name)."
+    error_message = "users.limits_usd keys are end-user ids as the x-cost-sentry-user header sends them: 2-64 letters, digits or _+=,.@- (an STS role session name): ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for user in keys(t.users.limits_usd) : jsonencode(user) if !can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))])}" if !alltrue([for user in keys(t.users.limits_usd) : can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))])])}."
   }
 
   validation {
     condition     = alltrue(flatten([for t in values(var.tenants) : [for e in t.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))]]))
-    error_message = "alert_emails must be e-mail addresses."
+    error_message = "alert_emails must be e-mail addresses: ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for e in t.alert_emails : jsonencode(e) if !can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])}" if !alltrue([for e in t.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])])}."
   }
 }

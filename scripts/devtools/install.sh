@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for development and CI. Safe to run again.
-# The three steps are independent (two venvs and a Debian package), so they run side by side; each
-# step's output is shown when it ends, and the script fails if any step does.
+# The four steps are independent (two venvs, a Debian package, the JS SDK's npm packages), so they run
+# side by side; each step's output is shown when it ends, and the script fails if any step does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -36,7 +36,16 @@ chromium_package() {
   fi
 }
 
-steps=(python_venv checkov_venv chromium_package)
+js_sdk_packages() {
+  echo "==> The AWS SDK for JavaScript v3 for the JS SDK tests (tests/js, npm ci from package-lock.json)"
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "node and npm are missing: install Node.js 20 or later (e.g. sudo apt-get install nodejs npm)" >&2
+    return 1
+  fi
+  (cd tests/js && npm ci --no-audit --no-fund)
+}
+
+steps=(python_venv checkov_venv chromium_package js_sdk_packages)
 pids=()
 for step in "${steps[@]}"; do
   "$step" >"$LOGS/$step.log" 2>&1 &

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts import REPO_ROOT
+from scripts.cli.reports.money import plural
 from scripts.testbed.emulators.sagemaker_runtime import SageMakerRuntimeStub, shared_endpoint_environment
 from scripts.testbed.local_stack import LocalStack, TenantAccess, account_outputs
 from scripts.testbed.terraform_offline.outputs import PlanError, account_root
@@ -318,23 +319,47 @@ def print_summary(stack: LocalStack, tallies: dict[str, TenantTally], limits_usd
         # A failure Bedrock may have billed is charged at the worst case (core/outcomes.py): counted too.
         estimated = estimated_calls(stack, tenant_id)
         if estimated:
-            print(f"  {tenant_id}: {estimated} failed call(s) charged at the worst case (estimated)")
-        if spent > limit_nanos or ledger.get("requests", 0) != tally.approved + estimated:
+            print(f"  {tenant_id}: {plural(estimated, 'failed call')} charged at the worst case (estimated)")
+        if spent > limit_nanos:
+            print(f"  ! {tenant_id}: spent {usd(spent)}, over its limit {usd(limit_nanos)}")
+            consistent = False
+        if ledger.get("requests", 0) != tally.approved + estimated:
+            print(
+                f"  ! {tenant_id}: the ledger counts {ledger.get('requests', 0)} charged requests, the callers "
+                f"{tally.approved} answered + {estimated} estimated"
+            )
             consistent = False
         if ledger.get("holds", 0):
             print(f"  ! {tenant_id}: {ledger['holds']} reservation(s) still held")
             consistent = False
 
+    # RateLimitApproved counts every request the limits admitted, including those Bedrock then failed
+    # (InvocationFailed): the callers' "approved" are the admitted ones that succeeded.
     print("\nWhat CloudWatch would chart from the gateway's EMF lines (dimension CostCenter):")
-    print(f"{'costCenter':<10} {'requests':>8} {'approved':>8} {'denied':>6} {'failed':>6} {'CostUSD':>10}")
+    print(
+        f"{'costCenter':<10} {'requests':>8} {'admitted':>8} {'of which':>8} {'succeeded':>9} {'denied':>6} "
+        f"{'CostUSD':>10}"
+    )
+    print(f"{'':<10} {'':>8} {'':>8} {'failed':>8}")
     metrics = emf_totals(stack.emf_documents())
     for tenant in stack.tenants.values():
         m = metrics.get(tenant.cost_center, Counter())
+        succeeded = m["RateLimitApproved"] - m["InvocationFailed"]
         print(
             f"{tenant.cost_center:<10} {m['TotalRequests']:>8} {m['RateLimitApproved']:>8} "
-            f"{m['RateLimitDenied']:>6} {m['InvocationFailed']:>6} {usd(m['CostNanos']):>10}"
+            f"{m['InvocationFailed']:>8} {succeeded:>9} {m['RateLimitDenied']:>6} {usd(m['CostNanos']):>10}"
         )
+        tally = tallies[tenant.tenant_id]
+        seen = {"succeeded": tally.approved, "denied": tally.denied, "failed": tally.failed}
+        charted = {"succeeded": succeeded, "denied": m["RateLimitDenied"], "failed": m["InvocationFailed"]}
+        for what in seen:
+            if seen[what] != charted[what]:
+                print(
+                    f"  ! {tenant.cost_center}: the metrics count {charted[what]} {what}, the callers {seen[what]}"
+                )
+                consistent = False
         if m["CostNanos"] != counters[tenant.tenant_id].get("spent_nanos", 0):
+            print(f"  ! {tenant.cost_center}: the metrics' CostUSD differs from the ledger's spend")
             consistent = False
     print("\nResponse codes seen by the callers:")
     for tenant_id, tally in tallies.items():
@@ -360,7 +385,7 @@ def shared_endpoint_step(stack: LocalStack, say: Callable[[str], None]) -> Count
 
     from scripts.cli.reports.engines import DuckDBEngine
     from scripts.cli.reports.ledger import read_call_records
-    from scripts.cli.reports.money import plain
+    from scripts.cli.reports.money import console_usd, plain
     from scripts.cli.reports.sagemaker import allocate_endpoints, endpoint_costs, synthesize_endpoint_hours
 
     approved: Counter[str] = Counter()
@@ -388,8 +413,9 @@ def shared_endpoint_step(stack: LocalStack, say: Callable[[str], None]) -> Count
     for share in allocation.shares:
         tokens = share.input_tokens + share.output_tokens
         print(
-            f"  {share.tenant:<9} {share.requests:>2} calls {tokens:>6} tokens {plain(share.share_percent):>6}%"
-            f"  allocated ${plain(share.allocated_usd)}  (charged by the gateway ${plain(share.charged_usd)})"
+            f"  {share.tenant:<9} {plural(share.requests, 'call'):>8} {plural(tokens, 'token'):>13} "
+            f"{plain(share.share_percent):>6}%  allocated {console_usd(share.allocated_usd)}  "
+            f"(charged by the gateway {console_usd(share.charged_usd)})"
         )
     return approved
 
@@ -427,7 +453,7 @@ def chargeback_step(ledger: DemoLedger, report_dir: Path) -> Path:
         calls[str(record["costCenter"])] += 1
     print(f"\nChargeback from {sum(calls.values())} call records in {ledger.ledger_table}:")
     for center, nanos in sorted(charges.items()):
-        print(f"  {center:<10} {calls[center]:>5} calls  {usd(nanos)}")
+        print(f"  {center:<10} {plural(calls[center], 'call'):>11}  {usd(nanos)}")
     report = build_demo_report(
         ledger.ledger_table,
         ledger.dynamodb_client,
@@ -500,7 +526,12 @@ def run(
         )
     print(
         f"\ndemo finished in {time.monotonic() - started:.1f}s; "
-        + ("ledger, metrics and callers agree" if consistent else "INCONSISTENT: see above")
+        + (
+            "the ledger, the metrics and the callers agree (spend to the nano-dollar; succeeded, denied "
+            "and failed requests per tenant)"
+            if consistent
+            else "INCONSISTENT: see the lines marked ! above"
+        )
     )
     return 0 if consistent else 1
 

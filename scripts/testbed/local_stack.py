@@ -7,8 +7,9 @@
 - the HTTP front: each request becomes an API Gateway REST v1 proxy event for the gateway function,
   called in this process. It answers as the deployed streaming integration does: a streaming surface's
   chunks are written as they come (HTTP/1.1 chunked), over HTTP and, with ``https=True`` (``make
-  serve``), over HTTPS too, with a certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs
-  that only send bearer tokens over HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
+  serve``), over HTTPS too, HTTP/2 or HTTP/1.1 by ALPN (scripts/testbed/tls_front.py), with a
+  certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs that only send bearer tokens over
+  HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
 - the key check the deployed authorizer does: the tenant's key from ``x-api-key`` or ``Authorization:
   Bearer`` (cost_sentry.surfaces.http.presented_api_key), refused in the surface's own error shape.
 
@@ -41,7 +42,7 @@ import json
 import os
 import shutil
 import signal
-import ssl
+import socket
 import sys
 import tempfile
 import threading
@@ -252,18 +253,63 @@ def proxy_event(
     }
 
 
-class _FrontServer(ThreadingHTTPServer):
-    daemon_threads = True
-    tls_context: ssl.SSLContext | None = None
+@dataclass
+class FrontAnswer:
+    """What API Gateway and the function answer one request: a whole body, or chunks as they come."""
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs in the request's own thread, so a slow client never blocks accept().
-        if self.tls_context is not None:
-            try:
-                request = self.tls_context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        super().finish_request(request, client_address)
+    status: int
+    headers: dict[str, str]
+    request_id: str
+    body: bytes = b""
+    chunks: Iterator[bytes] | None = None
+
+
+def front_answer(
+    front: Any, method: str, path: str, headers: Mapping[str, str], body: bytes, client_ip: str
+) -> FrontAnswer:
+    """One request through the deployed API's steps: the key check API Gateway does, the proxy event,
+    the gateway function. ``front`` carries the stack's responder and key directory (``_FrontServer``,
+    or the TLS front's state); headers are lower-cased. Call it inside ``front.log_capture.capturing()``
+    in the thread that also reads the chunks, so the function's output is kept as Lambda's would be."""
+    from cost_sentry.surfaces.http import presented_api_key
+
+    # The deployed authorizer reads the key from whichever header the caller's SDK uses.
+    api_key = presented_api_key(headers)
+    api_key_id = front.api_keys.key_id(api_key) if api_key else None
+    event = proxy_event(method, path, dict(headers), body, api_key_id, client_ip)
+    request_id = event["requestContext"]["requestId"]
+    if api_key_id is None and front.api_key_required:
+        # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
+        # disabled one and the function never runs. The gateway module customises that response to
+        # a 401 in the error shape of the surface the path belongs to (modules/gateway/surfaces.tf).
+        return _unauthorized(event["path"], request_id)
+    deadline = int(time.time() * 1000) + front.lambda_timeout_seconds * 1000
+    context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
+    try:
+        response = front.responder(event, context)
+    except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
+        print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
+        payload = json.dumps({"message": "Internal server error"}).encode()
+        return FrontAnswer(502, {"Content-Type": "application/json"}, request_id, payload)
+    return FrontAnswer(response.status, dict(response.headers), request_id, response.body, response.chunks)
+
+
+def _unauthorized(path: str, request_id: str) -> FrontAnswer:
+    from cost_sentry.core.errors import Unauthorized
+    from cost_sentry.surfaces.router import error_renderer_for, surface_for
+
+    message = INVALID_API_KEY_MESSAGE if surface_for(path) is None else SURFACE_INVALID_KEY_MESSAGE
+    response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
+    headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}
+    if surface_for(path) is None:
+        headers["x-amzn-ErrorType"] = "ForbiddenException"
+    return FrontAnswer(401, headers, request_id, response.body)
+
+
+class _FrontServer(ThreadingHTTPServer):
+    """The plain-HTTP front (HTTP/1.1); the HTTPS one is scripts/testbed/tls_front.py (HTTP/2 and 1.1)."""
+
+    daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A caller that hung up before its answer was written: nothing to report.
@@ -295,48 +341,12 @@ class _FrontHandler(BaseHTTPRequestHandler):
         # API Gateway lower-cases nothing, but HTTP headers are case-insensitive; lower case is what
         # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
         headers = {name.lower(): value for name, value in self.headers.items()}
-        from cost_sentry.surfaces.http import presented_api_key
-
-        # The deployed authorizer reads the key from whichever header the caller's SDK uses.
-        api_key = presented_api_key(headers)
-        api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
-        event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
-        request_id = event["requestContext"]["requestId"]
-        if api_key_id is None and self.server.api_key_required:
-            # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
-            # disabled one and the function never runs. The gateway module customises that response to
-            # a 401 in the error shape of the surface the path belongs to (modules/gateway/surfaces.tf).
-            self._send_unauthorized(event, request_id)
-            return
-        deadline = int(time.time() * 1000) + self.server.lambda_timeout_seconds * 1000
-        context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
         with self.server.log_capture.capturing():
-            try:
-                response = self.server.responder(event, context)
-            except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
-                print(
-                    f"handler raised {type(error).__name__}: {error} (requestId {request_id})",
-                    file=sys.stderr,
-                )
-                payload = json.dumps({"message": "Internal server error"}).encode()
-                self._send(502, {"Content-Type": "application/json"}, payload, request_id)
-                return
-            if response.chunks is None:
-                self._send(response.status, response.headers, response.body, request_id)
+            answer = front_answer(self.server, self.command, self.path, headers, body, self.client_address[0])
+            if answer.chunks is None:
+                self._send(answer.status, answer.headers, answer.body, answer.request_id)
             else:
-                self._send_stream(response, request_id)
-
-    def _send_unauthorized(self, event: dict[str, Any], request_id: str) -> None:
-        from cost_sentry.core.errors import Unauthorized
-        from cost_sentry.surfaces.router import error_renderer_for, surface_for
-
-        path = event["path"]
-        message = INVALID_API_KEY_MESSAGE if surface_for(path) is None else SURFACE_INVALID_KEY_MESSAGE
-        response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
-        headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}
-        if surface_for(path) is None:
-            headers["x-amzn-ErrorType"] = "ForbiddenException"
-        self._send(401, headers, response.body, request_id)
+                self._send_stream(answer, answer.request_id)
 
     def _send_stream(self, response: Any, request_id: str) -> None:
         """Each chunk as the surface yields it. A caller that hangs up does not stop the call: the rest
@@ -446,6 +456,36 @@ def fake_profile_arn(tenant_id: str, model: str) -> str:
     return f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT_ID}:application-inference-profile/{profile_id}"
 
 
+class PortUnavailable(OSError):
+    """A front's port is taken: the message names it and how to choose another."""
+
+    def __init__(self, port: int, option: str, make_variable: str, cause: OSError) -> None:
+        super().__init__(
+            cause.errno,
+            f"cannot listen on 127.0.0.1:{port} ({cause.strerror or cause}): the port is taken; stop what "
+            f"holds it or choose another with {option} (make serve {make_variable}=...)",
+        )
+        self.port = port
+
+
+def _bind_front(port: int, option: str, make_variable: str) -> _FrontServer:
+    try:
+        return _FrontServer(("127.0.0.1", port), _FrontHandler)
+    except OSError as error:
+        raise PortUnavailable(port, option, make_variable, error) from error
+
+
+def _bind_socket(port: int, option: str, make_variable: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the stdlib server does
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as error:
+        sock.close()
+        raise PortUnavailable(port, option, make_variable, error) from error
+    return sock
+
+
 def _stop_server(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
     server.shutdown()
     thread.join()
@@ -463,9 +503,9 @@ def _buffered_responder(handler: Handler) -> Responder:
     return respond
 
 
-def make_tls(directory: str) -> tuple[str, ssl.SSLContext]:
+def make_tls(directory: str) -> tuple[str, str, str]:
     """A CA and a certificate for 127.0.0.1 / localhost signed by it, in ``directory``; returns the CA
-    file clients trust and the server's TLS context."""
+    file clients trust, and the server's certificate and key files."""
     import datetime
     import ipaddress
 
@@ -527,9 +567,7 @@ def make_tls(directory: str) -> tuple[str, ssl.SSLContext]:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return ca_file, context
+    return ca_file, cert_file, key_file
 
 
 def load_gateway_responder() -> Responder:
@@ -635,6 +673,12 @@ class LocalStack:
         return value
 
     def _start(self) -> None:
+        # The fronts' ports first: a taken one is an error naming it before anything else starts.
+        front = _bind_front(self.port, "--port", "PORT")
+        self._exit.callback(front.server_close)
+        tls_socket = _bind_socket(self.https_port, "--https-port", "HTTPS_PORT") if self.https else None
+        if tls_socket is not None:
+            self._exit.callback(tls_socket.close)  # a no-op once the TLS front owns it
         account = self.outputs if self.outputs is not None else account_outputs(self.account)
         if not account.get("tenants"):
             raise PlanError(
@@ -708,28 +752,28 @@ class LocalStack:
         from cost_sentry.adapters.api_keys import ApiKeyDirectory
 
         self.api_keys = ApiKeyDirectory(self.client("apigateway"))
-        tls_context = None
-        if self.https:
+        front.handler = handler
+        front.responder = responder or _buffered_responder(handler)
+        front.api_keys = self.api_keys
+        front.api_key_required = self.api_key_required
+        front.log_capture = capture
+        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
+        thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
+        thread.start()
+        self._exit.callback(_stop_server, front, thread)
+        host, bound = front.server_address[:2]
+        self.gateway_url = f"http://{host}:{bound}"
+        if tls_socket is not None:
+            from scripts.testbed.tls_front import TlsFront
+
             directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
             self._exit.callback(shutil.rmtree, directory, True)
-            self.ca_file, tls_context = make_tls(directory)
-        for port, context in ((self.port, None), *(((self.https_port, tls_context),) if self.https else ())):
-            front = _FrontServer(("127.0.0.1", port), _FrontHandler)
-            front.tls_context = context
-            front.handler = handler
-            front.responder = responder or _buffered_responder(handler)
-            front.api_keys = self.api_keys
-            front.api_key_required = self.api_key_required
-            front.log_capture = capture
-            front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
-            thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
-            thread.start()
-            self._exit.callback(_stop_server, front, thread)
-            host, bound = front.server_address[:2]
-            if context is None:
-                self.gateway_url = f"http://{host}:{bound}"
-            else:
-                self.gateway_https_url = f"https://{host}:{bound}"
+            self.ca_file, cert_file, key_file = make_tls(directory)
+            # Same steps and state as the plain front, HTTP/2 or HTTP/1.1 as the client negotiates.
+            tls = TlsFront(tls_socket, front, cert_file, key_file).start()
+            self._exit.callback(tls.stop)
+            host, bound = tls.address
+            self.gateway_https_url = f"https://{host}:{bound}"
 
     def _bootstrap(self, account: Mapping[str, Any]) -> None:
         use_lambda_package()
@@ -829,6 +873,20 @@ class LocalStack:
         return examples
 
 
+def sdk_exports(stack: LocalStack) -> list[str]:
+    """The shell lines the README's SDK snippets read: the HTTPS front (botocore sends a bearer token over
+    HTTPS only), the first tenant's key, and trust in the stack's CA for Python and Node."""
+    tenant = next(iter(stack.tenants.values()))
+    models = ", ".join(tenant.profile_arns)
+    ca = stack.ca_file
+    return [
+        f"export COST_SENTRY_URL={stack.gateway_https_url}",
+        f"export COST_SENTRY_KEY={tenant.api_key}  # tenant {tenant.tenant_id}: {models}",
+        f"export AWS_BEARER_TOKEN_BEDROCK={tenant.api_key}",
+        f"export AWS_CA_BUNDLE={ca} SSL_CERT_FILE={ca} NODE_EXTRA_CA_CERTS={ca}",
+    ]
+
+
 def serve(account: str, port: int, per_user_sessions: bool | None = None, https_port: int = 8443) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -842,7 +900,6 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
     ) as stack:
         print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
         print(f"  and on {stack.gateway_https_url} (TLS; trust the CA in {stack.ca_file})")
-        print(f"  e.g. export AWS_CA_BUNDLE={stack.ca_file} SSL_CERT_FILE={stack.ca_file}")
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
         print(f"  tables: {stack.ledger_table}, {stack.config_table}")
@@ -853,6 +910,9 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
         print("\nAPI keys:")
         for tenant in stack.tenants.values():
             print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
+        print("\nFor the README's SDK snippets, paste into your shell:")
+        for line in sdk_exports(stack):
+            print(f"  {line}")
         print("\nTry:")
         for example in stack.curl_examples():
             print(f"  {example}")

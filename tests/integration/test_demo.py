@@ -3,6 +3,7 @@ metrics and the callers agree, and the chargeback report is written."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def test_the_demo_runs_budgets_out_and_writes_the_report(
 
     out = capsys.readouterr().out
     assert exit_code == 0, out
-    assert "ledger, metrics and callers agree" in out
+    assert "the ledger, the metrics and the callers agree (spend to the nano-dollar; succeeded, denied" in out
+    assert " ! " not in out
     codes_section = out.split("Response codes seen by the callers:")[1].split("Chargeback")[0]
     codes = {line.split()[0]: line for line in codes_section.strip().splitlines()}
     assert "429 budget_exhausted" in codes["sales"]
@@ -81,5 +83,14 @@ def test_the_demo_runs_budgets_out_and_writes_the_report(
     assert "429 token_limit" in codes["support"]
     # An injected Bedrock 500: it may have run, so it is charged at the worst case, marked estimated.
     assert "502 bedrock_failed" in codes["services"]
-    assert "failed call(s) charged at the worst case (estimated)" in out
-    assert (tmp_path / "report" / "chargeback.html").is_file()
+    assert re.search(r"services: \d+ failed calls? charged at the worst case \(estimated\)", out)
+    # The EMF "admitted" requests include the failed ones; what succeeded is what the callers saw.
+    emf = out.split("dimension CostCenter):")[1].split("Response codes")[0]
+    services = next(line.split() for line in emf.splitlines() if line.startswith("services"))
+    requests, admitted, failed, succeeded, denied = (int(n) for n in services[1:6])
+    assert failed >= 1 and succeeded == admitted - failed and requests >= admitted + denied
+    # The report shows the estimated charges beside what CUR billed for them.
+    html = (tmp_path / "report" / "chargeback.html").read_text(encoding="utf-8")
+    assert 'id="estimated-charges"' in html
+    # Console figures are rounded and counted in words.
+    assert not re.search(r"\b1 calls\b|\d\.\d{5,} USD", out)

@@ -98,7 +98,10 @@ def test_an_exhausted_budget_answers_429_and_leaves_the_ledger_alone(stack: Loca
         approved.append(usd_to_nanos(response.json()["cost"]["usd"]))
     assert denial is not None, "the budget never ran out"
     assert (denial.status, denial.error_code) == (429, "budget_exhausted"), denial.text
-    assert int(denial.headers["Retry-After"]) > 0
+    # Final (core/errors.FINAL_DENIALS): no Retry-After; when the budget resets, in the body and a header.
+    assert "Retry-After" not in denial.headers and denial.headers["x-should-retry"] == "false"
+    assert denial.json()["error"]["resetInSeconds"] > 0
+    assert denial.headers["x-cost-sentry-budget-resets-at"] == denial.json()["error"]["resetsAt"]
     assert len(approved) >= 5
     assert stack.bedrock is not None
     stack.bedrock.clear_requests()

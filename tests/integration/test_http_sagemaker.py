@@ -124,4 +124,4 @@ def test_tenants_share_an_endpoint_and_the_report_splits_its_cost(tmp_path: Path
     assert (rows["one"]["allocated_usd"], rows["two"]["allocated_usd"]) == ("2", "1")
     assert (rows["one"]["charged_usd"], rows["two"]["charged_usd"]) == ("0.00012", "0.00006")
     assert "three" not in rows
-    assert "shared-llm: 3 USD for 3 instance-hours, 450 tokens" in capsys.readouterr().out
+    assert "shared-llm: $3.00 for 3 instance-hours, 450 tokens" in capsys.readouterr().out

@@ -4,6 +4,7 @@ settings it must respect, and `serve` starting and stopping cleanly."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -209,46 +210,65 @@ def test_the_servers_are_gone_after_exit(own_emulators: None) -> None:
 # -- `make serve` -------------------------------------------------------------------------------------
 
 
+DEFAULT_PORTS = (8080, 8443)  # make serve's PORT and HTTPS_PORT
+
+
+@contextlib.contextmanager
+def occupied(*ports: int) -> Iterator[None]:
+    """Listen on ``ports`` (a port someone else already holds stays held by them: taken either way)."""
+    with contextlib.ExitStack() as held:
+        for port in ports:
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+            except OSError:
+                pass  # already taken by another process
+        yield
+
+
+def serve_command(*options: str) -> list[str]:
+    return [sys.executable, "-m", "scripts.testbed.local_stack", "serve", "--account", "workload", *options]
+
+
+def serve_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+
+
 @pytest.fixture
-def serve_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scripts.testbed.local_stack",
-            "serve",
-            "--account",
-            "workload",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path]]:
+    """`serve` on free ports for both listeners, with make serve's defaults (8080, 8443) taken by another
+    socket meanwhile: nothing depends on them. Its stderr goes to a file the test shows on failure."""
+    port, https_port = free_port(), free_port()
+    stderr = tmp_path / "serve.stderr"
+    with occupied(*DEFAULT_PORTS), stderr.open("w") as errors:
+        process = subprocess.Popen(
+            serve_command("--port", str(port), "--https-port", str(https_port)),
+            cwd=REPO_ROOT,
+            env=serve_env(),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        try:
+            yield process, port, https_port, stderr
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 @pytest.mark.slow
 def test_serve_prints_keys_answers_and_stops_cleanly_on_ctrl_c(
-    serve_process: tuple[subprocess.Popen[str], int],
+    serve_process: tuple[subprocess.Popen[str], int, int, Path],
 ) -> None:
-    process, port = serve_process
+    process, port, https_port, stderr = serve_process
     assert process.stdout is not None
     banner: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = process.stdout.readline()
-        assert line, f"serve exited early: {''.join(banner)}"
+        assert line, f"serve exited early: {''.join(banner)}{stderr.read_text()}"
         banner.append(line)
         if "Ctrl-C stops everything" in line:
             break
@@ -256,6 +276,8 @@ def test_serve_prints_keys_answers_and_stops_cleanly_on_ctrl_c(
     keys = dict(re.findall(r"^  (sales|services|support)\s+(\S+)$", text, flags=re.MULTILINE))
     assert set(keys) == {"sales", "services", "support"}
     assert f"http://127.0.0.1:{port}/v1/converse" in text
+    assert f"  export COST_SENTRY_URL=https://127.0.0.1:{https_port}\n" in text
+    assert f"  export COST_SENTRY_KEY={keys['sales']}  # tenant sales: claude-3-haiku, nova-micro\n" in text
 
     class Running:
         gateway_url = f"http://127.0.0.1:{port}"
@@ -269,3 +291,30 @@ def test_serve_prints_keys_answers_and_stops_cleanly_on_ctrl_c(
     assert process.wait(timeout=30) == 0
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        pytest.param((), "127.0.0.1:8080", id="make-serve-defaults"),
+        pytest.param(("--port", "0"), "127.0.0.1:8443", id="https-default"),
+    ],
+)
+def test_serve_on_a_taken_port_fails_at_once_naming_the_port(options: tuple[str, ...], named: str) -> None:
+    with occupied(*DEFAULT_PORTS):
+        finished = subprocess.run(
+            serve_command(*options),
+            cwd=REPO_ROOT,
+            env=serve_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert finished.returncode == 2, finished.stdout + finished.stderr
+    assert named in finished.stderr
+    option = "--port" if named.endswith("8080") else "--https-port"
+    assert f"choose another with {option} (make serve {'PORT' if option == '--port' else 'HTTPS_PORT'}=" in (
+        finished.stderr
+    )

@@ -24,6 +24,7 @@ from tests.integration.http_helpers import own_stack, period_item
 from tests.integration.test_sdk_surfaces import (
     HAIKU,
     NOVA,
+    NOVA_MICRO,
     NOVA_PRIORITY,
     README,
     TFVARS,
@@ -97,7 +98,7 @@ def test_readme_nova_invoke_snippet_answers_in_novas_format_and_is_metered_exact
     usage = document["usage"]
     assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
     assert usage["cacheReadInputTokenCount"] == usage["cacheWriteInputTokenCount"] == 0
-    assert spent(sdk_env) - before == nova_price(usage, NOVA)
+    assert spent(sdk_env) - before == nova_price(usage, NOVA_MICRO)
     headers = namespace["response"]["ResponseMetadata"]["HTTPHeaders"]
     assert headers["x-amzn-bedrock-input-token-count"] == str(usage["inputTokens"])
     assert headers["x-cost-sentry-cost-usd"]

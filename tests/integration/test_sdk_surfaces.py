@@ -33,7 +33,7 @@ tenants = {
   alpha = {
     application_id = "alpha-app"
     cost_center    = "alpha"
-    models         = ["claude-haiku-4-5", "nova-lite", "claude-3-haiku"]
+    models         = ["claude-haiku-4-5", "nova-lite", "claude-3-haiku", "nova-micro"]
     model_aliases  = { fast = "nova-lite" }
     budget         = { limit_usd = 5 }
   }
@@ -48,6 +48,10 @@ tenants = {
 # USD per million tokens x 1000 = nano-dollars per token (lambda_src/cost_sentry/data/models.json):
 # claude-haiku-4-5 through a global profile: input 1.00, output 5.00, cache read 0.10, writes 1.25 / 2.00.
 HAIKU = {"input": 1000, "output": 5000, "cache_read": 100, "write_5m": 1250, "write_1h": 2000}
+# claude-3-haiku, in-Region (the README's snippets: the workload account's tenants have it): 0.25, 1.25.
+HAIKU3 = {"input": 250, "output": 1250}
+# nova-micro, in-Region (the README's Nova snippet): input 0.035, output 0.14.
+NOVA_MICRO = {"input": 35, "output": 140}
 # nova-lite, in-Region: input 0.06, output 0.24 (priority tier x1.75).
 NOVA = {"input": 60, "output": 240}
 NOVA_PRIORITY = {"input": 105, "output": 420}
@@ -138,7 +142,7 @@ def test_readme_boto3_snippet_converses_and_the_ledger_moves_by_the_priced_cost(
     response = namespace["response"]
     assert namespace["answer"]
     assert response["stopReason"] in ("end_turn", "max_tokens")
-    assert spent(sdk_env) - before == bedrock_price(response["usage"], HAIKU)
+    assert spent(sdk_env) - before == bedrock_price(response["usage"], HAIKU3)
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-cost-sentry-cost-usd"]
     assert held(sdk_env) == []
 
@@ -292,7 +296,7 @@ def test_readme_langchain_snippet(sdk_env: LocalStack) -> None:
     namespace = run_snippet("langchain")
     assert namespace["answer"]
     usage = sdk_env.bedrock.requests()[-1]["usage"]
-    assert spent(sdk_env) - before == bedrock_price(usage, HAIKU)
+    assert spent(sdk_env) - before == bedrock_price(usage, HAIKU3)
 
 
 # -- OpenAI -------------------------------------------------------------------------------------------
@@ -317,7 +321,7 @@ def test_readme_openai_snippet(sdk_env: LocalStack) -> None:
     before = spent(sdk_env)
     namespace = run_snippet("openai")
     assert namespace["answer"]
-    assert spent(sdk_env) - before == openai_price(namespace["completion"].usage, HAIKU)
+    assert spent(sdk_env) - before == openai_price(namespace["completion"].usage, HAIKU3)
 
 
 def test_openai_streams_with_usage(sdk_env: LocalStack) -> None:
@@ -386,7 +390,7 @@ def test_openai_lists_the_callers_models_and_refuses_a_wrong_key(sdk_env: LocalS
     models = [m.id for m in openai_client(sdk_env).models.list()]
     # The default model first, then the others and the aliases.
     assert models[0] == "claude-haiku-4-5"
-    assert set(models) == {"claude-haiku-4-5", "nova-lite", "claude-3-haiku", "fast", "alpha"}
+    assert set(models) == {"claude-haiku-4-5", "nova-lite", "claude-3-haiku", "nova-micro", "fast", "alpha"}
     with pytest.raises(openai.AuthenticationError) as caught:
         openai_client(sdk_env, key="sk-wrong").chat.completions.create(
             model="nova-lite", messages=[{"role": "user", "content": "hi"}]
@@ -417,17 +421,17 @@ def anthropic_client(stack: LocalStack, key: str | None = None) -> anthropic.Ant
     )
 
 
-def anthropic_price(usage: Any) -> int:
+def anthropic_price(usage: Any, rates: dict[str, int] = HAIKU) -> int:
     creation = usage.cache_creation
     # A streamed message's accumulated usage has only the total: every write is then a 5-minute one.
     write_5m = creation.ephemeral_5m_input_tokens if creation else (usage.cache_creation_input_tokens or 0)
     write_1h = creation.ephemeral_1h_input_tokens if creation else 0
     return (
-        usage.input_tokens * HAIKU["input"]
-        + usage.output_tokens * HAIKU["output"]
-        + (usage.cache_read_input_tokens or 0) * HAIKU["cache_read"]
-        + write_5m * HAIKU["write_5m"]
-        + write_1h * HAIKU["write_1h"]
+        usage.input_tokens * rates["input"]
+        + usage.output_tokens * rates["output"]
+        + (usage.cache_read_input_tokens or 0) * rates.get("cache_read", 0)
+        + write_5m * rates.get("write_5m", 0)
+        + write_1h * rates.get("write_1h", 0)
     )
 
 
@@ -435,7 +439,7 @@ def test_readme_anthropic_snippet(sdk_env: LocalStack) -> None:
     before = spent(sdk_env)
     namespace = run_snippet("anthropic")
     assert namespace["answer"]
-    assert spent(sdk_env) - before == anthropic_price(namespace["message"].usage)
+    assert spent(sdk_env) - before == anthropic_price(namespace["message"].usage, HAIKU3)
 
 
 def test_anthropic_streams_message_events(sdk_env: LocalStack) -> None:

@@ -1,5 +1,6 @@
 """Failures around the reservation: Bedrock errors release it, DynamoDB trouble charges nothing,
-crashed requests are reclaimed, limits answer 429 with Retry-After."""
+crashed requests are reclaimed, limits answer 429 (a budget's is final and says when it resets, a
+rate's carries Retry-After)."""
 
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ def test_config_unreachable_at_cold_start_is_503(gateway_factory):
     assert json.loads(response["body"])["error"]["code"] == "config_unavailable"
 
 
-def test_conditional_failure_is_429_with_retry_after_and_no_change(gateway_factory):
+def test_conditional_failure_is_a_final_429_with_its_reset_time_and_no_change(gateway_factory):
     gateway = gateway_factory(tenant_document(budget={"limitUsd": "0.0002"}))  # 200000 nanos
     # Worst case of this body: (30 bytes + 16 + 64) x 250 + 100 x 1250 = 152500 nanos.
     first = gateway.service.iter_stream_events(
@@ -185,7 +186,12 @@ def test_conditional_failure_is_429_with_retry_after_and_no_change(gateway_facto
     response = gateway.handle(load_event("converse", body=converse_body()))
     assert response["statusCode"] == 429
     assert json.loads(response["body"])["error"]["code"] == "budget_exhausted"
-    assert response["headers"]["Retry-After"] == str(gateway.service.settings.hold_lifetime_seconds)
+    # Final (core/errors.FINAL_DENIALS): no Retry-After; the open stream's hold ends within its lifetime.
+    assert "Retry-After" not in response["headers"]
+    assert response["headers"]["x-should-retry"] == "false"
+    error = json.loads(response["body"])["error"]
+    assert error["resetInSeconds"] == gateway.service.settings.hold_lifetime_seconds
+    assert response["headers"]["x-cost-sentry-budget-resets-at"] == error["resetsAt"]
     assert gateway.tables.period_item("sales") == before
     [*_, document] = gateway.emf()
     assert (document["RateLimitDenied"], document["RateLimitApproved"]) == (1, 0)

@@ -14,10 +14,12 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
   401  missing_api_key, unknown_api_key
   403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile)
   404  not_found          405  method_not_allowed          413  body_too_large
-  429  budget_exhausted, user_budget_exhausted, rate_limited, token_limit, too_many_in_flight,
-       tenant_blocked (tenant and per-user limits, with Retry-After); too_many_new_sessions (new
-       per-user sessions of a tenant per minute, with Retry-After); bedrock_throttled (the account's
-       Bedrock quota)
+  429  final (FINAL_DENIALS: no retry helps before the limit resets; no Retry-After, x-should-retry:
+       false, resetsAt/resetInSeconds in the body and RESETS_AT_HEADER; the Bedrock surface answers
+       them as 400 ServiceQuotaExceededException): budget_exhausted, user_budget_exhausted, token_limit,
+       tenant_blocked; retryable (a true, short Retry-After): rate_limited, too_many_in_flight,
+       too_many_new_sessions (new per-user sessions of a tenant per minute), bedrock_throttled (the
+       account's Bedrock quota)
   500  internal_error, gateway_misconfigured
   502  bedrock_failed, bedrock_unreachable, bedrock_connection_lost, bedrock_bad_response,
        bedrock_stream_incomplete
@@ -27,17 +29,54 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+# Denials no retry can cure before the limit resets (the period ends, the budget is raised, or
+# outstanding reservations settle): the one table every surface renders finality from. A final
+# denial carries no Retry-After (the anthropic package sleeps for whatever it says: 27 days for a
+# monthly budget), "x-should-retry: false" (read by the openai and anthropic packages), and the
+# reset time in the body (resetsAt, resetInSeconds) and in RESETS_AT_HEADER. The Bedrock surface
+# answers it as Bedrock answers a quota the caller cannot wait out, 400 ServiceQuotaExceededException:
+# botocore (legacy and standard modes) and the AWS SDK for JavaScript v3 retry every HTTP 429 and
+# every throttling error name, never a 400 of that name. Every other LimitExceeded (rate_limited,
+# too_many_in_flight, too_many_new_sessions) keeps its short Retry-After and stays retryable.
+FINAL_DENIALS = frozenset({"budget_exhausted", "user_budget_exhausted", "token_limit", "tenant_blocked"})
+RESETS_AT_HEADER = "x-cost-sentry-budget-resets-at"
+SHOULD_RETRY_HEADER = "x-should-retry"
+# Seconds a caller waits after Bedrock throttled the account: Bedrock gives no hint, its quotas are
+# per-minute token buckets, and one second is what the SDKs' own first backoff waits.
+UPSTREAM_THROTTLED_RETRY_AFTER_SECONDS = 1
+
+
+def is_final_denial(code: str) -> bool:
+    return code in FINAL_DENIALS
+
+
+def iso_time(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 class GatewayError(Exception):
     """A request the gateway refuses or cannot complete."""
 
     status: int = 500
 
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers: dict[str, str] = dict(headers or {})
+        # Fields beside code and message in every surface's error document (a final denial's reset).
+        self.details: dict[str, Any] = dict(details or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.code!r}, {self.message!r})"
@@ -68,19 +107,39 @@ class PayloadTooLarge(GatewayError):
 
 
 class LimitExceeded(GatewayError):
-    """A tenant limit denied the request; ``Retry-After`` says when trying again can succeed."""
+    """A tenant limit denied the request; ``retry_after_seconds`` says when trying again can succeed.
+
+    Whether the denial is final is the code's (FINAL_DENIALS): a final one tells the caller when the
+    limit resets (``now`` + ``retry_after_seconds``; ``now`` defaults to the wall clock) instead of
+    asking it to retry; any other carries ``Retry-After``.
+    """
 
     status = 429
 
-    def __init__(self, code: str, message: str, *, retry_after_seconds: int) -> None:
-        super().__init__(code, message, headers={"Retry-After": str(retry_after_seconds)})
+    def __init__(
+        self, code: str, message: str, *, retry_after_seconds: int, now: float | None = None
+    ) -> None:
         self.retry_after_seconds = retry_after_seconds
+        self.final = is_final_denial(code)
+        if not self.final:
+            super().__init__(code, message, headers={"Retry-After": str(retry_after_seconds)})
+            return
+        resets_at = iso_time((time.time() if now is None else now) + retry_after_seconds)
+        super().__init__(
+            code,
+            message,
+            headers={SHOULD_RETRY_HEADER: "false", RESETS_AT_HEADER: resets_at},
+            details={"resetsAt": resets_at, "resetInSeconds": retry_after_seconds},
+        )
 
 
 class UpstreamThrottled(GatewayError):
-    """Bedrock itself throttled the call (account quota), not a tenant limit."""
+    """Bedrock itself throttled the call (account quota), not a tenant limit: retryable, shortly."""
 
     status = 429
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, headers={"Retry-After": str(UPSTREAM_THROTTLED_RETRY_AFTER_SECONDS)})
 
 
 class UpstreamFailed(GatewayError):

@@ -135,7 +135,7 @@ def model_metric(profile_arn: str) -> str:
 
 
 def error_body(error: GatewayError, request_id: str) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.message, "requestId": request_id}}
+    return {"error": {"code": error.code, "message": error.message, **error.details, "requestId": request_id}}
 
 
 class GatewayService:

@@ -87,7 +87,10 @@ def error_type(error: GatewayError) -> str:
 
 
 def error_document(error: GatewayError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type(error), "message": error.message}}
+    return {
+        "type": "error",
+        "error": {"type": error_type(error), "message": error.message, **error.details},
+    }
 
 
 def error_response(error: GatewayError, request_id: str) -> HttpResponse:

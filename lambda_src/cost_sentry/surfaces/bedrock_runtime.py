@@ -39,7 +39,7 @@ from cost_sentry.core.converse import (
     parse_service_tier,
     whole,
 )
-from cost_sentry.core.errors import BadRequest, GatewayError, NotFound
+from cost_sentry.core.errors import BadRequest, GatewayError, NotFound, is_final_denial
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, parse_body
 from cost_sentry.service.gateway import ApiCall, GatewayService
@@ -78,6 +78,10 @@ _ERROR_TYPES = {
     503: "ServiceUnavailableException",
     504: "ModelTimeoutException",
 }
+# A final denial (core/errors.FINAL_DENIALS): neither botocore nor the AWS SDK for JavaScript v3 retries
+# this type with this status, as they do every 429 and every throttling name.
+FINAL_DENIAL_TYPE = "ServiceQuotaExceededException"
+FINAL_DENIAL_STATUS = 400
 # An error after the first frame, as ConverseStream's modelled exception events name it.
 _STREAM_EXCEPTIONS_BY_CODE = {
     "bedrock_throttled": "throttlingException",
@@ -92,13 +96,20 @@ def matches(path: str) -> bool:
 
 
 def error_type(error: GatewayError) -> str:
+    if is_final_denial(error.code):
+        return FINAL_DENIAL_TYPE
     return _ERROR_TYPES.get(error.status, "InternalServerException")
+
+
+def error_status(error: GatewayError) -> int:
+    """A final denial is Bedrock's answer to a quota the caller cannot wait out (core/errors.py)."""
+    return FINAL_DENIAL_STATUS if is_final_denial(error.code) else error.status
 
 
 def error_response(error: GatewayError, request_id: str) -> HttpResponse:
     response = json_response(
-        error.status,
-        {"message": error.message, "code": error.code},
+        error_status(error),
+        {"message": error.message, "code": error.code, **error.details},
         request_id,
         {"x-amzn-ErrorType": error_type(error), "x-amzn-RequestId": request_id, **error_headers(error)},
     )

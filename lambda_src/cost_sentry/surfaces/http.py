@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from cost_sentry.core.errors import BadRequest, GatewayError, LimitExceeded
+from cost_sentry.core.errors import (
+    SHOULD_RETRY_HEADER,
+    BadRequest,
+    GatewayError,
+    LimitExceeded,
+    is_final_denial,
+)
 from cost_sentry.service.gateway import ApiResult, new_request_id
 
 USER_HEADER = "x-cost-sentry-user"
@@ -140,17 +146,23 @@ def money_headers(result: ApiResult | Mapping[str, Any]) -> dict[str, str]:
 
 
 def error_headers(error: GatewayError) -> dict[str, str]:
+    """The error's headers; a final denial (core/errors.FINAL_DENIALS) never asks for a retry, however
+    the error was built."""
     headers = dict(error.headers)
-    if isinstance(error, LimitExceeded):
+    if is_final_denial(error.code):
+        for name in [n for n in headers if n.lower() in ("retry-after", "retry-after-ms")]:
+            del headers[name]
+        headers[SHOULD_RETRY_HEADER] = "false"
+    elif isinstance(error, LimitExceeded):
         headers.setdefault("Retry-After", str(error.retry_after_seconds))
     return headers
 
 
 def error_from_result(result: ApiResult) -> GatewayError:
     """The service's error answer back as an error a surface renders in its own shape."""
-    error = GatewayError(
-        result.body["error"]["code"], result.body["error"]["message"], headers=result.headers
-    )
+    document = result.body["error"]
+    details = {k: v for k, v in document.items() if k not in ("code", "message", "requestId")}
+    error = GatewayError(document["code"], document["message"], headers=result.headers, details=details)
     error.status = result.status
     return error
 

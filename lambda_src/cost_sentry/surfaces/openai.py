@@ -95,7 +95,13 @@ def error_response(error: GatewayError, request_id: str) -> HttpResponse:
     if error.code == "budget_exhausted":
         code = "insufficient_quota"
     document = {
-        "error": {"message": error.message, "type": _type_for(error.status), "param": None, "code": code}
+        "error": {
+            "message": error.message,
+            "type": _type_for(error.status),
+            "param": None,
+            "code": code,
+            **error.details,
+        }
     }
     return json_response(
         error.status, document, request_id, {"x-request-id": request_id, **error_headers(error)}

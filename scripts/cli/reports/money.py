@@ -42,6 +42,16 @@ def format_usd(amount: Decimal, places: int = 2) -> str:
     return f"{sign}${abs(rounded):,.{places}f}"
 
 
+def console_usd(amount: Decimal) -> str:
+    """Money in a console line: cents from a dollar up, four places below (fractions of a cent)."""
+    return format_usd(amount, 2 if abs(amount) >= 1 else 4)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 call`, `2 calls`, `1,024 tokens`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def percent(part: Decimal, whole: Decimal) -> Decimal | None:
     """`part` as a percentage of `whole` to one decimal place, or None when `whole` is zero."""
     if whole == 0:

@@ -27,7 +27,7 @@ from typing import Any
 
 from scripts.cli.reports import queries
 from scripts.cli.reports.engines import QueryEngine
-from scripts.cli.reports.money import NANOS_PER_USD, ZERO, plain
+from scripts.cli.reports.money import NANOS_PER_USD, ZERO, console_usd, plain, plural
 
 QUANTUM = Decimal("1e-10")  # CUR 2.0's cost precision
 MILLION = Decimal(1_000_000)
@@ -83,18 +83,25 @@ class EndpointAllocation:
         return sum((share.charged_usd for share in self.shares), ZERO)
 
     def summary(self) -> str:
-        """One line: the bill, the tokens, what a token cost against the utilization, what was charged."""
-        effective = "-" if self.effective_usd_per_million is None else plain(self.effective_usd_per_million)
-        utilization = "?" if self.utilization_percent is None else plain(self.utilization_percent)
+        """One line, rounded for reading (the CSV keeps the exact figures): the bill, the tokens, what a
+        token cost against the utilization, what was charged."""
+        effective = (
+            "-" if self.effective_usd_per_million is None else console_usd(self.effective_usd_per_million)
+        )
+        utilization = (
+            "?"
+            if self.utilization_percent is None
+            else f"{self.utilization_percent.quantize(Decimal('0.1'))}"
+        )
         full = (
             "?"
             if self.full_utilization_usd_per_million is None
-            else plain(self.full_utilization_usd_per_million)
+            else console_usd(self.full_utilization_usd_per_million)
         )
         return (
-            f"{self.model}: {plain(self.cost_usd)} USD for {plain(self.instance_hours)} instance-hours, "
-            f"{self.tokens} tokens; {effective} USD per 1M tokens at {utilization}% utilization "
-            f"({full} at 100%); the gateway charged {plain(self.charged_usd)} USD"
+            f"{self.model}: {console_usd(self.cost_usd)} for {plain(self.instance_hours)} instance-hours, "
+            f"{plural(self.tokens, 'token')}; {effective} per 1M tokens at {utilization}% utilization "
+            f"({full} at 100%); the gateway charged {console_usd(self.charged_usd)}"
         )
 
     @property

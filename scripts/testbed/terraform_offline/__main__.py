@@ -9,6 +9,8 @@
         (prints a skip line when the machine has none).
     outputs ROOT [--var-file FILE]
         print ROOT's planned output values as JSON, in the shape of `terraform output -json` (cached).
+    preview ROOT [--var-file FILE]
+        `make preview`: what ROOT would create per tenant, or each broken tenant rule in a line.
 
 See docs/offline-terraform.md for how it works and what it cannot catch.
 """
@@ -54,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     outputs = commands.add_parser("outputs", help="print the planned output values of an account root")
     outputs.add_argument("root", type=Path)
     outputs.add_argument("--var-file", type=Path, help="instead of the root's terraform.tfvars")
+    preview = commands.add_parser("preview", help="the offline plan of an account root, in a few lines")
+    preview.add_argument("root", type=Path)
+    preview.add_argument("--var-file", type=Path, help="instead of the root's terraform.tfvars")
     args = parser.parse_args(argv)
+    if args.command == "preview":
+        from scripts.testbed.terraform_offline.preview import preview as run_preview
+
+        return run_preview(args.root, args.var_file)
     if args.command == "smoke-apply":
         from scripts.testbed.terraform_offline.smoke_apply import smoke_apply
 

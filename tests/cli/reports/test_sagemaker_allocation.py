@@ -118,8 +118,8 @@ def test_the_endpoint_cost_is_split_by_token_share(
     printed = capsys.readouterr().out
     # 10 h x 1.41 = 14.10 USD; 1,000,000 tokens; capacity 10 h x 200,000 = 2,000,000 tokens.
     assert (
-        "shared-llm: 14.1 USD for 10 instance-hours, 1000000 tokens; 14.1 USD per 1M tokens at 50% utilization "
-        "(7.05 at 100%); the gateway charged 0.362 USD" in printed
+        "shared-llm: $14.10 for 10 instance-hours, 1,000,000 tokens; $14.10 per 1M tokens at 50.0% utilization "
+        "($7.05 at 100%); the gateway charged $0.3620" in printed
     )
     with (out / "sagemaker_allocation.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -166,7 +166,7 @@ def test_an_idle_endpoint_makes_every_token_dearer(
         == 0
     )
 
-    assert "28.2 USD per 1M tokens at 25% utilization (7.05 at 100%)" in capsys.readouterr().out
+    assert "$28.20 per 1M tokens at 25.0% utilization ($7.05 at 100%)" in capsys.readouterr().out
 
 
 def test_the_chargeback_report_shows_the_split(

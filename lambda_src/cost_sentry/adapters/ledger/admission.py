@@ -683,6 +683,7 @@ def _deny_if_over_whole_limits(
             f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(tenant.budget_limit_nanos)}; "
             "lower max_tokens or shorten the prompt",
             retry_after_seconds=period_end,
+            now=now,
         )
     if tenant.tokens_per_period is not None and tokens > tenant.tokens_per_period:
         raise LimitExceeded(
@@ -690,6 +691,7 @@ def _deny_if_over_whole_limits(
             f"this request may use up to {tokens} tokens, more than the whole period's "
             f"{tenant.tokens_per_period}; lower max_tokens or shorten the prompt",
             retry_after_seconds=period_end,
+            now=now,
         )
     user_limit = tenant.user_limit_for(user)
     if user_limit is not None and cost > user_limit:
@@ -698,6 +700,7 @@ def _deny_if_over_whole_limits(
             f"this request may cost up to USD {nanos_to_usd(cost)}, more than user {user}'s whole "
             f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(user_limit)}; lower max_tokens",
             retry_after_seconds=period_end,
+            now=now,
         )
     return user_limit
 
@@ -709,7 +712,10 @@ def _until_holds_end(
     within one hold lifetime; without any, only the next period helps."""
     period_end = seconds_to_period_end(tenant.budget_period, now)
     return LimitExceeded(
-        code, message, retry_after_seconds=min(hold_lifetime, period_end) if held else period_end
+        code,
+        message,
+        retry_after_seconds=min(hold_lifetime, period_end) if held else period_end,
+        now=now,
     )
 
 
@@ -718,6 +724,7 @@ def _blocked(tenant: TenantConfig, now: float) -> LimitExceeded:
         "tenant_blocked",
         f"tenant {tenant.tenant_id} is blocked for this period (its budget alert fired)",
         retry_after_seconds=seconds_to_period_end(tenant.budget_period, now),
+        now=now,
     )
 
 
