@@ -98,18 +98,20 @@ resource "aws_api_gateway_integration" "route" {
   http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  # POST /v1/converse-stream streams its text/event-stream body as it is generated, through the
-  # streaming function (surfaces.tf); the other two routes answer in one body from the gateway function.
-  uri                    = each.key == "converse_stream" ? local.stream_invoke_uri : aws_lambda_function.this["gateway"].invoke_arn
-  response_transfer_mode = each.key == "converse_stream" ? "STREAM" : "BUFFERED"
+  # Both model routes run in the streaming function (surfaces.tf): /v1/converse-stream streams its
+  # text/event-stream body as it is generated, /v1/converse writes its JSON body in one piece, and both
+  # wait as long as that function may run (a buffered integration would cut a long answer at 29 s).
+  # GET /v1/budget answers from the gateway function.
+  uri                    = contains(local.streamed_routes, each.key) ? local.stream_invoke_uri : aws_lambda_function.this["gateway"].invoke_arn
+  response_transfer_mode = contains(local.streamed_routes, each.key) ? "STREAM" : "BUFFERED"
   # As long as a request the gateway accepts on this route may take (README, "Accepted requests can
   # finish"); the function refuses at validation what cannot finish within it (CONVERSE_/STREAM_TIMEOUT_SECONDS).
   timeout_milliseconds = local.route_timeout_ms[each.key]
 
   lifecycle {
     precondition {
-      condition     = var.bedrock_timeout_seconds * 1000 >= local.route_timeout_ms["converse"] && var.bedrock_timeout_seconds < var.max_request_seconds
-      error_message = "bedrock_timeout_seconds must be at least the /v1/converse integration timeout (or the gateway cuts off generations it accepted) and below max_request_seconds (or the function dies before it settles)."
+      condition     = var.bedrock_timeout_seconds < var.max_request_seconds
+      error_message = "bedrock_timeout_seconds must be below max_request_seconds (or the function dies before it settles)."
     }
   }
 }

@@ -33,10 +33,11 @@ locals {
     BUDGETS_ACCOUNT_ID = var.account_id
   }
 
-  # How long API Gateway waits per route, never past the function that answers it. The seed's stream
-  # route streams (api.tf), so it waits as long as the streaming function may run, as the SDK routes do.
+  # How long API Gateway waits per route, never past the function that answers it. The seed's model
+  # routes run in the streaming function (api.tf), so they wait as long as it may run, as the SDK routes do.
+  streamed_routes = ["converse", "converse_stream"]
   route_timeout_ms = {
-    converse        = min(var.integration_timeout_ms, var.max_request_seconds * 1000)
+    converse        = local.stream_timeout * 1000
     converse_stream = local.stream_timeout * 1000
     budget          = min(var.integration_timeout_ms, var.max_request_seconds * 1000)
   }
@@ -52,7 +53,6 @@ locals {
         LOG_PROMPTS                = tostring(var.log_prompts)
         MAX_REQUEST_SECONDS        = tostring(var.max_request_seconds)
         BEDROCK_TIMEOUT_SECONDS    = tostring(var.bedrock_timeout_seconds)
-        CONVERSE_TIMEOUT_SECONDS   = tostring(floor(local.route_timeout_ms["converse"] / 1000))
         NEW_SESSIONS_PER_MINUTE    = tostring(var.new_sessions_per_minute)
         MAX_BODY_BYTES             = tostring(var.max_body_bytes)
         CONFIG_REFRESH_SECONDS     = tostring(var.config_refresh_seconds)

@@ -78,7 +78,7 @@ SURFACE_INVALID_KEY_MESSAGE = (
 
 GATEWAY_ENVIRONMENT = {
     "LOG_PROMPTS": "false",
-    "MAX_REQUEST_SECONDS": "120",
+    "MAX_REQUEST_SECONDS": "900",
     "BEDROCK_TIMEOUT_SECONDS": "60",
     "CONFIG_REFRESH_SECONDS": "300",
     "PROFILE_RESOLVER": "static",
@@ -757,7 +757,7 @@ class LocalStack:
         front.api_keys = self.api_keys
         front.api_key_required = self.api_key_required
         front.log_capture = capture
-        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))
+        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "900"))
         thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
         thread.start()
         self._exit.callback(_stop_server, front, thread)

@@ -47,22 +47,17 @@ def test_bad_environment_names_the_variable(env, message):
         Settings.from_env(env)
 
 
-def test_each_route_gets_its_own_generation_time_limit():
-    defaults = Settings.from_env(BASE)
-    # /v1/converse: API Gateway's default 29 s less the gateway's 2 s; streams: the function's 120 s - 2.
-    assert (defaults.generation_limit_seconds(False), defaults.generation_limit_seconds(True)) == (27, 118)
-    raised = Settings.from_env(
-        {
-            **BASE,
-            "CONVERSE_TIMEOUT_SECONDS": "90",
-            "STREAM_TIMEOUT_SECONDS": "600",
-            "MAX_REQUEST_SECONDS": "300",
-        }
+def test_every_model_route_gets_the_streaming_functions_time_limit():
+    defaults = Settings.from_env(
+        {name: value for name, value in BASE.items() if name != "MAX_REQUEST_SECONDS"}
     )
+    # Every model route runs in the streaming integration: the function's 900 s less the gateway's 2 s.
+    assert defaults.generation_limit_seconds() == 898
+    raised = Settings.from_env({**BASE, "STREAM_TIMEOUT_SECONDS": "600", "MAX_REQUEST_SECONDS": "300"})
     # Never past the function timeout, whatever API Gateway allows.
-    assert (raised.generation_limit_seconds(False), raised.generation_limit_seconds(True)) == (88, 298)
+    assert raised.generation_limit_seconds() == 298
 
 
 def test_limits_that_leave_the_model_no_time_are_refused_at_cold_start():
-    with pytest.raises(SettingsError, match="CONVERSE_TIMEOUT_SECONDS"):
-        Settings.from_env({**BASE, "CONVERSE_TIMEOUT_SECONDS": "2"})
+    with pytest.raises(SettingsError, match="MAX_REQUEST_SECONDS"):
+        Settings.from_env({**BASE, "MAX_REQUEST_SECONDS": "2"})

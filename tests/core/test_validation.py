@@ -98,7 +98,6 @@ def test_structural_errors(raw, code):
         ([{"role": "user", "content": "x", "name": "bob"}], "unknown_field"),
         ([{"role": "assistant", "content": "x"}], "role_order"),
         ([{"role": "user", "content": "x"}, {"role": "user", "content": "y"}], "role_order"),
-        ([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "role_order"),
         ([{"role": "user", "content": "x"}, {"role": "system", "content": "y"}], "role_order"),
         ([{"role": "system", "content": "x"}], "role_order"),
     ],
@@ -247,16 +246,29 @@ def test_a_surrogate_pair_is_a_character_and_accepted():
     assert message.content == "smile \U0001f600"
 
 
+def test_a_final_assistant_message_is_a_prefill_the_model_continues():
+    raw = with_messages(
+        [
+            {"role": "system", "content": "You answer in JSON."},
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": "{"},
+        ]
+    )
+    request = parse_request(raw, LIMIT)
+    assert [message.role for message in request.messages] == ["user", "assistant"]
+    assert request.system == ("You answer in JSON.",)
+
+
 def test_a_max_tokens_that_cannot_finish_in_the_routes_time_is_refused_with_what_fits():
-    # claude-sonnet-4: a conservative 25 tokens/s after 3 s to the first token. /v1/converse on the
-    # default 29 s API Gateway limit leaves 27 s for the model: (27 - 3) x 25 = 600 tokens.
+    # claude-sonnet-4: a conservative 25 tokens/s after 3 s to the first token. A route limit that
+    # leaves 27 s for the model: (27 - 3) x 25 = 600 tokens.
     spec = default_catalog().get("claude-sonnet-4")
     assert spec.min_output_tokens_per_second == 25
     assert check_against_model(Parameters(max_tokens=600), spec, 27) == 600
     with pytest.raises(BadRequest) as caught:
         check_against_model(Parameters(max_tokens=601), spec, 27)
     assert caught.value.code == "generation_too_long"
-    assert "at most 600" in caught.value.message and "/v1/converse-stream" in caught.value.message
+    assert "at most 600" in caught.value.message and "lower max_tokens" in caught.value.message
     # The streaming route's longer limit (function timeout 120 s - 2 s): (118 - 3) x 25 = 2875 tokens.
     assert check_against_model(Parameters(max_tokens=2875), spec, 118, streaming=True) == 2875
     with pytest.raises(BadRequest, match="lower max_tokens \\(at most 2875 here\\)"):

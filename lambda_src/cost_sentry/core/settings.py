@@ -72,11 +72,10 @@ class Settings:
     # own role (no per-user session): written into the call records so the ledger joins the bill.
     own_principal: str = ""
     call_record_retention_days: int = 400
-    # How long API Gateway waits for a /v1/converse answer (its integration timeout: 29 s by default,
-    # raisable by quota for Regional APIs), and for the routes that stream (/v1/converse-stream and the
-    # SDK surfaces: bounded by the streaming function's timeout only). The gateway refuses what cannot
-    # finish in time.
-    converse_timeout_seconds: int = 29
+    # How long API Gateway waits for an answer. Every model route runs in the streaming function
+    # (responseTransferMode STREAM, /v1/converse too, whose body is one piece: API Gateway's 29 s limit
+    # applies only to buffered integrations), so each is bounded by that function's timeout only. The
+    # gateway refuses what cannot finish in time.
     stream_timeout_seconds: int | None = None
     # Per-user sessions: new STS sessions one tenant may open per UTC minute (adapters/sessions.py).
     new_sessions_per_minute: int = 60
@@ -86,11 +85,10 @@ class Settings:
         # The margin covers clock skew between Lambda hosts and the time to settle after the last byte.
         return self.max_request_seconds + 30
 
-    def generation_limit_seconds(self, streaming: bool) -> int:
-        """How long the model may take to generate on this route: the route's limit, never past the
+    def generation_limit_seconds(self) -> int:
+        """How long the model may take to generate: the streaming integration's limit, never past the
         function timeout, less the time the gateway needs around the call (reserve, settle, answer)."""
-        stream_route = self.stream_timeout_seconds or self.max_request_seconds
-        route = stream_route if streaming else self.converse_timeout_seconds
+        route = self.stream_timeout_seconds or self.max_request_seconds
         return min(route, self.max_request_seconds) - GATEWAY_OVERHEAD_SECONDS
 
     @classmethod
@@ -104,7 +102,7 @@ class Settings:
             config_table=_required(env, "CONFIG_TABLE"),
             metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
             log_prompts=_flag(env, "LOG_PROMPTS", False),
-            max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 120),
+            max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 900),
             bedrock_timeout_seconds=_positive_int(env, "BEDROCK_TIMEOUT_SECONDS", 60),
             bedrock_connect_timeout_seconds=_positive_int(env, "BEDROCK_CONNECT_TIMEOUT_SECONDS", 5),
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", 262_144),
@@ -113,14 +111,12 @@ class Settings:
             per_user_sessions=_flag(env, "PER_USER_SESSIONS", False),
             own_principal=env.get("OWN_PRINCIPAL", "").strip(),
             call_record_retention_days=_positive_int(env, "CALL_RECORD_RETENTION_DAYS", 400),
-            converse_timeout_seconds=_positive_int(env, "CONVERSE_TIMEOUT_SECONDS", 29),
             stream_timeout_seconds=_positive_int(env, "STREAM_TIMEOUT_SECONDS", 0) or None,
             new_sessions_per_minute=_positive_int(env, "NEW_SESSIONS_PER_MINUTE", 60),
         )
-        for streaming in (False, True):
-            if settings.generation_limit_seconds(streaming) <= 0:
-                raise SettingsError(
-                    "CONVERSE_TIMEOUT_SECONDS, STREAM_TIMEOUT_SECONDS and MAX_REQUEST_SECONDS must leave more "
-                    f"than {GATEWAY_OVERHEAD_SECONDS} s for the model"
-                )
+        if settings.generation_limit_seconds() <= 0:
+            raise SettingsError(
+                "STREAM_TIMEOUT_SECONDS and MAX_REQUEST_SECONDS must leave more "
+                f"than {GATEWAY_OVERHEAD_SECONDS} s for the model"
+            )
         return settings

@@ -168,11 +168,14 @@ def _parse_messages(raw: object) -> tuple[tuple[str, ...], tuple[Message, ...]]:
             raise BadRequest(
                 "role_order",
                 f"prompt.messages[{index}] is {role!r} but {expected!r} was expected: after the system "
-                "messages, user and assistant must alternate, starting and ending with user",
+                "messages, user and assistant must alternate, starting with user (a final assistant "
+                "message is a prefill the model continues)",
             )
         conversation.append(Message(role=role, content=content))
-    if not conversation or conversation[-1].role != "user":
-        raise BadRequest("role_order", "the conversation must start and end with a user message")
+    # A final assistant message is a prefill (Converse takes it for the models that support it; Bedrock
+    # refuses it for the others, and that 400 releases the reservation).
+    if not conversation:
+        raise BadRequest("role_order", "the conversation needs a user message after the system messages")
     return tuple(system), tuple(conversation)
 
 
@@ -319,7 +322,7 @@ def fitting_max_tokens(
         fits = min(fits, max_tokens_within(spec, generation_limit_seconds))
     wanted = requested if requested is not None else min(DEFAULT_MAX_TOKENS, fits)
     if wanted > fits or wanted < 1:
-        advice = "lower max_tokens" if streaming else "lower max_tokens or use /v1/converse-stream"
+        advice = "lower max_tokens"
         raise BadRequest(
             "generation_too_long",
             f"{spec.short_name} may need {FIRST_TOKEN_SECONDS} s plus {wanted} tokens at "

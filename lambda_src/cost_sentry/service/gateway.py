@@ -367,11 +367,9 @@ class GatewayService:
         spec = self.catalog.get(model)
         if call.model_check is not None:
             call.model_check(spec)
-        # Only the seed's buffered /v1/converse answers within API Gateway's short integration timeout;
-        # every other route streams (or, in AWS, runs in the streaming function) with the longer limit.
-        streaming = call.route != "converse"
-        limit = self.settings.generation_limit_seconds(streaming)
-        max_tokens = check_against_model(request, spec, limit, streaming)
+        # Every model route runs in the streaming function in AWS (/v1/converse too, its body in one
+        # piece), so each has the function's limit: a request is refused only if it cannot finish there.
+        max_tokens = check_against_model(request, spec, self.settings.generation_limit_seconds(), stream)
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
         # Bedrock's invocation logs carry these, so a log line joins the ledger's call record and CUR 2.0;

@@ -70,11 +70,11 @@ run "three_tenants_get_keys_plans_and_config_items" {
   assert {
     condition = alltrue([
       aws_lambda_function.this["gateway"].handler == "cost_sentry.handlers.gateway.handler",
-      aws_lambda_function.this["gateway"].timeout == 120,
+      aws_lambda_function.this["gateway"].timeout == 900,
       aws_lambda_function.this["gateway"].architectures == tolist(["arm64"]),
       aws_lambda_function.this["gateway"].runtime == "python3.13",
-      aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "120",
-      aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29",
+      aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "900",
+      !contains(keys(aws_lambda_function.this["gateway"].environment[0].variables), "CONVERSE_TIMEOUT_SECONDS"),
       aws_lambda_function.this["gateway"].environment[0].variables["NEW_SESSIONS_PER_MINUTE"] == "60",
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
       aws_lambda_function.this["gateway"].environment[0].variables["CONFIG_TABLE"] == "cs-config",
@@ -92,7 +92,7 @@ run "three_tenants_get_keys_plans_and_config_items" {
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse_stream"].type == "AWS_PROXY" && aws_api_gateway_integration.route["budget"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000
+    condition     = aws_api_gateway_integration.route["converse"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse_stream"].type == "AWS_PROXY" && aws_api_gateway_integration.route["budget"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse"].timeout_milliseconds == 900000
     error_message = "Every route proxies to the function."
   }
 
@@ -374,27 +374,28 @@ run "the_seed_stream_route_streams_through_the_streaming_function_for_as_long_as
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 29000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 120000
-    error_message = "Each route waits its own limit: 29 s for /v1/converse, the streaming function's timeout for /v1/converse-stream."
+    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 900000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 900000 && aws_api_gateway_integration.route["budget"].timeout_milliseconds == 29000
+    error_message = "Both model routes wait the streaming function's timeout (a model's normal maximum output finishes); /v1/budget the buffered 29 s."
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse_stream"].uri == "arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/arn:aws:lambda:us-east-1:123456789012:function:cs-gateway-stream/response-streaming-invocations" && endswith(aws_api_gateway_integration.route["converse"].uri, "function:cs-gateway/invocations")
-    error_message = "/v1/converse-stream is invoked with response streaming; /v1/converse stays on the buffered gateway function."
+    condition     = aws_api_gateway_integration.route["converse_stream"].uri == "arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/arn:aws:lambda:us-east-1:123456789012:function:cs-gateway-stream/response-streaming-invocations" && aws_api_gateway_integration.route["converse"].uri == aws_api_gateway_integration.route["converse_stream"].uri && endswith(aws_api_gateway_integration.route["budget"].uri, "function:cs-gateway/invocations")
+    error_message = "Both model routes are invoked with response streaming (/v1/converse's body in one piece); /v1/budget stays on the buffered gateway function."
   }
 
   assert {
-    condition     = aws_lambda_function.this["gateway"].environment[0].variables["CONVERSE_TIMEOUT_SECONDS"] == "29" && aws_lambda_function.stream.environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "120"
+    condition     = aws_lambda_function.stream.environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "900"
     error_message = "Each function refuses what cannot finish within the limit API Gateway applies to its routes."
   }
 }
 
-run "a_bedrock_read_timeout_shorter_than_the_converse_limit_is_refused" {
+run "a_bedrock_read_timeout_not_below_the_function_timeout_is_refused" {
   command = plan
 
   variables {
     tenants                 = run.contract.tenants
-    bedrock_timeout_seconds = 20
+    max_request_seconds     = 60
+    bedrock_timeout_seconds = 60
   }
 
   expect_failures = [aws_api_gateway_integration.route]
