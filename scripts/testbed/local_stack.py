@@ -9,8 +9,9 @@
   chunks are written as they come (HTTP/1.1 chunked), over HTTP and, with ``https=True`` (``make
   serve``), over HTTPS too, with a certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs
   that only send bearer tokens over HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
-- the key check the deployed authorizer does: the tenant's key from ``x-api-key`` or ``Authorization:
-  Bearer`` (cost_sentry.surfaces.http.presented_api_key), refused in the surface's own error shape.
+- the key check the deployed authorizer does: the tenant's key, a per-user key or an OIDC token from
+  ``x-api-key`` or ``Authorization: Bearer`` (cost_sentry.adapters.credentials, the authorizer's own),
+  refused in the surface's own error shape; what it proves goes into ``requestContext.authorizer``.
 
 Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
 tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
@@ -207,8 +208,10 @@ def proxy_event(
     body: bytes,
     api_key_id: str | None,
     source_ip: str,
+    authorizer: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event for one HTTP request."""
+    """The API Gateway REST (v1) proxy event for one HTTP request (``authorizer``: the authorizer's
+    context, as API Gateway passes it)."""
     split = urlsplit(raw_path)
     query = parse_qs(split.query, keep_blank_values=True)
     try:
@@ -246,6 +249,7 @@ def proxy_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent"),
             },
+            **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         },
         "body": text_body,
         "isBase64Encoded": is_base64,
@@ -275,6 +279,7 @@ class _FrontServer(ThreadingHTTPServer):
     handler: Handler
     responder: Responder
     api_keys: Any  # cost_sentry.adapters.api_keys.ApiKeyDirectory, the authorizer's own
+    credentials: Any  # cost_sentry.adapters.credentials.CredentialChecker, the authorizer's own
     api_key_required: bool
     log_capture: LambdaLogCapture
     lambda_timeout_seconds: int
@@ -295,12 +300,18 @@ class _FrontHandler(BaseHTTPRequestHandler):
         # API Gateway lower-cases nothing, but HTTP headers are case-insensitive; lower case is what
         # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
         headers = {name.lower(): value for name, value in self.headers.items()}
-        from cost_sentry.surfaces.http import presented_api_key
-
-        # The deployed authorizer reads the key from whichever header the caller's SDK uses.
-        api_key = presented_api_key(headers)
-        api_key_id = self.server.api_keys.key_id(api_key) if api_key else None
-        event = proxy_event(self.command, self.path, headers, body, api_key_id, self.client_address[0])
+        # The deployed authorizer's check: the credential from whichever header the caller's SDK uses.
+        identity = self.server.credentials.identify(headers)
+        api_key_id = identity.api_key_id if identity else None
+        event = proxy_event(
+            self.command,
+            self.path,
+            headers,
+            body,
+            api_key_id,
+            self.client_address[0],
+            authorizer={"principalId": identity.user or "api-key", **identity.context()} if identity else None,
+        )
         request_id = event["requestContext"]["requestId"]
         if api_key_id is None and self.server.api_key_required:
             # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
@@ -584,6 +595,8 @@ class LocalStack:
     # Also serve HTTPS (a second front, same handler) with a certificate from a CA made for this run.
     https: bool = False
     https_port: int = 0
+    # The authorizer's OIDC verifier (None: the default, fetching each issuer's keys over HTTPS).
+    oidc_verifier: Any = None
 
     # Filled in by start().
     moto_url: str = field(init=False, default="")
@@ -596,6 +609,8 @@ class LocalStack:
     bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
     tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
     api_keys: Any = field(init=False, default=None)  # the authorizer's ApiKeyDirectory
+    config_store: Any = field(init=False, default=None)  # the authorizer's view of the config table
+    credentials: Any = field(init=False, default=None)  # the authorizer's CredentialChecker
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -706,8 +721,14 @@ class LocalStack:
         self._handler = handler
         responder = load_gateway_responder() if self.handler_loader is load_gateway_handler else None
         from cost_sentry.adapters.api_keys import ApiKeyDirectory
+        from cost_sentry.adapters.config_store import ConfigStore
+        from cost_sentry.adapters.credentials import CredentialChecker
 
         self.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        self.config_store = ConfigStore(
+            self.client("dynamodb"), self.config_table, int(os.environ.get("CONFIG_REFRESH_SECONDS", "300"))
+        )
+        self.credentials = CredentialChecker(self.api_keys, self.config_store, oidc=self.oidc_verifier)
         tls_context = None
         if self.https:
             directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
@@ -719,6 +740,7 @@ class LocalStack:
             front.handler = handler
             front.responder = responder or _buffered_responder(handler)
             front.api_keys = self.api_keys
+            front.credentials = self.credentials
             front.api_key_required = self.api_key_required
             front.log_capture = capture
             front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "120"))

@@ -71,9 +71,16 @@ class ConfigStore:
 
         The ledger moves a tenant's limit only on this proof: a reload that failed, or was skipped
         because one ran less than ``FORCED_RELOAD_SECONDS`` ago and failed, returns None, never the
-        cached config (which may be older than the ledger). Re-reads at most once per
-        ``FORCED_RELOAD_SECONDS``; a read that succeeded within that time is fresh enough and reused.
+        cached config (which may be older than the ledger).
         """
+        directory = self.fresh_directory()
+        return None if directory is None else directory.tenants.get(tenant_id)
+
+    def fresh_directory(self) -> TenantDirectory | None:
+        """The whole table from a read that has just succeeded, or None. Re-reads at most once per
+        ``FORCED_RELOAD_SECONDS``; a read that succeeded within that time is fresh enough and reused.
+        (The credential check asks for one on a miss: a new per-user key works at once, a key revoked
+        since the last refresh is refused at once, and random keys cost at most one Scan a second.)"""
         now = self._clock()
         with self._lock:
             if now - self._forced_at >= FORCED_RELOAD_SECONDS:
@@ -87,9 +94,9 @@ class ConfigStore:
                     default_logger().warning(
                         "config_reload_failed", event="config_reload_failed", error=str(exc)
                     )
-            if not self._forced_ok or self._directory is None:
+            if not self._forced_ok:
                 return None
-            return self._directory.tenants.get(tenant_id)
+            return self._directory
 
     def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
         return self.directory().by_api_key.get(api_key_id)
