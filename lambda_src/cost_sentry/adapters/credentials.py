@@ -63,21 +63,15 @@ class CredentialChecker:
 
     def _user_key(self, secret: str) -> Identity | None:
         digest = key_hash(secret)
-        directory = self._config.directory()
-        key = directory.user_keys.get(digest)
-        if key is None:
-            # A miss reads the table again (at most once a second): a key issued since the last refresh
-            # works at once, and one revoked since is refused at once.
-            fresh = self._config.fresh_directory()
-            if fresh is not None:
-                directory = fresh
-                key = directory.user_keys.get(digest)
+        # A miss re-reads the config (core of ConfigStore.user_key): a key issued since the last refresh
+        # works at once, and one revoked since is refused at once.
+        key = self._config.user_key(digest)
         if key is None:
             return self._refuse("unknown_user_key")
         reason = key.refusal(self._clock())
         if reason is not None:
             return self._refuse(f"{reason}_user_key", key)
-        tenant = directory.tenants.get(key.tenant_id)
+        tenant = self._config.directory().tenants.get(key.tenant_id)
         if tenant is None:
             return self._refuse("user_key_tenant_unknown", key)
         return self._identity(tenant, key.user, "user_key", key)
@@ -120,6 +114,7 @@ class CredentialChecker:
                     user=user,
                     kind=kind,
                     key_prefix=key.prefix if key else None,
+                    key_sha256=key.sha256 if key else None,
                 )
         return self._refuse("tenant_key_disabled", key, tenant=tenant.tenant_id)
 

@@ -103,7 +103,9 @@ def http_fetch(url: str) -> bytes:
     import urllib.request
 
     parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")):
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+    ):
         raise TokenRefused(f"refusing to fetch keys over {parts.scheme}: {url}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 (scheme checked)
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
@@ -167,7 +169,9 @@ class JwksCache:
     def _load(self, settings: OidcSettings) -> dict[str, dict[str, Any]]:
         uri = settings.jwks_uri or self._jwks_uris.get(settings.issuer)
         if uri is None:
-            discovery = json.loads(self._fetch(settings.issuer.rstrip("/") + "/.well-known/openid-configuration"))
+            discovery = json.loads(
+                self._fetch(settings.issuer.rstrip("/") + "/.well-known/openid-configuration")
+            )
             uri = str(discovery["jwks_uri"])
             self._jwks_uris[settings.issuer] = uri
         self.fetches += 1

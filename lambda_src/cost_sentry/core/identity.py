@@ -227,8 +227,9 @@ class Identity:
     user: str | None = None
     # tenant_key | user_key | oidc
     kind: str = "tenant_key"
-    # The per-user key's shown prefix, for logs (never the key).
+    # The per-user key's shown prefix, for logs (never the key), and its hash.
     key_prefix: str | None = None
+    key_sha256: str | None = None
 
     def context(self) -> dict[str, str]:
         """The authorizer context (string values only: API Gateway's rule)."""
@@ -237,4 +238,7 @@ class Identity:
             context["user"] = self.user
         if self.key_prefix is not None:
             context["keyPrefix"] = self.key_prefix
+        if self.key_sha256 is not None:
+            # The gateway makes sure its own config knows the key (its per-key limit) before spending.
+            context["keySha256"] = self.key_sha256
         return context

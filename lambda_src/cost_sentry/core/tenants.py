@@ -269,6 +269,19 @@ class TenantDirectory:
             by_issuer=MappingProxyType(_by_issuer(tenants)),
         )
 
+    def with_user_key(self, key: UserKey) -> TenantDirectory:
+        """This directory and one key read on its own (a miss between two refreshes)."""
+        if key.tenant_id not in self.tenants:
+            return self
+        tenants = _with_key_limits(self.tenants, {key.sha256: key})
+        by_key = {key_id: tenants[tenant.tenant_id] for key_id, tenant in self.by_api_key.items()}
+        return TenantDirectory(
+            tenants=MappingProxyType(tenants),
+            by_api_key=MappingProxyType(by_key),
+            user_keys=MappingProxyType({**self.user_keys, key.sha256: key}),
+            by_issuer=MappingProxyType(_by_issuer(tenants)),
+        )
+
 
 def _user_keys(tenants: Mapping[str, TenantConfig], items: Mapping[str, UserKey]) -> dict[str, UserKey]:
     """Every per-user key of a known tenant, by hash; one hash claimed twice is refused, not guessed."""

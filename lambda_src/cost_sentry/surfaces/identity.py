@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cost_sentry.core.errors import Forbidden
+from cost_sentry.core.errors import Forbidden, Unauthorized
 
 USER_HEADER = "x-cost-sentry-user"
 
@@ -24,6 +24,19 @@ def proven_user(event: Mapping[str, Any]) -> str | None:
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     user = authorizer.get("user") if isinstance(authorizer, Mapping) else None
     return str(user) if user else None
+
+
+def with_identity(event: Mapping[str, Any], config_store: Any) -> Mapping[str, Any]:
+    """``with_proven_user``, after making sure the gateway's own config knows a per-user key the
+    authorizer accepted (``ConfigStore.user_key``: its per-key limit then applies from this request on,
+    not from the next refresh). A key this function's config cannot find is refused like an unknown one."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    digest = authorizer.get("keySha256") if isinstance(authorizer, Mapping) else None
+    if digest:
+        key = config_store.user_key(str(digest))
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("unknown_api_key", "the API key is not assigned to any tenant")
+    return with_proven_user(event)
 
 
 def with_proven_user(event: Mapping[str, Any]) -> Mapping[str, Any]:

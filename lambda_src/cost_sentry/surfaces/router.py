@@ -14,7 +14,7 @@ from cost_sentry.core.log import default_logger
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.surfaces import anthropic, bedrock_runtime, native, openai
 from cost_sentry.surfaces.http import HttpRequest, HttpResponse
-from cost_sentry.surfaces.identity import with_proven_user
+from cost_sentry.surfaces.identity import with_identity
 
 Surface = Callable[[GatewayService, HttpRequest], HttpResponse]
 ErrorRenderer = Callable[[GatewayError, str], HttpResponse]
@@ -47,7 +47,7 @@ def respond(service: GatewayService, event: Mapping[str, Any]) -> HttpResponse:
     """The answer to one proxy event, streamed where the surface streams."""
     path = event.get("path") or event.get("resource") or ""
     try:
-        event = with_proven_user(event)
+        event = with_identity(event, service.config_store)
     except GatewayError as error:
         return _refused(service, event, error)
     if path in native.ROUTES or surface_for(path) is None:
@@ -73,7 +73,7 @@ def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str,
     through their surface with the stream collected into one body."""
     path = event.get("path") or event.get("resource") or ""
     try:
-        event = with_proven_user(event)
+        event = with_identity(event, service.config_store)
     except GatewayError as error:
         return _refused(service, event, error).to_proxy()
     if path in native.ROUTES or surface_for(path) is None:
