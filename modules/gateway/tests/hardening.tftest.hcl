@@ -25,9 +25,10 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
       jsonencode(jsondecode(aws_iam_role_policy.data_access["gateway"].policy).Statement) == jsonencode([
         { Sid = "LedgerReadWrite", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
         { Sid = "ConfigRead", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
+        { Sid = "ConfigReadUserKeys", Effect = "Allow", Action = ["dynamodb:GetItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config", Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["userkey#*"] } } },
       ]),
     ])
-    error_message = "The gateway: ledger item reads and writes (BatchGetItem for the head and shards; no Query, no ConditionCheckItem), config Scan only (no GetItem, no writes)."
+    error_message = "The gateway: ledger item reads and writes (BatchGetItem for the head and shards; no Query, no ConditionCheckItem), config Scan and GetItem of userkey# items only (no writes)."
   }
 
   assert {
@@ -60,6 +61,15 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
       ]),
     ])
     error_message = "Ledger sweep: the holds of each shard partition (Query) claimed and charged, config Scan for a fresh read."
+  }
+
+  assert {
+    condition = jsonencode(slice(jsondecode(aws_iam_role_policy.authorizer.policy).Statement, 0, 3)) == jsonencode([
+      { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/cs-authorizer:*" },
+      { Sid = "ReadApiKeys", Effect = "Allow", Action = ["apigateway:GET"], Resource = ["arn:aws:apigateway:us-east-1::/apikeys", "arn:aws:apigateway:us-east-1::/apikeys/*"] },
+      { Sid = "ReadConfig", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
+    ]) && jsondecode(aws_iam_role_policy.authorizer.policy).Statement[3].Condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["userkey#*"]
+    error_message = "The authorizer: API keys, a config Scan (per-user keys, OIDC issuers) and GetItem of userkey# items only; no writes."
   }
 
   assert {
