@@ -24,6 +24,7 @@ class NoConfig:
     def fresh_directory(self) -> TenantDirectory:
         return self.directory()
 
+
 METHOD_ARN = "arn:aws:execute-api:us-east-1:111111111111:abc123/prod/POST/model/nova-lite/converse"
 
 
