@@ -412,3 +412,17 @@ def test_a_rotated_signing_key_is_fetched_once(tls: LocalStack, idp: IdentityPro
         == 401
     )
     assert idp.jwks_requests == fetched + 1
+
+
+def test_the_users_report_lists_spend_per_user_with_the_principal_billed(
+    tls: LocalStack, admin: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.cli.reports.__main__ import main as reports
+
+    key, _ = admin.issue("team", "lena")
+    assert call(tls, "/v1/converse", api_key=key, body=body(tls)).status == 200
+    capsys.readouterr()
+    assert reports(["users", "--ledger-table", tls.ledger_table, "--tenant", "team"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [lena] = [line.split() for line in lines if " lena " in line]
+    assert lena[0] == "team" and lena[2].endswith("/lena") and ":assumed-role/" in lena[2] and lena[3] == "1"
