@@ -310,7 +310,9 @@ class _FrontHandler(BaseHTTPRequestHandler):
             body,
             api_key_id,
             self.client_address[0],
-            authorizer={"principalId": identity.user or "api-key", **identity.context()} if identity else None,
+            authorizer={"principalId": identity.user or "api-key", **identity.context()}
+            if identity
+            else None,
         )
         request_id = event["requestContext"]["requestId"]
         if api_key_id is None and self.server.api_key_required:
