@@ -314,6 +314,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             if identity
             else None,
         )
+        # API Gateway's identity.apiKey is the usage identifier: the tenant's key, never a per-user key or token.
+        event["requestContext"]["identity"]["apiKey"] = identity.usage_key if identity else None
         request_id = event["requestContext"]["requestId"]
         if api_key_id is None and self.server.api_key_required:
             # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
@@ -877,6 +879,10 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
         print("\nAPI keys:")
         for tenant in stack.tenants.values():
             print(f"  {tenant.tenant_id:<10} {tenant.api_key}")
+        print(
+            f"\nPer-user keys: AWS_ENDPOINT_URL={stack.moto_url} CONFIG_TABLE={stack.config_table} "
+            'make keys ARGS="issue --tenant <tenant> --user <user>"'
+        )
         print("\nTry:")
         for example in stack.curl_examples():
             print(f"  {example}")

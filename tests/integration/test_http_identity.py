@@ -262,11 +262,16 @@ def credential_refused_everywhere(stack: LocalStack, monkeypatch: pytest.MonkeyP
 
 
 def test_a_revoked_key_is_refused_at_once_when_the_cache_never_saw_it(
-    tls: LocalStack, admin: Any, monkeypatch: pytest.MonkeyPatch
+    tls: LocalStack, admin: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key, issued = admin.issue("team", "dave")
     admin.revoke("team", issued.prefix)
+    capsys.readouterr()
     credential_refused_everywhere(tls, monkeypatch, key)
+    logged = capsys.readouterr()
+    refusals = [line for line in logged.out.splitlines() if '"credential_refused"' in line]
+    assert refusals and all('"revoked_user_key"' in line and issued.prefix in line for line in refusals)
+    assert key not in logged.out + logged.err and key[12:] not in logged.out  # no secret, only the prefix
 
 
 def test_a_used_key_revoked_stops_within_the_refresh_window(
@@ -366,7 +371,11 @@ def test_a_token_from_the_tenants_idp_names_the_user_on_every_surface(
 
 @pytest.mark.parametrize("which", ["forged", "expired", "wrong audience", "other issuer", "alg none"])
 def test_a_forged_or_expired_token_is_refused_in_each_surfaces_shape(
-    tls: LocalStack, idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch, which: str
+    tls: LocalStack,
+    idp: IdentityProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    which: str,
 ) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = {
@@ -380,7 +389,11 @@ def test_a_forged_or_expired_token_is_refused_in_each_surfaces_shape(
             algorithm="none",
         ),
     }[which]()
+    capsys.readouterr()
     credential_refused_everywhere(tls, monkeypatch, token)
+    logged = capsys.readouterr()
+    signature = token.split(".")[2] or token  # no token, nor its signature, in any log line
+    assert token not in logged.out + logged.err and signature not in logged.out + logged.err
 
 
 def test_a_rotated_signing_key_is_fetched_once(tls: LocalStack, idp: IdentityProvider) -> None:
