@@ -439,3 +439,20 @@ def test_the_users_report_lists_spend_per_user_with_the_principal_billed(
     lines = capsys.readouterr().out.splitlines()
     [lena] = [line.split() for line in lines if " lena " in line]
     assert lena[0] == "team" and lena[2].endswith("/lena") and ":assumed-role/" in lena[2] and lena[3] == "1"
+
+
+def test_streams_run_as_the_keys_owner_too(tls: LocalStack, admin: Any) -> None:
+    key, _ = admin.issue("team", "mona")
+    streamed = call(tls, "/v1/converse-stream", api_key=key, body=body(tls))
+    assert streamed.status == 200 and streamed.sse_events()[-1]["tags"]["user"] == "mona"
+    refused = call(
+        tls, "/v1/converse-stream", api_key=key, body=body(tls), headers={"x-cost-sentry-user": "bob"}
+    )
+    assert (refused.status, refused.error_code) == (403, "user_mismatch")
+    chunks = list(
+        openai_client(tls, key).chat.completions.create(
+            model="nova-micro", max_tokens=32, stream=True, messages=[{"role": "user", "content": "hi"}]
+        )
+    )
+    assert chunks
+    assert [r["user"] for r in call_records(tls, "team")].count("mona") == 2
