@@ -17,7 +17,7 @@ TERRAFORM := $(shell if CHECKPOINT_DISABLE=1 terraform version 2>/dev/null | gre
 endif
 OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
-.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview check-account
+.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -79,6 +79,10 @@ report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=
 credit: ## Credit back, once, worst-case charges CUR billed less for: make credit CUR=dir PERIOD=2026-11 LEDGER_TABLE=name
 	@test -n "$(CUR)" -a -n "$(PERIOD)" -a -n "$(LEDGER_TABLE)" || { echo "CUR, PERIOD and LEDGER_TABLE are required, for example: make credit CUR=downloads/cur2 PERIOD=2026-11 LEDGER_TABLE=cost-sentry-ledger"; exit 2; }
 	$(PY) -m scripts.cli.reports credit --cur $(CUR) --period $(PERIOD) --ledger-table $(LEDGER_TABLE) --out build/credit
+
+keys: ## Per-user API keys: make keys ARGS="issue --tenant sales --user alice [--expires 2027-03-31] [--limit-usd 5]" (list, rotate, revoke, terraform)
+	@test -n "$(ARGS)" || { echo 'ARGS is required, for example: make keys ARGS="list --tenant sales" (CONFIG_TABLE=<config table>)'; exit 2; }
+	$(PY) -m scripts.cli.keys $(ARGS)
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
 	$(PY) -m scripts.devtools.build_lambda

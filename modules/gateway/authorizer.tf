@@ -48,6 +48,22 @@ resource "aws_iam_role_policy" "authorizer" {
         Action   = ["apigateway:GET"]
         Resource = ["arn:${var.partition}:apigateway:${var.region}::/apikeys", "arn:${var.partition}:apigateway:${var.region}::/apikeys/*"]
       },
+      {
+        # Per-user keys (userkey# items, users.keys) and each tenant's OIDC issuer live in the config
+        # table, read whole like the gateway reads it (docs/design.md section 9) ...
+        Sid      = "ReadConfig"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Scan"]
+        Resource = local.table_arns.config
+      },
+      {
+        # ... and one key's own item on a miss (a key issued or revoked since the last read).
+        Sid       = "ReadUserKeys"
+        Effect    = "Allow"
+        Action    = ["dynamodb:GetItem"]
+        Resource  = local.table_arns.config
+        Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["userkey#*"] } }
+      },
     ], local.common_statements)
   })
 }
@@ -57,7 +73,7 @@ resource "aws_lambda_function" "authorizer" {
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly from this repository and its hash pinned by source_code_hash; code signing needs a signing profile outside this stack.
   #checkov:skip=CKV_AWS_116:API Gateway invokes the authorizer synchronously, where a DLQ never fires.
   function_name                  = local.authorizer_name
-  description                    = "Cost Sentry API key from x-api-key or Authorization: Bearer"
+  description                    = "Cost Sentry credential (tenant key, per-user key, OIDC token) from x-api-key or Authorization: Bearer"
   role                           = aws_iam_role.authorizer.arn
   runtime                        = var.lambda_runtime
   architectures                  = ["arm64"]
@@ -70,7 +86,11 @@ resource "aws_lambda_function" "authorizer" {
   kms_key_arn                    = aws_kms_key.this.arn
 
   environment {
-    variables = { LOG_LEVEL = "WARNING" }
+    variables = {
+      LOG_LEVEL              = "WARNING"
+      CONFIG_TABLE           = aws_dynamodb_table.config.name
+      CONFIG_REFRESH_SECONDS = tostring(var.config_refresh_seconds)
+    }
   }
 
   tracing_config {

@@ -44,7 +44,8 @@ locals {
 
   # What the code calls (lambda_src/cost_sentry): the ledger adapter reserves and settles with UpdateItem,
   # writes call records and hold items with PutItem, removes holds with DeleteItem, reads a period with
-  # GetItem or Query (GET /v1/budget); the config store only ever Scans the config table.
+  # GetItem or Query (GET /v1/budget); the config store Scans the config table, and reads one userkey# item
+  # on a miss.
   gateway_statements = concat(
     [
       {
@@ -61,6 +62,14 @@ locals {
         Effect   = "Allow"
         Action   = ["dynamodb:Scan"]
         Resource = local.table_arns.config
+      },
+      {
+        # A per-user key issued since the last config read: its own item, read once (ConfigStore.user_key).
+        Sid       = "ConfigReadUserKeys"
+        Effect    = "Allow"
+        Action    = ["dynamodb:GetItem"]
+        Resource  = local.table_arns.config
+        Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["userkey#*"] } }
       },
     ],
     length(var.sagemaker_shared_endpoints) == 0 ? [] : [

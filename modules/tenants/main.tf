@@ -4,6 +4,9 @@
 locals {
   # The one definition of a tenant id (cost_sentry.core.names.TENANT_ID_PATTERN is tested to equal it).
   tenant_id_pattern = "^[a-z0-9-]{1,32}$"
+  # The one definition of an end-user id (cost_sentry.core.validation.USER_PATTERN is tested to equal it):
+  # it becomes an STS role session name and the value of the `user` session tag, so only what both accept.
+  user_id_pattern = "^[A-Za-z0-9_+=.@-]{2,64}$"
 
   # A ledger shard absorbs about 100 requests per second (6000 per minute; its partition carries 142,
   # bench_ledger). A tenant without a rate limit gets 16 shards: a modeled 2,285 requests per second.
@@ -42,7 +45,10 @@ locals {
       users = {
         default_limit_usd = tenant.users.default_limit_usd
         limits_usd        = tenant.users.limits_usd
+        allow_anonymous   = tenant.users.allow_anonymous
+        keys              = tenant.users.keys
       }
+      oidc         = tenant.oidc
       alert_emails = tenant.alert_emails
       tags         = tenant.tags
       cost_allocation_tags = {
@@ -82,6 +88,24 @@ locals {
       users = {
         defaultLimitUsd = tenant.users.default_limit_usd == null ? null : tostring(tenant.users.default_limit_usd)
         limitsUsd       = { for user, usd in tenant.users.limits_usd : user => tostring(usd) }
+        allowAnonymous  = tenant.users.allow_anonymous
+        keys = {
+          for name, key in tenant.users.keys : name => {
+            user     = key.user
+            sha256   = key.sha256
+            prefix   = key.prefix
+            expires  = key.expires
+            limitUsd = key.limit_usd == null ? null : tostring(key.limit_usd)
+          }
+        }
+      }
+      identity = {
+        oidc = tenant.oidc == null ? null : {
+          issuer    = tenant.oidc.issuer
+          audience  = tenant.oidc.audience
+          userClaim = tenant.oidc.user_claim
+          jwksUri   = tenant.oidc.jwks_uri
+        }
       }
       defaultModel = tenant.default_model
       modelAliases = tenant.model_aliases

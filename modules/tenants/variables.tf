@@ -55,7 +55,23 @@ variable "tenants" {
     users = optional(object({
       default_limit_usd = optional(number)          # per end user per budget period; null = none
       limits_usd        = optional(map(number), {}) # user id -> USD
+      allow_anonymous   = optional(bool, false)     # with per-user budgets: admit header-mode requests without a user
+      # Per-user keys that must exist at apply: name -> the hash `python -m scripts.cli.keys terraform` printed.
+      keys = optional(map(object({
+        user      = string
+        sha256    = string
+        prefix    = optional(string, "")
+        expires   = optional(string) # RFC 3339 instant, e.g. 2027-03-31T00:00:00Z
+        limit_usd = optional(number)
+      })), {})
     }), {})
+    # The tenant's identity provider: OIDC tokens from issuer for audience name a user (user_claim).
+    oidc = optional(object({
+      issuer     = string
+      audience   = string
+      user_claim = optional(string, "email")
+      jwks_uri   = optional(string) # null = the issuer's discovery document says
+    }))
     alert_emails = optional(list(string), [])
     tags         = optional(map(string), {})
   }))
@@ -161,8 +177,32 @@ variable "tenants" {
   }
 
   validation {
-    condition     = alltrue(flatten([for t in values(var.tenants) : [for user in keys(t.users.limits_usd) : can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))]]))
-    error_message = "users.limits_usd keys are end-user ids as the x-cost-sentry-user header sends them: 2-64 letters, digits or _+=,.@- (an STS role session name): ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for user in keys(t.users.limits_usd) : jsonencode(user) if !can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))])}" if !alltrue([for user in keys(t.users.limits_usd) : can(regex("^[A-Za-z0-9_+=,.@-]{2,64}$", user))])])}."
+    condition     = alltrue(flatten([for t in values(var.tenants) : [for user in keys(t.users.limits_usd) : can(regex(local.user_id_pattern, user))]]))
+    error_message = "users.limits_usd keys are end-user ids as the x-cost-sentry-user header sends them: 2-64 letters, digits or _+=.@- (an STS role session name and session tag): ${join("; ", [for id, t in var.tenants : "${id} has ${join(", ", [for user in keys(t.users.limits_usd) : jsonencode(user) if !can(regex(local.user_id_pattern, user))])}" if !alltrue([for user in keys(t.users.limits_usd) : can(regex(local.user_id_pattern, user))])])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([for t in values(var.tenants) : [
+      for k in values(t.users.keys) : can(regex(local.user_id_pattern, k.user)) && can(regex("^[0-9a-f]{64}$", k.sha256)) && (k.expires == null || can(timeadd(k.expires, "0s"))) && (k.limit_usd == null || try(k.limit_usd > 0, false))
+    ]]))
+    error_message = "users.keys entries need user (an end-user id: 2-64 letters, digits or _+=.@-), sha256 (64 lowercase hex digits, from python -m scripts.cli.keys terraform), an RFC 3339 expires if any, and a limit_usd above 0 if any."
+  }
+
+  validation {
+    condition     = length(flatten([for t in values(var.tenants) : [for k in values(t.users.keys) : k.sha256]])) == length(distinct(flatten([for t in values(var.tenants) : [for k in values(t.users.keys) : k.sha256]])))
+    error_message = "users.keys: one key hash may belong to one user of one tenant only."
+  }
+
+  validation {
+    condition = alltrue([for t in values(var.tenants) : t.oidc == null || (
+      can(regex("^(https://[^\\s/?#]+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?)", t.oidc.issuer)) && length(t.oidc.audience) > 0 && contains(["email", "sub", "preferred_username", "upn"], t.oidc.user_claim) && (t.oidc.jwks_uri == null || can(regex("^(https://|http://(127\\.0\\.0\\.1|localhost)[:/])", t.oidc.jwks_uri)))
+    )])
+    error_message = "oidc needs an https issuer (http only on the loopback address, for tests), an audience, a user_claim among email, sub, preferred_username, upn, and an https jwks_uri if any."
+  }
+
+  validation {
+    condition     = length([for t in values(var.tenants) : t.oidc if t.oidc != null]) == length(distinct([for t in values(var.tenants) : "${t.oidc.issuer} ${t.oidc.audience}" if t.oidc != null]))
+    error_message = "oidc: two tenants cannot share one issuer and audience (a token would choose between them)."
   }
 
   validation {

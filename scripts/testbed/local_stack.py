@@ -10,8 +10,9 @@
   serve``), over HTTPS too, HTTP/2 or HTTP/1.1 by ALPN (scripts/testbed/tls_front.py), with a
   certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs that only send bearer tokens over
   HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
-- the key check the deployed authorizer does: the tenant's key from ``x-api-key`` or ``Authorization:
-  Bearer`` (cost_sentry.surfaces.http.presented_api_key), refused in the surface's own error shape.
+- the key check the deployed authorizer does: the tenant's key, a per-user key or an OIDC token from
+  ``x-api-key`` or ``Authorization: Bearer`` (cost_sentry.adapters.credentials, the authorizer's own),
+  refused in the surface's own error shape; what it proves goes into ``requestContext.authorizer``.
 
 Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
 tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
@@ -208,8 +209,10 @@ def proxy_event(
     body: bytes,
     api_key_id: str | None,
     source_ip: str,
+    authorizer: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event for one HTTP request."""
+    """The API Gateway REST (v1) proxy event for one HTTP request (``authorizer``: the authorizer's
+    context, as API Gateway passes it)."""
     split = urlsplit(raw_path)
     query = parse_qs(split.query, keep_blank_values=True)
     try:
@@ -247,6 +250,7 @@ def proxy_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent"),
             },
+            **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         },
         "body": text_body,
         "isBase64Encoded": is_base64,
@@ -271,12 +275,13 @@ def front_answer(
     the gateway function. ``front`` carries the stack's responder and key directory (``_FrontServer``,
     or the TLS front's state); headers are lower-cased. Call it inside ``front.log_capture.capturing()``
     in the thread that also reads the chunks, so the function's output is kept as Lambda's would be."""
-    from cost_sentry.surfaces.http import presented_api_key
-
-    # The deployed authorizer reads the key from whichever header the caller's SDK uses.
-    api_key = presented_api_key(headers)
-    api_key_id = front.api_keys.key_id(api_key) if api_key else None
-    event = proxy_event(method, path, dict(headers), body, api_key_id, client_ip)
+    # The deployed authorizer's check: the credential from whichever header the caller's SDK uses.
+    identity = front.credentials.identify(headers)
+    api_key_id = identity.api_key_id if identity else None
+    authorizer = {"principalId": identity.user or "api-key", **identity.context()} if identity else None
+    event = proxy_event(method, path, dict(headers), body, api_key_id, client_ip, authorizer=authorizer)
+    # API Gateway's identity.apiKey is the usage identifier: the tenant's key, never a per-user key or token.
+    event["requestContext"]["identity"]["apiKey"] = identity.usage_key if identity else None
     request_id = event["requestContext"]["requestId"]
     if api_key_id is None and front.api_key_required:
         # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
@@ -321,6 +326,7 @@ class _FrontServer(ThreadingHTTPServer):
     handler: Handler
     responder: Responder
     api_keys: Any  # cost_sentry.adapters.api_keys.ApiKeyDirectory, the authorizer's own
+    credentials: Any  # cost_sentry.adapters.credentials.CredentialChecker, the authorizer's own
     api_key_required: bool
     log_capture: LambdaLogCapture
     lambda_timeout_seconds: int
@@ -622,6 +628,8 @@ class LocalStack:
     # Also serve HTTPS (a second front, same handler) with a certificate from a CA made for this run.
     https: bool = False
     https_port: int = 0
+    # The authorizer's OIDC verifier (None: the default, fetching each issuer's keys over HTTPS).
+    oidc_verifier: Any = None
 
     # Filled in by start().
     moto_url: str = field(init=False, default="")
@@ -634,6 +642,8 @@ class LocalStack:
     bedrock: BedrockRuntimeStub | None = field(init=False, default=None)
     tenants: dict[str, TenantAccess] = field(init=False, default_factory=dict)
     api_keys: Any = field(init=False, default=None)  # the authorizer's ApiKeyDirectory
+    config_store: Any = field(init=False, default=None)  # the authorizer's view of the config table
+    credentials: Any = field(init=False, default=None)  # the authorizer's CredentialChecker
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -750,11 +760,18 @@ class LocalStack:
         self._handler = handler
         responder = load_gateway_responder() if self.handler_loader is load_gateway_handler else None
         from cost_sentry.adapters.api_keys import ApiKeyDirectory
+        from cost_sentry.adapters.config_store import ConfigStore
+        from cost_sentry.adapters.credentials import CredentialChecker
 
         self.api_keys = ApiKeyDirectory(self.client("apigateway"))
+        self.config_store = ConfigStore(
+            self.client("dynamodb"), self.config_table, int(os.environ.get("CONFIG_REFRESH_SECONDS", "300"))
+        )
+        self.credentials = CredentialChecker(self.api_keys, self.config_store, oidc=self.oidc_verifier)
         front.handler = handler
         front.responder = responder or _buffered_responder(handler)
         front.api_keys = self.api_keys
+        front.credentials = self.credentials
         front.api_key_required = self.api_key_required
         front.log_capture = capture
         front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "900"))

@@ -321,11 +321,21 @@ def test_a_users_budget_is_enforced_through_the_handler_and_other_users_go_on(ga
     status, body = _handle(gateway, user="alice")
     assert (status, body["error"]["code"]) == (429, "user_budget_exhausted")
     assert _handle(gateway, user="bob")[0] == 200
-    assert _handle(gateway)[0] == 200  # no user header: only the tenant's budget applies
+    status, body = _handle(gateway, user=None)  # no user header would dodge every per-user cap: refused
+    assert (status, body["error"]["code"]) == (403, "user_required")
     [alice] = [
         item for item in gateway.tables.ledger_items("sales", "USER#") if item["sk"]["S"].endswith("#alice")
     ]
     assert (n(alice, "spent_nanos"), n(alice, "requests")) == (4 * 13_750, 4)
+
+
+def test_a_tenant_that_allows_anonymous_admits_requests_without_a_user(gateway_factory):
+    from tests.service.conftest import tenant_document
+
+    document = tenant_document(users={"defaultLimitUsd": "0.0002", "allowAnonymous": True})
+    gateway = gateway_factory(document)
+    assert _handle(gateway, user=None)[0] == 200  # only the tenant's budget applies
+    assert gateway.tables.ledger_items("sales", "USER#") == []
 
 
 def test_the_budget_route_sums_every_shard(gateway_factory):

@@ -23,6 +23,7 @@ class ApiKeyDirectory:
         self._client = apigateway_client
         self._interval = refresh_interval_seconds
         self._ids: dict[str, str] = {}
+        self._values: dict[str, str] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -31,6 +32,14 @@ class ApiKeyDirectory:
             if api_key not in self._ids and time.monotonic() - self._loaded_at >= self._interval:
                 self._load()
             return self._ids.get(api_key)
+
+    def value_for(self, key_id: str) -> str | None:
+        """The value of an enabled key (a per-user credential's tenant key: API Gateway's usage
+        identifier, so the tenant's usage plan still throttles its people)."""
+        with self._lock:
+            if key_id not in self._values and time.monotonic() - self._loaded_at >= self._interval:
+                self._load()
+            return self._values.get(key_id)
 
     def reload(self) -> None:
         """Read the keys now (a test that just created a key need not wait for the next refresh)."""
@@ -44,4 +53,5 @@ class ApiKeyDirectory:
                 if key.get("enabled", True):
                     ids[key["value"]] = key["id"]
         self._ids = ids
+        self._values = {key_id: value for value, key_id in ids.items()}
         self._loaded_at = time.monotonic()

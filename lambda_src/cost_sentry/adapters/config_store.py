@@ -12,11 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from cost_sentry.core.errors import ServiceUnavailable
+from cost_sentry.core.identity import KEY_ITEM_PREFIX, KeyItemError, UserKey, key_from_item
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.tenants import TenantConfig, TenantDirectory
 
 # A forced re-read (the ledger shows a limit the cached config does not know) happens at most this often.
 FORCED_RELOAD_SECONDS = 1.0
+# Single-key reads on a miss (a per-user key issued since the last read), per container per second: a
+# stream of random keys costs at most this many GetItems a second.
+KEY_READS_PER_SECOND = 20
 
 
 class ConfigStore:
@@ -42,6 +46,7 @@ class ConfigStore:
         self._loaded_at = 0.0
         self._forced_at = float("-inf")
         self._forced_ok = False
+        self._key_reads: list[float] = []
 
     def directory(self) -> TenantDirectory:
         now = self._clock()
@@ -74,9 +79,16 @@ class ConfigStore:
 
         The ledger moves a tenant's limit only on this proof: a reload that failed, or was skipped
         because one ran less than ``FORCED_RELOAD_SECONDS`` ago and failed, returns None, never the
-        cached config (which may be older than the ledger). Re-reads at most once per
-        ``FORCED_RELOAD_SECONDS``; a read that succeeded within that time is fresh enough and reused.
+        cached config (which may be older than the ledger).
         """
+        directory = self.fresh_directory()
+        return None if directory is None else directory.tenants.get(tenant_id)
+
+    def fresh_directory(self) -> TenantDirectory | None:
+        """The whole table from a read that has just succeeded, or None. Re-reads at most once per
+        ``FORCED_RELOAD_SECONDS``; a read that succeeded within that time is fresh enough and reused.
+        (The credential check asks for one on a miss: a new per-user key works at once, a key revoked
+        since the last refresh is refused at once, and random keys cost at most one Scan a second.)"""
         now = self._clock()
         with self._lock:
             if now - self._forced_at >= FORCED_RELOAD_SECONDS:
@@ -90,9 +102,44 @@ class ConfigStore:
                     default_logger().warning(
                         "config_reload_failed", event="config_reload_failed", error=str(exc)
                     )
-            if not self._forced_ok or self._directory is None:
+            if not self._forced_ok:
                 return None
-            return self._directory.tenants.get(tenant_id)
+            return self._directory
+
+    def user_key(self, digest: str) -> UserKey | None:
+        """The per-user key with this SHA-256, revoked or not, or None.
+
+        From the cached config; on a miss, from a forced re-read (``fresh_directory``, which also finds
+        keys Terraform wrote into a tenant document) and then from a read of the key's own item, which is
+        added to the cached config so the gateway enforces the key's limit at once. So a key issued since
+        the last refresh works at once, and one revoked since is found revoked at once.
+        """
+        key = self.directory().user_keys.get(digest)
+        if key is not None:
+            return key
+        fresh = self.fresh_directory()
+        if fresh is not None and digest in fresh.user_keys:
+            return fresh.user_keys[digest]
+        now = self._clock()
+        with self._lock:
+            self._key_reads = [t for t in self._key_reads if now - t < 1.0]
+            if len(self._key_reads) >= KEY_READS_PER_SECOND:
+                return None
+            self._key_reads.append(now)
+        try:
+            answer = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": KEY_ITEM_PREFIX + digest}}, ConsistentRead=True
+            )
+            if "Item" not in answer:
+                return None
+            key = key_from_item(answer["Item"])
+        except KeyItemError as exc:
+            default_logger().error("config_item_rejected", pk=KEY_ITEM_PREFIX + digest, error=str(exc))
+            return None
+        with self._lock:
+            if self._directory is not None:
+                self._directory = self._directory.with_user_key(key)
+        return key
 
     def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
         return self.directory().by_api_key.get(api_key_id)

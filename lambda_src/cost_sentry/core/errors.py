@@ -11,8 +11,11 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
        invalid_content, unsupported_content, content_too_large, invalid_tools, reserved_metadata,
        unsupported_field, unsupported_body, cache_not_supported, service_tier_not_supported,
        tools_not_supported
-  401  missing_api_key, unknown_api_key
-  403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile)
+  401  missing_api_key, unknown_api_key (and the authorizer's refusal of any invalid, expired or revoked
+       credential: per-user key or OIDC token, docs/design.md section 9)
+  403  tag_mismatch, model_access_denied, profile_not_allowed (another tenant's inference profile),
+       user_required (per-user budgets and no user), user_mismatch (a header naming someone other than
+       the credential's user)
   404  not_found          405  method_not_allowed          413  body_too_large
   429  final (FINAL_DENIALS: no retry helps before the limit resets; no Retry-After, x-should-retry:
        false, resetsAt/resetInSeconds in the body and RESETS_AT_HEADER; the Bedrock surface answers

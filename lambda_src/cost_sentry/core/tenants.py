@@ -13,6 +13,15 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from cost_sentry.core.identity import (
+    KEY_ITEM_PREFIX,
+    KeyItemError,
+    OidcSettings,
+    UserKey,
+    key_from_document,
+    key_from_item,
+    parse_oidc,
+)
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.money import parse_decimal, usd_to_nanos_floor
 
@@ -48,6 +57,14 @@ class TenantConfig:
     user_limit_nanos: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # Where the budget amount came from: "config" (Terraform) or the limit# item's source.
     budget_source: str = field(default="config", compare=False)
+    # With per-user budgets, header identity may go without a user only when the tenant says so.
+    allow_anonymous: bool = False
+    # The tenant's identity provider (tokens naming its users), or None.
+    oidc: OidcSettings | None = None
+    # Per-user keys from the tenant document (Terraform's users.keys).
+    document_keys: tuple[UserKey, ...] = ()
+    # users.default_limit_usd or users.limits_usd is set (per-key limits alone do not make it so).
+    has_user_budgets: bool = False
 
     def user_limit_for(self, user: str | None) -> int | None:
         """The period budget of one end user, or None when the tenant sets none for them."""
@@ -152,6 +169,15 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
             raise ConfigError("apiKeyIds must be a list of strings")
         invoker = document.get("invokerRoleArn")
         user_default, user_limits = _user_limits(document.get("users"))
+        users = document.get("users") or {}
+        allow_anonymous = users.get("allowAnonymous", False)
+        if not isinstance(allow_anonymous, bool):
+            raise ConfigError("users.allowAnonymous must be true or false")
+        keys = users.get("keys") or {}
+        if not isinstance(keys, Mapping) or not all(isinstance(v, Mapping) for v in keys.values()):
+            raise ConfigError("users.keys must be an object of key name -> {user, sha256, ...}")
+        document_keys = tuple(key_from_document(name, entry, tenant_id) for name, entry in keys.items())
+        oidc = parse_oidc((document.get("identity") or {}).get("oidc"))
         return TenantConfig(
             tenant_id=tenant_id,
             application_id=_text(document, "applicationId", tenant_id),
@@ -171,6 +197,10 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
             ledger_shards=_ledger_shards(document.get("ledger")),
             user_default_limit_nanos=user_default,
             user_limit_nanos=MappingProxyType(user_limits),
+            allow_anonymous=allow_anonymous,
+            has_user_budgets=user_default is not None or bool(user_limits),
+            oidc=oidc,
+            document_keys=document_keys,
         )
     except (ConfigError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"tenant {tenant_id}: {exc}") from exc
@@ -178,16 +208,20 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
 
 @dataclass(frozen=True)
 class TenantDirectory:
-    """All tenants, indexed by tenant id and by API key id."""
+    """All tenants, indexed by tenant id and by API key id; per-user keys by their hash; tenants with
+    an identity provider by (issuer, audience)."""
 
     tenants: Mapping[str, TenantConfig]
     by_api_key: Mapping[str, TenantConfig]
+    user_keys: Mapping[str, UserKey] = field(default_factory=lambda: MappingProxyType({}))
+    by_issuer: Mapping[tuple[str, str], TenantConfig] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_items(cls, items: Sequence[Mapping[str, Any]]) -> TenantDirectory:
         """Build from raw DynamoDB items (``{"pk": {"S": ...}, ...}``); bad tenants are skipped and logged."""
         tenants: dict[str, TenantConfig] = {}
         overrides: dict[str, tuple[int, str]] = {}
+        keys: dict[str, UserKey] = {}
         for item in items:
             pk = item.get("pk", {}).get("S", "")
             kind, _, tenant_id = pk.partition("#")
@@ -203,7 +237,10 @@ class TenantDirectory:
                         raise ConfigError(f"{pk}: limitUsd must be positive")
                     source = item.get("source", {}).get("S", "limit-item")
                     overrides[tenant_id] = (usd_to_nanos_floor(limit), source)
-            except (ConfigError, ValueError, KeyError, TypeError) as exc:
+                elif pk.startswith(KEY_ITEM_PREFIX):
+                    key = key_from_item(item)
+                    keys[key.sha256] = key
+            except (ConfigError, KeyItemError, ValueError, KeyError, TypeError) as exc:
                 # One broken tenant must not take the gateway down for all the others.
                 default_logger().error("config_item_rejected", pk=pk, error=str(exc))
         for tenant_id, (nanos, source) in overrides.items():
@@ -222,4 +259,83 @@ class TenantDirectory:
                 default_logger().error("api_key_ambiguous", apiKeyId=key, tenants=owners)
                 continue
             by_key[key] = tenants[owners[0]]
-        return cls(tenants=MappingProxyType(tenants), by_api_key=MappingProxyType(by_key))
+        user_keys = _user_keys(tenants, keys)
+        tenants = _with_key_limits(tenants, user_keys)
+        by_key = {key: tenants[tenant.tenant_id] for key, tenant in by_key.items()}
+        return cls(
+            tenants=MappingProxyType(tenants),
+            by_api_key=MappingProxyType(by_key),
+            user_keys=MappingProxyType(user_keys),
+            by_issuer=MappingProxyType(_by_issuer(tenants)),
+        )
+
+    def with_user_key(self, key: UserKey) -> TenantDirectory:
+        """This directory and one key read on its own (a miss between two refreshes)."""
+        if key.tenant_id not in self.tenants:
+            return self
+        tenants = _with_key_limits(self.tenants, {key.sha256: key})
+        by_key = {key_id: tenants[tenant.tenant_id] for key_id, tenant in self.by_api_key.items()}
+        return TenantDirectory(
+            tenants=MappingProxyType(tenants),
+            by_api_key=MappingProxyType(by_key),
+            user_keys=MappingProxyType({**self.user_keys, key.sha256: key}),
+            by_issuer=MappingProxyType(_by_issuer(tenants)),
+        )
+
+
+def _user_keys(tenants: Mapping[str, TenantConfig], items: Mapping[str, UserKey]) -> dict[str, UserKey]:
+    """Every per-user key of a known tenant, by hash; one hash claimed twice is refused, not guessed."""
+    keys: dict[str, UserKey] = {}
+    claimed: dict[str, int] = {}
+    for key in [*items.values(), *(k for t in tenants.values() for k in t.document_keys)]:
+        if key.tenant_id not in tenants:
+            default_logger().error("user_key_unknown_tenant", keyPrefix=key.prefix, tenant=key.tenant_id)
+            continue
+        claimed[key.sha256] = claimed.get(key.sha256, 0) + 1
+        keys[key.sha256] = key
+    for digest, count in claimed.items():
+        if count > 1:
+            default_logger().error("user_key_ambiguous", keyPrefix=keys[digest].prefix)
+            del keys[digest]
+    return keys
+
+
+def _with_key_limits(
+    tenants: Mapping[str, TenantConfig], keys: Mapping[str, UserKey]
+) -> dict[str, TenantConfig]:
+    """A per-key limit is its owner's per-user limit, never above the tenant's for that user: the
+    least of the tenant's limit for the user and every unrevoked key's limit of that user."""
+    limits: dict[str, dict[str, int]] = {}
+    for key in keys.values():
+        if key.limit_nanos is None or key.revoked_at is not None:
+            continue
+        tenant = tenants[key.tenant_id]
+        current = limits.setdefault(key.tenant_id, {}).get(key.user, tenant.user_limit_for(key.user))
+        limits[key.tenant_id][key.user] = (
+            key.limit_nanos if current is None else min(current, key.limit_nanos)
+        )
+    result = dict(tenants)
+    for tenant_id, users in limits.items():
+        tenant = tenants[tenant_id]
+        result[tenant_id] = replace(
+            tenant, user_limit_nanos=MappingProxyType({**tenant.user_limit_nanos, **users})
+        )
+    return result
+
+
+def _by_issuer(tenants: Mapping[str, TenantConfig]) -> dict[tuple[str, str], TenantConfig]:
+    """(issuer, audience) -> the one tenant whose users those tokens name; a pair two tenants claim
+    is refused (a token could otherwise spend another tenant's budget)."""
+    owners: dict[tuple[str, str], list[TenantConfig]] = {}
+    for tenant in tenants.values():
+        if tenant.oidc is not None:
+            owners.setdefault((tenant.oidc.issuer, tenant.oidc.audience), []).append(tenant)
+    result = {}
+    for pair, claimed in owners.items():
+        if len(claimed) > 1:
+            default_logger().error(
+                "oidc_audience_ambiguous", issuer=pair[0], tenants=[t.tenant_id for t in claimed]
+            )
+            continue
+        result[pair] = claimed[0]
+    return result

@@ -9,6 +9,11 @@ source is AUTHORIZER, so the tenant's usage plan throttles it exactly as for ``x
 function sees the key's id in ``requestContext.identity.apiKeyId``, which the config maps to one
 tenant. No other tenant's key can spend: the tenant is always the key's own. Its only AWS access is
 reading the API keys (``apigateway:GET`` on /apikeys), cached per container.
+
+Per-user keys and OIDC tokens (cost_sentry.adapters.credentials) are checked here too, against the
+config table (read like the gateway reads it, ``CONFIG_TABLE``, refreshed every
+``CONFIG_REFRESH_SECONDS``): the usage identifier is then the tenant's own key, and the context carries
+the proven ``user``, which the gateway uses in place of any ``x-cost-sentry-user`` header.
 """
 
 from __future__ import annotations
@@ -17,32 +22,42 @@ import threading
 from typing import Any
 
 from cost_sentry.adapters.api_keys import ApiKeyDirectory
-from cost_sentry.surfaces.http import presented_api_key
+from cost_sentry.adapters.credentials import CredentialChecker
+from cost_sentry.core.identity import Identity
 
-_directory: ApiKeyDirectory | None = None
+_checker: CredentialChecker | None = None
 _lock = threading.Lock()
 
 
-def default_directory() -> ApiKeyDirectory:
-    global _directory
-    if _directory is None:
+def default_checker() -> CredentialChecker:
+    global _checker
+    if _checker is None:
         with _lock:
-            if _directory is None:
+            if _checker is None:
+                import os
+
                 from cost_sentry.adapters.aws import AwsSession
+                from cost_sentry.adapters.config_store import ConfigStore
 
-                _directory = ApiKeyDirectory(
-                    AwsSession().client("apigateway", connect_timeout=2, read_timeout=3)
+                aws = AwsSession()
+                _checker = CredentialChecker(
+                    ApiKeyDirectory(aws.client("apigateway", connect_timeout=2, read_timeout=3)),
+                    ConfigStore(
+                        aws.client("dynamodb", connect_timeout=2, read_timeout=3),
+                        os.environ["CONFIG_TABLE"],
+                        int(os.environ.get("CONFIG_REFRESH_SECONDS") or 300),
+                    ),
                 )
-    return _directory
+    return _checker
 
 
-def policy(method_arn: str, key: str, key_id: str) -> dict[str, Any]:
+def policy(method_arn: str, identity: Identity) -> dict[str, Any]:
     # Allow the whole stage for this key (the result is not cached, so scope adds nothing).
     stage_arn = "/".join(method_arn.split("/")[:2]) + "/*"
     return {
-        "principalId": "api-key",
-        "usageIdentifierKey": key,
-        "context": {"apiKeyId": key_id},
+        "principalId": identity.user or "api-key",
+        "usageIdentifierKey": identity.usage_key,
+        "context": identity.context(),
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_arn}],
@@ -50,16 +65,15 @@ def policy(method_arn: str, key: str, key_id: str) -> dict[str, Any]:
     }
 
 
-def authorize(event: dict[str, Any], directory: ApiKeyDirectory) -> dict[str, Any]:
+def authorize(event: dict[str, Any], checker: CredentialChecker) -> dict[str, Any]:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
-    key = presented_api_key(headers)
-    key_id = directory.key_id(key) if key else None
-    if key is None or key_id is None:
+    identity = checker.identify(headers)
+    if identity is None:
         # API Gateway answers 401 UNAUTHORIZED (shaped per surface by modules/gateway/surfaces.tf); the
         # message must be exactly this for API Gateway to treat it as a refusal, not an error.
         raise Exception("Unauthorized")
-    return policy(str(event.get("methodArn", "")), key, key_id)
+    return policy(str(event.get("methodArn", "")), identity)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return authorize(event, default_directory())
+    return authorize(event, default_checker())

@@ -25,6 +25,7 @@ from cost_sentry.adapters.bedrock import (
 )
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import Ledger
+from cost_sentry.adapters.user_budget import UserBudgetReader
 from cost_sentry.core.catalog import default_catalog
 from cost_sentry.core.errors import GatewayError
 from cost_sentry.core.log import RequestLogger, default_logger
@@ -136,6 +137,7 @@ def build_service(
         metrics=MetricsEmitter(settings.metrics_namespace, metrics_sink),
         request_logger=request_logger,
         clock=clock,
+        user_budgets=UserBudgetReader(ledger_client, settings.ledger_table, clock=clock),
     )
 
 

@@ -152,7 +152,9 @@ class GatewayService:
         catalog: Catalog | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        user_budgets: Any = None,  # cost_sentry.adapters.user_budget.UserBudgetReader
     ) -> None:
+        self.user_budgets = user_budgets
         self.settings = settings
         self.config_store = config_store
         self.ledger = ledger
@@ -286,6 +288,8 @@ class GatewayService:
         trace = _Trace(call=call, started=self._timer())
         try:
             tenant = self._authenticate(call, trace)
+            user = parse_user(call.user_header)
+            trace.user = user
             status = self.ledger.period_status(tenant)
             body = {
                 "requestId": call.request_id,
@@ -302,6 +306,8 @@ class GatewayService:
                 "tokensRemaining": status.tokens_available,
                 "blocked": status.blocked,
             }
+            if user is not None and self.user_budgets is not None:
+                body["user"] = _user_budget(self.user_budgets.status(tenant, user))
             return self._finish(trace, ApiResult(200, body))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
@@ -351,6 +357,13 @@ class GatewayService:
         trace.request = request
         user = parse_user(call.user_header)
         trace.user = user
+        if user is None and tenant.has_user_budgets and not tenant.allow_anonymous:
+            # A request without a user would spend the tenant's budget past every per-user cap.
+            raise Forbidden(
+                "user_required",
+                "this tenant has per-user budgets: send x-cost-sentry-user, or use a per-user key or "
+                "an OIDC token (users.allow_anonymous lets requests without a user through)",
+            )
         tags = request.tags
         # The tenant comes from the API key, never from the body: tags can only confirm it.
         for name, given, expected in (
@@ -670,6 +683,20 @@ class GatewayService:
                 completion=trace.completion,
             )
         )
+
+
+def _user_budget(status: Any) -> dict[str, Any]:
+    """The calling user's own figures (adapters/user_budget.py); null amounts without a per-user budget."""
+    if status.limit_nanos is None:
+        return {"id": status.user, "limitUsd": None, "spentUsd": None, "heldUsd": None, "remainingUsd": None}
+    return {
+        "id": status.user,
+        "limitUsd": nanos_to_usd(status.limit_nanos),
+        "spentUsd": nanos_to_usd(status.spent_nanos),
+        "heldUsd": nanos_to_usd(status.held_nanos),
+        "remainingUsd": nanos_to_usd(max(status.available_nanos, 0)),
+        "requests": status.requests,
+    }
 
 
 def _answer_trace(prepared: PreparedCall, trace: dict[str, Any] | None) -> dict[str, Any] | None:

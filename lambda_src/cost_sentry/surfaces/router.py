@@ -14,6 +14,7 @@ from cost_sentry.core.log import default_logger
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.surfaces import anthropic, bedrock_runtime, native, openai
 from cost_sentry.surfaces.http import HttpRequest, HttpResponse
+from cost_sentry.surfaces.identity import with_identity
 
 Surface = Callable[[GatewayService, HttpRequest], HttpResponse]
 ErrorRenderer = Callable[[GatewayError, str], HttpResponse]
@@ -45,6 +46,10 @@ def error_renderer_for(path: str) -> ErrorRenderer:
 def respond(service: GatewayService, event: Mapping[str, Any]) -> HttpResponse:
     """The answer to one proxy event, streamed where the surface streams."""
     path = event.get("path") or event.get("resource") or ""
+    try:
+        event = with_identity(event, service.config_store)
+    except GatewayError as error:
+        return _refused(service, event, error)
     if path in native.ROUTES or surface_for(path) is None:
         streamed = native.stream_converse(service, event)
         if streamed is not None:
@@ -67,9 +72,26 @@ def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str,
     """The Lambda proxy integration (buffered): the seed's routes exactly as before, the others
     through their surface with the stream collected into one body."""
     path = event.get("path") or event.get("resource") or ""
+    try:
+        event = with_identity(event, service.config_store)
+    except GatewayError as error:
+        return _refused(service, event, error).to_proxy()
     if path in native.ROUTES or surface_for(path) is None:
         return native.handle_event(service, event)
     return respond(service, event).to_proxy()
+
+
+def _refused(service: GatewayService, event: Mapping[str, Any], error: GatewayError) -> HttpResponse:
+    """A request refused before any surface read it (surfaces/identity.py): measured, and answered in
+    the shape of the surface its path belongs to."""
+    from cost_sentry.service.gateway import ApiCall
+
+    path = event.get("path") or event.get("resource") or ""
+    context = event.get("requestContext") or {}
+    request_id = str(context.get("requestId") or "")
+    api_key_id = (context.get("identity") or {}).get("apiKeyId") or None
+    service.reject(ApiCall(request_id=request_id, api_key_id=api_key_id, route="identity"), error)
+    return error_renderer_for(path)(error, request_id)
 
 
 __all__ = ["NotFound", "error_renderer_for", "handle_event", "respond"]

@@ -25,9 +25,10 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
       jsonencode(jsondecode(aws_iam_role_policy.data_access["gateway"].policy).Statement) == jsonencode([
         { Sid = "LedgerReadWrite", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-ledger" },
         { Sid = "ConfigRead", Effect = "Allow", Action = ["dynamodb:Scan"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config" },
+        { Sid = "ConfigReadUserKeys", Effect = "Allow", Action = ["dynamodb:GetItem"], Resource = "arn:aws:dynamodb:us-east-1:111111111111:table/cs-config", Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["userkey#*"] } } },
       ]),
     ])
-    error_message = "The gateway: ledger item reads and writes (BatchGetItem for the head and shards; no Query, no ConditionCheckItem), config Scan only (no GetItem, no writes)."
+    error_message = "The gateway: ledger item reads and writes (BatchGetItem for the head and shards; no Query, no ConditionCheckItem), config Scan and GetItem of userkey# items only (no writes)."
   }
 
   assert {
@@ -60,6 +61,11 @@ run "each_function_gets_only_the_table_actions_its_code_calls" {
       ]),
     ])
     error_message = "Ledger sweep: the holds of each shard partition (Query) claimed and charged, config Scan for a fresh read."
+  }
+
+  assert {
+    condition     = aws_lambda_function.authorizer.environment[0].variables.CONFIG_TABLE == "cs-config"
+    error_message = "The authorizer reads the config table (per-user keys, OIDC issuers): its policy is only known after apply, so the plan checks what it is pointed at."
   }
 
   assert {

@@ -20,8 +20,14 @@ variables {
       model_aliases  = { bolt = "nova-lite", fast = "nova-micro" }
       budget         = { limit_usd = 12.345, period = "DAILY", block_at_actual = 90, forecast_threshold = 0 }
       limits         = { requests_per_minute = 60000, tokens_per_period = 400000, max_in_flight = 4 }
-      users          = { default_limit_usd = 0.1, limits_usd = { alice = 0.5 } }
-      tags           = { team = "bolts" }
+      users = {
+        default_limit_usd = 0.1
+        limits_usd        = { alice = 0.5 }
+        allow_anonymous   = true
+        keys              = { ci = { user = "ci-bot", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prefix = "csk_ABCDEFGH", limit_usd = 2 } }
+      }
+      oidc = { issuer = "https://login.example.com/tenant", audience = "bolt-chat" }
+      tags = { team = "bolts" }
     }
   }
 }
@@ -68,9 +74,15 @@ run "defaults_are_applied" {
       budget        = { limitUsd = "12.345", period = "DAILY", blockAtActualPercent = "90" }
       limits        = { requestsPerMinute = 60000, tokensPerPeriod = 400000, maxInFlight = 4 }
       ledger        = { shards = 10 }
-      users         = { defaultLimitUsd = "0.1", limitsUsd = { alice = "0.5" } }
-      defaultModel  = "claude-3-haiku"
-      modelAliases  = { bolt = "nova-lite", fast = "nova-micro" }
+      users = {
+        defaultLimitUsd = "0.1"
+        limitsUsd       = { alice = "0.5" }
+        allowAnonymous  = true
+        keys            = { ci = { user = "ci-bot", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prefix = "csk_ABCDEFGH", expires = null, limitUsd = "2" } }
+      }
+      identity     = { oidc = { issuer = "https://login.example.com/tenant", audience = "bolt-chat", userClaim = "email", jwksUri = null } }
+      defaultModel = "claude-3-haiku"
+      modelAliases = { bolt = "nova-lite", fast = "nova-micro" }
     }
     error_message = "The config document follows docs/design.md section 3 (decimals as strings)."
   }
@@ -266,6 +278,68 @@ run "a_user_id_sts_refuses_is_refused" {
   command = plan
   variables {
     tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { limits_usd = { "a b" = 1 } } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "a_user_id_with_a_comma_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { limits_usd = { "a,b" = 1 } } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "a_user_key_without_a_sha256_hash_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { keys = { k = { user = "alice", sha256 = "csk_the-key-itself" } } } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "a_user_key_with_a_bad_expiry_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { keys = { k = { user = "alice", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", expires = "next year" } } } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "one_key_hash_for_two_tenants_is_refused" {
+  command = plan
+  variables {
+    tenants = {
+      acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { keys = { k = { user = "alice", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" } } } }
+      bolt = { application_id = "b", cost_center = "d", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { keys = { k = { user = "bob", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" } } } }
+    }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "an_oidc_issuer_over_plain_http_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "http://login.example.com", audience = "app" } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "an_oidc_user_claim_that_is_not_an_id_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "https://login.example.com", audience = "app", user_claim = "name" } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "two_tenants_sharing_an_issuer_and_audience_are_refused" {
+  command = plan
+  variables {
+    tenants = {
+      acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "https://login.example.com", audience = "app" } }
+      bolt = { application_id = "b", cost_center = "d", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "https://login.example.com", audience = "app" } }
+    }
   }
   expect_failures = [var.tenants]
 }

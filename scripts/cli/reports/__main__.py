@@ -262,6 +262,28 @@ def _print_estimated(buckets: Sequence[Any], credited: dict[str, int] | None = N
     _print_table([*header, "credited now"] if credited is not None else header, rows)
 
 
+def command_users(args: argparse.Namespace) -> int:
+    """Spend per end user per tenant, with the IAM principal each user's calls ran as (ledger only: the
+    reconcile report sets the same principals against what CUR 2.0 billed them)."""
+    from scripts.cli.reports.ledger import read_call_records
+    from scripts.cli.reports.money import format_usd
+    from scripts.cli.reports.reconcile import spend_by_user
+
+    calls = [
+        call
+        for call in read_call_records(args.ledger_table, period=args.period)
+        if args.tenant is None or call["tenant"] == args.tenant
+    ]
+    _print_table(
+        ["tenant", "user", "principal", "calls", "cost_usd"],
+        [
+            (row.tenant, row.user, row.principal, row.calls, format_usd(row.cost_usd, 9))
+            for row in spend_by_user(calls)
+        ],
+    )
+    return 0
+
+
 def command_reconcile(args: argparse.Namespace) -> int:
     from scripts.cli.reports.chargeback import build_chargeback
     from scripts.cli.reports.money import format_usd
@@ -512,6 +534,14 @@ def parser() -> argparse.ArgumentParser:
         "--fail-on-difference", action="store_true", help="exit 1 when anything is flagged"
     )
     reconcile.set_defaults(handler=command_reconcile)
+
+    users = commands.add_parser(
+        "users", help="spend per end user per tenant from the ledger, with the IAM principal each ran as"
+    )
+    users.add_argument("--ledger-table", required=True)
+    users.add_argument("--period", help="YYYY-MM or YYYY-MM-DD (UTC); default every period")
+    users.add_argument("--tenant")
+    users.set_defaults(handler=command_users)
 
     credit = commands.add_parser(
         "credit",

@@ -107,6 +107,33 @@ def ledger_totals(calls: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], t
     return {key: (nanos_to_usd(nanos), count) for key, (nanos, count) in totals.items()}
 
 
+@dataclass(frozen=True)
+class UserSpend:
+    """One end user of one tenant, as the ledger's call records show them: the user the gateway proved
+    or was told (per-user key, OIDC token, x-cost-sentry-user) and the IAM principal Bedrock billed
+    (CUR 2.0's line_item_iam_principal: the user's own STS session with per-user sessions)."""
+
+    tenant: str
+    user: str
+    principal: str
+    calls: int
+    cost_usd: Decimal
+
+
+def spend_by_user(calls: Iterable[Mapping[str, Any]]) -> list[UserSpend]:
+    """(tenant, user, principal) -> calls and USD (less credited overcharges), costliest first."""
+    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for call in calls:
+        key = (str(call["tenant"]), str(call.get("user") or "-"), str(call.get("principal") or "-"))
+        totals[key][0] += int(call.get("cost_nanos", 0)) - int(call.get("credited_nanos", 0))
+        totals[key][1] += 1
+    rows = [
+        UserSpend(tenant, user, principal, count, nanos_to_usd(nanos))
+        for (tenant, user, principal), (nanos, count) in totals.items()
+    ]
+    return sorted(rows, key=lambda row: (row.tenant, -row.cost_usd, row.user, row.principal))
+
+
 def cur_totals(principals: Sequence[PrincipalSpend]) -> dict[tuple[str, str], Decimal]:
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for spend in principals:

@@ -131,7 +131,14 @@ def test_the_gateway_reads_exactly_what_terraform_writes() -> None:
     assert config.invoker_role_arn == role_arn
     assert written["ledger"] == {"shards": 2}  # ceil(12000 / 6000)
     assert written["limits"]["maxInFlight"] == 3
-    assert written["users"] == {"defaultLimitUsd": "0.1", "limitsUsd": {"alice": "0.5"}}
+    assert written["users"] == {
+        "defaultLimitUsd": "0.1",
+        "limitsUsd": {"alice": "0.5"},
+        "allowAnonymous": False,
+        "keys": {},
+    }
+    assert written["identity"] == {"oidc": None}
+    assert (config.allow_anonymous, config.has_user_budgets, config.oidc) == (False, True, None)
     # Fields the ledger's TenantConfig additions parse (CONTRACT.md), checked when they exist.
     expected_extras = {
         "max_in_flight": 3,

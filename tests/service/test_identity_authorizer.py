@@ -1,0 +1,71 @@
+"""The authorizer with per-user keys: the tenant's own API Gateway key becomes the usage identifier (its
+usage plan throttles the person), the context names the user, and a revoked, expired or unknown key is
+refused. API Gateway and DynamoDB on the moto server."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from cost_sentry.adapters.api_keys import ApiKeyDirectory
+from cost_sentry.adapters.config_store import ConfigStore
+from cost_sentry.adapters.credentials import CredentialChecker
+from cost_sentry.adapters.user_keys import UserKeyAdmin
+from cost_sentry.handlers.authorizer import authorize
+from tests.service.conftest import Tables, tenant_document
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:111111111111:abc123/prod/POST/v1/chat/completions"
+
+
+@pytest.fixture
+def setup(tables: Tables) -> tuple[CredentialChecker, UserKeyAdmin, dict[str, Any]]:
+    apigateway = boto3.client("apigateway", region_name="us-east-1")
+    tenant_key = apigateway.create_api_key(name=f"identity-{tables.config}", enabled=True)
+    document = tenant_document()
+    document["apiKeyIds"] = [tenant_key["id"]]
+    tables.put_tenant(document)
+    checker = CredentialChecker(ApiKeyDirectory(apigateway), ConfigStore(tables.client, tables.config, 300))
+    return checker, UserKeyAdmin(tables.client, tables.config), tenant_key
+
+
+def event(key: str, **headers: str) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "headers": {"Authorization": f"Bearer {key}", **headers},
+    }
+
+
+def test_a_user_key_is_its_tenants_usage_key_and_names_its_user(setup) -> None:
+    checker, admin, tenant_key = setup
+    secret, issued = admin.issue("sales", "alice")
+    result = authorize(event(secret), checker)
+    assert result["usageIdentifierKey"] == tenant_key["value"]
+    assert result["principalId"] == "alice"
+    assert result["context"] == {
+        "apiKeyId": tenant_key["id"],
+        "credential": "user_key",
+        "user": "alice",
+        "keyPrefix": issued.prefix,
+        "keySha256": issued.sha256,
+    }
+    assert secret not in json.dumps(result["context"])
+
+
+@pytest.mark.parametrize("state", ["revoked", "expired", "unknown"])
+def test_a_revoked_expired_or_unknown_user_key_is_unauthorized(setup, state: str) -> None:
+    checker, admin, _ = setup
+    secret, issued = admin.issue("sales", "bob", expires_at=int(time.time()) + 1)
+    if state == "revoked":
+        admin.revoke("sales", issued.prefix)
+    elif state == "expired":
+        time.sleep(1.1)
+    else:
+        secret = "csk_" + "z" * 43
+    with pytest.raises(Exception) as caught:
+        authorize(event(secret), checker)
+    assert str(caught.value) == "Unauthorized"
