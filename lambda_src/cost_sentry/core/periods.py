@@ -19,6 +19,11 @@ def period_key(budget_period: str, epoch_seconds: float) -> str:
     return f"PERIOD#{moment:%Y-%m}"
 
 
+def period_key_like(key: str, epoch_seconds: float) -> str:
+    """The key of the period ``epoch_seconds`` falls in, of the same kind (monthly or daily) as ``key``."""
+    return period_key("DAILY" if key.count("-") == 2 else "MONTHLY", epoch_seconds)
+
+
 def previous_period_key(budget_period: str, epoch_seconds: float) -> str:
     """The key of the period before the one ``epoch_seconds`` falls in."""
     moment = _utc(epoch_seconds)

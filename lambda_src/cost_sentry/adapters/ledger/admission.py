@@ -137,7 +137,9 @@ class Admission(_Admitting):
             self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant)
             charged_user = user
         try:
-            index, image, limit = self._take_shard(tenant, key, cost, tokens, now, reload_tenant)
+            index, image, limit = self._take_shard(
+                tenant, key, cost, tokens, now, reload_tenant, worst.tokens
+            )
         except BaseException:
             if charged_user is not None:
                 self._settlement.credit_user_quietly(
@@ -151,7 +153,7 @@ class Admission(_Admitting):
             request_id=request_id,
             limit_nanos=_int(image, "limit_nanos", limit),
             nanos=cost,
-            tokens=tokens,
+            tokens=worst.tokens,
             expires=int(now) + self._hold_lifetime,
             available_after=_int(image, "available_nanos"),
             shard=index,
@@ -165,7 +167,7 @@ class Admission(_Admitting):
         except BaseException:
             # No hold means nothing would ever settle or sweep this reservation: undo it now.
             self._settlement.apply_quietly(
-                reservation, _Counts(available=cost, tokens=tokens or None), "hold_not_written"
+                reservation, _Counts(available=cost, tokens=worst.tokens or None), "hold_not_written"
             )
             raise
         return reservation
@@ -230,6 +232,7 @@ class Admission(_Admitting):
         tokens: int,
         now: float,
         reload_tenant: ReloadTenant | None,
+        counted_tokens: int,
     ) -> tuple[int, Mapping[str, Any], int]:
         """The admission decision: one conditional UpdateItem on a random shard; a short shard reads the
         whole tenant once per round and moves budget into itself (from the pool, else from the others)."""
@@ -239,7 +242,7 @@ class Admission(_Admitting):
         last_reason = "budget"
         for round_number in range(MAX_REFILL_ROUNDS + 1):
             try:
-                image = self._reserve_on_shard(tenant, key, index, cost, tokens, now)
+                image = self._reserve_on_shard(tenant, key, index, cost, tokens, now, counted_tokens)
                 return index, image, limit
             except _ConditionFailed as failed:
                 if "blocked" in failed.item:
@@ -256,8 +259,18 @@ class Admission(_Admitting):
         raise _contended(tenant, last_reason, now)
 
     def _reserve_on_shard(
-        self, tenant: TenantConfig, key: str, index: int, cost: int, tokens: int, now: float
+        self,
+        tenant: TenantConfig,
+        key: str,
+        index: int,
+        cost: int,
+        tokens: int,
+        now: float,
+        counted_tokens: int,
     ) -> Mapping[str, Any]:
+        """Take the worst case from shard ``index``. ``tokens`` is checked against the shard's tokens (a
+        token limit); ``counted_tokens`` is taken either way, unchecked without a limit, so a token
+        limit added mid-period counts the requests already in flight (the settle gives back the rest)."""
         shards = tenant.ledger_shards
         take = Update().set_minus("available_nanos", cost).set_plus("in_flight", 1, start=0)
         take.condition("attribute_not_exists(#blocked)").condition("#available_nanos >= {}", cost)
@@ -271,6 +284,8 @@ class Admission(_Admitting):
             take.condition(f"(attribute_not_exists(#{minute}) OR #{minute} < {{}})", rpm_share)
         if tokens:
             take.set_minus("tokens_available", tokens).condition("#tokens_available >= {}", tokens)
+        elif counted_tokens:
+            take.set_minus("tokens_available", counted_tokens, start=0)
         response = self._dynamo.update(
             _key(tenant.tenant_id, shard_key(key, index)),
             take,
@@ -439,13 +454,15 @@ class Refill(_Admitting):
         head.set("shards", tenant.ledger_shards).condition("attribute_not_exists(#limit_nanos)")
         token_pool = None
         if tenant.tokens_per_period is not None:
-            token_pool = tenant.tokens_per_period - _tokens_used(snapshot)
+            token_pool = tenant.tokens_per_period  # the shards carry what is used or held, signed
             head.set("token_limit", tenant.tokens_per_period).set("tokens_pool", token_pool)
         # SET on a missing item creates it; a head holding only a budget-alert block gets its limit.
         try:
             self._dynamo.update(_key(tenant.tenant_id, key), head)
         except _ConditionFailed:
             return
+        if tenant.max_in_flight is not None:
+            self._carry_in_flight(tenant, key)
         self._prefund_shards(tenant, key, tenant.budget_limit_nanos, max(token_pool or 0, 0))
 
     def _prefund_shards(self, tenant: TenantConfig, key: str, pool: int, tokens_pool: int) -> None:
@@ -477,10 +494,39 @@ class Refill(_Admitting):
         except (_ConditionFailed, LedgerWriteFailed):
             return  # the pool moved meanwhile, or the transaction kept conflicting: refills fund them
 
+    def _carry_in_flight(self, tenant: TenantConfig, key: str) -> None:
+        """The last period's requests still in flight count against max_in_flight in this one: their
+        shards' in_flight (frozen since the rollover: their ends count here, settlement.py) is added to
+        this period's shards of the same index, once, by the request that opened the period, in one
+        transaction. If it is lost (a crash right after the head), the limit is loose for at most one
+        hold lifetime, while those requests end."""
+        previous = previous_period_key(tenant.budget_period, self._dynamo.clock())
+        carried = {
+            index: shard.in_flight
+            for index, shard in self._budget.snapshot(tenant.tenant_id, previous).shards.items()
+            if shard.in_flight > 0
+        }
+        if not carried:
+            return
+        table = self._dynamo.table
+        items = [
+            Update().add("in_flight", count).transact(table, _key(tenant.tenant_id, shard_key(key, index)))
+            for index, count in sorted(carried.items())
+        ]
+        with contextlib.suppress(LedgerWriteFailed):
+            self._dynamo.send(
+                "transact_write_items",
+                idempotent=True,
+                TransactItems=items,
+                ClientRequestToken=request_token(f"{tenant.tenant_id}/{key}/in-flight-carry"),
+            )
+
     def _add_token_limit(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
-        """A token limit added mid-period starts from the limit minus the tokens already used."""
+        """A token limit added mid-period: the pool is the whole limit, because every shard already
+        carries, as negative tokens_available, the tokens its requests used and those in flight hold
+        (they are counted on every reserve, limit or not): the signed total is what is left."""
         assert tenant.tokens_per_period is not None
-        pool = tenant.tokens_per_period - _tokens_used(snapshot)
+        pool = tenant.tokens_per_period
         added = Update().set("token_limit", tenant.tokens_per_period).set("tokens_pool", pool)
         added.condition("attribute_exists(#limit_nanos) AND attribute_not_exists(#token_limit)")
         with contextlib.suppress(_ConditionFailed):  # added concurrently
@@ -644,12 +690,6 @@ class Refill(_Admitting):
                 continue
             need -= steal
             need_tokens -= steal_tokens
-
-
-def _tokens_used(snapshot: _Snapshot) -> int:
-    """Tokens the period has already used (settled actuals; requests in flight when a token limit is
-    added count once they settle, not against the new limit: docs/design.md section 4)."""
-    return snapshot.total("input_tokens") + snapshot.total("output_tokens")
 
 
 def _shard_reason(

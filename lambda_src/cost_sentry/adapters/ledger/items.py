@@ -52,7 +52,7 @@ class Reservation:
     # The limit enforced (the head's, which can differ from the request's cached tenant config).
     limit_nanos: int
     nanos: int
-    # Only counted when the tenant has a token limit; 0 otherwise.
+    # The worst case's tokens, taken from the shard's tokens_available whether or not a limit applies.
     tokens: int
     expires: int
     # The shard's available_nanos right after this reservation: the tenant's remaining budget for a

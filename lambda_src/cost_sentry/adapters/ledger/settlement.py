@@ -37,6 +37,7 @@ from cost_sentry.adapters.ledger.items import (
 from cost_sentry.core.periods import (
     hold_key,
     period_key,
+    period_key_like,
     previous_period_key,
     shard_key,
     shard_partition,
@@ -190,7 +191,19 @@ class Settlement:
         self, tenant_id: str, sort_key: str, counts: _Counts, stale: tuple[str, ...] = ()
     ) -> None:
         """Apply ``counts``; a shard left below zero (a call billed above its reservation) has its debt
-        covered by the tenant as a whole (maintenance.py), so it never stays a shard's bookkeeping."""
+        covered by the tenant as a whole (maintenance.py), so it never stays a shard's bookkeeping.
+
+        Requests in flight are counted in the current period: a request of the last period that ends
+        after the rollover takes its count off the current period's shard (which the period's opening
+        carried it to, admission.py), one more write at the boundary only; its money stays in its own
+        period. So max_in_flight holds across the boundary instead of doubling."""
+        period, _, index = sort_key.rpartition("#S")
+        current = period_key_like(period, self._dynamo.clock())
+        if current != period and counts.in_flight:
+            self._dynamo.update(
+                _key(tenant_id, shard_key(current, int(index))), Update().add("in_flight", counts.in_flight)
+            )
+            counts = replace(counts, in_flight=0)
         response = self._dynamo.update(
             _key(tenant_id, sort_key), shard_counts(counts, stale), ReturnValues="UPDATED_NEW"
         )
