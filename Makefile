@@ -17,7 +17,8 @@ TERRAFORM := $(shell if CHECKPOINT_DISABLE=1 terraform version 2>/dev/null | gre
 endif
 OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
-.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
+
+.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,6 +27,11 @@ install: ## Set up a fresh machine: Python venv, pinned tools, Chromium for the 
 	bash scripts/devtools/install.sh
 
 test: lint docs-check validate smoke-apply pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov (stand-in and real provider), smoke apply, pytest
+
+check: ## The fast loop while coding (a few seconds): ruff, then the pure unit tests (core, surfaces)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -q -n 2 tests/core tests/surfaces
 
 lint: ## ruff over the Python code, terraform fmt -check over the HCL
 	$(VENV)/bin/ruff check .
