@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 TF     := $(PY) -m scripts.cli.tf
 ACCOUNT_DIR = terraform/accounts/$(ACCOUNT)
 
-.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply check-account
+.PHONY: help install test lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip tf-schema report credit plan apply check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ docs-check: ## Fail if a module README is out of date
 # here); the load tests share one xdist group so they never run against each other.
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
+
+model-check: ## The ledger's model-based test at length: 2,000 random examples, failures shrunk (MODEL_PROFILE=ledger-ci for CI's run)
+	LEDGER_MODEL_PROFILE=$(or $(MODEL_PROFILE),ledger-long) $(VENV)/bin/pytest -q tests/adapters/test_ledger_model.py
 
 serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)
 	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload)
