@@ -256,8 +256,8 @@ def call_window(call: Mapping[str, Any], max_call_seconds: int = MAX_CALL_SECOND
         end = int(Decimal(str(call["ended_at"]))) / 1000
         return min(start, end), max(start, end)
     # sk = CALL#<ISO-8601 UTC>#<requestId>
-    stamp = datetime.strptime(str(call["sk"]).split("#")[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    moment = stamp.timestamp()
+    stamp = datetime.fromisoformat(str(call["sk"]).split("#")[1].replace("Z", "+00:00"))
+    moment = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
     return moment - max_call_seconds, moment + max_call_seconds
 
 
