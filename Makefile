@@ -46,7 +46,7 @@ docs-check: ## Fail if a module README is out of date
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
 
-model-check: ## The ledger's model-based test at length: 2,000 random examples, failures shrunk (MODEL_PROFILE=ledger-ci for CI's run)
+model-check: ## The ledger's model-based test at length: 1,000 random examples of up to 50 steps, failures shrunk (MODEL_PROFILE=ledger-ci for CI's run)
 	LEDGER_MODEL_PROFILE=$(or $(MODEL_PROFILE),ledger-long) $(VENV)/bin/pytest -q tests/adapters/test_ledger_model.py
 
 serve: ## Run the gateway on 127.0.0.1 against the emulators (ACCOUNT defaults to workload)

@@ -69,7 +69,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "ledger-long",
-    max_examples=2_000,
+    max_examples=1_000,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
