@@ -18,7 +18,7 @@ endif
 OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
 
-.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
+.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,9 @@ docs-check: ## Fail if a module README is out of date
 # here); the load tests share one xdist group so they never run against each other.
 pytest: ## The Python test suite (unit, integration over HTTP, reports)
 	$(VENV)/bin/pytest -n 3 --dist loadgroup
+
+model-check: ## The ledger's model-based test at length: 1,000 random examples of up to 50 steps, failures shrunk (MODEL_PROFILE=ledger-ci for CI's run)
+	LEDGER_MODEL_PROFILE=$(or $(MODEL_PROFILE),ledger-long) $(VENV)/bin/pytest -q tests/adapters/test_ledger_model.py
 
 serve: ## Run the gateway on 127.0.0.1 against the emulators: make serve [ACCOUNT=workload] [PORT=8080] [HTTPS_PORT=8443]
 	$(PY) -m scripts.testbed.local_stack serve --account $(or $(ACCOUNT),workload) --port $(or $(PORT),8080) --https-port $(or $(HTTPS_PORT),8443)

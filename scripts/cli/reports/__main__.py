@@ -214,7 +214,9 @@ def _estimated_buckets(engine: Any, periods: Sequence[str], calls: list[dict], p
 
     progress(f"CUR spend per hour, principal and profile ({engine.dialect.name}) for the estimated charges")
     rows = engine.run(queries.render("spend_by_principal_hour", engine.dialect, periods))
-    return estimated_buckets(calls, rows)
+    # The query covers the periods' hours only: a bucket reaching back before them is not judged.
+    first_hour = f"{min(periods)}-01T00" if periods else None
+    return estimated_buckets(calls, rows, first_hour=first_hour)
 
 
 def _reconciliation(

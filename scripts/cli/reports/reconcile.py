@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -175,14 +176,24 @@ def reconcile(
 #
 # A call the gateway charged at the worst case (its record has `estimated`) may have been billed less.
 # CUR 2.0 has no request ids: its finest grain is the usage hour x IAM principal x resource (the
-# application inference profile). So the join is that bucket: CUR's cost of the bucket, less what the
-# ledger charged for the bucket's calls with known usage, is what Bedrock billed for its estimated
-# calls. When the estimated charges exceed that, the difference is a proven overcharge (never more than
-# the estimated charges themselves); it is credited back once (`python -m scripts.cli.reports credit`).
-# A bucket is only judged once CUR holds a later hour, so a bill still being delivered proves nothing.
+# application inference profile). A call is billed in some hour between its reservation and its end, not
+# necessarily the hour of its record's timestamp (the settle time for the gateway's records, the reserve
+# time for the sweep's), and a call near an hour boundary can land in either hour. So each call record
+# gives a window of hours it may have been billed in; per principal x profile, calls whose windows share
+# an hour are judged together over the union of their hours (a bucket): CUR's cost over all of them, less
+# what the ledger charged for the bucket's calls with known usage, is what Bedrock billed for its
+# estimated calls. When the estimated charges exceed that, the difference is a proven overcharge (never
+# more than the estimated charges themselves); it is credited back once (`python -m scripts.cli.reports
+# credit`). A bucket is judged only once CUR holds an hour later than its last possible hour (and its
+# first hour is one the CUR query covers), so a bill still being delivered proves nothing.
 
 NANOS_PER_USD = Decimal(1_000_000_000)
 ANY_PRINCIPAL = "*"
+HOUR_SECONDS = 3_600
+# A call record without its window (`reserved_at` and `ended_at`, epoch milliseconds) ran within one hold
+# lifetime of its timestamp, before it (the gateway's records are stamped at the settle) or after it (the
+# sweep's at the reserve). The widest hold lifetime: Lambda's 900 s maximum duration + the 30 s margin.
+MAX_CALL_SECONDS = 930
 
 
 @dataclass(frozen=True)
@@ -198,15 +209,17 @@ class EstimatedCall:
 
 @dataclass(frozen=True)
 class EstimatedBucket:
-    """One CUR billing bucket (hour x principal x profile) holding at least one estimated call."""
+    """CUR billing buckets (hours x principal x profile) holding at least one estimated call: every hour
+    any of its calls may have been billed in."""
 
     tenant: str
-    hour: str  # YYYY-MM-DDTHH, UTC
+    hour: str  # YYYY-MM-DDTHH, UTC; "first..last" when the calls may have been billed over several hours
     principal: str  # the IAM principal, or ANY_PRINCIPAL when the calls ran as the function's own role
     model_id: str
     calls: tuple[EstimatedCall, ...]
     actual_nanos: int  # what the ledger charged for the bucket's calls with known usage
-    cur_nanos: int | None  # what CUR billed for the bucket; None while CUR does not cover the hour yet
+    cur_nanos: int | None  # what CUR billed over the bucket's hours; None while CUR does not cover them
+    hours: tuple[str, ...] = ()
 
     @property
     def estimated_nanos(self) -> int:
@@ -237,13 +250,16 @@ class EstimatedBucket:
         return shares
 
 
-def _hour_of_sort_key(sort_key: str) -> str:
-    # sk = CALL#<ISO-8601 UTC>#<requestId>: the hour is the timestamp's first 13 characters.
-    return sort_key.split("#")[1][:13]
-
-
 def _hour_text(value: Any) -> str:
     return value.strftime("%Y-%m-%dT%H") if hasattr(value, "strftime") else str(value)[:13].replace(" ", "T")
+
+
+def _hour_of_epoch(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H")
+
+
+def _epoch_of_hour(hour: str) -> int:
+    return int(datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
 
 
 def _usd_to_nanos_ceiling(usd: Decimal) -> int:
@@ -258,13 +274,37 @@ def _principal_of(call: Mapping[str, Any]) -> str:
     return principal if principal.startswith("arn:") else ANY_PRINCIPAL
 
 
+def call_window(call: Mapping[str, Any], max_call_seconds: int = MAX_CALL_SECONDS) -> tuple[float, float]:
+    """The epoch seconds between which Bedrock may have billed the call: from its reservation to its end
+    (the settle, or the hold's expiry for a call the sweep charged), as the call record gives them; else
+    the record's timestamp widened by the longest a call can run, on both sides."""
+    if call.get("reserved_at") is not None and call.get("ended_at") is not None:
+        start = int(Decimal(str(call["reserved_at"]))) / 1000
+        end = int(Decimal(str(call["ended_at"]))) / 1000
+        return min(start, end), max(start, end)
+    # sk = CALL#<ISO-8601 UTC>#<requestId>
+    stamp = datetime.fromisoformat(str(call["sk"]).split("#")[1].replace("Z", "+00:00"))
+    moment = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return moment - max_call_seconds, moment + max_call_seconds
+
+
+def _hours_between(start: float, end: float) -> list[str]:
+    first = int(start) // HOUR_SECONDS * HOUR_SECONDS
+    return [_hour_of_epoch(moment) for moment in range(first, int(end) + 1, HOUR_SECONDS)]
+
+
 def estimated_buckets(
-    calls: Iterable[Mapping[str, Any]], cur_hourly: Sequence[Mapping[str, Any]]
+    calls: Iterable[Mapping[str, Any]],
+    cur_hourly: Sequence[Mapping[str, Any]],
+    *,
+    first_hour: str | None = None,
+    max_call_seconds: int = MAX_CALL_SECONDS,
 ) -> list[EstimatedBucket]:
     """The CUR buckets holding estimated calls, with what the ledger and CUR say about each.
 
     ``cur_hourly``: rows of the spend_by_principal_hour query (usage_hour, principal, resource_id,
-    cost_usd).
+    cost_usd). ``first_hour``: the first hour the query covers (the period's start); a bucket reaching
+    back before it is not judged, since CUR's part of it is missing.
     """
     cur: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
     last_hour = ""
@@ -274,46 +314,58 @@ def estimated_buckets(
         cost = Decimal(row["cost_usd"] or 0)
         cur[(hour, str(row["principal"] or ""), str(row["resource_id"] or ""))] += cost
         cur[(hour, ANY_PRINCIPAL, str(row["resource_id"] or ""))] += cost
-    actual: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    estimated: dict[tuple[str, str, str, str], list[EstimatedCall]] = defaultdict(list)
+    # Per tenant x principal x profile: each call with the span of hours it may have been billed in.
+    groups: dict[tuple[str, str, str], list[tuple[float, float, Mapping[str, Any]]]] = defaultdict(list)
     for call in calls:
-        sort_key = str(call["sk"])
-        key = (
-            str(call["tenant"]),
-            _hour_of_sort_key(sort_key),
-            _principal_of(call),
-            str(call.get("modelId") or ""),
-        )
-        charged = int(call.get("cost_nanos", 0))
-        if call.get("estimated"):
-            estimated[key].append(
-                EstimatedCall(
-                    tenant=key[0],
-                    request_id=str(call.get("requestId") or sort_key.rsplit("#", 1)[-1]),
-                    sort_key=sort_key,
-                    period_key=str(call.get("period") or ""),
-                    shard=int(call.get("shard", 0)),
-                    charged_nanos=charged,
-                    credited_nanos=int(call.get("credited_nanos", 0)),
+        key = (str(call["tenant"]), _principal_of(call), str(call.get("modelId") or ""))
+        start, end = call_window(call, max_call_seconds)
+        first = _epoch_of_hour(_hour_of_epoch(start))
+        groups[key].append((first, end, call))
+    buckets = []
+    for key in sorted(groups):
+        tenant, principal, model_id = key
+        # Calls whose hours overlap are one bucket: any of them may be billed in any of its hours.
+        clusters: list[tuple[float, float, list[Mapping[str, Any]]]] = []
+        for first, end, call in sorted(groups[key], key=lambda entry: entry[0]):
+            if clusters and first <= clusters[-1][1]:
+                start, latest, listed = clusters[-1]
+                clusters[-1] = (start, max(latest, end), [*listed, call])
+            else:
+                clusters.append((first, end, [call]))
+        for first, end, listed in clusters:
+            estimated = [call for call in listed if call.get("estimated")]
+            if not estimated:
+                continue
+            hours = tuple(_hours_between(first, end))
+            judged = hours[-1] < last_hour and (first_hour is None or hours[0] >= first_hour)
+            billed = sum((cur.get((hour, principal, model_id), ZERO) for hour in hours), ZERO)
+            buckets.append(
+                EstimatedBucket(
+                    tenant=tenant,
+                    hour=hours[0] if len(hours) == 1 else f"{hours[0]}..{hours[-1]}",
+                    principal=principal,
+                    model_id=model_id,
+                    calls=tuple(
+                        sorted((_estimated_call(call) for call in estimated), key=lambda c: c.sort_key)
+                    ),
+                    actual_nanos=sum(
+                        int(call.get("cost_nanos", 0)) for call in listed if not call.get("estimated")
+                    ),
+                    cur_nanos=_usd_to_nanos_ceiling(billed) if judged else None,
+                    hours=hours,
                 )
             )
-        else:
-            actual[key] += charged
-    buckets = []
-    for key in sorted(estimated):
-        tenant, hour, principal, model_id = key
-        covered = hour < last_hour
-        buckets.append(
-            EstimatedBucket(
-                tenant=tenant,
-                hour=hour,
-                principal=principal,
-                model_id=model_id,
-                calls=tuple(sorted(estimated[key], key=lambda call: call.sort_key)),
-                actual_nanos=actual.get(key, 0),
-                cur_nanos=_usd_to_nanos_ceiling(cur.get((hour, principal, model_id), ZERO))
-                if covered
-                else None,
-            )
-        )
-    return buckets
+    return sorted(buckets, key=lambda bucket: (bucket.tenant, bucket.hour, bucket.principal, bucket.model_id))
+
+
+def _estimated_call(call: Mapping[str, Any]) -> EstimatedCall:
+    sort_key = str(call["sk"])
+    return EstimatedCall(
+        tenant=str(call["tenant"]),
+        request_id=str(call.get("requestId") or sort_key.rsplit("#", 1)[-1]),
+        sort_key=sort_key,
+        period_key=str(call.get("period") or ""),
+        shard=int(call.get("shard", 0)),
+        charged_nanos=int(call.get("cost_nanos", 0)),
+        credited_nanos=int(call.get("credited_nanos", 0)),
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,10 @@ def dynamodb(aws_endpoint_env: str) -> Any:
     return boto3.client("dynamodb", region_name="us-east-1")
 
 
+def epoch_ms(text: str) -> str:
+    return str(int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp() * 1000))
+
+
 def call_item(name: str, hour: str, estimated: bool, tokens_in: int, tokens_out: int, nanos: int) -> dict:
     item: dict[str, Any] = {
         "pk": {"S": "sales#S1"},
@@ -73,6 +78,9 @@ def call_item(name: str, hour: str, estimated: bool, tokens_in: int, tokens_out:
         "cost_nanos": {"N": str(nanos)},
         "period": {"S": PERIOD_KEY},
         "shard": {"N": "1"},
+        # The call's window (reserved 10 s before its record's timestamp): it was billed in that hour.
+        "reserved_at": {"N": epoch_ms(f"2026-11-05T{hour}:14:50")},
+        "ended_at": {"N": epoch_ms(f"2026-11-05T{hour}:15:00")},
     }
     if estimated:
         item["estimated"] = {"BOOL": True}
