@@ -68,12 +68,25 @@ class IdempotentTokens:
 
 
 def is_shard_credit(operation: str, request: dict[str, Any]) -> bool:
-    """The second write of a budget move: an unconditional UpdateItem that adds to a shard's
-    allocation (after the pool's or a donor shard's conditional debit)."""
+    """The credit of a budget move into a shard: an unconditional UpdateItem that adds to a shard's
+    allocation after the source's conditional debit (a move in two writes), or the transaction that
+    debits and credits together (a move in one). Pausing there lets a concurrent reader look at the
+    ledger in the middle of the move, wherever the move's middle is."""
+    if operation == "transact_write_items":
+        updates = [item["Update"] for item in request.get("TransactItems", []) if "Update" in item]
+        return len(updates) == 2 and any(_credits_a_shard(update) for update in updates)
     if operation != "update_item" or "ConditionExpression" in request:
         return False
-    names = set((request.get("ExpressionAttributeNames") or {}).values())
-    return "allocated_nanos" in names and "#S" in request["Key"]["sk"]["S"]
+    return _credits_a_shard(request)
+
+
+def _credits_a_shard(update: dict[str, Any]) -> bool:
+    names = set((update.get("ExpressionAttributeNames") or {}).values())
+    return (
+        "allocated_nanos" in names
+        and "#S" in update["Key"]["sk"]["S"]
+        and "ConditionExpression" not in update
+    )
 
 
 def is_hold_claim(operation: str, request: dict[str, Any]) -> bool:

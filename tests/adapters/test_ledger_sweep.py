@@ -9,7 +9,7 @@ import time
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.periods import period_key
 from cost_sentry.handlers import ledger_sweep
-from tests.adapters.ledger_support import n, worst
+from tests.adapters.ledger_support import HOLD_SECONDS, ledger_for, n, record, worst
 from tests.service.conftest import make_tenant, tenant_document
 
 
@@ -44,3 +44,22 @@ def test_the_sweep_function_charges_a_killed_request_and_rebases_on_its_fresh_co
     assert log["event"] == "ledger_sweep" and log["HoldsChargedAtExpiry"] == 1
 
     assert ledger_sweep.handler({}, None)["charged"] == {}  # each hold is charged once
+
+
+def test_call_records_carry_the_window_the_call_may_have_been_billed_in(tables, clock):
+    """The credit matches an estimated charge against CUR over every hour from the reservation to the
+    settle (or to the hold's expiry, for a swept call): the records say when those were."""
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant()
+    reserved_at = clock.now
+    settled = ledger.reserve(tenant, "settled", worst(1_000))
+    swept = ledger.reserve(tenant, "swept", worst(1_000))
+    clock.advance(40)
+    ledger.settle(settled, record("settled", 800))
+    clock.advance(HOLD_SECONDS)
+    assert ledger.sweep_expired(tenant, clock.now) == 1
+    calls = {call["requestId"]["S"]: call for call in tables.call_records("sales")}
+    assert int(calls["settled"]["reserved_at"]["N"]) == int(reserved_at * 1000)
+    assert int(calls["settled"]["ended_at"]["N"]) == int((reserved_at + 40) * 1000)
+    assert int(calls["swept"]["reserved_at"]["N"]) == int(reserved_at * 1000)
+    assert int(calls["swept"]["ended_at"]["N"]) == swept.expires * 1000

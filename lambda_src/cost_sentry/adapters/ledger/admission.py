@@ -161,6 +161,7 @@ class Admission(_Admitting):
             stale_minute_attributes=tuple(
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
             ),
+            reserved_at_ms=int(now * 1000),
         )
         try:
             self._put_hold(reservation, worst, record, now)

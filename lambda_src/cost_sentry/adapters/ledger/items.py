@@ -63,6 +63,8 @@ class Reservation:
     user: str | None = None
     # rpm_ counters of past minutes seen on the shard: removed for free by the settle/release write.
     stale_minute_attributes: tuple[str, ...] = ()
+    # When the worst case was taken (epoch ms): the start of the hours the call may be billed in.
+    reserved_at_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,10 @@ class StoredCall:
     period_key: str
     shard: int
     expires_at: int
+    # The window the call may have been billed in (epoch ms; 0: unknown): from its reservation to its
+    # settle (or its hold's expiry, for a swept call). The credit matches CUR over every hour of it.
+    reserved_at_ms: int = 0
+    ended_at_ms: int = 0
 
 
 # CallRecord fields and the attributes they are written to (texts, then counts), always written.
@@ -231,6 +237,10 @@ def call_item(call: StoredCall) -> dict[str, Any]:
         item["user"] = {"S": record.user}
     if record.estimated:
         item["estimated"] = {"BOOL": True}
+    if call.reserved_at_ms:
+        item["reserved_at"] = _n(call.reserved_at_ms)
+    if call.ended_at_ms:
+        item["ended_at"] = _n(call.ended_at_ms)
     return item
 
 
@@ -250,6 +260,8 @@ def read_call_item(item: Mapping[str, Any]) -> StoredCall:
         period_key=_text(item, "period"),
         shard=_int(item, "shard"),
         expires_at=_int(item, "expires_at"),
+        reserved_at_ms=_int(item, "reserved_at"),
+        ended_at_ms=_int(item, "ended_at"),
     )
 
 

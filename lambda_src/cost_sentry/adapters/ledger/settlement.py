@@ -236,7 +236,15 @@ class Settlement:
                 return False
             return True
         return self._claim_with_record(
-            hold, self._call_item(record, reservation.tenant_id, reservation.period_key, reservation.shard)
+            hold,
+            self._call_item(
+                record,
+                reservation.tenant_id,
+                reservation.period_key,
+                reservation.shard,
+                reservation.reserved_at_ms,
+                int(self._dynamo.clock() * 1000),
+            ),
         )
 
     def _claim_with_record(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
@@ -266,9 +274,11 @@ class Settlement:
             return False
         return True
 
-    def _call_item(self, record: CallRecord, tenant_id: str, key: str, shard: int) -> dict[str, Any]:
+    def _call_item(
+        self, record: CallRecord, tenant_id: str, key: str, shard: int, reserved_at_ms: int, ended_at_ms: int
+    ) -> dict[str, Any]:
         expires_at = int(self._dynamo.clock()) + self._retention_seconds
-        return call_item(StoredCall(record, tenant_id, key, shard, expires_at))
+        return call_item(StoredCall(record, tenant_id, key, shard, expires_at, reserved_at_ms, ended_at_ms))
 
     # -- the sweep (off the hot path) ------------------------------------------------------------
 
@@ -332,7 +342,9 @@ class Settlement:
         )
         key, shard = hold.period_key, hold.shard
         if not self._claim_with_record(
-            _key(tenant_id, item["sk"]["S"], shard), self._call_item(record, tenant_id, key, shard)
+            _key(tenant_id, item["sk"]["S"], shard),
+            # Billed, if at all, between its reservation and its hold's expiry.
+            self._call_item(record, tenant_id, key, shard, hold.reserved_at_ms, hold.expires * 1000),
         ):
             return False
         # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
