@@ -7,7 +7,9 @@
 
 locals {
   stream_function_name = "${var.name_prefix}-gateway-stream"
-  stream_timeout       = min(var.max_request_seconds, 900)
+  # API Gateway waits at most 300 s for an integration (the provider refuses more), so the streaming
+  # function, which answers every model route, never runs longer than its callers can wait.
+  stream_timeout = min(var.max_request_seconds, 300)
   # The function's response-streaming invocation path (what the provider's response_streaming_invoke_arn
   # is in 6.x), spelled out so the module also validates with provider 5.100.
   stream_invoke_uri = "arn:${var.partition}:apigateway:${var.region}:lambda:path/2021-11-15/functions/${aws_lambda_function.stream.arn}/response-streaming-invocations"

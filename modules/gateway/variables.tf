@@ -131,8 +131,8 @@ variable "reserve_helper_concurrency" {
 
 variable "max_request_seconds" {
   type        = number
-  description = "MAX_REQUEST_SECONDS: the functions' timeout (the longest a model call may take: 900 s lets every catalog model finish its normal maximum output at its conservative speed) and the lifetime of a budget hold."
-  default     = 900
+  description = "MAX_REQUEST_SECONDS: the functions' timeout (the streaming function's is capped at API Gateway's 300 s; 300 s lets claude-3-5-haiku finish its 8,192 output tokens at its conservative 30 tokens/s) and the lifetime of a budget hold."
+  default     = 300
 
   validation {
     condition     = var.max_request_seconds >= 10 && var.max_request_seconds <= 900 && floor(var.max_request_seconds) == var.max_request_seconds

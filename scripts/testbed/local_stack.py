@@ -79,7 +79,7 @@ SURFACE_INVALID_KEY_MESSAGE = (
 
 GATEWAY_ENVIRONMENT = {
     "LOG_PROMPTS": "false",
-    "MAX_REQUEST_SECONDS": "900",
+    "MAX_REQUEST_SECONDS": "300",
     "BEDROCK_TIMEOUT_SECONDS": "60",
     "CONFIG_REFRESH_SECONDS": "300",
     "PROFILE_RESOLVER": "static",
@@ -774,7 +774,7 @@ class LocalStack:
         front.credentials = self.credentials
         front.api_key_required = self.api_key_required
         front.log_capture = capture
-        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "900"))
+        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "300"))
         thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
         thread.start()
         self._exit.callback(_stop_server, front, thread)

@@ -51,8 +51,8 @@ def test_every_model_route_gets_the_streaming_functions_time_limit():
     defaults = Settings.from_env(
         {name: value for name, value in BASE.items() if name != "MAX_REQUEST_SECONDS"}
     )
-    # Every model route runs in the streaming integration: the function's 900 s less the gateway's 2 s.
-    assert defaults.generation_limit_seconds() == 898
+    # Every model route runs in the streaming integration: the function's 300 s less the gateway's 2 s.
+    assert defaults.generation_limit_seconds() == 298
     raised = Settings.from_env({**BASE, "STREAM_TIMEOUT_SECONDS": "600", "MAX_REQUEST_SECONDS": "300"})
     # Never past the function timeout, whatever API Gateway allows.
     assert raised.generation_limit_seconds() == 298

@@ -233,7 +233,7 @@ def test_a_generation_that_cannot_finish_within_the_functions_limit_is_refused_u
     stack: LocalStack,
 ) -> None:
     # claude-opus-4-1 at its conservative 15 tokens/s: every model route runs in the streaming function
-    # (900 s - 2 s for the gateway - 3 s to the first token) and fits (895) x 15 = 13,425 of the model's
+    # (300 s - 2 s for the gateway - 3 s to the first token) and fits (295) x 15 = 4,425 of the model's
     # 32,000 tokens, on /v1/converse as on the stream routes (no 29 s API Gateway cut-off).
     assert stack.bedrock is not None
     tenant = stack.tenants["slow"]
@@ -241,14 +241,14 @@ def test_a_generation_that_cannot_finish_within_the_functions_limit_is_refused_u
     stack.bedrock.clear_requests()
     for route in ("/v1/converse", "/v1/converse-stream"):
         refused = call(
-            stack, route, api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=13_426)
+            stack, route, api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4_426)
         )
         assert (refused.status, refused.error_code) == (400, "generation_too_long"), refused.text
-        assert "at most 13425" in refused.json()["error"]["message"]
+        assert "at most 4425" in refused.json()["error"]["message"]
     assert snapshot(stack) == before
     assert stack.bedrock.requests() == []
     fits = call(
-        stack, "/v1/converse", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=13_425)
+        stack, "/v1/converse", api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4_425)
     )
     assert fits.status == 200, fits.text
 

@@ -102,7 +102,7 @@ class Settings:
             config_table=_required(env, "CONFIG_TABLE"),
             metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
             log_prompts=_flag(env, "LOG_PROMPTS", False),
-            max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 900),
+            max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 300),
             bedrock_timeout_seconds=_positive_int(env, "BEDROCK_TIMEOUT_SECONDS", 60),
             bedrock_connect_timeout_seconds=_positive_int(env, "BEDROCK_CONNECT_TIMEOUT_SECONDS", 5),
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", 262_144),

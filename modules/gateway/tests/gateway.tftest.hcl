@@ -70,10 +70,10 @@ run "three_tenants_get_keys_plans_and_config_items" {
   assert {
     condition = alltrue([
       aws_lambda_function.this["gateway"].handler == "cost_sentry.handlers.gateway.handler",
-      aws_lambda_function.this["gateway"].timeout == 900,
+      aws_lambda_function.this["gateway"].timeout == 300,
       aws_lambda_function.this["gateway"].architectures == tolist(["arm64"]),
       aws_lambda_function.this["gateway"].runtime == "python3.13",
-      aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "900",
+      aws_lambda_function.this["gateway"].environment[0].variables["MAX_REQUEST_SECONDS"] == "300",
       !contains(keys(aws_lambda_function.this["gateway"].environment[0].variables), "CONVERSE_TIMEOUT_SECONDS"),
       aws_lambda_function.this["gateway"].environment[0].variables["NEW_SESSIONS_PER_MINUTE"] == "60",
       aws_lambda_function.this["gateway"].environment[0].variables["LEDGER_TABLE"] == "cs-ledger",
@@ -92,7 +92,7 @@ run "three_tenants_get_keys_plans_and_config_items" {
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse_stream"].type == "AWS_PROXY" && aws_api_gateway_integration.route["budget"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse"].timeout_milliseconds == 900000
+    condition     = aws_api_gateway_integration.route["converse"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse_stream"].type == "AWS_PROXY" && aws_api_gateway_integration.route["budget"].type == "AWS_PROXY" && aws_api_gateway_integration.route["converse"].timeout_milliseconds == 300000
     error_message = "Every route proxies to the function."
   }
 
@@ -374,7 +374,7 @@ run "the_seed_stream_route_streams_through_the_streaming_function_for_as_long_as
   }
 
   assert {
-    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 900000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 900000 && aws_api_gateway_integration.route["budget"].timeout_milliseconds == 29000
+    condition     = aws_api_gateway_integration.route["converse"].timeout_milliseconds == 300000 && aws_api_gateway_integration.route["converse_stream"].timeout_milliseconds == 300000 && aws_api_gateway_integration.route["budget"].timeout_milliseconds == 29000
     error_message = "Both model routes wait the streaming function's timeout (a model's normal maximum output finishes); /v1/budget the buffered 29 s."
   }
 
@@ -384,7 +384,7 @@ run "the_seed_stream_route_streams_through_the_streaming_function_for_as_long_as
   }
 
   assert {
-    condition     = aws_lambda_function.stream.environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "900"
+    condition     = aws_lambda_function.stream.environment[0].variables["STREAM_TIMEOUT_SECONDS"] == "300"
     error_message = "Each function refuses what cannot finish within the limit API Gateway applies to its routes."
   }
 }
