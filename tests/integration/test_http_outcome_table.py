@@ -240,9 +240,7 @@ def test_a_generation_that_cannot_finish_within_the_functions_limit_is_refused_u
     before = snapshot(stack)
     stack.bedrock.clear_requests()
     for route in ("/v1/converse", "/v1/converse-stream"):
-        refused = call(
-            stack, route, api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4_426)
-        )
+        refused = call(stack, route, api_key=tenant.api_key, body=tenant.request_body("hi", max_tokens=4_426))
         assert (refused.status, refused.error_code) == (400, "generation_too_long"), refused.text
         assert "at most 4425" in refused.json()["error"]["message"]
     assert snapshot(stack) == before
