@@ -401,6 +401,10 @@ IMAGE_TOKENS_MAX = 1600
 PIXELS_PER_TOKEN = 750
 
 
+# Model-specific settings in additionalModelRequestFields that are parameters, not text the model reads.
+PARAMETER_FIELDS = frozenset({"top_k", "inferenceConfig", "thinking", "reasoningConfig", "anthropic_beta"})
+
+
 def count_json_tokens(value: Any) -> int:
     return count_text_tokens(json.dumps(value, separators=(",", ":"), sort_keys=True))
 
@@ -434,10 +438,14 @@ def content_tokens(body: Mapping[str, Any]) -> int:
     tokens = sum(_block_tokens(block) for message in body["messages"] for block in message["content"])
     if body.get("toolConfig"):
         tokens += count_json_tokens(body["toolConfig"])
-    extra = body.get("additionalModelRequestFields")
+    extra = {
+        name: value
+        for name, value in (body.get("additionalModelRequestFields") or {}).items()
+        if name not in PARAMETER_FIELDS
+    }
     if extra:
         # What a model reads from its own fields (Anthropic tools, documents of computer use, ...) is
-        # billed as input like any prompt text.
+        # billed as input like any prompt text; its sampling and reasoning switches are not.
         tokens += count_json_tokens(extra)
     return tokens
 
