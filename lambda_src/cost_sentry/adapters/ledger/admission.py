@@ -49,8 +49,8 @@ from cost_sentry.core.periods import (
 )
 from cost_sentry.core.tenants import TenantConfig
 
-# A short shard re-reads the tenant (one BatchGetItem) and moves budget into itself at most this many times
-# before the request is denied: the bound of docs/design.md section 4.
+# A short shard re-reads the tenant (one TransactGetItems) and moves budget into itself at most this many
+# times; after that the request is answered 503 ledger_contended (docs/design.md section 4).
 MAX_REFILL_ROUNDS = 8
 # The request that creates a new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards
 # (all of it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).

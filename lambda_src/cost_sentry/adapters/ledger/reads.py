@@ -1,5 +1,5 @@
 """Reads of a tenant's period for GET /v1/budget and the CLI: the head and every shard, read with one
-BatchGetItem (``Budget.snapshot``) and summed. Nothing here writes."""
+TransactGetItems (``Budget.snapshot``) and summed. Nothing here writes."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Reads:
         self._budget = budget
 
     def period_status(self, tenant: TenantConfig) -> PeriodStatus:
-        """The tenant's period: the head and every shard, read with one BatchGetItem and summed."""
+        """The tenant's period: the head and every shard, read with one TransactGetItems and summed."""
         now = self._dynamo.clock()
         key = period_key(tenant.budget_period, now)
         snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
