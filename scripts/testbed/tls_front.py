@@ -79,12 +79,16 @@ class TlsFront:
             self._thread.join(10)
 
     def _run(self) -> None:
-        asyncio.run(self._serve())
+        # Stopping cancels the connections still open (stop() above): their cancellation is the stop
+        # itself, not an error to print.
+        with contextlib.suppress(asyncio.CancelledError, asyncio.InvalidStateError):
+            asyncio.run(self._serve())
 
     async def _serve(self) -> None:
         from hypercorn.asyncio import serve
 
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(_quiet_cancellations)
         self._stopping = asyncio.Event()
         self._ready.set()
         await serve(self.app, self._config, shutdown_trigger=self._stopping.wait, mode="asgi")
@@ -194,3 +198,11 @@ class TlsFront:
         if connected:
             with contextlib.suppress(Exception):  # the caller went away at the very end
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's handler: a connection task cancelled by stop() is expected; anything else is logged
+    as asyncio would."""
+    if isinstance(context.get("exception"), asyncio.CancelledError | asyncio.InvalidStateError):
+        return
+    loop.default_exception_handler(context)
