@@ -18,6 +18,8 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from botocore.exceptions import NoCredentialsError, NoRegionError
+
 from scripts.testbed.local_stack import use_lambda_package
 
 use_lambda_package()
@@ -145,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (KeyAdminError, argparse.ArgumentTypeError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (NoRegionError, NoCredentialsError) as error:
+        print(
+            f"error: {error} The CLI reaches the config table with the standard AWS settings: set "
+            "AWS_DEFAULT_REGION and credentials (AWS_PROFILE, or the AWS_ACCESS_KEY_ID pair).",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -935,6 +935,11 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
             print(f"  {example}")
         tenant = next(iter(stack.tenants.values()))
         print(f"  curl -s {stack.gateway_url}/v1/budget -H 'x-api-key: {tenant.api_key}'")
+        print(
+            f"\nPer-user keys: AWS_ENDPOINT_URL={stack.moto_url} AWS_DEFAULT_REGION={REGION} AWS_ACCESS_KEY_ID=testing "
+            f"AWS_SECRET_ACCESS_KEY=testing CONFIG_TABLE={stack.config_table} "
+            'make keys ARGS="issue --tenant <tenant> --user <user>"'
+        )
         print("\nGateway logs go to stderr. Ctrl-C stops everything.", flush=True)
         try:
             while not stop.wait(0.5):
