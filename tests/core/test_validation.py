@@ -270,9 +270,9 @@ def test_a_max_tokens_that_cannot_finish_in_the_routes_time_is_refused_with_what
     assert caught.value.code == "generation_too_long"
     assert "at most 600" in caught.value.message and "lower max_tokens" in caught.value.message
     # The streaming route's longer limit (function timeout 120 s - 2 s): (118 - 3) x 25 = 2875 tokens.
-    assert check_against_model(Parameters(max_tokens=2875), spec, 118, streaming=True) == 2875
+    assert check_against_model(Parameters(max_tokens=2875), spec, 118) == 2875
     with pytest.raises(BadRequest, match="lower max_tokens \\(at most 2875 here\\)"):
-        check_against_model(Parameters(max_tokens=2876), spec, 118, streaming=True)
+        check_against_model(Parameters(max_tokens=2876), spec, 118)
 
 
 def test_without_max_tokens_the_default_is_lowered_to_what_fits():

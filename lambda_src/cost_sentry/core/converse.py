@@ -658,7 +658,6 @@ def check_against_model(
     request: ConverseRequest,
     spec: ModelSpec,
     generation_limit_seconds: int | None = None,
-    streaming: bool = False,
 ) -> int:
     """Validate what depends on the model; returns the max_tokens to send (and to reserve for).
 
@@ -705,7 +704,7 @@ def check_against_model(
         )
     extra = request.additional_fields or {}
     check_extra_fields(extra)
-    max_tokens = fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds, streaming)
+    max_tokens = fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds)
     thinking = extra.get("thinking")
     if thinking is not None:
         budget = request.thinking_budget

@@ -293,7 +293,6 @@ def check_against_model(
     parameters: Parameters,
     spec: ModelSpec,
     generation_limit_seconds: int | None = None,
-    streaming: bool = False,
 ) -> int:
     """Validate what depends on the model; returns the max_tokens to send (and to reserve for).
 
@@ -309,12 +308,10 @@ def check_against_model(
         )
     if parameters.top_k is not None and spec.top_k_path is None:
         raise BadRequest("top_k_not_supported", f"{spec.short_name} ({spec.family}) does not accept top_k")
-    return fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds, streaming)
+    return fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds)
 
 
-def fitting_max_tokens(
-    requested: int | None, spec: ModelSpec, generation_limit_seconds: int | None, streaming: bool
-) -> int:
+def fitting_max_tokens(requested: int | None, spec: ModelSpec, generation_limit_seconds: int | None) -> int:
     """The max_tokens to send: the caller's, or the default lowered to what the route's time allows;
     a request the model may not finish in time is refused (400 generation_too_long), never cut off."""
     fits = spec.max_output_tokens

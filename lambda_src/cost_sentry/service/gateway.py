@@ -382,7 +382,7 @@ class GatewayService:
             call.model_check(spec)
         # Every model route runs in the streaming function in AWS (/v1/converse too, its body in one
         # piece), so each has the function's limit: a request is refused only if it cannot finish there.
-        max_tokens = check_against_model(request, spec, self.settings.generation_limit_seconds(), stream)
+        max_tokens = check_against_model(request, spec, self.settings.generation_limit_seconds())
         profile_arn = self.resolver.profile_arn(tenant, model)
         trace.profile_arn = profile_arn
         # Bedrock's invocation logs carry these, so a log line joins the ledger's call record and CUR 2.0;

@@ -164,7 +164,7 @@ class Admission(_Admitting):
             reserved_at_ms=int(now * 1000),
         )
         try:
-            self._put_hold(reservation, worst, record, now)
+            self._put_hold(reservation, worst, record)
         except BaseException:
             # No hold means nothing would ever settle or sweep this reservation: undo it now.
             self._settlement.apply_quietly(
@@ -295,10 +295,8 @@ class Admission(_Admitting):
         )
         return response.get("Attributes", {})
 
-    def _put_hold(
-        self, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float
-    ) -> None:
-        hold = Hold.of(reservation, worst, record, now)
+    def _put_hold(self, reservation: Reservation, worst: WorstCase, record: CallRecord | None) -> None:
+        hold = Hold.of(reservation, worst, record)
         # A put of a unique key is idempotent: resent even after an ambiguous failure.
         self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
 

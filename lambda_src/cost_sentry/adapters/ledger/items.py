@@ -114,8 +114,8 @@ class Hold:
     call_user: str = ""
 
     @classmethod
-    def of(cls, reservation: Reservation, worst: WorstCase, record: CallRecord | None, now: float) -> Hold:
-        """The hold of ``reservation``, taken at ``now``, with its worst case and ``record`` (the call
+    def of(cls, reservation: Reservation, worst: WorstCase, record: CallRecord | None) -> Hold:
+        """The hold of ``reservation`` (taken at its ``reserved_at_ms``), with its worst case and ``record`` (the call
         record as far as it is known before the call: the sweep writes it if this request never settles)."""
         fields: dict[str, Any] = {name: getattr(reservation, name) for name in _FROM_RESERVATION}
         if record is not None:
@@ -126,7 +126,7 @@ class Hold:
         return cls(
             input_tokens=worst.input_tokens,
             output_tokens=worst.output_tokens,
-            reserved_at_ms=int(now * 1000),
+            reserved_at_ms=reservation.reserved_at_ms,
             **fields,
         )
 

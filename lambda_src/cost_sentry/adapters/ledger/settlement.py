@@ -197,6 +197,7 @@ class Settlement:
         after the rollover takes its count off the current period's shard (which the period's opening
         carried it to, admission.py), one more write at the boundary only; its money stays in its own
         period. So max_in_flight holds across the boundary instead of doubling."""
+        # The shard's sort key is <period>#S<k>; the period's key is also its head's.
         period, _, index = sort_key.rpartition("#S")
         current = period_key_like(period, self._dynamo.clock())
         if current != period and counts.in_flight:
@@ -209,10 +210,7 @@ class Settlement:
         )
         available = _int(response.get("Attributes") or {}, "available_nanos")
         if available < 0 and counts.available < 0 and self._cover_deficit is not None:
-            # The shard's sort key is <period>#S<k>: its period's head is the part before the last #.
-            self._cover_deficit(
-                tenant_id, sort_key.rpartition("#")[0], sort_key, min(-available, -counts.available)
-            )
+            self._cover_deficit(tenant_id, period, sort_key, min(-available, -counts.available))
 
     def credit_user_quietly(self, tenant_id: str, key: str, user: str, counts: _Counts) -> None:
         """The user item's part of a settle/release/sweep. A failure only leaves the user less budget."""
