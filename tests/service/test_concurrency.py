@@ -157,8 +157,9 @@ def test_concurrent_reservations_never_overspend_and_every_approval_is_paid(
     from cost_sentry.core.estimate import WorstCase
     from tests.service.conftest import make_tenant
 
-    # One connection per thread: with fewer, the pool churns through new connections under 512 threads
-    # and the emulator drops some (an ambiguous write, never resent), which says nothing of the ledger.
+    # A pool slot per thread, so no thread waits on the client's pool. The emulator answers each request
+    # on a new connection; its deep listen backlog (emulators/moto_server.py) keeps 512 at once from
+    # being dropped, which would be an ambiguous write (never resent) and say nothing of the ledger.
     tables = _concurrent_tables(moto_endpoint, concurrent)
     ledger = _ledger(tables)
     worst_nanos = 10_000

@@ -37,14 +37,19 @@ def start_moto(port: int = 0) -> tuple[Any, str]:
         create_backend_app,
     )
     from moto.server import ThreadedMotoServer
-    from werkzeug.serving import make_server
+    from werkzeug.serving import ThreadedWSGIServer
+
+    class DeepBacklogServer(ThreadedWSGIServer):
+        # werkzeug closes every connection after one answer, so each request is a new connection; a
+        # burst of 512 connects overflows werkzeug's backlog of 128 while the accepting thread waits
+        # for the GIL, and connections past it fail (writes the client must call ambiguous). Measured:
+        # the 512-thread ledger test under three busy cores lost some with 128 and none with 4096.
+        request_queue_size = 4096
 
     class SerializedMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
             app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(
-                self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
-            )
+            self._server = DeepBacklogServer(self._ip_address, self._port, app, handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
 
