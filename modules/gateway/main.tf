@@ -102,6 +102,9 @@ locals {
       asynchronous = true
       environment = merge(local.common_environment, {
         CALL_RECORD_RETENTION_DAYS = tostring(var.call_record_retention_days)
+        # The gateway's timeout, so the longest hold it writes (the streaming function's is capped
+        # below it): one hold lifetime for every function that builds a ledger (core/settings.py).
+        MAX_REQUEST_SECONDS = tostring(var.max_request_seconds)
       })
     }
   }

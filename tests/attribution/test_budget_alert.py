@@ -19,11 +19,11 @@ from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.adapters.tables import create_tables
 from cost_sentry.core.errors import LimitExceeded
 from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.settings import BudgetSettings
 from cost_sentry.core.tenants import TenantDirectory
 from cost_sentry.handlers.budget_alert import handle_event
 from cost_sentry.service.budgets import (
     BudgetAlerts,
-    BudgetSettings,
     block_reached,
     parse_budget_notification,
     reached_percent,

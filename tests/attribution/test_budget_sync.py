@@ -18,13 +18,9 @@ from botocore.exceptions import ClientError
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.adapters.tables import create_tables
 from cost_sentry.core.estimate import WorstCase
+from cost_sentry.core.settings import BudgetSettings, SettingsError
 from cost_sentry.core.tenants import TenantDirectory
-from cost_sentry.service.budgets import (
-    BudgetSettings,
-    BudgetSync,
-    BudgetSyncSettingsError,
-    budget_amount,
-)
+from cost_sentry.service.budgets import BudgetSync, budget_amount
 
 from .support import NOW, Tables, tenant_document
 
@@ -297,11 +293,16 @@ def test_budget_amounts_are_parsed_exactly_or_refused(budget: dict[str, Any], me
 
 def test_settings_come_from_the_environment_with_clear_errors() -> None:
     env = {"CONFIG_TABLE": "c", "LEDGER_TABLE": "l", "BUDGET_NAME_PREFIX": "cost-sentry"}
-    assert BudgetSettings.from_env(env) == BudgetSettings("c", "l", "cost-sentry", None, "GenAIRateLimiting")
+    assert BudgetSettings.from_env(env) == BudgetSettings(
+        config_table="c",
+        ledger_table="l",
+        budget_name_prefix="cost-sentry",
+        metrics_namespace="GenAIRateLimiting",
+    )
     assert BudgetSettings.from_env({**env, "BUDGETS_ACCOUNT_ID": "111111111111"}).account_id == "111111111111"
-    with pytest.raises(BudgetSyncSettingsError, match="BUDGET_NAME_PREFIX"):
+    with pytest.raises(SettingsError, match="BUDGET_NAME_PREFIX"):
         BudgetSettings.from_env({"CONFIG_TABLE": "c", "LEDGER_TABLE": "l"})
-    with pytest.raises(BudgetSyncSettingsError, match="12 digits"):
+    with pytest.raises(SettingsError, match="12 digits"):
         BudgetSettings.from_env({**env, "BUDGETS_ACCOUNT_ID": "12"})
 
 

@@ -61,3 +61,31 @@ def test_every_model_route_gets_the_streaming_functions_time_limit():
 def test_limits_that_leave_the_model_no_time_are_refused_at_cold_start():
     with pytest.raises(SettingsError, match="MAX_REQUEST_SECONDS"):
         Settings.from_env({**BASE, "MAX_REQUEST_SECONDS": "2"})
+
+
+def test_each_default_is_written_once_so_a_constructed_settings_equals_the_parsed_one():
+    # Settings built in code (tests, the local stack) and from an empty environment cannot drift apart.
+    assert Settings.from_env(BASE) == Settings(ledger_table="ledger", config_table="config")
+
+
+def test_blank_values_mean_the_default():
+    blank = {**BASE, "MAX_REQUEST_SECONDS": " ", "LOG_PROMPTS": "", "PROFILE_RESOLVER": ""}
+    assert Settings.from_env(blank) == Settings.from_env(BASE)
+
+
+def test_a_missing_variable_is_named_with_what_it_is():
+    with pytest.raises(SettingsError, match=r"LEDGER_TABLE \(the ledger table's name\)"):
+        Settings.from_env({"CONFIG_TABLE": "c"})
+
+
+def test_every_function_that_builds_a_ledger_shares_the_gateways_hold_lifetime():
+    from cost_sentry.adapters.ledger import Ledger
+    from cost_sentry.core.settings import BudgetSettings, LedgerSettings
+
+    environment = {**BASE, "MAX_REQUEST_SECONDS": "240", "BUDGET_NAME_PREFIX": "cs"}
+    gateway = Settings.from_env(environment)
+    assert gateway.hold_lifetime_seconds == 270
+    for settings in (LedgerSettings.from_env(environment), BudgetSettings.from_env(environment)):
+        assert settings.hold_lifetime_seconds == gateway.hold_lifetime_seconds
+        ledger = Ledger.for_settings(object(), settings)
+        assert ledger.reserve.__self__._hold_lifetime == 270

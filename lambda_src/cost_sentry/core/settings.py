@@ -1,30 +1,41 @@
-"""The gateway's environment (docs/design.md section 6), parsed once into a frozen object.
+"""Every function's environment (docs/design.md section 6), parsed once at cold start into a frozen object.
 
-A wrong value fails at cold start with a message naming the variable, rather than on some request later.
+One model for all of them: each setting is a field that names its variable, its parser and its default,
+once; ``from_env`` reads the fields. The functions' settings nest by what they touch: the authorizer
+reads the config table (``ConfigSettings``), the sweep the ledger too (``LedgerSettings``, whose hold
+lifetime is the gateway's), the gateway (``Settings``) and the budget functions (``BudgetSettings``) add
+their own. A wrong value fails at cold start with a message naming the variable, rather than on some
+request later.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Self
 
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 
-_TRUE = {"true", "1", "yes"}
 # Reserve + settle + Lambda's own overhead around the Bedrock call (README, "Accepted requests can finish").
 GATEWAY_OVERHEAD_SECONDS = 2
+# A hold outlives the function timeout by this much: clock skew between hosts and the settle after the
+# last byte.
+HOLD_MARGIN_SECONDS = 30
+_TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 
 
 class SettingsError(ValueError):
-    """The environment does not describe a runnable gateway."""
+    """The environment does not describe a runnable function."""
 
 
-def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None:
-        return default
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _flag(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
@@ -33,10 +44,7 @@ def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
+def _positive_int(name: str, raw: str) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
@@ -46,44 +54,109 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"{name} is required (the DynamoDB table name)")
+def _optional_seconds(name: str, raw: str) -> int | None:
+    return _positive_int(name, raw) if raw.strip() else None
+
+
+def _optional_text(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _account_id(name: str, raw: str) -> str | None:
+    value = raw.strip() or None
+    if value is not None and not re.fullmatch(r"\d{12}", value):
+        raise SettingsError(f"{name} must be 12 digits, got {value!r}")
     return value
 
 
-@dataclass(frozen=True)
-class Settings:
-    ledger_table: str
-    config_table: str
-    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
-    log_prompts: bool = False
+def _resolver(name: str, raw: str) -> str:
+    value = raw.strip().lower() or "static"
+    if value not in {"static", "dynamic"}:
+        raise SettingsError(f"{name} must be static or dynamic, got {value!r}")
+    return value
+
+
+def env(
+    variable: str,
+    parse: Callable[[str, str], Any] = _text,
+    default: Any = MISSING,
+    *,
+    required_because: str = "",
+) -> Any:
+    """A setting read from ``variable``: unset (or blank) means ``default``; without one it is required."""
+    metadata = {"variable": variable, "parse": parse, "required_because": required_because}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigSettings:
+    """What every function that reads tenants needs: the config table (the authorizer needs no more)."""
+
+    config_table: str = env("CONFIG_TABLE", required_because="the tenant config table's name")
+    # How long a config read is trusted before the next one (cost_sentry.adapters.config_store).
+    config_refresh_seconds: int = env("CONFIG_REFRESH_SECONDS", _positive_int, 300)
+    metrics_namespace: str = env("METRICS_NAMESPACE", default=DEFAULT_METRICS_NAMESPACE)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        missing: list[str] = []
+        for setting in fields(cls):
+            variable = setting.metadata["variable"]
+            raw = source.get(variable, "")
+            if raw.strip():
+                values[setting.name] = setting.metadata["parse"](variable, raw)
+            elif setting.default is MISSING:
+                missing.append(f"{variable} ({setting.metadata['required_because']})")
+            else:
+                # A blank value means the default, and still passes the parser's checks.
+                values[setting.name] = setting.default
+        if missing:
+            raise SettingsError(f"missing environment: {', '.join(missing)}")
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Rules across settings; a subclass adds its own."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings(ConfigSettings):
+    """Functions that write the ledger: the gateway, the sweep and the budget functions."""
+
+    ledger_table: str = env("LEDGER_TABLE", required_because="the ledger table's name")
     # The function timeout: a hold lives this long (plus a margin) before another request may reclaim it.
-    max_request_seconds: int = 120
+    max_request_seconds: int = env("MAX_REQUEST_SECONDS", _positive_int, 300)
+    call_record_retention_days: int = env("CALL_RECORD_RETENTION_DAYS", _positive_int, 400)
+
+    @property
+    def hold_lifetime_seconds(self) -> int:
+        return self.max_request_seconds + HOLD_MARGIN_SECONDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(LedgerSettings):
+    """The gateway function's settings (the buffered and the streaming function alike)."""
+
+    log_prompts: bool = env("LOG_PROMPTS", _flag, False)
     # Read timeout of one Bedrock call; connect timeout is short because a slow TCP connect means trouble.
-    bedrock_timeout_seconds: int = 60
-    bedrock_connect_timeout_seconds: int = 5
-    max_body_bytes: int = 262_144
-    config_refresh_seconds: int = 300
-    profile_resolver: str = "static"
-    per_user_sessions: bool = False
+    bedrock_timeout_seconds: int = env("BEDROCK_TIMEOUT_SECONDS", _positive_int, 60)
+    bedrock_connect_timeout_seconds: int = env("BEDROCK_CONNECT_TIMEOUT_SECONDS", _positive_int, 5)
+    max_body_bytes: int = env("MAX_BODY_BYTES", _positive_int, 262_144)
+    profile_resolver: str = env("PROFILE_RESOLVER", _resolver, "static")
+    per_user_sessions: bool = env("PER_USER_SESSIONS", _flag, False)
     # The principal Bedrock records (CUR 2.0's line_item_iam_principal) for calls made with the function's
     # own role (no per-user session): written into the call records so the ledger joins the bill.
-    own_principal: str = ""
-    call_record_retention_days: int = 400
+    own_principal: str = env("OWN_PRINCIPAL", default="")
     # How long API Gateway waits for an answer. Every model route runs in the streaming function
     # (responseTransferMode STREAM, /v1/converse too, whose body is one piece: API Gateway's 29 s limit
     # applies only to buffered integrations), so each is bounded by that function's timeout only. The
     # gateway refuses what cannot finish in time.
-    stream_timeout_seconds: int | None = None
+    stream_timeout_seconds: int | None = env("STREAM_TIMEOUT_SECONDS", _optional_seconds, None)
     # Per-user sessions: new STS sessions one tenant may open per UTC minute (adapters/sessions.py).
-    new_sessions_per_minute: int = 60
-
-    @property
-    def hold_lifetime_seconds(self) -> int:
-        # The margin covers clock skew between Lambda hosts and the time to settle after the last byte.
-        return self.max_request_seconds + 30
+    new_sessions_per_minute: int = env("NEW_SESSIONS_PER_MINUTE", _positive_int, 60)
 
     def generation_limit_seconds(self) -> int:
         """How long the model may take to generate: the streaming integration's limit, never past the
@@ -91,32 +164,20 @@ class Settings:
         route = self.stream_timeout_seconds or self.max_request_seconds
         return min(route, self.max_request_seconds) - GATEWAY_OVERHEAD_SECONDS
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        resolver = env.get("PROFILE_RESOLVER", "static").strip().lower() or "static"
-        if resolver not in {"static", "dynamic"}:
-            raise SettingsError(f"PROFILE_RESOLVER must be static or dynamic, got {resolver!r}")
-        settings = cls(
-            ledger_table=_required(env, "LEDGER_TABLE"),
-            config_table=_required(env, "CONFIG_TABLE"),
-            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
-            log_prompts=_flag(env, "LOG_PROMPTS", False),
-            max_request_seconds=_positive_int(env, "MAX_REQUEST_SECONDS", 300),
-            bedrock_timeout_seconds=_positive_int(env, "BEDROCK_TIMEOUT_SECONDS", 60),
-            bedrock_connect_timeout_seconds=_positive_int(env, "BEDROCK_CONNECT_TIMEOUT_SECONDS", 5),
-            max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", 262_144),
-            config_refresh_seconds=_positive_int(env, "CONFIG_REFRESH_SECONDS", 300),
-            profile_resolver=resolver,
-            per_user_sessions=_flag(env, "PER_USER_SESSIONS", False),
-            own_principal=env.get("OWN_PRINCIPAL", "").strip(),
-            call_record_retention_days=_positive_int(env, "CALL_RECORD_RETENTION_DAYS", 400),
-            stream_timeout_seconds=_positive_int(env, "STREAM_TIMEOUT_SECONDS", 0) or None,
-            new_sessions_per_minute=_positive_int(env, "NEW_SESSIONS_PER_MINUTE", 60),
-        )
-        if settings.generation_limit_seconds() <= 0:
+    def check(self) -> None:
+        if self.generation_limit_seconds() <= 0:
             raise SettingsError(
                 "STREAM_TIMEOUT_SECONDS and MAX_REQUEST_SECONDS must leave more "
                 f"than {GATEWAY_OVERHEAD_SECONDS} s for the model"
             )
-        return settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSettings(LedgerSettings):
+    """The budget sync and budget alert functions."""
+
+    budget_name_prefix: str = env("BUDGET_NAME_PREFIX", required_because="the prefix of the tenants' budgets")
+    # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
+    account_id: str | None = env("BUDGETS_ACCOUNT_ID", _account_id, None)
+    # The budgets SNS topic: the alert function acts only on messages this topic delivered.
+    budget_topic_arn: str | None = env("BUDGET_TOPIC_ARN", _optional_text, None)

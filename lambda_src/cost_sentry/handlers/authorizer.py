@@ -34,18 +34,18 @@ def default_checker() -> CredentialChecker:
     if _checker is None:
         with _lock:
             if _checker is None:
-                import os
-
                 from cost_sentry.adapters.aws import AwsSession
                 from cost_sentry.adapters.config_store import ConfigStore
+                from cost_sentry.core.settings import ConfigSettings
 
+                settings = ConfigSettings.from_env()
                 aws = AwsSession()
                 _checker = CredentialChecker(
                     ApiKeyDirectory(aws.client("apigateway", connect_timeout=2, read_timeout=3)),
                     ConfigStore(
                         aws.client("dynamodb", connect_timeout=2, read_timeout=3),
-                        os.environ["CONFIG_TABLE"],
-                        int(os.environ.get("CONFIG_REFRESH_SECONDS") or 300),
+                        settings.config_table,
+                        settings.config_refresh_seconds,
                     ),
                 )
     return _checker

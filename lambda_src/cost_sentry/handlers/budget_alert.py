@@ -10,7 +10,8 @@ from typing import Any
 
 from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.core.log import JsonLogger, default_logger
-from cost_sentry.service.budgets import BudgetAlerts, BudgetSettings, sns_messages
+from cost_sentry.core.settings import BudgetSettings
+from cost_sentry.service.budgets import BudgetAlerts, sns_messages
 
 _alerts: BudgetAlerts | None = None
 

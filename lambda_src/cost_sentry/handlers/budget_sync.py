@@ -14,7 +14,8 @@ from typing import Any
 from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
-from cost_sentry.service.budgets import BudgetSettings, BudgetSync
+from cost_sentry.core.settings import BudgetSettings
+from cost_sentry.service.budgets import BudgetSync
 
 _settings: BudgetSettings | None = None
 _sync: BudgetSync | None = None

@@ -6,13 +6,13 @@ bring the period to the configured limit and shard count (``Ledger.maintain``: r
 read as proof, claw a lowered limit back from the shards, drain removed shards). A failed config read
 fails the run: nothing is rebased on an old config. One EMF log line per run.
 
-Environment: LEDGER_TABLE, CONFIG_TABLE, optional CALL_RECORD_RETENTION_DAYS and METRICS_NAMESPACE.
+Environment: ``LedgerSettings`` (core/settings.py): the tables, the hold lifetime the gateway uses,
+the call records' retention and the metrics namespace.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,6 +23,7 @@ from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
+from cost_sentry.core.settings import LedgerSettings
 from cost_sentry.core.tenants import TenantConfig, TenantDirectory
 
 # One client and ledger per container (per table pair, so a test process can sweep several stacks).
@@ -72,19 +73,16 @@ def run_sweep(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     default_logger().start_invocation(context)
-    ledger_table, config_table = os.environ["LEDGER_TABLE"], os.environ["CONFIG_TABLE"]
-    built = _built.get((ledger_table, config_table))
+    settings = LedgerSettings.from_env()
+    built = _built.get((settings.ledger_table, settings.config_table))
     if built is None:
         # The ledger retries its own writes (only those DynamoDB did not apply); botocore must not resend
         # a counter write after a timeout. A failed config Scan fails the run; the next minute retries.
         client = AwsSession().client("dynamodb", retries={"total_max_attempts": 1})
-        retention = int(os.environ.get("CALL_RECORD_RETENTION_DAYS", "400"))
-        built = _built[(ledger_table, config_table)] = (
+        built = _built[(settings.ledger_table, settings.config_table)] = (
             client,
-            Ledger(client, ledger_table, call_record_retention_days=retention),
+            Ledger.for_settings(client, settings),
         )
     client, ledger = built
-    tenants = fresh_tenants(client, config_table)
-    return run_sweep(
-        ledger, tenants, time.time(), os.environ.get("METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
-    )
+    tenants = fresh_tenants(client, settings.config_table)
+    return run_sweep(ledger, tenants, time.time(), settings.metrics_namespace)

@@ -18,7 +18,6 @@ Contracts: docs/design.md sections 3 (config table) and 4 (ledger). Money is int
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,52 +31,13 @@ from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, usd_to_nanos_floor
-from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE, TENANT_ID
+from cost_sentry.core.names import TENANT_ID
 from cost_sentry.core.periods import period_key
+from cost_sentry.core.settings import BudgetSettings
 from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
-
-
-class BudgetSyncSettingsError(ValueError):
-    """The environment does not describe a runnable budget function."""
-
-
-@dataclass(frozen=True)
-class BudgetSettings:
-    """Environment of the budget sync and budget alert functions, parsed once at cold start."""
-
-    config_table: str
-    ledger_table: str
-    budget_name_prefix: str
-    # The account that owns the budgets; when unset, the function's own account (STS GetCallerIdentity).
-    account_id: str | None = None
-    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
-    # The budgets SNS topic: the alert function acts only on messages this topic delivered.
-    budget_topic_arn: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetSettings:
-        env = os.environ if environ is None else environ
-        missing = [
-            name
-            for name in ("CONFIG_TABLE", "LEDGER_TABLE", "BUDGET_NAME_PREFIX")
-            if not env.get(name, "").strip()
-        ]
-        if missing:
-            raise BudgetSyncSettingsError(f"missing environment: {', '.join(missing)}")
-        account_id = env.get("BUDGETS_ACCOUNT_ID", "").strip() or None
-        if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
-            raise BudgetSyncSettingsError(f"BUDGETS_ACCOUNT_ID must be 12 digits, got {account_id!r}")
-        return cls(
-            config_table=env["CONFIG_TABLE"].strip(),
-            ledger_table=env["LEDGER_TABLE"].strip(),
-            budget_name_prefix=env["BUDGET_NAME_PREFIX"].strip(),
-            account_id=account_id,
-            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip() or DEFAULT_METRICS_NAMESPACE,
-            budget_topic_arn=env.get("BUDGET_TOPIC_ARN", "").strip() or None,
-        )
 
 
 def budget_name(prefix: str, tenant_id: str) -> str:
@@ -227,7 +187,7 @@ class BudgetSync:
     def ledger(self) -> Ledger:
         """The ledger's writes go through the one owner of its items."""
         if self._ledger is None:
-            self._ledger = Ledger(self.dynamodb_client, self._settings.ledger_table, clock=self._clock)
+            self._ledger = Ledger.for_settings(self.dynamodb_client, self._settings, clock=self._clock)
         return self._ledger
 
     @property
@@ -470,7 +430,7 @@ class BudgetAlerts:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger(self.dynamodb_client, self._settings.ledger_table, clock=self._clock)
+            self._ledger = Ledger.for_settings(self.dynamodb_client, self._settings, clock=self._clock)
         return self._ledger
 
     @property

@@ -70,6 +70,7 @@ from cost_sentry.adapters.ledger.settlement import (
     worst_case,
 )
 from cost_sentry.core.log import JsonLogger, default_logger
+from cost_sentry.core.settings import LedgerSettings
 
 __all__ = [
     "HOLD_TTL_AFTER_EXPIRY_SECONDS",
@@ -156,6 +157,18 @@ class Ledger:
         self.block = maintenance.block
         self.lift_block = maintenance.lift_block
         self.period_status = Reads(self._dynamo, budget).period_status
+
+    @classmethod
+    def for_settings(cls, dynamodb_client: Any, settings: LedgerSettings, **options: Any) -> Ledger:
+        """The ledger every function builds from its settings: one hold lifetime and one retention for
+        the gateway, the sweep and the budget functions alike."""
+        return cls(
+            dynamodb_client,
+            settings.ledger_table,
+            hold_lifetime_seconds=settings.hold_lifetime_seconds,
+            call_record_retention_days=settings.call_record_retention_days,
+            **options,
+        )
 
     def charge_worst_case(self, reservation: Reservation, record: CallRecord) -> SettleResult:
         """The call may have been billed but its usage is unknown: charge the whole reservation."""
