@@ -21,19 +21,21 @@ from cost_sentry.adapters.bedrock import (
     map_bedrock_error,
 )
 from cost_sentry.core.catalog import default_catalog
+from cost_sentry.core.converse import ConverseRequest
 from cost_sentry.core.errors import GatewayError
 from cost_sentry.core.outcomes import CallEnd
 from cost_sentry.core.pricing import Usage
-from cost_sentry.core.validation import GatewayRequest, Message, Parameters, RequestTags
+from cost_sentry.core.validation import Parameters, RequestTags
 
 ARN = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc"
 
 
-def request(**parameters) -> GatewayRequest:
-    return GatewayRequest(
+def request(**parameters) -> ConverseRequest:
+    turns = (("user", "hi"), ("assistant", "hello"), ("user", "bye"))
+    return ConverseRequest(
         model=None,
-        system=("Be brief.",),
-        messages=(Message("user", "hi"), Message("assistant", "hello"), Message("user", "bye")),
+        system=({"text": "Be brief."},),
+        messages=tuple({"role": role, "content": [{"text": text}]} for role, text in turns),
         parameters=Parameters(**parameters),
         tags=RequestTags("app"),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cost_sentry.core.catalog import ModelSpec
-from cost_sentry.core.converse import ConverseRequest, from_gateway_request
+from cost_sentry.core.converse import ConverseRequest
 from cost_sentry.core.errors import (
     BadRequest,
     Forbidden,
@@ -27,7 +27,6 @@ from cost_sentry.core.outcomes import CallEnd, may_retry
 from cost_sentry.core.pricing import MalformedUsage, Usage, parse_usage
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
-from cost_sentry.core.validation import GatewayRequest
 
 # The SDK's own retries are off: botocore's standard mode also retries read timeouts, and a model call
 # that timed out on our side may still run (and be billed) on Bedrock's, so a blind retry could pay
@@ -117,7 +116,7 @@ class SharedBedrockClients:
 def build_converse_request(
     model_arn: str,
     spec: ModelSpec,
-    request: ConverseRequest | GatewayRequest,
+    request: ConverseRequest,
     max_tokens: int,
     metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -126,8 +125,6 @@ def build_converse_request(
     ``metadata`` (tenant, user, request id) goes into requestMetadata beside the caller's own keys, so
     Bedrock's model invocation logs join the ledger's call records.
     """
-    if isinstance(request, GatewayRequest):
-        request = from_gateway_request(request)
     inference: dict[str, Any] = {"maxTokens": max_tokens}
     parameters = request.parameters
     # The SDK takes floats for sampling parameters; these are not money, so float is fine here.

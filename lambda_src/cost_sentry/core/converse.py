@@ -3,7 +3,7 @@
 Blocks are kept exactly as boto3's ``converse`` takes them (plain dicts, image and document bytes as
 ``bytes``), so building the Bedrock call is a copy. Each surface translates its own wire format into this
 model (cost_sentry.surfaces.*) and names its own fields in its errors; ``parse_converse`` reads
-Bedrock's own JSON (the native runtime surface), and ``validate_conversation`` /
+Bedrock's own JSON (the native runtime surface), ``parse_json_api`` the JSON API's, and ``validate_conversation`` /
 ``check_against_model`` check what every surface shares. Every refusal is a BadRequest raised before
 anything is reserved.
 """
@@ -22,12 +22,18 @@ from cost_sentry.core.catalog import ModelSpec
 from cost_sentry.core.errors import BadRequest
 from cost_sentry.core.pricing import CACHE_TTLS, SERVICE_TIERS
 from cost_sentry.core.validation import (
+    PROMPT_FIELDS,
     TOP_K_MAX,
-    GatewayRequest,
+    TOP_LEVEL_FIELDS,
     Parameters,
     RequestTags,
     _small_whole,
     fitting_max_tokens,
+    parse_body,
+    parse_messages,
+    parse_parameters,
+    parse_tags,
+    reject_unknown,
 )
 
 CONTENT_BLOCKS = ("text", "image", "document", "toolUse", "toolResult", "cachePoint", "reasoningContent")
@@ -132,17 +138,28 @@ class ConverseRequest:
 
 
 # --------------------------------------------------------------------------------------------------
-# The seed's JSON API maps onto the model
+# The JSON API maps onto the model
 # --------------------------------------------------------------------------------------------------
 
 
-def from_gateway_request(request: GatewayRequest) -> ConverseRequest:
+def parse_json_api(body: bytes, max_body_bytes: int) -> ConverseRequest:
+    """The JSON API's body (docs/design.md section 5) as the one request model, or a precise 400."""
+    document = parse_body(body, max_body_bytes)
+    reject_unknown(document, TOP_LEVEL_FIELDS, "unknown_field", "field(s)")
+    model = document.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise BadRequest("invalid_model", "model must be a non-empty string when given")
+    prompt = document.get("prompt")
+    if not isinstance(prompt, dict):
+        raise BadRequest("missing_messages", "prompt must be an object with a messages list")
+    reject_unknown(prompt, PROMPT_FIELDS, "unknown_field", "field(s) in prompt")
+    system, messages = parse_messages(prompt.get("messages"))
     return ConverseRequest(
-        model=request.model,
-        system=tuple({"text": text} for text in request.system),
-        messages=tuple({"role": m.role, "content": [{"text": m.content}]} for m in request.messages),
-        parameters=request.parameters,
-        tags=request.tags,
+        model=model,
+        system=tuple({"text": text} for text in system),
+        messages=tuple({"role": m.role, "content": [{"text": m.content}]} for m in messages),
+        parameters=parse_parameters(prompt.get("parameters")),
+        tags=parse_tags(document.get("tags")),
     )
 
 

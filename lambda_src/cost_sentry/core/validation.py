@@ -1,7 +1,9 @@
-"""The request body (docs/design.md section 5) -> a typed GatewayRequest, or a precise 400.
+"""The rules every request body meets (docs/design.md section 5), each broken one a precise 400.
 
-Validation happens in two steps: ``parse_request`` checks everything that needs no tenant or model;
-``check_against_model`` checks what depends on the chosen model (its max_tokens limit, top_k support).
+The pieces the surfaces share: the body parser (size, JSON, unicode), the JSON API's messages,
+parameters and tags, tag values, the user header, and how many output tokens fit a route's time.
+``core/converse.py`` builds the one request model from them (``parse_json_api`` for the JSON API) and
+checks what depends on the chosen model (``check_against_model``).
 
 Error codes (all 400 unless noted):
   body_too_large (413), invalid_json, body_not_object, unknown_field, missing_messages, invalid_message,
@@ -68,19 +70,7 @@ class RequestTags:
     environment: str | None = None
 
 
-@dataclass(frozen=True)
-class GatewayRequest:
-    model: str | None
-    system: tuple[str, ...]
-    messages: tuple[Message, ...]
-    parameters: Parameters
-    tags: RequestTags
-
-    def texts(self) -> list[str]:
-        return [*self.system, *(message.content for message in self.messages)]
-
-
-def _reject_unknown(given: Mapping[str, Any], allowed: frozenset[str], code: str, where: str) -> None:
+def reject_unknown(given: Mapping[str, Any], allowed: frozenset[str], code: str, where: str) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
         allowed_text = ", ".join(sorted(allowed))
@@ -126,10 +116,10 @@ def parse_parameters(raw: object) -> Parameters:
         return Parameters()
     if not isinstance(raw, dict):
         raise BadRequest("invalid_parameter", "prompt.parameters must be an object")
-    _reject_unknown(raw, PARAMETERS, "unknown_parameter", "parameter(s)")
+    reject_unknown(raw, PARAMETERS, "unknown_parameter", "parameter(s)")
     max_tokens, temperature, top_p, top_k = (raw.get(name) for name in PARAMETER_ORDER)
     return Parameters(
-        # The model's own ceiling is checked once the model is known (check_against_model).
+        # The model's own ceiling is checked once the model is known (core/converse.py check_against_model).
         max_tokens=None if max_tokens is None else _whole_parameter("max_tokens", max_tokens, 1, None),
         temperature=None if temperature is None else _unit_parameter("temperature", temperature),
         top_p=None if top_p is None else _unit_parameter("top_p", top_p),
@@ -137,7 +127,7 @@ def parse_parameters(raw: object) -> Parameters:
     )
 
 
-def _parse_messages(raw: object) -> tuple[tuple[str, ...], tuple[Message, ...]]:
+def parse_messages(raw: object) -> tuple[tuple[str, ...], tuple[Message, ...]]:
     if raw is None or (isinstance(raw, list) and not raw):
         raise BadRequest("missing_messages", "prompt.messages must be a non-empty list")
     if not isinstance(raw, list):
@@ -147,7 +137,7 @@ def _parse_messages(raw: object) -> tuple[tuple[str, ...], tuple[Message, ...]]:
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise BadRequest("invalid_message", f"prompt.messages[{index}] must be an object")
-        _reject_unknown(entry, MESSAGE_FIELDS, "unknown_field", f"field(s) in prompt.messages[{index}]")
+        reject_unknown(entry, MESSAGE_FIELDS, "unknown_field", f"field(s) in prompt.messages[{index}]")
         role = entry.get("role")
         if role not in ROLES:
             roles = ", ".join(ROLES)
@@ -191,10 +181,10 @@ def is_valid_tag_value(value: str) -> bool:
     return True
 
 
-def _parse_tags(raw: object) -> RequestTags:
+def parse_tags(raw: object) -> RequestTags:
     if not isinstance(raw, dict):
         raise BadRequest("missing_tag", "tags must be an object with at least applicationId")
-    _reject_unknown(raw, TAGS, "unknown_tag", "tag(s)")
+    reject_unknown(raw, TAGS, "unknown_tag", "tag(s)")
     for key, value in raw.items():
         if value is None and key != "applicationId":
             continue
@@ -263,52 +253,10 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_request(body: bytes, max_body_bytes: int) -> GatewayRequest:
-    document = parse_body(body, max_body_bytes)
-    _reject_unknown(document, TOP_LEVEL_FIELDS, "unknown_field", "field(s)")
-    model = document.get("model")
-    if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise BadRequest("invalid_model", "model must be a non-empty string when given")
-    prompt = document.get("prompt")
-    if not isinstance(prompt, dict):
-        raise BadRequest("missing_messages", "prompt must be an object with a messages list")
-    _reject_unknown(prompt, PROMPT_FIELDS, "unknown_field", "field(s) in prompt")
-    system, messages = _parse_messages(prompt.get("messages"))
-    return GatewayRequest(
-        model=model,
-        system=system,
-        messages=messages,
-        parameters=parse_parameters(prompt.get("parameters")),
-        tags=_parse_tags(document.get("tags")),
-    )
-
-
 def max_tokens_within(spec: ModelSpec, seconds: int) -> int:
     """The most output tokens the model surely generates in ``seconds`` (README, "Accepted requests
     can finish"): time to the first token, then the model's conservative output speed."""
     return max(0, (seconds - FIRST_TOKEN_SECONDS) * spec.min_output_tokens_per_second)
-
-
-def check_against_model(
-    parameters: Parameters,
-    spec: ModelSpec,
-    generation_limit_seconds: int | None = None,
-) -> int:
-    """Validate what depends on the model; returns the max_tokens to send (and to reserve for).
-
-    With ``generation_limit_seconds`` (the route's time for the model, Settings.generation_limit_seconds),
-    a max_tokens the model may not finish in time is refused rather than accepted and cut off; without
-    a max_tokens, the default is lowered to what fits.
-    """
-    if parameters.max_tokens is not None and parameters.max_tokens > spec.max_output_tokens:
-        raise BadRequest(
-            "max_tokens_above_model_limit",
-            f"parameters.max_tokens is {parameters.max_tokens}; {spec.short_name} allows at most "
-            f"{spec.max_output_tokens}",
-        )
-    if parameters.top_k is not None and spec.top_k_path is None:
-        raise BadRequest("top_k_not_supported", f"{spec.short_name} ({spec.family}) does not accept top_k")
-    return fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds)
 
 
 def fitting_max_tokens(requested: int | None, spec: ModelSpec, generation_limit_seconds: int | None) -> int:

@@ -18,7 +18,7 @@ from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_timestamp
 from cost_sentry.core import guardrails
 from cost_sentry.core.catalog import Catalog, ModelSpec, default_catalog
-from cost_sentry.core.converse import ConverseRequest, check_against_model, from_gateway_request
+from cost_sentry.core.converse import ConverseRequest, check_against_model, parse_json_api
 from cost_sentry.core.errors import (
     BadRequest,
     Forbidden,
@@ -37,14 +37,9 @@ from cost_sentry.core.pricing import Usage
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
 from cost_sentry.core.settings import Settings
 from cost_sentry.core.tenants import TenantConfig
-from cost_sentry.core.validation import parse_request, parse_user
+from cost_sentry.core.validation import parse_user
 
 RequestParser = Callable[[bytes, int], ConverseRequest]
-
-
-def parse_seed_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
-    """The seed's JSON API (docs/design.md section 5), mapped onto the content model."""
-    return from_gateway_request(parse_request(body, max_body_bytes))
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,7 @@ class ApiCall:
     user_header: str | None = None
     route: str = "converse"
     # How the body becomes the content model: each surface brings its own (the seed's by default).
-    parser: RequestParser = parse_seed_request
+    parser: RequestParser = parse_json_api
     # Streams: False yields the seed's text deltas only; True every Converse event ({"type": "event"}).
     raw_events: bool = False
     # A surface's own check of the resolved model, before anything is reserved (InvokeModel's body
