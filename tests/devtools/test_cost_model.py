@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -173,3 +174,25 @@ def test_the_break_even_rate_is_where_fargate_stops_costing_more() -> None:
     for name in ("apiGatewayRestRequest", "wafRequest", "lambdaRequest", "lambdaArmGbSecond"):
         free.by_name[name] = cost_model.Price(Decimal(0), 1, "free", "https://aws.amazon.com/", "2026-12-04")  # type: ignore[index]
     assert cost_model.break_even_rate(free, MEASURED, SHORT_CALL, function, container, highest=50) is None
+
+
+@pytest.mark.slow
+def test_make_bench_prints_both_deployments_per_million_and_the_ratio_to_both_models(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # make bench's own entry point, on the local stack, with few requests
+    from scripts.devtools import bench_costs
+
+    assert bench_costs.main(["--requests", "5"]) == 0
+
+    out = capsys.readouterr().out
+    assert re.search(r"DynamoDB: [1-9]\d* WCU \(ledger", out)  # counted, whatever the ledger writes
+    for deployment in ("Lambda", "Fargate"):
+        for call in ("5-s call", "20-s stream"):
+            rows = [
+                line.split() for line in out.splitlines() if line.split()[:1] == [deployment] and call in line
+            ]
+            assert [row[3] for row in rows] == ["10", "100", "1000"], (deployment, call)
+    assert "nova-micro USD 0.000077 ->" in out
+    assert "claude-haiku-4-5 USD 0.002500 ->" in out
+    assert "chosen" in out
