@@ -31,6 +31,7 @@ from pathlib import Path
 from scripts.devtools import build_lambda
 from scripts.devtools.bench_gateway import WRITE_OPERATIONS, AwsCallMeter, converse_event, run_requests
 from scripts.devtools.cost_model import (
+    LOG_EVENT_OVERHEAD_BYTES,
     SECONDS_PER_MONTH,
     SHORT_CALL,
     STREAM_CALL,
@@ -86,7 +87,7 @@ def measure_stack(requests: int) -> tuple[dict[str, object], Decimal, Decimal]:
             "reads": sum(n for op, n in dynamodb.items() if op in READ_OPERATIONS) / requests,
             "round_trips": sum(dynamodb.values()) // requests,
             "writes": sum(n for op, n in dynamodb.items() if op in WRITE_OPERATIONS) / requests,
-            "log_bytes": sum(len(line.encode()) + 26 for line in lines) // requests,
+            "log_bytes": sum(len(line.encode()) + LOG_EVENT_OVERHEAD_BYTES for line in lines) // requests,
             "log_lines": len(lines) / requests,
             "client_bytes": (len(event["body"].encode()), len(answers[-1]["body"].encode())),
             "bedrock_bytes": (len(converse_request.encode()), len(converse_answer)),
