@@ -70,8 +70,9 @@ serve: ## Run the gateway on 127.0.0.1 against the emulators: make serve [ACCOUN
 demo: ## The main job on emulators: traffic from three cost centers, budgets run out, chargeback report
 	$(PY) -m scripts.testbed.demo
 
-bench: ## Print the gateway and report benchmarks
+bench: ## Print the gateway and report benchmarks, and what the gateway costs to run (Lambda and Fargate)
 	$(PY) -m scripts.devtools.bench_gateway
+	PYTHONPATH=lambda_src $(PY) -m scripts.devtools.bench_costs
 	PYTHONPATH=lambda_src $(PY) -m scripts.devtools.bench_ledger
 	PYTHONPATH=lambda_src $(PY) -m scripts.devtools.bench_bursts
 	$(PY) -m scripts.devtools.bench_streaming

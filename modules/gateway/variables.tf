@@ -103,8 +103,8 @@ variable "lambda_runtime" {
 
 variable "lambda_memory_mb" {
   type        = number
-  description = "Memory of the gateway function (CPU scales with it)."
-  default     = 512
+  description = "Memory of the gateway and streaming functions (CPU scales with it). 256 MB is the cost model's choice (`make bench`, README \"What it costs to run\"): a call is billed for its whole wait for Bedrock at every size, and 256 MB is the smallest that holds twice the measured peak RSS (49 MB) and adds under 50 ms of CPU and ledger writes to a call. With per_user_sessions each tenant's session cache takes up to about 8 MB: beyond some 20 such tenants, raise it."
+  default     = 256
 
   validation {
     condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240

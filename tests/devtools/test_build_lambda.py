@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -113,3 +115,76 @@ def test_the_real_package_builds_with_its_model_catalog(tmp_path: Path) -> None:
         names = zf.namelist()
     assert "cost_sentry/data/models.json" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+THIS_PYTHON = build_lambda.running_python()
+
+
+def test_bytecode_is_shipped_beside_each_source_and_is_reproducible(tmp_path: Path) -> None:
+    # Given the package built twice with bytecode, from copies whose timestamps differ
+    first, second = make_source(tmp_path / "a"), make_source(tmp_path / "b")
+    for path in second.rglob("*"):
+        os.utime(path, (2_000_000_000, 2_000_000_000))
+    zip_a = build_lambda.build(first, tmp_path / "a.zip", THIS_PYTHON)
+    zip_b = build_lambda.build(second, tmp_path / "b.zip", THIS_PYTHON)
+
+    # Then each module has its pyc under the interpreter's cache tag (no stray ones), and the bytes agree
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(zip_a) as zf:
+        names = zf.namelist()
+    assert [name for name in names if name.endswith(".pyc")] == [
+        f"cost_sentry/__pycache__/__init__.{tag}.pyc",
+        f"cost_sentry/handlers/__pycache__/__init__.{tag}.pyc",
+        f"cost_sentry/handlers/__pycache__/gateway.{tag}.pyc",
+    ]
+    assert zip_a.read_bytes() == zip_b.read_bytes()
+
+
+def test_the_shipped_bytecode_is_what_python_loads_from_a_read_only_package(tmp_path: Path) -> None:
+    # Given the real package with bytecode, unpacked as Lambda does, where nothing may write a cache
+    archive = build_lambda.build(build_lambda.DEFAULT_SOURCE, tmp_path / "real.zip", THIS_PYTHON)
+    task = tmp_path / "task"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(task)
+
+    # When a module is imported verbosely
+    result = subprocess.run(
+        [sys.executable, "-v", "-c", "import cost_sentry.core.money"],
+        env={**os.environ, "PYTHONPATH": str(task), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then it came from the shipped pyc (hash-based, unchecked), not compiled from source
+    pyc = task / "cost_sentry" / "core" / "__pycache__" / f"money.{sys.implementation.cache_tag}.pyc"
+    assert f"code object from '{pyc}'" in result.stderr
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01  # PEP 552 flags: hash-based, unchecked
+
+
+def test_no_interpreter_of_the_runtime_version_means_source_only_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Python version no interpreter anywhere the build looks has
+    monkeypatch.delenv(build_lambda.BYTECODE_PYTHON_ENV, raising=False)
+    output = tmp_path / "pkg.zip"
+
+    exit_code = build_lambda.main(
+        ["--source", str(make_source(tmp_path / "src")), "--output", str(output), "--python-version", "0.1"]
+    )
+
+    assert exit_code == 0
+    assert "shipping source only, no bytecode: no Python 0.1 interpreter" in capsys.readouterr().err
+    with zipfile.ZipFile(output) as zf:
+        assert not [name for name in zf.namelist() if name.endswith(".pyc")]
+
+
+def test_the_bytecode_targets_the_gateway_module_runtime() -> None:
+    import hcl2
+
+    variables = (build_lambda.REPO_ROOT / "modules" / "gateway" / "variables.tf").read_text()
+    # python-hcl2 keeps the quotes of block labels and string values
+    runtime = next(
+        v['"lambda_runtime"'] for v in hcl2.loads(variables)["variable"] if '"lambda_runtime"' in v
+    )
+    assert runtime["default"].strip('"') == f"python{build_lambda.RUNTIME_PYTHON}"
