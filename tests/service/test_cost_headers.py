@@ -279,3 +279,29 @@ def test_other_routes_and_errors_carry_no_cost_headers(gateway_factory):
     assert models["statusCode"] == 200
     for response in (refused, models):
         assert not [name for name in response["headers"] if name.startswith("x-cost-sentry-")]
+
+
+def test_a_call_the_sweep_charged_before_it_settled_says_the_sweeps_worst_case(gateway_factory):
+    gateway_holder: list[Any] = []
+
+    class SlowBedrock(FakeBedrock):
+        """Answers only after the hold expired and the sweep charged it (a call slower than its hold)."""
+
+        def converse(self, **arguments: Any) -> dict[str, Any]:
+            gateway = gateway_holder[0]
+            gateway.clock.advance(gateway.service.settings.hold_lifetime_seconds + 1)
+            assert gateway.service.ledger.sweep_expired("sales", gateway.clock.now) == 1
+            return super().converse(**arguments)
+
+    gateway = gateway_factory(one_shard(), bedrock=SlowBedrock(input_tokens=12, output_tokens=4))
+    gateway_holder.append(gateway)
+    path, body = BUFFERED["bedrock-converse"]
+    response = gateway.handle(surface_event(path, body, "req-w"))
+
+    assert response["statusCode"] == 200, response["body"]
+    headers = response["headers"]
+    cost, estimated = recorded_cost(gateway, "req-w")  # the sweep's record, at the worst case
+    assert estimated and cost > 12 * 250 + 4 * 1250
+    assert nanos(headers["x-cost-sentry-cost-usd"]) == cost
+    assert headers["x-cost-sentry-cost-basis"] == "estimated"
+    assert nanos(headers["x-cost-sentry-remaining-usd"]) == LIMIT_NANOS - cost
