@@ -35,11 +35,15 @@ try {
     const response = await client.send(new ConverseStreamCommand(input));
     let text = "";
     let usage = null;
+    let metadataKeys = null;
     for await (const event of response.stream) {
       if (event.contentBlockDelta) text += event.contentBlockDelta.delta.text ?? "";
-      if (event.metadata) usage = event.metadata.usage;
+      if (event.metadata) {
+        usage = event.metadata.usage;
+        metadataKeys = Object.keys(event.metadata);
+      }
     }
-    outcome = { ok: true, text, usage, attempts: response.$metadata.attempts };
+    outcome = { ok: true, text, usage, metadataKeys, attempts: response.$metadata.attempts };
   } else {
     const response = await client.send(new ConverseCommand(input));
     outcome = {

@@ -133,6 +133,9 @@ def test_no_guardrail_usage_charges_the_guardrails_worst_case_marked_estimated(g
     [record] = gateway.tables.call_records("sales")
     assert int(record["cost_nanos"]["N"]) == expected
     assert record["estimated"]["BOOL"] is True
+    # The answer says so too (README, "Cost on every answer"): the same cost, its basis estimated.
+    assert (result.cost.cost_nanos, result.cost.basis.value) == (expected, "estimated")
+    assert result.body["cost"]["basis"] == "estimated"
 
 
 def test_stream_processing_mode_on_converse_is_refused_before_anything_is_reserved(gateway_factory) -> None:

@@ -34,7 +34,7 @@ def test_converse_from_the_fixture_event(gateway_factory):
     assert body["modelId"] == arn
     assert body["usage"] == {"inputTokens": 30, "outputTokens": 8, "totalTokens": 38}
     # 30 x 250 + 8 x 1250 nanos = 17500 nanos.
-    assert body["cost"] == {"usd": "0.0000175"}
+    assert body["cost"] == {"usd": "0.0000175", "basis": "settled"}
     assert body["budget"]["limitUsd"] == "0.50"
     assert body["budget"]["remainingUsd"] == "0.4999825"
     assert body["budget"]["period"] == "2026-11"

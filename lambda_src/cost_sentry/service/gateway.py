@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 from cost_sentry.adapters import bedrock, sagemaker
@@ -19,6 +20,7 @@ from cost_sentry.adapters.ledger import CallRecord, Ledger, Reservation, utc_tim
 from cost_sentry.core import guardrails
 from cost_sentry.core.catalog import Catalog, ModelSpec, default_catalog
 from cost_sentry.core.converse import ConverseRequest, check_against_model, parse_json_api
+from cost_sentry.core.cost_report import CostBasis, CostReport
 from cost_sentry.core.errors import (
     BadRequest,
     Forbidden,
@@ -68,6 +70,8 @@ class ApiResult:
     # The whole Bedrock answer (content blocks, usage with cache fields, tier) for the surfaces.
     reply: ConverseResult | None = None
     usage: Usage | None = None
+    # What a model call cost and what is left (every surface's cost headers); None for other routes.
+    cost: CostReport | None = None
 
 
 @dataclass(frozen=True)
@@ -177,31 +181,37 @@ class GatewayService:
                 self._end_failed_call(prepared, reservation, trace, _call_end(exc), exc)
                 raise
             trace.completion = result.text
-            remaining = self._settle(
+            report = self._settle(
                 prepared, reservation, trace, result.input_tokens, result.output_tokens, result.usage
             )
-            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
+            body = self._success_body(prepared, trace, report, reservation.limit_nanos)
             body["output"] = {"text": result.text}
             body["stopReason"] = result.stop_reason
             result = replace(result, trace=_answer_trace(prepared, result.trace))
-            return self._finish(trace, ApiResult(200, body, reply=result, usage=trace.usage))
+            return self._finish(trace, ApiResult(200, body, reply=result, usage=trace.usage, cost=report))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
         except Exception as exc:
             return self._finish(trace, self._internal_error(call, exc, trace))
 
-    def iter_stream_events(self, call: ApiCall) -> Iterator[dict[str, Any]]:
+    def iter_stream_events(
+        self, call: ApiCall, on_hold: Callable[[CostReport], None] | None = None
+    ) -> Generator[dict[str, Any], None, None]:
         """ConverseStream as events: ``{"type": "delta", "text"}``..., then ``{"type": "done", ...}``.
 
         Anything refused before the first event raises GatewayError from the first ``next()``, so a
         front can still answer with the right status; a failure after that ends with a ``{"type":
-        "error"}`` event.
+        "error"}`` event. ``on_hold`` is told the worst case held before the first event is yielded: a
+        stream's headers leave before its cost is known. With ``raw_events`` the ``done`` event carries
+        the settled ``CostReport`` as ``costReport``.
         """
         trace = _Trace(call=call, started=self._timer())
         emitted = False
         try:
             prepared = self._prepare(call, trace, stream=True)
             reservation = self._reserve(prepared, trace)
+            if on_hold is not None:
+                on_hold(_held_report(reservation))
             try:
                 stream = bedrock.open_stream(prepared.client, prepared.arguments)
             except BaseException as exc:
@@ -258,14 +268,15 @@ class GatewayService:
                 return
             assert end is not None  # iter_stream always ends with StreamEnd or raises
             trace.completion = "".join(parts)
-            remaining = self._settle(
+            report = self._settle(
                 prepared, reservation, trace, end.input_tokens, end.output_tokens, end.usage
             )
-            body = self._success_body(prepared, trace, remaining, reservation.limit_nanos)
+            body = self._success_body(prepared, trace, report, reservation.limit_nanos)
             body["stopReason"] = end.stop_reason
             trace.status = 200
             if call.raw_events:
                 body["usageDetail"] = trace.usage
+                body["costReport"] = report
                 shown = _answer_trace(prepared, end.trace)
                 if shown is not None:
                     body["trace"] = shown  # the metadata event's trace, as far as the caller asked
@@ -491,8 +502,8 @@ class GatewayService:
         input_tokens: int,
         output_tokens: int,
         usage: Usage | None = None,
-    ) -> int:
-        """Settle the actual usage (every priced field of it); returns the remaining budget."""
+    ) -> CostReport:
+        """Settle the actual usage (every priced field of it); returns what the ledger now holds for it."""
         usage = usage or Usage(input_tokens, output_tokens)
         trace.usage = usage
         # Cache reads and writes are input the model processed: the ledger's token counts include them.
@@ -514,10 +525,16 @@ class GatewayService:
         if trace.cost_nanos > reservation.nanos or usage.total_tokens > worst.tokens:
             trace.underestimated = True
             trace.warnings.append("reservation_underestimated")
-        self._write_settlement(
+        written = self._write_settlement(
             prepared, reservation, trace, estimated=False, record_estimated=guardrail_unknown
         )
-        return reservation.available_after + reservation.nanos - trace.cost_nanos
+        if written is _Written.SETTLED:
+            basis = CostBasis.ESTIMATED if guardrail_unknown else CostBasis.SETTLED
+            return _settled_report(reservation, trace.cost_nanos, basis)
+        if written is _Written.SWEPT:
+            # The sweep had charged the hold its worst case (marked estimated): that is the ledger's record.
+            return _settled_report(reservation, reservation.nanos, CostBasis.ESTIMATED)
+        return _held_report(reservation)  # the settle failed: the sweep charges the hold at expiry
 
     def _settle_estimated(self, prepared: PreparedCall, reservation: Reservation, trace: _Trace) -> None:
         trace.input_tokens, trace.output_tokens = prepared.worst.input_tokens, prepared.worst.output_tokens
@@ -532,7 +549,7 @@ class GatewayService:
         *,
         estimated: bool,
         record_estimated: bool = False,
-    ) -> None:
+    ) -> _Written:
         """``estimated``: charge the whole reservation; ``record_estimated``: settle trace.cost_nanos
         (part of which is a worst case, e.g. a guardrail whose usage is unknown), marked estimated."""
         record = self._call_record(prepared, trace, estimated or record_estimated)
@@ -552,15 +569,17 @@ class GatewayService:
                 error=f"{type(exc).__name__}: {exc}",
                 record=record.__dict__,
             )
-            return
+            return _Written.FAILED
         if result.hold_was_reclaimed:
             trace.warnings.append("hold_reclaimed_before_settle")
+            return _Written.SWEPT
+        return _Written.SETTLED
 
     def _timestamp(self) -> str:
         return utc_timestamp(self._clock())
 
     def _success_body(
-        self, prepared: PreparedCall, trace: _Trace, remaining_nanos: int, limit_nanos: int
+        self, prepared: PreparedCall, trace: _Trace, report: CostReport, limit_nanos: int
     ) -> dict[str, Any]:
         tenant = prepared.tenant
         trace.status = 200
@@ -573,18 +592,22 @@ class GatewayService:
         if trace.usage is not None and (trace.usage.cache_read_tokens or trace.usage.cache_write_tokens):
             usage["cacheReadInputTokens"] = trace.usage.cache_read_tokens
             usage["cacheWriteInputTokens"] = trace.usage.cache_write_tokens
+        budget = {
+            "period": period_label(tenant.budget_period, self._clock()),
+            "periodType": tenant.budget_period,
+            "limitUsd": nanos_to_usd(limit_nanos),
+            "remainingUsd": nanos_to_usd(report.remaining_nanos),
+        }
+        if report.user_remaining_nanos is not None:
+            budget["userRemainingUsd"] = nanos_to_usd(report.user_remaining_nanos)
         return {
             "requestId": trace.call.request_id,
             "model": prepared.spec.short_name,
             "modelId": prepared.profile_arn,
             "usage": usage,
-            "cost": {"usd": nanos_to_usd(trace.cost_nanos)},
-            "budget": {
-                "period": period_label(tenant.budget_period, self._clock()),
-                "periodType": tenant.budget_period,
-                "limitUsd": nanos_to_usd(limit_nanos),
-                "remainingUsd": nanos_to_usd(remaining_nanos),
-            },
+            # The cost as the ledger holds it (core/cost_report.py), the same figure as the cost headers.
+            "cost": {"usd": nanos_to_usd(report.cost_nanos), "basis": report.basis.value},
+            "budget": budget,
             "tags": {
                 "applicationId": tenant.application_id,
                 "costCenter": tenant.cost_center,
@@ -678,6 +701,40 @@ class GatewayService:
                 completion=trace.completion,
             )
         )
+
+
+class _Written(Enum):
+    """What a settle left in the ledger."""
+
+    SETTLED = "settled"  # the call record holds trace.cost_nanos
+    SWEPT = "swept"  # the sweep had claimed the hold first: its worst-case record stands
+    FAILED = "failed"  # nothing written: the hold stays and the sweep charges its worst case
+
+
+def _held_report(reservation: Reservation) -> CostReport:
+    """The worst case held and what is left with it taken out."""
+    return CostReport(
+        cost_nanos=reservation.nanos,
+        basis=CostBasis.HELD,
+        remaining_nanos=reservation.available_after,
+        user_remaining_nanos=reservation.user_available_after if reservation.user is not None else None,
+        period=reservation.period_key.removeprefix("PERIOD#"),
+    )
+
+
+def _settled_report(reservation: Reservation, cost_nanos: int, basis: CostBasis) -> CostReport:
+    """After a settle the hold's ``nanos - cost`` came back (to the shard, and to the user's item)."""
+    held = _held_report(reservation)
+    returned = reservation.nanos - cost_nanos
+    return replace(
+        held,
+        cost_nanos=cost_nanos,
+        basis=basis,
+        remaining_nanos=held.remaining_nanos + returned,
+        user_remaining_nanos=None
+        if held.user_remaining_nanos is None
+        else held.user_remaining_nanos + returned,
+    )
 
 
 def _user_budget(status: Any) -> dict[str, Any]:

@@ -34,11 +34,13 @@ from cost_sentry.service.gateway import ApiCall, GatewayService
 from cost_sentry.surfaces.http import (
     HttpRequest,
     HttpResponse,
+    cost_headers,
+    cost_member,
     dumps,
     error_from_result,
     error_headers,
     json_response,
-    money_headers,
+    open_stream,
     status_error,
 )
 
@@ -418,7 +420,7 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
         return error_response(error_from_result(result), request.request_id)
     document = message_document(result.reply, result.usage, result.body["usage"], message_id, model)
     return json_response(
-        200, document, request.request_id, {"request-id": request.request_id, **money_headers(result)}
+        200, document, request.request_id, {"request-id": request.request_id, **cost_headers(result.cost)}
     )
 
 
@@ -438,17 +440,18 @@ def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 
 def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str) -> HttpResponse:
-    events = service.iter_stream_events(call)
     try:
-        first = next(events)
+        opened = open_stream(service, call)
     except GatewayError as error:
         return error_response(error, call.request_id)
     headers = {
         "Content-Type": "text/event-stream",
         "Cache-Control": "no-store",
         "request-id": call.request_id,
+        **opened.headers,
     }
-    return HttpResponse(200, headers, chunks=sse(message_events(first, events, message_id, model)))
+    events = message_events(opened.first, opened.events, message_id, model)
+    return HttpResponse(200, headers, chunks=sse(events))
 
 
 def message_events(
@@ -541,7 +544,11 @@ def message_events(
                             "stop_reason": _STOP.get(stop_reason or "", "end_turn"),
                             "stop_sequence": None,
                         },
-                        "usage": usage_document(event.get("usageDetail"), event["usage"]),
+                        # The settled cost as an extension field of usage (the SDK's models keep it).
+                        "usage": {
+                            **usage_document(event.get("usageDetail"), event["usage"]),
+                            **cost_member(event["costReport"], snake_case=True),
+                        },
                     },
                 )
                 yield _event("message_stop", {})

@@ -48,11 +48,13 @@ from cost_sentry.surfaces.eventstream import encode_event, encode_exception
 from cost_sentry.surfaces.http import (
     HttpRequest,
     HttpResponse,
+    cost_headers,
+    cost_member,
     dumps,
     error_from_result,
     error_headers,
     json_response,
-    money_headers,
+    open_stream,
     status_error,
 )
 
@@ -409,22 +411,26 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
         document["serviceTier"] = {"type": result.usage.service_tier}
     if reply.trace is not None:  # the guardrail's part only when the caller asked for it (the service's rule)
         document["trace"] = reply.trace
-    headers = {"x-amzn-RequestId": request.request_id, **money_headers(result)}
+    headers = {"x-amzn-RequestId": request.request_id, **cost_headers(result.cost)}
     return json_response(200, document, request.request_id, headers)
 
 
-def _stream(service: GatewayService, call: ApiCall, started: float) -> HttpResponse:
-    events = service.iter_stream_events(replace(call))
-    try:
-        first = next(events)
-    except GatewayError as error:
-        return error_response(error, call.request_id)
-    headers = {
+def _stream_headers(call: ApiCall, hold: Mapping[str, str]) -> dict[str, str]:
+    return {
         "Content-Type": EVENTSTREAM,
         "X-Request-Id": call.request_id,
         "x-amzn-RequestId": call.request_id,
+        **hold,
     }
-    return HttpResponse(200, headers, chunks=_frames(first, events, started))
+
+
+def _stream(service: GatewayService, call: ApiCall, started: float) -> HttpResponse:
+    try:
+        opened = open_stream(service, call)
+    except GatewayError as error:
+        return error_response(error, call.request_id)
+    chunks = _frames(opened.first, opened.events, started)
+    return HttpResponse(200, _stream_headers(call, opened.headers), chunks=chunks)
 
 
 def _frames(first: dict[str, Any], events: Iterator[dict[str, Any]], started: float) -> Iterator[bytes]:
@@ -443,6 +449,9 @@ def _frames(first: dict[str, Any], events: Iterator[dict[str, Any]], started: fl
                     metadata["serviceTier"] = {"type": usage.service_tier}
                 if event.get("trace") is not None:
                     metadata["trace"] = event["trace"]
+                # Not a member of ConverseStreamMetadataEvent: botocore and the AWS SDK for JavaScript
+                # read a structure's modelled members only, so SDKs parse the event unchanged.
+                metadata.update(cost_member(event["costReport"]))
                 yield encode_event("metadata", metadata)
             elif event["type"] == "error":
                 error = event["error"]
@@ -475,26 +484,18 @@ def _invoke(
             "X-Amzn-Bedrock-Cache-Write-Input-Token-Count": str(counts["cacheWriteInputTokenCount"]),
             "X-Amzn-Bedrock-Invocation-Latency": str(_elapsed_ms(started)),
             **_tier_header(result.usage),
-            **money_headers(result),
+            **cost_headers(result.cost),
         }
         return json_response(200, document, call.request_id, headers)
-    events = service.iter_stream_events(call)
     try:
-        first = next(events)
+        opened = open_stream(service, call)
     except GatewayError as error:
         return error_response(error, call.request_id)
-    headers = {
-        "Content-Type": EVENTSTREAM,
-        "X-Request-Id": call.request_id,
-        "x-amzn-RequestId": call.request_id,
-    }
+    headers = _stream_headers(call, opened.headers)
     if body.family == "nova":
-        return HttpResponse(200, headers, chunks=_nova_chunk_frames(first, events, started))
-    return HttpResponse(
-        200,
-        headers,
-        chunks=_chunk_frames(anthropic.message_events(first, events, message_id, model_id), started),
-    )
+        return HttpResponse(200, headers, chunks=_nova_chunk_frames(opened.first, opened.events, started))
+    events = anthropic.message_events(opened.first, opened.events, message_id, model_id)
+    return HttpResponse(200, headers, chunks=_chunk_frames(events, started))
 
 
 def _elapsed_ms(started: float) -> int:
@@ -578,7 +579,12 @@ def _nova_chunk_frames(
                 del usage["totalTokens"]  # Nova's stream metadata leaves it out
                 yield _chunk(
                     {
-                        "metadata": {"usage": usage, "metrics": {}, "trace": {}},
+                        "metadata": {
+                            "usage": usage,
+                            "metrics": {},
+                            "trace": {},
+                            **cost_member(event["costReport"]),
+                        },
                         "amazon-bedrock-invocationMetrics": _invocation_metrics(
                             _token_counts(detail, event["usage"]), started, first_byte_ms
                         ),

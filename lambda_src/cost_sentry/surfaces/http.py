@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from cost_sentry.core.cost_report import CostBasis, CostReport
 from cost_sentry.core.errors import (
     SHOULD_RETRY_HEADER,
     BadRequest,
@@ -23,11 +24,24 @@ from cost_sentry.core.errors import (
     LimitExceeded,
     is_final_denial,
 )
-from cost_sentry.service.gateway import ApiResult, new_request_id
+from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.service.gateway import ApiCall, ApiResult, GatewayService, new_request_id
 
 USER_HEADER = "x-cost-sentry-user"
+# What a call cost and what is left (core/cost_report.py), on every surface's successful model answer.
+# After the call (buffered answers):
 COST_HEADER = "x-cost-sentry-cost-usd"
+COST_BASIS_HEADER = "x-cost-sentry-cost-basis"  # settled | estimated | held
 REMAINING_HEADER = "x-cost-sentry-remaining-usd"
+USER_REMAINING_HEADER = "x-cost-sentry-user-remaining-usd"  # only when a per-user budget applied
+PERIOD_HEADER = "x-cost-sentry-budget-period"
+# Before the call (streams: the headers leave before the cost is known; the final event has the rest):
+HELD_HEADER = "x-cost-sentry-held-usd"
+REMAINING_AFTER_HOLD_HEADER = "x-cost-sentry-remaining-after-hold-usd"
+USER_REMAINING_AFTER_HOLD_HEADER = "x-cost-sentry-user-remaining-after-hold-usd"
+# The stream's final event member with the settled figures: costSentry (camelCase wire formats: the
+# JSON API, Bedrock) or cost_sentry (snake_case ones: OpenAI, Anthropic).
+COST_MEMBER = "costSentry"
 TEXT_TYPES = ("application/json", "text/")
 
 
@@ -134,15 +148,75 @@ def dumps(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"), default=_json_default)
 
 
-def money_headers(result: ApiResult | Mapping[str, Any]) -> dict[str, str]:
-    """What the call cost and what is left of the budget, on every surface's success."""
-    body = result.body if isinstance(result, ApiResult) else result
-    headers = {}
-    if "cost" in body:
-        headers[COST_HEADER] = str(body["cost"]["usd"])
-    if "budget" in body:
-        headers[REMAINING_HEADER] = str(body["budget"]["remainingUsd"])
+def cost_headers(report: CostReport | None) -> dict[str, str]:
+    """A buffered answer's cost headers: the cost as the ledger holds it, and what is left after it."""
+    if report is None:
+        return {}
+    headers = {
+        COST_HEADER: nanos_to_usd(report.cost_nanos),
+        COST_BASIS_HEADER: report.basis.value,
+        REMAINING_HEADER: nanos_to_usd(report.remaining_nanos),
+        PERIOD_HEADER: report.period,
+    }
+    if report.user_remaining_nanos is not None:
+        headers[USER_REMAINING_HEADER] = nanos_to_usd(report.user_remaining_nanos)
     return headers
+
+
+def hold_headers(report: CostReport | None) -> dict[str, str]:
+    """A stream's cost headers, sent before the call: the worst case held, what is left with it held."""
+    if report is None:
+        return {}
+    if report.basis is not CostBasis.HELD:
+        raise ValueError("a stream's opening headers carry the hold, not a settled cost")
+    headers = {
+        HELD_HEADER: nanos_to_usd(report.cost_nanos),
+        REMAINING_AFTER_HOLD_HEADER: nanos_to_usd(report.remaining_nanos),
+        PERIOD_HEADER: report.period,
+    }
+    if report.user_remaining_nanos is not None:
+        headers[USER_REMAINING_AFTER_HOLD_HEADER] = nanos_to_usd(report.user_remaining_nanos)
+    return headers
+
+
+def cost_member(report: CostReport, *, snake_case: bool = False) -> dict[str, Any]:
+    """The settled figures as a stream's final event carries them, ``{"costSentry": {"costUsd",
+    "costBasis", "remainingUsd", "budgetPeriod", "userRemainingUsd"}}`` (the cost headers' values),
+    spelled as the wire format spells its own fields. An extension member the SDKs ignore."""
+    figures: dict[str, Any] = {
+        "costUsd": nanos_to_usd(report.cost_nanos),
+        "costBasis": report.basis.value,
+        "remainingUsd": nanos_to_usd(report.remaining_nanos),
+        "budgetPeriod": report.period,
+    }
+    if report.user_remaining_nanos is not None:
+        figures["userRemainingUsd"] = nanos_to_usd(report.user_remaining_nanos)
+    if snake_case:
+        return {_snake(COST_MEMBER): {_snake(name): value for name, value in figures.items()}}
+    return {COST_MEMBER: figures}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+@dataclass
+class OpenedStream:
+    """A stream that got past everything that can refuse it: its first event, the rest, and the hold's
+    headers for the answer."""
+
+    first: dict[str, Any]
+    events: Generator[dict[str, Any], None, None]
+    headers: dict[str, str]
+
+
+def open_stream(service: GatewayService, call: ApiCall) -> OpenedStream:
+    """Run a stream up to its first event; a refusal before it raises GatewayError (the answer's status
+    is still free). Every surface opens its streams here, so each sends the hold's headers alike."""
+    holds: list[CostReport] = []
+    events = service.iter_stream_events(call, on_hold=holds.append)
+    first = next(events)
+    return OpenedStream(first, events, hold_headers(holds[-1] if holds else None))
 
 
 def error_headers(error: GatewayError) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from cost_sentry.core.log import default_logger
 from cost_sentry.service.gateway import ApiCall, ApiResult, GatewayService, error_body, new_request_id
-from cost_sentry.surfaces.http import HttpRequest, HttpResponse
+from cost_sentry.surfaces.http import HttpRequest, HttpResponse, OpenedStream, cost_headers, open_stream
 
 ROUTES = {
     "/v1/converse": ("POST", "converse"),
@@ -51,9 +51,10 @@ def _body(event: Mapping[str, Any]) -> bytes:
 
 
 def _json_response(result: ApiResult, request_id: str) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", "X-Request-Id": request_id, **result.headers}
     return {
         "statusCode": result.status,
-        "headers": {"Content-Type": "application/json", "X-Request-Id": request_id, **result.headers},
+        "headers": {**headers, **cost_headers(result.cost)},
         "body": json.dumps(result.body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
@@ -69,22 +70,26 @@ def _sse(event: Mapping[str, Any]) -> str:
     return f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
 
 
+def _stream_headers(call: ApiCall, opened: OpenedStream) -> dict[str, str]:
+    return {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-store",
+        "X-Request-Id": call.request_id,
+        **opened.headers,
+    }
+
+
 def _stream_response(service: GatewayService, call: ApiCall) -> dict[str, Any]:
     # The Python managed runtime cannot stream a proxy response: the events are collected and sent
-    # as one text/event-stream body. A streaming front uses service.iter_stream_events directly.
-    events: Iterator[dict[str, Any]] = service.iter_stream_events(call)
+    # as one text/event-stream body. A streaming front uses stream_converse.
     try:
-        first = next(events)
+        opened = open_stream(service, call)
     except GatewayError as error:
         return error_response(error, call.request_id)
-    body = _sse(first) + "".join(_sse(event) for event in events)
+    body = _sse(opened.first) + "".join(_sse(event) for event in opened.events)
     return {
         "statusCode": 200,
-        "headers": {
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Request-Id": call.request_id,
-        },
+        "headers": _stream_headers(call, opened),
         "body": body,
         "isBase64Encoded": False,
     }
@@ -103,27 +108,22 @@ def stream_converse(service: GatewayService, event: Mapping[str, Any]) -> HttpRe
         route="converse-stream",
         body=request.body,
     )
-    events: Iterator[dict[str, Any]] = service.iter_stream_events(call)
     try:
-        first = next(events)
+        opened = open_stream(service, call)
     except GatewayError as error:
         proxy = error_response(error, call.request_id)
         return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
 
     def chunks() -> Iterator[bytes]:
+        events = opened.events
         try:
-            yield _sse(first).encode("utf-8")
+            yield _sse(opened.first).encode("utf-8")
             for event in events:
                 yield _sse(event).encode("utf-8")
         finally:
             events.close()
 
-    headers = {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-store",
-        "X-Request-Id": call.request_id,
-    }
-    return HttpResponse(200, headers, chunks=chunks())
+    return HttpResponse(200, _stream_headers(call, opened), chunks=chunks())
 
 
 def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,11 +34,13 @@ from cost_sentry.service.gateway import ApiCall, GatewayService
 from cost_sentry.surfaces.http import (
     HttpRequest,
     HttpResponse,
+    cost_headers,
+    cost_member,
     dumps,
     error_from_result,
     error_headers,
     json_response,
-    money_headers,
+    open_stream,
     status_error,
 )
 
@@ -382,7 +384,7 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
     if result.usage is not None and result.usage.service_tier:
         document["service_tier"] = result.usage.service_tier
     return json_response(
-        200, document, request.request_id, {"x-request-id": request.request_id, **money_headers(result)}
+        200, document, request.request_id, {"x-request-id": request.request_id, **cost_headers(result.cost)}
     )
 
 
@@ -419,17 +421,18 @@ def _peek(body: bytes) -> dict[str, Any]:
 def _stream(
     service: GatewayService, call: ApiCall, completion_id: str, include_usage: bool, model: str
 ) -> HttpResponse:
-    events = service.iter_stream_events(call)
     try:
-        first = next(events)
+        opened = open_stream(service, call)
     except GatewayError as error:
         return error_response(error, call.request_id)
     headers = {
         "Content-Type": "text/event-stream",
         "Cache-Control": "no-store",
         "x-request-id": call.request_id,
+        **opened.headers,
     }
-    return HttpResponse(200, headers, chunks=_chunks(first, events, completion_id, include_usage, model))
+    chunks = _chunks(opened.first, opened.events, completion_id, include_usage, model)
+    return HttpResponse(200, headers, chunks=chunks)
 
 
 def _chunks(
@@ -443,16 +446,17 @@ def _chunks(
     tool_indexes: dict[int, int] = {}  # Converse block index -> OpenAI tool_calls index
     stop_reason: str | None = None
 
+    def document(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-        )
+        return _sse(document(delta, finish))
 
     try:
         yield chunk({"role": "assistant", "content": ""})
@@ -493,8 +497,14 @@ def _chunks(
                 elif "messageStop" in converse:
                     stop_reason = converse["messageStop"].get("stopReason")
             elif event["type"] == "done":
-                yield chunk({}, _FINISH.get(stop_reason or event.get("stopReason") or "", "stop"))
-                if include_usage:
+                finish = _FINISH.get(stop_reason or event.get("stopReason") or "", "stop")
+                # The settled cost rides on the last chunk as an extension field (the SDK's models keep
+                # unknown fields): the usage chunk when the caller asked for it, else the finish chunk.
+                cost = cost_member(event["costReport"], snake_case=True)
+                if not include_usage:
+                    yield _sse({**document({}, finish), **cost})
+                else:
+                    yield chunk({}, finish)
                     yield _sse(
                         {
                             "id": completion_id,
@@ -503,6 +513,7 @@ def _chunks(
                             "model": model,
                             "choices": [],
                             "usage": _usage(event.get("usageDetail"), event["usage"]),
+                            **cost,
                         }
                     )
             elif event["type"] == "error":

@@ -133,8 +133,9 @@ class Admission(_Admitting):
         cost = worst.cost_nanos
         user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
         charged_user = None
+        user_available_after = None
         if user_limit is not None and user is not None:
-            self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant)
+            user_available_after = self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant)
             charged_user = user
         try:
             index, image, limit = self._take_shard(
@@ -158,6 +159,7 @@ class Admission(_Admitting):
             available_after=_int(image, "available_nanos"),
             shard=index,
             user=charged_user,
+            user_available_after=user_available_after,
             stale_minute_attributes=tuple(
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
             ),
@@ -182,8 +184,9 @@ class Admission(_Admitting):
         user_limit: int,
         now: float,
         reload_tenant: ReloadTenant | None,
-    ) -> None:
-        """Take the worst case from the user's budget (created at the user's limit on first use)."""
+    ) -> int:
+        """Take the worst case from the user's budget (created at the user's limit on first use); returns
+        the user's available_nanos after the take (read from the same write, no extra round trip)."""
         sort_key = user_key(key, user)
         rebased = False
         while True:
@@ -196,10 +199,13 @@ class Admission(_Admitting):
                 cost,
             )
             try:
-                self._dynamo.update(
-                    _key(tenant.tenant_id, sort_key), take, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+                taken = self._dynamo.update(
+                    _key(tenant.tenant_id, sort_key),
+                    take,
+                    ReturnValues="UPDATED_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-                return
+                return _int(taken.get("Attributes") or {}, "available_nanos")
             except _ConditionFailed as failed:
                 old = failed.item
             recorded = _int(old, "limit_nanos", user_limit)

@@ -61,6 +61,8 @@ class Reservation:
     shard: int = 0
     # The end user whose per-user budget holds ``nanos`` too; None when no per-user limit applied.
     user: str | None = None
+    # The user item's available_nanos right after this reservation (None without a per-user limit).
+    user_available_after: int | None = None
     # rpm_ counters of past minutes seen on the shard: removed for free by the settle/release write.
     stale_minute_attributes: tuple[str, ...] = ()
     # When the worst case was taken (epoch ms): the start of the hours the call may be billed in.
