@@ -1,6 +1,6 @@
 import pytest
 
-from cost_sentry.core.settings import Settings, SettingsError
+from cost_sentry.core.settings import DEFAULT_GATEWAY_THREADS, ServerSettings, Settings, SettingsError
 
 BASE = {"LEDGER_TABLE": "ledger", "CONFIG_TABLE": "config"}
 
@@ -61,3 +61,11 @@ def test_every_model_route_gets_the_streaming_functions_time_limit():
 def test_limits_that_leave_the_model_no_time_are_refused_at_cold_start():
     with pytest.raises(SettingsError, match="MAX_REQUEST_SECONDS"):
         Settings.from_env({**BASE, "MAX_REQUEST_SECONDS": "2"})
+
+
+def test_the_containers_thread_pool_is_sized_from_the_environment():
+    assert ServerSettings.from_env({}).threads == DEFAULT_GATEWAY_THREADS
+    assert ServerSettings.from_env({"GATEWAY_THREADS": "16"}).threads == 16
+    for bad in ("0", "many"):
+        with pytest.raises(SettingsError, match="GATEWAY_THREADS"):
+            ServerSettings.from_env({"GATEWAY_THREADS": bad})

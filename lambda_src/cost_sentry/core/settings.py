@@ -120,3 +120,21 @@ class Settings:
                 f"than {GATEWAY_OVERHEAD_SECONDS} s for the model"
             )
         return settings
+
+
+# Requests one container process serves at once: each holds a thread for its whole Bedrock call.
+DEFAULT_GATEWAY_THREADS = 64
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What only the container deployment (cost_sentry.handlers.asgi) needs beside ``Settings``: a Lambda
+    sandbox serves one request at a time, a container process many."""
+
+    # The thread pool the blocking service runs in, and the HTTP connections of each AWS client.
+    threads: int = DEFAULT_GATEWAY_THREADS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        return cls(threads=_positive_int(env, "GATEWAY_THREADS", DEFAULT_GATEWAY_THREADS))
