@@ -4,8 +4,9 @@ The local stack's HTTPS front is that server, in its own process on the stack's 
 container runs it (scripts/testbed/container_front.py). Real clients drive it: boto3 converse and
 converse_stream, openai and anthropic streaming, httpx over HTTP/2; each success moves the ledger by
 exactly the priced cost. A caller that hangs up mid-stream still leaves an exact settlement and no hold;
-a bad key is a 401 in each surface's shape that changes nothing; /healthz answers without a credential
-and without any AWS call; a misconfigured container stops at startup with the reason.
+a container stopped (SIGTERM) mid-stream finishes the stream and settles it; a bad key is a 401 in each
+surface's shape that changes nothing; /healthz answers without a credential and without any AWS call;
+a misconfigured container stops at startup with the reason.
 """
 
 from __future__ import annotations
@@ -204,6 +205,39 @@ def test_a_caller_that_hangs_up_mid_stream_still_settles_the_exact_usage(
 
     assert not record.get("estimated")  # the attribute is only written for estimates
     assert record["output_tokens"] == TOKENS  # what Bedrock reported, read to the end after the hang-up
+    assert spent(stack) - before == priced(int(record["input_tokens"]), TOKENS, NOVA_LITE)
+    assert held(stack) == []
+
+
+def test_a_stopped_container_finishes_its_streams_and_settles_them(stack: LocalStack) -> None:
+    assert stack.bedrock is not None
+    # A second container on the stack's environment (same tables, same keys), plain HTTP as behind a
+    # load balancer; stopped with SIGTERM, as ECS stops a task, while a stream is under way.
+    server = ContainerFront(free_port()).start()
+    records = len(call_records(stack, "alpha"))
+    before = spent(stack)
+    headers, body = stream_request(stack)
+    received = []
+    try:
+        with stack.bedrock.pacing(first_token_ms=300, token_interval_ms=20):
+            with (
+                httpx.Client(timeout=30) as client,
+                client.stream(
+                    "POST", server.url + "/v1/chat/completions", headers=headers, content=body
+                ) as response,
+            ):
+                chunks = response.iter_raw()
+                received.append(next(chunks))
+                assert server.process is not None
+                server.process.terminate()
+                received.extend(chunks)
+            assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+
+    assert b"data: [DONE]" in b"".join(received)  # the caller got the whole answer
+    record = wait_for_new_record(stack, records)
+    assert not record.get("estimated") and record["output_tokens"] == TOKENS
     assert spent(stack) - before == priced(int(record["input_tokens"]), TOKENS, NOVA_LITE)
     assert held(stack) == []
 
