@@ -1,18 +1,20 @@
-"""The local stack: the gateway Lambda behind an API Gateway-like HTTP front, on emulators, on 127.0.0.1.
+"""The local stack: both deployments of the gateway on emulators, on 127.0.0.1.
 
-``python -m scripts.testbed.local_stack serve --account workload [--port 8080]`` (``make serve``) starts:
+``python -m scripts.testbed.local_stack serve --account workload [--port 8080] [--https-port 8443]``
+(``make serve``) starts:
 
 - moto in server mode (DynamoDB, API Gateway, STS, IAM) unless ``AWS_ENDPOINT_URL`` is already set;
 - the Bedrock runtime stand-in (scripts/testbed/emulators) unless ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` is set;
-- the HTTP front: each request becomes an API Gateway REST v1 proxy event for the gateway function,
-  called in this process. It answers as the deployed streaming integration does: a streaming surface's
-  chunks are written as they come (HTTP/1.1 chunked), over HTTP and, with ``https=True`` (``make
-  serve``), over HTTPS too, HTTP/2 or HTTP/1.1 by ALPN (scripts/testbed/tls_front.py), with a
-  certificate from a CA the stack makes (``LocalStack.ca_file``; SDKs that only send bearer tokens over
-  HTTPS, like botocore, trust it through ``AWS_CA_BUNDLE``).
-- the key check the deployed authorizer does: the tenant's key, a per-user key or an OIDC token from
-  ``x-api-key`` or ``Authorization: Bearer`` (cost_sentry.adapters.credentials, the authorizer's own),
-  refused in the surface's own error shape; what it proves goes into ``requestContext.authorizer``.
+- on ``port``, plain HTTP/1.1: the emulation of API Gateway + Lambda. Each request becomes an API Gateway
+  REST v1 proxy event for the gateway function, called in this process, after the key check the
+  deployed authorizer does (cost_sentry.handlers.api_front: the tenant's key, a per-user key or an OIDC
+  token from ``x-api-key`` or ``Authorization: Bearer``, refused in the surface's own error shape). It
+  answers as the deployed streaming integration does: a streaming surface's chunks as they come.
+- with ``https=True`` (``make serve``), on ``https_port``: the container deployment, granian serving
+  cost_sentry.handlers.asgi:app in its own process on this stack's environment
+  (scripts/testbed/container_front.py), HTTP/2 or HTTP/1.1 by ALPN, with a certificate from a CA the
+  stack makes (``LocalStack.ca_file``; SDKs that only send bearer tokens over HTTPS, like botocore,
+  trust it through ``AWS_CA_BUNDLE``). Its log lines join the stack's (``lambda_log_lines()``).
 
 Bootstrap does what ``make apply`` does in an account, against the emulators: the ledger and config
 tables (``cost_sentry.adapters.tables``), one API Gateway API key per tenant, one (fake) application inference
@@ -53,7 +55,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
-from urllib.parse import parse_qs, urlsplit
 
 from scripts import REPO_ROOT
 from scripts.testbed.emulators.bedrock_runtime import BedrockRuntimeStub
@@ -61,22 +62,22 @@ from scripts.testbed.emulators.moto_server import reset_moto, start_moto
 from scripts.testbed.terraform_offline.outputs import PlanError, account_root, plan_output_values
 
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
-REGION = "us-east-1"
-# moto's default account: the ARNs below look like the ones a real apply produces in an account.
-LOCAL_ACCOUNT_ID = "123456789012"
-STAGE = "local"
+if str(LAMBDA_SRC) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_SRC))  # cost_sentry as the Lambda runtime finds it (use_lambda_package)
+
+# What API Gateway and the authorizer do: one definition, shared with the container's ASGI app.
+from cost_sentry.handlers.api_front import (  # noqa: E402
+    LOCAL_ACCOUNT_ID,
+    REGION,
+    ApiFront,
+    LambdaContext,
+    Responder,
+)
+from cost_sentry.handlers.api_front import proxy_event as proxy_event  # noqa: E402 - for the scripts
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-# A handler that may stream: returns a cost_sentry.surfaces.http.HttpResponse.
-Responder = Callable[[dict[str, Any], Any], Any]
 
 # The defaults a local run needs that the Terraform module sets on the real function.
-# What modules/gateway/api.tf makes API Gateway answer for a missing or invalid key (tested to agree).
-INVALID_API_KEY_MESSAGE = "Missing or invalid API key: send the tenant's key in the x-api-key header."
-# The same for the Bedrock, OpenAI and Anthropic surfaces (modules/gateway/surfaces.tf).
-SURFACE_INVALID_KEY_MESSAGE = (
-    "Missing or invalid API key: send the tenant's key as x-api-key or Authorization: Bearer <key>."
-)
-
 GATEWAY_ENVIRONMENT = {
     "LOG_PROMPTS": "false",
     "MAX_REQUEST_SECONDS": "300",
@@ -185,134 +186,9 @@ class LambdaLogCapture(io.TextIOBase):
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of the Lambda context object a handler may read."""
-
-    aws_request_id: str
-    function_name: str = "cost-sentry-gateway"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    deadline_epoch_ms: int = 0
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{LOCAL_ACCOUNT_ID}:function:cost-sentry-gateway"
-    log_group_name: str = "/aws/lambda/cost-sentry-gateway"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_epoch_ms - int(time.time() * 1000))
-
-
-def proxy_event(
-    method: str,
-    raw_path: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    api_key_id: str | None,
-    source_ip: str,
-    authorizer: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event for one HTTP request (``authorizer``: the authorizer's
-    context, as API Gateway passes it)."""
-    split = urlsplit(raw_path)
-    query = parse_qs(split.query, keep_blank_values=True)
-    try:
-        text_body: str | None = body.decode("utf-8") if body else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
-    now = time.time()
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": split.path,
-        "path": split.path,
-        "httpMethod": method,
-        "headers": dict(headers),
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
-        "multiValueQueryStringParameters": query or None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": LOCAL_ACCOUNT_ID,
-            "apiId": "local",
-            "stage": STAGE,
-            "resourcePath": split.path,
-            "path": f"/{STAGE}{split.path}",
-            "httpMethod": method,
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "requestTimeEpoch": int(now * 1000),
-            "protocol": "HTTP/1.1",
-            "identity": {
-                "apiKeyId": api_key_id,
-                "apiKey": headers.get("x-api-key") if api_key_id else None,
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent"),
-            },
-            **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
-        },
-        "body": text_body,
-        "isBase64Encoded": is_base64,
-    }
-
-
-@dataclass
-class FrontAnswer:
-    """What API Gateway and the function answer one request: a whole body, or chunks as they come."""
-
-    status: int
-    headers: dict[str, str]
-    request_id: str
-    body: bytes = b""
-    chunks: Iterator[bytes] | None = None
-
-
-def front_answer(
-    front: Any, method: str, path: str, headers: Mapping[str, str], body: bytes, client_ip: str
-) -> FrontAnswer:
-    """One request through the deployed API's steps: the key check API Gateway does, the proxy event,
-    the gateway function. ``front`` carries the stack's responder and key directory (``_FrontServer``,
-    or the TLS front's state); headers are lower-cased. Call it inside ``front.log_capture.capturing()``
-    in the thread that also reads the chunks, so the function's output is kept as Lambda's would be."""
-    # The deployed authorizer's check: the credential from whichever header the caller's SDK uses.
-    identity = front.credentials.identify(headers)
-    api_key_id = identity.api_key_id if identity else None
-    authorizer = {"principalId": identity.user or "api-key", **identity.context()} if identity else None
-    event = proxy_event(method, path, dict(headers), body, api_key_id, client_ip, authorizer=authorizer)
-    # API Gateway's identity.apiKey is the usage identifier: the tenant's key, never a per-user key or token.
-    event["requestContext"]["identity"]["apiKey"] = identity.usage_key if identity else None
-    request_id = event["requestContext"]["requestId"]
-    if api_key_id is None and front.api_key_required:
-        # The REST API's methods require a key: API Gateway itself refuses a missing, unknown or
-        # disabled one and the function never runs. The gateway module customises that response to
-        # a 401 in the error shape of the surface the path belongs to (modules/gateway/surfaces.tf).
-        return _unauthorized(event["path"], request_id)
-    deadline = int(time.time() * 1000) + front.lambda_timeout_seconds * 1000
-    context = LambdaContext(aws_request_id=str(uuid.uuid4()), deadline_epoch_ms=deadline)
-    try:
-        response = front.responder(event, context)
-    except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
-        print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
-        payload = json.dumps({"message": "Internal server error"}).encode()
-        return FrontAnswer(502, {"Content-Type": "application/json"}, request_id, payload)
-    return FrontAnswer(response.status, dict(response.headers), request_id, response.body, response.chunks)
-
-
-def _unauthorized(path: str, request_id: str) -> FrontAnswer:
-    from cost_sentry.core.errors import Unauthorized
-    from cost_sentry.surfaces.router import error_renderer_for, surface_for
-
-    message = INVALID_API_KEY_MESSAGE if surface_for(path) is None else SURFACE_INVALID_KEY_MESSAGE
-    response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
-    headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}
-    if surface_for(path) is None:
-        headers["x-amzn-ErrorType"] = "ForbiddenException"
-    return FrontAnswer(401, headers, request_id, response.body)
-
-
 class _FrontServer(ThreadingHTTPServer):
-    """The plain-HTTP front (HTTP/1.1); the HTTPS one is scripts/testbed/tls_front.py (HTTP/2 and 1.1)."""
+    """The plain-HTTP front (HTTP/1.1): API Gateway + the Lambda function, in this process. The HTTPS
+    front is the container's server instead (scripts/testbed/container_front.py: granian, HTTP/2 and 1.1)."""
 
     daemon_threads = True
 
@@ -324,12 +200,8 @@ class _FrontServer(ThreadingHTTPServer):
     # Bursts of concurrent clients (the 64-request test) must queue, not be refused.
     request_queue_size = 256
     handler: Handler
-    responder: Responder
-    api_keys: Any  # cost_sentry.adapters.api_keys.ApiKeyDirectory, the authorizer's own
-    credentials: Any  # cost_sentry.adapters.credentials.CredentialChecker, the authorizer's own
-    api_key_required: bool
+    api_front: ApiFront  # the key check, the proxy event, the gateway function (handlers/api_front.py)
     log_capture: LambdaLogCapture
-    lambda_timeout_seconds: int
 
 
 class _FrontHandler(BaseHTTPRequestHandler):
@@ -348,7 +220,9 @@ class _FrontHandler(BaseHTTPRequestHandler):
         # the REST API's proxy event carries for HTTP/2 clients, so the handler must cope with it anyway.
         headers = {name.lower(): value for name, value in self.headers.items()}
         with self.server.log_capture.capturing():
-            answer = front_answer(self.server, self.command, self.path, headers, body, self.client_address[0])
+            answer = self.server.api_front.answer(
+                self.command, self.path, headers, body, self.client_address[0]
+            )
             if answer.chunks is None:
                 self._send(answer.status, answer.headers, answer.body, answer.request_id)
             else:
@@ -644,6 +518,8 @@ class LocalStack:
     api_keys: Any = field(init=False, default=None)  # the authorizer's ApiKeyDirectory
     config_store: Any = field(init=False, default=None)  # the authorizer's view of the config table
     credentials: Any = field(init=False, default=None)  # the authorizer's CredentialChecker
+    # The HTTPS front (https=True): scripts/testbed/container_front.ContainerFront, granian's process.
+    container_front: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._exit = contextlib.ExitStack()
@@ -688,7 +564,7 @@ class LocalStack:
         self._exit.callback(front.server_close)
         tls_socket = _bind_socket(self.https_port, "--https-port", "HTTPS_PORT") if self.https else None
         if tls_socket is not None:
-            self._exit.callback(tls_socket.close)  # a no-op once the TLS front owns it
+            self._exit.callback(tls_socket.close)  # a no-op once the container front has its port
         account = self.outputs if self.outputs is not None else account_outputs(self.account)
         if not account.get("tenants"):
             raise PlanError(
@@ -769,28 +645,57 @@ class LocalStack:
         )
         self.credentials = CredentialChecker(self.api_keys, self.config_store, oidc=self.oidc_verifier)
         front.handler = handler
-        front.responder = responder or _buffered_responder(handler)
-        front.api_keys = self.api_keys
-        front.credentials = self.credentials
-        front.api_key_required = self.api_key_required
+        front.api_front = ApiFront(
+            self.credentials,
+            responder or _buffered_responder(handler),
+            api_key_required=self.api_key_required,
+            timeout_seconds=int(os.environ.get("MAX_REQUEST_SECONDS", "300")),
+        )
         front.log_capture = capture
-        front.lambda_timeout_seconds = int(os.environ.get("MAX_REQUEST_SECONDS", "300"))
         thread = threading.Thread(target=front.serve_forever, name="gateway-front", daemon=True)
         thread.start()
         self._exit.callback(_stop_server, front, thread)
         host, bound = front.server_address[:2]
         self.gateway_url = f"http://{host}:{bound}"
         if tls_socket is not None:
-            from scripts.testbed.tls_front import TlsFront
+            self._start_container_front(tls_socket, capture)
 
-            directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
-            self._exit.callback(shutil.rmtree, directory, True)
-            self.ca_file, cert_file, key_file = make_tls(directory)
-            # Same steps and state as the plain front, HTTP/2 or HTTP/1.1 as the client negotiates.
-            tls = TlsFront(tls_socket, front, cert_file, key_file).start()
-            self._exit.callback(tls.stop)
-            host, bound = tls.address
-            self.gateway_https_url = f"https://{host}:{bound}"
+    def _start_container_front(self, reserved: socket.socket, capture: LambdaLogCapture) -> None:
+        """The HTTPS front: the container's server (granian + cost_sentry.handlers.asgi:app) in its own
+        process, on this stack's environment, with a certificate from a CA made for this run."""
+        from scripts.testbed.container_front import ContainerFront, FrontNotReady, address_in_use
+
+        directory = tempfile.mkdtemp(prefix="cost-sentry-tls-")
+        self._exit.callback(shutil.rmtree, directory, True)
+        self.ca_file, cert_file, key_file = make_tls(directory)
+
+        def keep(line: str) -> None:
+            # As the in-process function's output: the stack's capture (or the test's, under pytest).
+            with capture.capturing():
+                sys.stdout.write(line)
+
+        # The port was held until now so that a taken one failed first, naming it; granian binds it.
+        port = reserved.getsockname()[1]
+        reserved.close()
+        server = ContainerFront(
+            port,
+            cert_file=cert_file,
+            key_file=key_file,
+            ca_file=self.ca_file,
+            log_sink=keep,
+            error_stream=sys.stderr,
+        )
+        try:
+            server.start()
+        except FrontNotReady as error:
+            if address_in_use(server):
+                raise PortUnavailable(
+                    port, "--https-port", "HTTPS_PORT", OSError(98, "Address already in use")
+                ) from error
+            raise
+        self._exit.callback(server.stop)
+        self.container_front = server
+        self.gateway_https_url = server.url
 
     def _bootstrap(self, account: Mapping[str, Any]) -> None:
         use_lambda_package()
@@ -915,8 +820,12 @@ def serve(account: str, port: int, per_user_sessions: bool | None = None, https_
         https=True,
         https_port=https_port,
     ) as stack:
-        print(f"Cost Sentry gateway for account {account!r} on {stack.gateway_url}")
-        print(f"  and on {stack.gateway_https_url} (TLS; trust the CA in {stack.ca_file})")
+        print(f"Cost Sentry gateway for account {account!r}:")
+        print(f"  {stack.gateway_url:<26} API Gateway + Lambda, emulated in this process (HTTP/1.1)")
+        print(
+            f"  {stack.gateway_https_url:<26} the container: granian serving cost_sentry.handlers.asgi:app "
+            f"(HTTP/2 or 1.1; trust the CA in {stack.ca_file})"
+        )
         print(f"  moto (DynamoDB, API Gateway, STS): {stack.moto_url}")
         print(f"  Bedrock runtime stand-in:          {stack.bedrock_url}")
         print(f"  tables: {stack.ledger_table}, {stack.config_table}")

@@ -1,6 +1,6 @@
 import pytest
 
-from cost_sentry.core.settings import Settings, SettingsError
+from cost_sentry.core.settings import DEFAULT_GATEWAY_THREADS, ServerSettings, Settings, SettingsError
 
 BASE = {"LEDGER_TABLE": "ledger", "CONFIG_TABLE": "config"}
 
@@ -89,3 +89,11 @@ def test_every_function_that_builds_a_ledger_shares_the_gateways_hold_lifetime()
         assert settings.hold_lifetime_seconds == gateway.hold_lifetime_seconds
         ledger = Ledger.for_settings(object(), settings)
         assert ledger.reserve.__self__._hold_lifetime == 270
+
+
+def test_the_containers_thread_pool_is_sized_from_the_environment():
+    assert ServerSettings.from_env({}).threads == DEFAULT_GATEWAY_THREADS
+    assert ServerSettings.from_env({"GATEWAY_THREADS": "16"}).threads == 16
+    for bad in ("0", "many"):
+        with pytest.raises(SettingsError, match="GATEWAY_THREADS"):
+            ServerSettings.from_env({"GATEWAY_THREADS": bad})

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from scripts.testbed.local_stack import INVALID_API_KEY_MESSAGE, LocalStack
+from cost_sentry.handlers.api_front import INVALID_API_KEY_MESSAGE
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import call, call_records, own_stack, period_item, usd_to_nanos
 
 pytestmark = pytest.mark.xdist_group("http_gateway")

@@ -1,6 +1,7 @@
 """@aws-sdk/client-bedrock-runtime as teams build it (its default HTTP/2 handler) against the local stack's
-TLS front, which negotiates h2 or http/1.1 by ALPN (scripts/testbed/tls_front.py): Converse answers and
-settles, a denial is final at once, and ConverseStream's known gap over HTTP/2 is pinned down."""
+HTTPS front, the container's server (granian, h2 or http/1.1 by ALPN; scripts/testbed/container_front.py):
+Converse answers and settles, a denial is final at once, and ConverseStream streams to its end over
+HTTP/2 although the SDK sends GOAWAY as soon as the answer's headers arrive."""
 
 from __future__ import annotations
 
@@ -95,14 +96,17 @@ def test_converse_stream_over_http1_streams_to_the_end(stack: LocalStack) -> Non
     assert "usage" in outcome["metadataKeys"] and "costSentry" not in outcome["metadataKeys"]
 
 
-@pytest.mark.xfail(
-    strict=False,  # timing decides how much gets through before the close: never a pass to count on
-    reason="the SDK closes its event-stream HTTP/2 session (GOAWAY) as soon as the answer's headers "
-    "arrive, and the h2 package Hypercorn uses closes the connection on a received GOAWAY instead of "
-    "finishing open streams (python-hyper/h2 issue 1181): the events sent after that are lost",
-)
 def test_converse_stream_over_http2_streams_to_the_end(stack: LocalStack) -> None:
-    outcome = node_converse(stack, "web", handler="default", stream=True)
+    """The SDK sends GOAWAY as soon as the answer's headers arrive; the server must finish the open
+    stream. The stand-in paces the stream like a model, so every event comes after that GOAWAY."""
+    assert stack.bedrock is not None
+    before = spent(stack, "web")
+
+    with stack.bedrock.pacing(first_token_ms=300, token_interval_ms=20):
+        outcome = node_converse(stack, "web", handler="default", stream=True)
 
     assert outcome["ok"] is True, outcome
     assert outcome["text"] and outcome["usage"] and outcome["usage"]["outputTokens"] > 0
+    usage = outcome["usage"]
+    priced = usage["inputTokens"] * CLAUDE_3_HAIKU["input"] + usage["outputTokens"] * CLAUDE_3_HAIKU["output"]
+    assert spent(stack, "web") - before == priced

@@ -11,10 +11,12 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,12 +287,22 @@ def test_serve_prints_keys_answers_and_stops_cleanly_on_ctrl_c(
     budget = call(Running, "/v1/budget", api_key=keys["support"])  # type: ignore[arg-type]
     assert budget.status == 200
     assert json.loads(budget.text)["periodType"] == "DAILY"
+    # The HTTPS port is the container's server (granian + the ASGI app), with the same keys and ledger.
+    assert "the container: granian serving cost_sentry.handlers.asgi:app" in text
+    [ca_file] = re.findall(r"export AWS_CA_BUNDLE=(\S+)", text)
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{https_port}/v1/budget", headers={"x-api-key": keys["support"]}
+    )
+    context = ssl.create_default_context(cafile=ca_file)
+    with urllib.request.urlopen(request, context=context, timeout=30) as answer:  # noqa: S310 - local URL
+        assert json.loads(answer.read())["periodType"] == "DAILY"
 
     process.send_signal(signal.SIGINT)
 
     assert process.wait(timeout=30) == 0
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    for stopped in (port, https_port):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", stopped)) != 0
 
 
 @pytest.mark.parametrize(

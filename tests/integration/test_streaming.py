@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cost_sentry.handlers.api_front import SURFACE_INVALID_KEY_MESSAGE
 from scripts import REPO_ROOT
-from scripts.testbed.local_stack import SURFACE_INVALID_KEY_MESSAGE, LocalStack
+from scripts.testbed.local_stack import LocalStack
 from tests.integration.http_helpers import call_records, own_stack, period_item
 
 pytestmark = pytest.mark.xdist_group("streaming")

@@ -64,3 +64,12 @@ def test_default_clients_share_one_session_and_use_the_settings(aws_endpoint_env
     assert bedrock.meta.config.retries["total_max_attempts"] == 1
     assert bedrock.meta.endpoint_url == aws_endpoint_env
     assert service.bedrock_clients.client_for(None, None) is bedrock
+
+
+def test_a_container_gives_every_default_client_one_connection_per_request_thread(aws_endpoint_env):
+    # The container (handlers/asgi.py) serves GATEWAY_THREADS requests at once; botocore keeps 10.
+    service = build_service(Settings(**BASE), max_pool_connections=48)
+    assert service.bedrock_clients.client_for(None, None).meta.config.max_pool_connections == 48
+    assert service.user_budgets._client.meta.config.max_pool_connections == 48
+    lambda_default = build_service(Settings(**BASE))
+    assert lambda_default.bedrock_clients.client_for(None, None).meta.config.max_pool_connections == 10

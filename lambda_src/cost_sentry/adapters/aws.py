@@ -14,17 +14,22 @@ class AwsSession:
     because a Session is not safe to create clients from concurrently.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, **defaults: Any) -> None:
+        """``defaults``: botocore Config options every client gets unless the call sets them (the
+        container's ``max_pool_connections``: one connection per request thread, where a Lambda sandbox
+        serves one request at a time and botocore's 10 are plenty)."""
         self._session: Any = None
+        self._defaults = defaults
         self._lock = threading.Lock()
 
     def client(self, service: Any, **config: Any) -> Any:
         """A client of ``service``; keyword arguments are botocore Config options."""
         from botocore.config import Config
 
+        options = {**self._defaults, **config}
         with self._lock:
             if self._session is None:
                 import boto3
 
                 self._session = boto3.session.Session()
-            return self._session.client(service, config=Config(**config) if config else None)
+            return self._session.client(service, config=Config(**options) if options else None)

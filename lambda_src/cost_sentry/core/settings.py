@@ -89,13 +89,8 @@ def env(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfigSettings:
-    """What every function that reads tenants needs: the config table (the authorizer needs no more)."""
-
-    config_table: str = env("CONFIG_TABLE", required_because="the tenant config table's name")
-    # How long a config read is trusted before the next one (cost_sentry.adapters.config_store).
-    config_refresh_seconds: int = env("CONFIG_REFRESH_SECONDS", _positive_int, 300)
-    metrics_namespace: str = env("METRICS_NAMESPACE", default=DEFAULT_METRICS_NAMESPACE)
+class FromEnvironment:
+    """The parsing every settings class shares: each field names its variable (``env``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -120,6 +115,16 @@ class ConfigSettings:
 
     def check(self) -> None:
         """Rules across settings; a subclass adds its own."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigSettings(FromEnvironment):
+    """What every function that reads tenants needs: the config table (the authorizer needs no more)."""
+
+    config_table: str = env("CONFIG_TABLE", required_because="the tenant config table's name")
+    # How long a config read is trusted before the next one (cost_sentry.adapters.config_store).
+    config_refresh_seconds: int = env("CONFIG_REFRESH_SECONDS", _positive_int, 300)
+    metrics_namespace: str = env("METRICS_NAMESPACE", default=DEFAULT_METRICS_NAMESPACE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,3 +186,16 @@ class BudgetSettings(LedgerSettings):
     account_id: str | None = env("BUDGETS_ACCOUNT_ID", _account_id, None)
     # The budgets SNS topic: the alert function acts only on messages this topic delivered.
     budget_topic_arn: str | None = env("BUDGET_TOPIC_ARN", _optional_text, None)
+
+
+# Requests one container process serves at once: each holds a thread for its whole Bedrock call.
+DEFAULT_GATEWAY_THREADS = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings(FromEnvironment):
+    """What only the container deployment (cost_sentry.handlers.asgi) needs beside ``Settings``: a Lambda
+    sandbox serves one request at a time, a container process many."""
+
+    # The thread pool the blocking service runs in, and the HTTP connections of each AWS client.
+    threads: int = env("GATEWAY_THREADS", _positive_int, DEFAULT_GATEWAY_THREADS)

@@ -54,9 +54,12 @@ def build_service(
     clock: Callable[[], float] = time.time,
     shared_endpoints: Mapping[str, sagemaker.SharedEndpoint] | None = None,
     sagemaker_runtime_client: Any = None,
+    max_pool_connections: int | None = None,
 ) -> GatewayService:
-    """The composition root: every collaborator can be injected; the defaults talk to AWS."""
-    aws = AwsSession()
+    """The composition root: every collaborator can be injected; the defaults talk to AWS.
+    ``max_pool_connections``: HTTP connections per default client, for a process serving that many
+    requests at once (the container, handlers/asgi.py); botocore's default otherwise."""
+    aws = AwsSession(**({"max_pool_connections": max_pool_connections} if max_pool_connections else {}))
     # One request logger for the request lines and the session warnings alike.
     request_logger = RequestLogger(settings.log_prompts, log_sink)
     ledger_client = dynamodb_client

@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import math
@@ -1087,6 +1088,19 @@ class BedrockRuntimeStub:
     def clear_faults(self) -> None:
         with self._state.lock:
             self._state.faults.clear()
+
+    @contextlib.contextmanager
+    def pacing(self, first_token_ms: int, token_interval_ms: int) -> Iterator[None]:
+        """Streams paced like a model's for a while (``first_token_ms``, ``token_interval_ms`` as at
+        construction), then as before."""
+        with self._state.lock:
+            before = self._state.first_token_ms, self._state.token_interval_ms
+            self._state.first_token_ms, self._state.token_interval_ms = first_token_ms, token_interval_ms
+        try:
+            yield
+        finally:
+            with self._state.lock:
+                self._state.first_token_ms, self._state.token_interval_ms = before
 
     def register_model(self, model_id: str, max_output_tokens: int | None) -> None:
         with self._state.lock:
