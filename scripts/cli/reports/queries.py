@@ -18,8 +18,9 @@ import jinja2
 SQL_DIR = Path(__file__).with_name("sql")
 REPORT_QUERIES = ("spend_by_principal", "spend_by_tag", "spend_by_model", "daily_spend", "spend_by_service")
 # Run by their own reports, not by every chargeback: the SageMaker split (sagemaker.py) and the
-# reconciliation of estimated charges (reconcile.py), the FOCUS 1.2 export (focus.py).
-EXTRA_QUERIES = ("sagemaker_endpoints", "spend_by_principal_hour", "focus_lines")
+# reconciliation of estimated charges (reconcile.py), the FOCUS 1.2 export (focus.py), the Cost Sentry
+# dashboard's dataset (scripts/cli/dashboards).
+EXTRA_QUERIES = ("sagemaker_endpoints", "spend_by_principal_hour", "focus_lines", "bedrock_spend_daily")
 
 # CUR 2.0 writes a user-defined cost allocation tag `costCenter` into `resource_tags` under the key
 # `user_costCenter` (the `user:` prefix of the Billing console becomes `user_`).
