@@ -126,7 +126,7 @@ class TenantTotal:
 
 @dataclass
 class FocusDataset:
-    """The FOCUS rows of one export, held in a DuckDB connection (table `focus_rows`) until written."""
+    """The FOCUS rows of one export: the view `focus_rows` of a DuckDB connection, computed as it is written."""
 
     connection: Any
     columns: list[str]
@@ -267,7 +267,7 @@ def build_focus(
     ]
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE focus_rows AS
+        CREATE OR REPLACE TEMP VIEW focus_rows AS
         SELECT {", ".join(projection)}
         FROM focus_lines AS l
         LEFT JOIN focus_tenants AS t USING (application_id, role_name)
@@ -276,7 +276,6 @@ def build_focus(
         LEFT JOIN focus_ledger_users AS u
             ON u.hour = strftime(l.usage_hour, '%Y-%m-%dT%H') AND u.principal = l.principal
            AND u.resource_id = l.resource_id
-        ORDER BY l.ChargePeriodStart, l.SubAccountId, l.ServiceName, l.ResourceId, l.BilledCost
         """  # noqa: S608 - every name comes from the specification's column list or this module
     )
     return FocusDataset(connection=con, columns=[*focus_columns, *IDENTITY_COLUMNS], periods=list(periods))

@@ -100,10 +100,12 @@ def validate(path: Path, *, allow_float: bool = False, spec_path: Path = SPEC_PA
     relation, is_csv = _relation(Path(path))
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    # Read once: every rule below is a query over the same rows (a CSV would be parsed again for each).
-    con.execute(f"CREATE TEMP TABLE dataset AS SELECT * FROM {relation}")  # noqa: S608 - a quoted path
-    relation = "dataset"
-    present = [(name, duck_type) for name, duck_type, *_ in con.execute("DESCRIBE dataset").fetchall()]
+    if is_csv:
+        # Parsed once: every rule below is a query over the same rows (Parquet is read column by column).
+        con.execute(f"CREATE TEMP TABLE dataset AS SELECT * FROM {relation}")  # noqa: S608 - a quoted path
+        relation = "dataset"
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()  # noqa: S608
+    present = [(name, duck_type) for name, duck_type, *_ in described]
     names = [name for name, _ in present]
     violations = [
         Violation(column["id"], f"{column['feature_level']} column missing from the dataset")

@@ -77,6 +77,8 @@ def tenants_json(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
+@pytest.mark.terraform
 def test_make_dashboards_dry_run_prints_the_cid_cmd_deployments(tmp_path: Path, tenants_json: Path) -> None:
     # When the make target runs for the billing account as a dry run (outputs from its offline plan)
     done = subprocess.run(
