@@ -272,7 +272,9 @@ def build_focus(
         FROM focus_lines AS l
         LEFT JOIN focus_tenants AS t USING (application_id, role_name)
         LEFT JOIN focus_tags AS g ON g.cur_tags_json = COALESCE(l.cur_tags_json, '')
-        LEFT JOIN focus_principals AS p ON p.principal = l.principal AND p.session_name = l.session_name
+        LEFT JOIN focus_principals AS p
+            ON p.principal = l.principal AND p.session_name = l.session_name
+           AND p.tenant IS NOT DISTINCT FROM t.tenant
         LEFT JOIN focus_ledger_users AS u
             ON u.hour = strftime(l.usage_hour, '%Y-%m-%dT%H') AND u.principal = l.principal
            AND u.resource_id = l.resource_id

@@ -392,3 +392,30 @@ def test_the_documented_athena_query_answers_from_the_export(
     # the sales tax and credit lines name no user
     expected[("sales", None)] = Decimal("0.05")
     assert answer == expected
+
+
+def test_each_cur_line_stays_one_row_when_a_principal_carries_two_tenants_tags(
+    tiny_cur: Path, limits: Path, tmp_path: Path
+) -> None:
+    # Given alice's session also billed for a line tagged with another tenant's application (and one untagged)
+    connection = duckdb.connect()
+    connection.read_parquet(f"{tiny_cur}/**/*.parquet", hive_partitioning=True).create_view("cur")
+    connection.execute(
+        "CREATE TABLE extra AS "
+        "SELECT * REPLACE (MAP {'user_applicationId': 'services-copilot'} AS resource_tags, "
+        "'x1' AS identity_line_item_id) "
+        "FROM cur WHERE identity_line_item_id = 'r01' UNION ALL "
+        "SELECT * REPLACE (MAP {}::MAP(VARCHAR, VARCHAR) AS resource_tags, 'x2' AS identity_line_item_id) "
+        "FROM cur WHERE identity_line_item_id = 'r01'"
+    )
+    connection.table("extra").write_parquet(str(tiny_cur / "BILLING_PERIOD=2026-11" / "extra.parquet"))
+    # When exported, Then every line item is one row and the total is still the bill's
+    assert export(tiny_cur, limits, tmp_path / "focus", "--period", "2026-11", "--format", "parquet") == 0
+    assert rows(tmp_path / "focus" / "focus.parquet", "SELECT count(*), SUM(BilledCost) FROM focus") == [
+        (16, Decimal("4.6850000000"))
+    ]
+    assert rows(
+        tmp_path / "focus" / "focus.parquet",
+        f"SELECT x_Tenant, x_User, count(*) FROM focus WHERE x_IamPrincipal = '{SALES_ALICE}' GROUP BY ALL "  # noqa: S608
+        "ORDER BY ALL",
+    ) == [("sales", "alice", 2), ("services", "alice", 1), (None, "alice", 1)]  # --limits knows no roles
