@@ -18,7 +18,7 @@ endif
 OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
 
-.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip tf-schema report credit plan apply output preview keys check-account
+.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip tf-schema report focus dashboards credit plan apply output preview keys check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -85,6 +85,18 @@ prices: ## Catalog prices from the AWS Price List API: offline diff by default; 
 report: ## Chargeback report from a CUR 2.0 export: make report CUR=dir [PERIOD=2026-11]
 	@test -n "$(CUR)" || { echo "CUR is required, for example: make report CUR=downloads/cur2 PERIOD=2026-11"; exit 2; }
 	$(PY) -m scripts.cli.reports chargeback --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) --out build/report
+
+focus: ## FOCUS 1.2 dataset (Parquet + CSV, x_ identity columns) from a CUR 2.0 export: make focus CUR=dir [PERIOD=2026-11] [LEDGER_TABLE=name]
+	@test -n "$(CUR)" || { echo "CUR is required, for example: make focus CUR=downloads/cur2 PERIOD=2026-11 (LEDGER_TABLE=cost-sentry-ledger for x_User from the ledger)"; exit 2; }
+	$(PY) -m scripts.cli.reports focus --cur $(CUR) $(if $(PERIOD),--period $(PERIOD)) $(if $(LEDGER_TABLE),--ledger-table $(LEDGER_TABLE)) --out build/focus
+
+dashboards: check-account ## CUDOS v5, KPI and the Cost Sentry dashboard with cid-cmd: make dashboards ACCOUNT=billing QUICKSIGHT_USER=name [TENANTS=workload-outputs.json] [DRY_RUN=1]
+	@test "$(ACCOUNT)" = billing || { echo "the dashboards read the CUR 2.0 export of the billing account: make dashboards ACCOUNT=billing QUICKSIGHT_USER=<QuickSight user>"; exit 2; }
+	@test -n "$(QUICKSIGHT_USER)" || { echo "QUICKSIGHT_USER is required (the QuickSight user who owns the dashboards), for example: make dashboards ACCOUNT=billing QUICKSIGHT_USER=finops-admin"; exit 2; }
+	@mkdir -p build/dashboards
+	@# DRY_RUN=1 reads the outputs from an offline plan (no state, no AWS) and only prints the cid-cmd commands
+	@$(if $(DRY_RUN),$(PY) -m scripts.testbed.terraform_offline outputs $(ACCOUNT_DIR),$(TERRAFORM) -chdir=$(ACCOUNT_DIR) output -json) > build/dashboards/billing-outputs.json
+	$(PY) -m scripts.cli.dashboards deploy --outputs build/dashboards/billing-outputs.json --quicksight-user '$(QUICKSIGHT_USER)' --out build/dashboards $(if $(TENANTS),--tenants $(TENANTS)) $(if $(DRY_RUN),--dry-run)
 
 credit: ## Credit back, once, worst-case charges CUR billed less for: make credit CUR=dir PERIOD=2026-11 LEDGER_TABLE=name
 	@test -n "$(CUR)" -a -n "$(PERIOD)" -a -n "$(LEDGER_TABLE)" || { echo "CUR, PERIOD and LEDGER_TABLE are required, for example: make credit CUR=downloads/cur2 PERIOD=2026-11 LEDGER_TABLE=cost-sentry-ledger"; exit 2; }

@@ -2,8 +2,9 @@
 
 For each size, generates synthetic CUR 2.0 rows and builds the chargeback report (all report queries
 on DuckDB, attribution, CSV files and HTML) in separate child processes, and prints the wall time and
-the peak resident memory (getrusage ru_maxrss) of each step. Nothing here asserts a time: it prints
-figures for people to compare.
+the peak resident memory (getrusage ru_maxrss) of each step. Then, for the sizes of `--focus-sizes`,
+the FOCUS 1.2 export of the same data (build, write Parquet and CSV, validate both). Nothing here asserts
+a time: it prints figures for people to compare.
 """
 
 from __future__ import annotations
@@ -70,6 +71,31 @@ def child_report(cur_dir: Path, out_dir: Path) -> dict:
     }
 
 
+def child_focus(cur_dir: Path, out_dir: Path) -> dict:
+    from scripts.cli.reports.engines import DuckDBEngine
+    from scripts.cli.reports.focus import build_focus
+    from scripts.cli.reports.focus_check import validate
+    from scripts.cli.reports.tenants import load_limits_json
+
+    started = time.perf_counter()
+    dataset = build_focus(DuckDBEngine(cur_dir), load_limits_json(cur_dir / "tenants.json"))
+    parquet, csv = dataset.write(out_dir)
+    written = time.perf_counter()
+    violations = validate(parquet) + validate(csv)
+    finished = time.perf_counter()
+    if violations:
+        raise SystemExit(f"the FOCUS export does not conform: {violations[:3]}")
+    return {
+        "seconds": finished - started,
+        "write_seconds": written - started,
+        "validate_seconds": finished - written,
+        "cpu_seconds": _cpu_seconds(),
+        "peak_mb": _peak_mb(),
+        "parquet_mb": parquet.stat().st_size / 2**20,
+        "csv_mb": csv.stat().st_size / 2**20,
+    }
+
+
 def _run_child(*arguments: str) -> dict:
     completed = subprocess.run(
         [sys.executable, "-m", "scripts.devtools.bench_reports", "--child", *arguments],
@@ -90,20 +116,27 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated row counts (default 1000000,10000000)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the generated data and reports here")
+    parser.add_argument(
+        "--focus-sizes",
+        default="1000000",
+        help="row counts of the FOCUS export step (default 1000000; '' for none)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         step, *rest = args.child
-        result = (
-            child_synth(int(rest[0]), Path(rest[1]))
-            if step == "synth"
-            else child_report(Path(rest[0]), Path(rest[1]))
-        )
+        steps = {
+            "synth": lambda: child_synth(int(rest[0]), Path(rest[1])),
+            "report": lambda: child_report(Path(rest[0]), Path(rest[1])),
+            "focus": lambda: child_focus(Path(rest[0]), Path(rest[1])),
+        }
+        result = steps[step]()
         print(json.dumps(result))
         return 0
 
     sizes = [int(size) for size in args.sizes.split(",") if size]
+    focus_sizes = [int(size) for size in args.focus_sizes.split(",") if size]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cost-sentry-bench-"))
     print("chargeback report benchmark (DuckDB over synthetic CUR 2.0 Parquet; each step in its own process)")
     print(
@@ -125,6 +158,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"{generated['peak_mb']:>11.0f}  {generated['parquet_mb']:>10.0f}  {built['seconds']:>9.2f}  "
                 f"{built['query_seconds']:>8.2f}  {built['render_seconds']:>9.2f}  "
                 f"{built['cpu_seconds']:>9.1f}  {built['peak_mb']:>11.0f}",
+                flush=True,
+            )
+        for rows in focus_sizes:
+            if rows == focus_sizes[0]:
+                print("\nFOCUS 1.2 export of the same data (build + Parquet + CSV, then both validated)")
+                print(
+                    f"{'rows':>12}  {'export s':>8}  {'(write s':>8}  {'check s)':>8}  {'cpu s':>6}  "
+                    f"{'peak MB':>7}  {'parquet MB':>10}  {'csv MB':>6}"
+                )
+            cur_dir = workdir / f"cur-{rows}"
+            if not cur_dir.exists():
+                _run_child("synth", str(rows), str(cur_dir))
+            focus = _run_child("focus", str(cur_dir), str(workdir / f"focus-{rows}"))
+            print(
+                f"{rows:>12,}  {focus['seconds']:>8.1f}  {focus['write_seconds']:>8.1f}  "
+                f"{focus['validate_seconds']:>8.1f}  {focus['cpu_seconds']:>6.1f}  {focus['peak_mb']:>7.0f}  "
+                f"{focus['parquet_mb']:>10.0f}  {focus['csv_mb']:>6.0f}",
                 flush=True,
             )
     finally:

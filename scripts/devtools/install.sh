@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for development and CI. Safe to run again.
-# The four steps are independent (two venvs, a Debian package, the JS SDK's npm packages), so they run
+# The five steps are independent (three venvs, a Debian package, the JS SDK's npm packages), so they run
 # side by side; each step's output is shown when it ends, and the script fails if any step does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +19,12 @@ checkov_venv() {
   echo "==> checkov in its own venv (.venv-checkov)"
   [ -x .venv-checkov/bin/python ] || "$PYTHON" -m venv .venv-checkov
   .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+}
+
+cid_venv() {
+  echo "==> cid-cmd (the Cloud Intelligence Dashboards CLI, make dashboards) in its own venv (.venv-cid)"
+  [ -x .venv-cid/bin/python ] || "$PYTHON" -m venv .venv-cid
+  .venv-cid/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-cid.txt
 }
 
 chromium_package() {
@@ -45,7 +51,7 @@ js_sdk_packages() {
   (cd tests/js && npm ci --no-audit --no-fund)
 }
 
-steps=(python_venv checkov_venv chromium_package js_sdk_packages)
+steps=(python_venv checkov_venv cid_venv chromium_package js_sdk_packages)
 pids=()
 for step in "${steps[@]}"; do
   "$step" >"$LOGS/$step.log" 2>&1 &

@@ -43,8 +43,13 @@ run "cur2_export_with_iam_principal_data_and_a_complete_table_configuration" {
   }
 
   assert {
-    condition     = one(aws_glue_catalog_table.this.partition_keys).name == "billing_period" && length(aws_glue_catalog_table.this.storage_descriptor[0].columns) == 18
-    error_message = "The Glue table is partitioned by billing_period and declares every exported column."
+    condition     = one(aws_glue_catalog_table.this.partition_keys).name == "billing_period" && jsonencode([for c in aws_glue_catalog_table.this.storage_descriptor[0].columns : c.name]) == jsonencode(split(", ", trimsuffix(trimprefix(output.query_statement, "SELECT "), " FROM COST_AND_USAGE_REPORT")))
+    error_message = "The Glue table is partitioned by billing_period and declares every exported column, in the export's order."
+  }
+
+  assert {
+    condition     = alltrue([for column in ["bill_payer_account_name", "bill_invoicing_entity", "pricing_public_on_demand_rate", "product_sku", "product", "savings_plan_savings_plan_effective_cost"] : contains(split(", ", trimsuffix(trimprefix(output.query_statement, "SELECT "), " FROM COST_AND_USAGE_REPORT")), column)])
+    error_message = "The export delivers what the FOCUS 1.2 export and the Cloud Intelligence Dashboards read."
   }
 
   assert {

@@ -1,5 +1,5 @@
 """Command line: `python -m scripts.cli.reports <command> ...` (synth, chargeback, reconcile, credit,
-cost-explorer, requests, sagemaker)."""
+cost-explorer, requests, sagemaker, focus, focus-check)."""
 
 from __future__ import annotations
 
@@ -464,6 +464,73 @@ def command_sagemaker(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_focus(args: argparse.Namespace) -> int:
+    """The chargeback data as a FOCUS 1.2 dataset, validated against the specification before it is kept."""
+    from scripts.cli.reports.focus import build_focus
+    from scripts.cli.reports.focus_check import validate
+    from scripts.cli.reports.money import plain
+
+    if args.athena_location and (len(args.period) != 1 or "parquet" not in args.format):
+        raise SystemExit("--athena-location needs one --period and the parquet format")
+    progress = Progress()
+    engine = _engine(args)
+    directory = _directory(args)
+    calls: list[dict[str, Any]] = []
+    if args.ledger_table:
+        calls = _call_records(args, progress)  # the user of each CUR line, where the ledger names one
+    progress(f"CUR 2.0 -> FOCUS 1.2 ({engine.dialect.name})")
+    dataset = build_focus(engine, directory, args.period, calls)
+    staging = args.out / ".focus-staging"
+    written = dataset.write(staging, args.format)
+    for path in written:
+        violations = validate(path)
+        if violations:
+            for violation in violations:
+                print(f"error: {path.name}: {violation}", file=sys.stderr)
+            for leftover in written:
+                leftover.unlink()
+            staging.rmdir()
+            return 1
+    kept = []
+    for path in written:
+        kept.append(path.replace(args.out / path.name))
+    staging.rmdir()
+    _print_table(
+        ["x_Tenant", "rows", "BilledCost"],
+        [(total.tenant, total.rows, plain(total.billed_cost)) for total in dataset.totals_by_tenant()],
+    )
+    for path in kept:
+        progress(f"wrote {path} ({dataset.row_count} rows, FOCUS 1.2 checked)")
+    if args.athena_location:
+        from scripts.cli.reports.focus import athena_sql
+
+        parquet = args.out / "focus.parquet"
+        sql = athena_sql(parquet, args.athena_focus_table, args.athena_location, args.period[0])
+        (args.out / "athena.sql").write_text(sql, encoding="utf-8")
+        progress(
+            f"wrote {args.out / 'athena.sql'}: upload focus.parquet to {args.athena_location}, then run it"
+        )
+    return 0
+
+
+def command_focus_check(args: argparse.Namespace) -> int:
+    from scripts.cli.reports.focus_check import validate
+
+    violations = validate(args.path, allow_float=args.allow_float)
+    for violation in violations:
+        print(violation)
+    print(f"{args.path}: {len(violations)} violation(s) of FOCUS 1.2", file=sys.stderr)
+    return 1 if violations else 0
+
+
+def _formats(text: str) -> list[str]:
+    formats = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in formats if part not in ("parquet", "csv")]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"formats are parquet and/or csv, got {text!r}")
+    return formats
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.cli.reports", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -592,6 +659,39 @@ def parser() -> argparse.ArgumentParser:
     )
     sagemaker.add_argument("--out", type=Path, help="also write sagemaker_allocation.csv here")
     sagemaker.set_defaults(handler=command_sagemaker)
+
+    focus = commands.add_parser(
+        "focus", help="the chargeback data as a FOCUS 1.2 dataset (Parquet and CSV) with x_ identity columns"
+    )
+    _add_source_arguments(focus)
+    focus.add_argument("--out", type=Path, required=True, help="writes focus.parquet and focus.csv here")
+    focus.add_argument(
+        "--ledger-table", help="the gateway's ledger: x_User from its call records (needs one --period)"
+    )
+    focus.add_argument(
+        "--format", type=_formats, default=["parquet", "csv"], help="parquet,csv (default both)"
+    )
+    focus.add_argument(
+        "--athena-location",
+        help="s3://bucket/prefix/ the Parquet will be uploaded to: also write athena.sql (table + example query)",
+    )
+    focus.add_argument(
+        "--athena-focus-table", default="cost_sentry_focus.focus", help="database.table of athena.sql"
+    )
+    focus.set_defaults(handler=command_focus)
+
+    focus_check = commands.add_parser(
+        "focus-check", help="validate a FOCUS dataset (Parquet or CSV) against the FOCUS 1.2 column rules"
+    )
+    focus_check.add_argument(
+        "path", type=Path, help="a .parquet or .csv file, or a directory of Parquet files"
+    )
+    focus_check.add_argument(
+        "--allow-float",
+        action="store_true",
+        help="accept floating point Decimal columns (e.g. AWS's FOCUS export)",
+    )
+    focus_check.set_defaults(handler=command_focus_check)
     return root
 
 

@@ -288,7 +288,7 @@ def call_window(call: Mapping[str, Any], max_call_seconds: int = MAX_CALL_SECOND
     return moment - max_call_seconds, moment + max_call_seconds
 
 
-def _hours_between(start: float, end: float) -> list[str]:
+def hours_between(start: float, end: float) -> list[str]:
     first = int(start) // HOUR_SECONDS * HOUR_SECONDS
     return [_hour_of_epoch(moment) for moment in range(first, int(end) + 1, HOUR_SECONDS)]
 
@@ -336,7 +336,7 @@ def estimated_buckets(
             estimated = [call for call in listed if call.get("estimated")]
             if not estimated:
                 continue
-            hours = tuple(_hours_between(first, end))
+            hours = tuple(hours_between(first, end))
             judged = hours[-1] < last_hour and (first_hour is None or hours[0] >= first_hour)
             billed = sum((cur.get((hour, principal, model_id), ZERO) for hour in hours), ZERO)
             buckets.append(

@@ -217,7 +217,20 @@ SELECT
     product_code AS product_servicecode,
     region AS product_region_code,
     product AS product,
-    tags AS resource_tags
+    tags AS resource_tags,
+    -- what a delivery also carries and the FOCUS export reads (no commitments in this organisation)
+    'INV-' || strftime(period_start, '%Y%m') AS bill_invoice_id,
+    'Amazon Web Services, Inc.' AS bill_invoicing_entity,
+    'Amazon Web Services, Inc.' AS line_item_legal_entity,
+    '' AS line_item_availability_zone,
+    usage_type AS product_sku,
+    '' AS reservation_reservation_a_r_n,
+    CAST(NULL AS DOUBLE) AS reservation_effective_cost,
+    CAST(NULL AS DOUBLE) AS reservation_unused_amortized_upfront_fee_for_billing_period,
+    CAST(NULL AS DOUBLE) AS reservation_unused_recurring_fee,
+    CAST(NULL AS DOUBLE) AS savings_plan_savings_plan_effective_cost,
+    CAST(NULL AS DOUBLE) AS savings_plan_total_commitment_to_date,
+    CAST(NULL AS DOUBLE) AS savings_plan_used_commitment
 FROM {source}
 """
 

@@ -62,6 +62,22 @@ class TenantDirectory:
             return self._by_role[role_name]
         return application_id or UNATTRIBUTED
 
+    def sql_resolve(self, application_id: str, role_name: str) -> str:
+        """`resolve` as a SQL expression over two columns, for queries that attribute inside the engine
+        (the dashboard's Athena view); tests/cli/dashboards proves both give the same tenants."""
+
+        def literal(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+
+        def case(column: str, mapping: Mapping[str, str], otherwise: str) -> str:
+            if not mapping:
+                return otherwise
+            whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in sorted(mapping.items()))
+            return f"CASE {column} {whens} ELSE {otherwise} END"
+
+        raw = f"COALESCE(NULLIF({application_id}, ''), {literal(UNATTRIBUTED)})"
+        return case(application_id, self._by_application, case(role_name, self._by_role, raw))
+
 
 def directory_from_outputs(values: Mapping[str, Any], where: str = "outputs") -> TenantDirectory:
     """The directory from the workload root's output values (name -> value)."""

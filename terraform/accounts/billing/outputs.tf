@@ -27,3 +27,8 @@ output "org_anomaly_monitor_arn" {
   description = "Organisation-wide service anomaly monitor."
   value       = module.org_anomaly_detection.monitor_arn
 }
+
+output "cur_region" {
+  description = "Region of the CUR 2.0 export's Glue table and Athena workgroup (where make dashboards deploys QuickSight)."
+  value       = var.region
+}

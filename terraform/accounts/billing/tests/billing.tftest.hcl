@@ -9,8 +9,8 @@ run "the_billing_account_plans" {
   }
 
   assert {
-    condition     = output.cur_bucket == "cost-sentry-cur-222222222222" && output.athena_workgroup == "cost-sentry-cur" && output.glue_table == "cost_sentry_cur.cur2"
-    error_message = "Bucket, workgroup and table names follow name_prefix and the account id."
+    condition     = output.cur_bucket == "cost-sentry-cur-222222222222" && output.athena_workgroup == "cost-sentry-cur" && output.glue_table == "cost_sentry_cur.cur2" && output.cur_region == "us-east-1"
+    error_message = "Bucket, workgroup, table names and Region (what make dashboards hands cid-cmd) follow name_prefix and the account id."
   }
 }
 
