@@ -119,7 +119,7 @@ resource "aws_ecs_service" "this" {
 
   network_configuration {
     subnets          = var.task_subnet_ids
-    security_groups  = [aws_security_group.tasks.id]
+    security_groups  = concat([aws_security_group.tasks.id], var.extra_task_security_group_ids)
     assign_public_ip = false
   }
 

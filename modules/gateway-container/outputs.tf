@@ -49,3 +49,8 @@ output "security_group_ids" {
   description = "Security groups: alb (HTTPS in from ingress_cidr_blocks) and tasks (the gateway port from the load balancer only)."
   value       = { alb = aws_security_group.alb.id, tasks = aws_security_group.tasks.id }
 }
+
+output "internal" {
+  description = "Whether the load balancer is internal (private access) rather than internet-facing."
+  value       = aws_lb.this.internal
+}

@@ -118,12 +118,23 @@ variable "ingress_cidr_blocks" {
 
 variable "task_egress_cidr_blocks" {
   type        = list(string)
-  description = "Where the tasks may open HTTPS connections (AWS APIs). 0.0.0.0/0 through a NAT gateway; the VPC's CIDR when every service is reached through VPC endpoints (private access)."
+  description = "Where the tasks may open HTTPS connections (AWS APIs). 0.0.0.0/0 through a NAT gateway; the VPC's CIDR when every service is reached through VPC endpoints (private access); empty when extra_task_security_group_ids give the way out."
   default     = ["0.0.0.0/0"]
 
   validation {
-    condition     = length(var.task_egress_cidr_blocks) > 0 && alltrue([for c in var.task_egress_cidr_blocks : can(cidrhost(c, 0))])
-    error_message = "task_egress_cidr_blocks must be at least one IPv4 CIDR block."
+    condition     = alltrue([for c in var.task_egress_cidr_blocks : can(cidrhost(c, 0))])
+    error_message = "task_egress_cidr_blocks must be IPv4 CIDR blocks (e.g. 10.20.0.0/16)."
+  }
+}
+
+variable "extra_task_security_group_ids" {
+  type        = list(string)
+  description = "Security groups the tasks also join: with private access, the private-access module's function security group, which its VPC endpoints admit (HTTPS to the endpoints and DynamoDB)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.extra_task_security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "extra_task_security_group_ids must be security group ids (sg-...)."
   }
 }
 
