@@ -66,7 +66,7 @@ run "the_task_role_has_the_given_policies_and_the_execution_role_pulls_one_repos
   command = plan
 
   assert {
-    condition     = keys(aws_iam_role_policy.task) == ["data-access"] && aws_iam_role_policy.task["data-access"].policy == var.task_policies["data-access"]
+    condition     = keys(aws_iam_role_policy.task) == ["data-access"] && jsonencode(jsondecode(aws_iam_role_policy.task["data-access"].policy)) == jsonencode(jsondecode(var.task_policies["data-access"]))
     error_message = "The task role carries exactly the policies given (the gateway module's container_runtime.policies)."
   }
 

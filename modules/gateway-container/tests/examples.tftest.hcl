@@ -6,3 +6,12 @@ run "the_basic_example_plans" {
     source = "./examples/basic"
   }
 }
+
+# examples/complete (its own network; `make smoke-apply` applies it to moto).
+run "the_complete_example_plans" {
+  command = plan
+
+  module {
+    source = "./examples/complete"
+  }
+}
