@@ -312,7 +312,10 @@ def smoke_apply() -> bool:
     from scripts.testbed.emulators.moto_server import start_moto
 
     started = time.monotonic()
-    print(f"smoke apply: both account roots to moto with hashicorp/aws {mirror.version} ({mirror.path})")
+    print(
+        f"smoke apply: both account roots and the container example to moto with hashicorp/aws {mirror.version} "
+        f"({mirror.path})"
+    )
     print("moto cannot create these resource types; they are stubbed (terraform_data) in the copy:")
     for type_name, what in UNSUPPORTED_BY_MOTO.items():
         print(f"  {type_name:32} {what}")
