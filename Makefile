@@ -18,7 +18,7 @@ endif
 OFFLINE_HINT = offline, or before the state bucket exists, 'make preview ACCOUNT=$(ACCOUNT)' shows what the plan would create and every broken tenant rule
 
 
-.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip tf-schema report focus dashboards credit plan apply output preview keys check-account
+.PHONY: help install test check lint fmt validate smoke-apply docs docs-check pytest model-check serve demo bench prices lambda-zip image tf-schema report focus dashboards credit plan apply output preview keys check-account
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -108,6 +108,9 @@ keys: ## Per-user API keys: make keys ARGS="issue --tenant sales --user alice [-
 
 lambda-zip: ## Build the Lambda package reproducibly into build/
 	$(PY) -m scripts.devtools.build_lambda
+
+image: ## Build the container image without a container engine: OCI layout in build/image/ (BASE_LAYOUT=dir: on the base's OCI layout)
+	$(PY) -m scripts.devtools.build_image $(if $(BASE_LAYOUT),--base-layout $(BASE_LAYOUT))
 
 tf-schema: ## Regenerate the offline AWS provider schema subset (fetches cdktn-provider-aws into /tmp)
 	python3 -m venv /tmp/cdktn-venv

@@ -7,6 +7,15 @@
 
 locals {
   authorizer_name = "${var.name_prefix}-authorizer"
+
+  # GetApiKeys (includeValues): which key id a presented key is, and whether it is enabled. The container
+  # deployment checks credentials in-process with the same code, so its task role gets this too.
+  read_api_keys_statement = {
+    Sid      = "ReadApiKeys"
+    Effect   = "Allow"
+    Action   = ["apigateway:GET"]
+    Resource = ["arn:${var.partition}:apigateway:${var.region}::/apikeys", "arn:${var.partition}:apigateway:${var.region}::/apikeys/*"]
+  }
 }
 
 resource "aws_iam_role" "authorizer" {
@@ -41,13 +50,7 @@ resource "aws_iam_role_policy" "authorizer" {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "${aws_cloudwatch_log_group.authorizer.arn}:*"
       },
-      {
-        # GetApiKeys (includeValues): which key id a presented key is, and whether it is enabled.
-        Sid      = "ReadApiKeys"
-        Effect   = "Allow"
-        Action   = ["apigateway:GET"]
-        Resource = ["arn:${var.partition}:apigateway:${var.region}::/apikeys", "arn:${var.partition}:apigateway:${var.region}::/apikeys/*"]
-      },
+      local.read_api_keys_statement,
       {
         # Per-user keys (userkey# items, users.keys) and each tenant's OIDC issuer live in the config
         # table, read whole like the gateway reads it (docs/design.md section 9) ...

@@ -211,6 +211,13 @@ locals {
   }
 
   invoker_role_names = { for tenant_id, tenant in local.tenants : tenant_id => tenant.invoker_role_name }
+
+  # One principal stays a string (as IAM stores it, so existing roles plan no change); several are a list.
+  # jsondecode gives both branches one type.
+  invoker_trusted_principals = jsondecode(length(var.additional_invoker_principals) == 0
+    ? jsonencode("arn:${var.partition}:iam::${var.account_id}:role/${local.function_names["gateway"]}")
+    : jsonencode(concat(["arn:${var.partition}:iam::${var.account_id}:role/${local.function_names["gateway"]}"], var.additional_invoker_principals))
+  )
 }
 
 resource "aws_iam_role" "function" {
@@ -284,8 +291,9 @@ resource "aws_iam_role" "invoker" {
     Statement = [{
       Sid    = "OnlyTheGatewayWithTheTenantsTags"
       Effect = "Allow"
-      # Built from the name (not the role's arn attribute) so the policy is known at plan time and tested.
-      Principal = { AWS = "arn:${var.partition}:iam::${var.account_id}:role/${local.function_names["gateway"]}" }
+      # Built from the names (not the roles' arn attributes) so the policy is known at plan time and
+      # tested. The container deployment's task role (modules/gateway-container) joins the gateway's own.
+      Principal = { AWS = local.invoker_trusted_principals }
       Action    = ["sts:AssumeRole", "sts:TagSession"]
       Condition = {
         StringEquals = {

@@ -78,3 +78,16 @@ output "metrics_namespace" {
   description = "CloudWatch namespace of the gateway's EMF metrics (give it to the observability module)."
   value       = var.metrics_namespace
 }
+
+output "container_runtime" {
+  description = "What the container deployment (modules/gateway-container) runs with, defined once here: `environment`, the gateway function's environment (tables, metrics namespace, limits; the container sets its own OWN_PRINCIPAL), and `policies`, name -> IAM policy JSON with exactly the gateway function's rights (tables, config, Bedrock on the tenants' profiles or the invoker roles with per_user_sessions, the stack's KMS key) plus the authorizer's read of the API keys, since the container checks credentials in-process."
+  value = {
+    environment = { for name, value in local.functions.gateway.environment : name => value if name != "OWN_PRINCIPAL" }
+    policies = {
+      data-access            = jsonencode({ Version = "2012-10-17", Statement = concat(local.gateway_statements, [local.read_api_keys_statement]) })
+      invoke-tenant-profiles = aws_iam_role_policy.gateway_invoke.policy
+      # Apart from the others: the key's ARN is known only after apply, the rest is asserted at plan time.
+      use-stack-key = jsonencode({ Version = "2012-10-17", Statement = [local.common_statements[0]] })
+    }
+  }
+}

@@ -367,3 +367,16 @@ variable "new_sessions_per_minute" {
     error_message = "new_sessions_per_minute must be a whole number of at least 1."
   }
 }
+
+# -- The container deployment (modules/gateway-container) ----------------------------------------------
+
+variable "additional_invoker_principals" {
+  type        = list(string)
+  description = "IAM role ARNs that may assume the tenants' invoker roles besides the gateway function's role: the container deployment's task role (modules/gateway-container task_role_arn) when per_user_sessions is on. Built from the role's name so the trust policy is known at plan time."
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.additional_invoker_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,64}$", arn))])
+    error_message = "additional_invoker_principals must be IAM role ARNs (arn:aws:iam::<account>:role/<name>)."
+  }
+}

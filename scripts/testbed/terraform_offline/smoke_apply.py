@@ -1,4 +1,5 @@
-"""`make smoke-apply`: apply both account roots to a moto server with the real AWS provider, then destroy.
+"""`make smoke-apply`: apply both account roots (and the container module's complete example) to a moto server with
+the real AWS provider, then destroy.
 
 A plan only shows what Terraform would send; an apply shows that AWS's API (as moto emulates it)
 accepts it: IAM policies that parse, KMS key policies, API Gateway wiring, DynamoDB items, Lambda
@@ -20,10 +21,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from scripts import REPO_ROOT
 from scripts.testbed.terraform_offline.hcl_scan import _block_body, discover_roots
 from scripts.testbed.terraform_offline.real_provider import (
     Mirror,
@@ -49,13 +51,17 @@ UNSUPPORTED_BY_MOTO: Mapping[str, str] = {
     "aws_ce_anomaly_subscription": "Cost Anomaly Detection subscriptions",
     "aws_ce_cost_allocation_tag": "cost allocation tag activation",
     "aws_budgets_budget": "AWS Budgets notifications (no DescribeSubscribersForNotification)",
+    "aws_appautoscaling_target": "Application Auto Scaling targets (no ListTagsForResource)",
+    "aws_appautoscaling_policy": "Application Auto Scaling policies (on the stubbed target)",
 }
 # moto's default account: ARNs the roots build from account_id then match what moto returns.
 MOTO_ACCOUNT_ID = "123456789012"
 # Every service the roots create resources in: a service missing here would make the provider call the
 # real AWS endpoint (and fail on this machine's closed network).
 SERVICES = [
+    "acm",
     "apigateway",
+    "applicationautoscaling",
     "athena",
     "bcmdataexports",
     "bedrock",
@@ -65,6 +71,8 @@ SERVICES = [
     "cloudwatch",
     "dynamodb",
     "ec2",
+    "ecs",
+    "elbv2",
     "events",
     "glue",
     "iam",
@@ -116,6 +124,8 @@ _STUB_ARNS = {
     "aws_ce_anomaly_subscription": "arn:aws:ce::{account}:anomalysubscription/{suffix}",
     "aws_ce_cost_allocation_tag": "arn:aws:ce::{account}:costallocationtag/{suffix}",
     "aws_budgets_budget": "arn:aws:budgets::{account}:budget/{suffix}",
+    "aws_appautoscaling_target": "arn:aws:application-autoscaling:us-east-1:{account}:scalable-target/{suffix}",
+    "aws_appautoscaling_policy": "arn:aws:autoscaling:us-east-1:{account}:scalingPolicy:{suffix}",
 }
 
 
@@ -205,6 +215,54 @@ def stub_unsupported(directory: Path) -> list[str]:
     return stubbed
 
 
+# Module examples applied beside the roots, each with what it needs from moto first (its -var arguments):
+# the container deployment is not part of the workload root's default (gateway_deployment = "lambda").
+CONTAINER_EXAMPLE = REPO_ROOT / "modules" / "gateway-container" / "examples" / "complete"
+
+
+def imported_certificate(moto_url: str) -> list[str]:
+    """The HTTPS listener needs a certificate ACM has: a self-signed one, imported into moto."""
+    import datetime
+
+    import boto3
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("gateway.example.com")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    acm = boto3.client(
+        "acm",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="moto",
+        aws_secret_access_key="moto",  # noqa: S106 (moto checks no signature)
+    )
+    arn = acm.import_certificate(
+        Certificate=certificate.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )["CertificateArn"]
+    return [f"-var=certificate_arn={arn}"]
+
+
+EXAMPLES: Mapping[Path, Callable[[str], list[str]]] = {CONTAINER_EXAMPLE: imported_certificate}
+
+
 _MODULE_CALL = re.compile(r'^module\s+"([^"]+)"\s*\{\s*\n\s*source\s*=\s*"([^"]+)"', re.MULTILINE)
 
 
@@ -213,19 +271,27 @@ def throwaway_overrides(root: Path) -> str:
     blocks = []
     for path in sorted(root.glob("*.tf")):
         for name, source in _MODULE_CALL.findall(path.read_text(encoding="utf-8")):
-            if source.rstrip("/").endswith("modules/gateway"):
+            if (root / source).resolve().name in {"gateway", "gateway-container"}:
                 blocks.append(f'module "{name}" {{\n  deletion_protection = false\n}}\n')
     return "".join(blocks)
 
 
-def apply_root(source: Path, workspace: RealWorkspace, moto_url: str) -> list[StepResult]:
+def apply_root(
+    source: Path, workspace: RealWorkspace, moto_url: str, extra_variables: Sequence[str] = ()
+) -> list[StepResult]:
     unit, copy, env = f"{_display(source)} (moto)", workspace.mirror(source), workspace.environment()
     overrides = provider_config(moto_url) + throwaway_overrides(copy)
     (copy / "zz_moto_provider_override.tf").write_text(overrides, encoding="utf-8")
     state = workspace.root.parent / "state" / f"{source.name}.tfstate"
     state.parent.mkdir(exist_ok=True)
     (copy / "zz_local_backend_override.tf").write_text(BACKEND_OVERRIDE % state, encoding="utf-8")
-    variables = ["-input=false", "-lock=false", "-no-color", f"-var=account_id={MOTO_ACCOUNT_ID}"]
+    variables = [
+        "-input=false",
+        "-lock=false",
+        "-no-color",
+        f"-var=account_id={MOTO_ACCOUNT_ID}",
+        *extra_variables,
+    ]
     if (copy / TFVARS).is_file():
         variables.insert(0, f"-var-file={TFVARS}")
     results = [terraform(unit, "init", ["init", "-input=false", "-no-color"], copy, env)]
@@ -246,7 +312,10 @@ def smoke_apply() -> bool:
     from scripts.testbed.emulators.moto_server import start_moto
 
     started = time.monotonic()
-    print(f"smoke apply: both account roots to moto with hashicorp/aws {mirror.version} ({mirror.path})")
+    print(
+        f"smoke apply: both account roots and the container example to moto with hashicorp/aws {mirror.version} "
+        f"({mirror.path})"
+    )
     print("moto cannot create these resource types; they are stubbed (terraform_data) in the copy:")
     for type_name, what in UNSUPPORTED_BY_MOTO.items():
         print(f"  {type_name:32} {what}")
@@ -265,6 +334,10 @@ def smoke_apply() -> bool:
             # The roots are independent and the run is mostly the provider's waiters: apply them at once.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 futures = [pool.submit(apply_root, root, workspace, url) for root in discover_roots()]
+                futures += [
+                    pool.submit(apply_root, example, workspace, url, prepare(url))
+                    for example, prepare in EXAMPLES.items()
+                ]
                 for future in futures:
                     for result in future.result():
                         results.append(result)

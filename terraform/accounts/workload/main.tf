@@ -10,6 +10,8 @@ locals {
   tags = {
     application = "cost-sentry"
   }
+
+  container = var.gateway_deployment == "container"
 }
 
 # The tenant contract: defaults, validation, derived names and config documents, evaluated once.
@@ -78,6 +80,8 @@ module "gateway" {
   private_access        = var.private_access == null ? null : module.private_access[0].gateway_private_access
 
   sagemaker_shared_endpoints = module.sagemaker_endpoints.gateway_shared_endpoints
+  # The container's task role may take the tenants' invoker roles (per-user sessions) like the function.
+  additional_invoker_principals = local.container ? [module.gateway_container[0].task_role_arn] : []
 
   lambda_package = {
     filename         = local.lambda_zip_path
@@ -144,4 +148,35 @@ module "sagemaker_endpoints" {
       environment    = tenant.environment
     }
   }
+}
+
+# The container deployment (gateway_deployment = "container"): the same service core on ECS Fargate behind
+# an Application Load Balancer, with the gateway module's tables, keys, config and KMS key, its
+# environment and its rights (container_runtime). With private_access the load balancer is internal in
+# the private subnets and the tasks reach AWS through the VPC endpoints (the functions' security group).
+module "gateway_container" {
+  source = "../../../modules/gateway-container"
+  count  = local.container ? 1 : 0
+
+  name_prefix                   = var.name_prefix
+  account_id                    = var.account_id
+  region                        = var.region
+  image                         = var.container.image
+  environment                   = module.gateway.container_runtime.environment
+  task_policies                 = module.gateway.container_runtime.policies
+  kms_key_arn                   = module.gateway.kms_key_arn
+  vpc_id                        = var.container.vpc_id
+  task_subnet_ids               = var.container.task_subnet_ids
+  alb_subnet_ids                = coalesce(var.container.alb_subnet_ids, try(var.private_access.subnet_ids, null))
+  internal                      = var.private_access != null
+  certificate_arn               = var.container.certificate_arn
+  ingress_cidr_blocks           = var.container.ingress_cidr_blocks
+  task_egress_cidr_blocks       = var.container.task_egress_cidr_blocks
+  extra_task_security_group_ids = var.private_access == null ? [] : [module.private_access[0].function_security_group_id]
+  cpu                           = var.container.cpu
+  memory                        = var.container.memory
+  autoscaling                   = var.container.autoscaling
+  access_logs                   = var.container.access_logs_bucket == null ? null : { bucket = var.container.access_logs_bucket }
+  waf_rate_rule                 = var.waf_rate_rule
+  tags                          = local.tags
 }

@@ -1,6 +1,26 @@
 output "invoke_url" {
-  description = "Base URL of the gateway: POST <invoke_url>/v1/converse with x-api-key."
+  description = "Base URL of the API Gateway front: POST <invoke_url>/v1/converse with x-api-key."
   value       = module.gateway.invoke_url
+}
+
+output "gateway_url" {
+  description = "Base URL the tenants call, of the deployment gateway_deployment chose: the API Gateway stage (lambda) or https://<load balancer> (container; point the certificate's name at it)."
+  value       = local.container ? module.gateway_container[0].url : module.gateway.invoke_url
+}
+
+output "gateway_deployment" {
+  description = "Which front serves the tenants: lambda or container."
+  value       = var.gateway_deployment
+}
+
+output "container_service" {
+  description = "The container deployment's cluster, service, log group and load balancer (null with gateway_deployment = lambda)."
+  value = local.container ? {
+    cluster_name           = module.gateway_container[0].cluster_name
+    service_name           = module.gateway_container[0].service_name
+    log_group_name         = module.gateway_container[0].log_group_name
+    load_balancer_dns_name = module.gateway_container[0].load_balancer_dns_name
+  } : null
 }
 
 output "api_key_ids" {

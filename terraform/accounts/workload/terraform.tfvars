@@ -12,6 +12,19 @@ alert_emails = ["finops@example.com"]
 # line_item_iam_principal names the person (x-cost-sentry-user header). false: one role for all.
 per_user_sessions = true
 
+# Which front serves the tenants: "lambda" (API Gateway + Lambda) or "container" (ECS Fargate behind an
+# ALB, for volume: same tables, keys, config and metrics). The container needs the image pushed to ECR
+# (make image; README "The container image"), the network and a certificate:
+gateway_deployment = "lambda"
+# container = {
+#   image               = "111111111111.dkr.ecr.us-east-1.amazonaws.com/cost-sentry-gateway@sha256:<digest>"
+#   vpc_id              = "vpc-0a1b2c3d4e5f60718"
+#   task_subnet_ids     = ["subnet-0a1b2c3d4e5f60719", "subnet-0a1b2c3d4e5f6071a"] # private, with NAT or endpoints
+#   alb_subnet_ids      = ["subnet-0a1b2c3d4e5f6071b", "subnet-0a1b2c3d4e5f6071c"] # public; omit with private_access
+#   certificate_arn     = "arn:aws:acm:us-east-1:111111111111:certificate/<id>"
+#   ingress_cidr_blocks = ["10.0.0.0/8"] # the callers' networks
+# }
+
 tenants = {
   sales = {
     application_id = "sales-assistant"

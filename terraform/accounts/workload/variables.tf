@@ -136,3 +136,60 @@ variable "sagemaker" {
   description = "SageMaker endpoints (modules/sagemaker-endpoints): dedicated ones tagged like their tenant's profiles, shared ones routed by the gateway at a per-token rate and split by the chargeback report."
   default     = {}
 }
+
+# Which front serves the tenants: "lambda" (API Gateway + Lambda, the default) or "container" (ECS
+# Fargate behind an ALB, modules/gateway-container). Both run the same service core against the same
+# tables, keys, config and metrics.
+variable "gateway_deployment" {
+  type        = string
+  description = "lambda (API Gateway + Lambda, the default) or container (ECS Fargate behind an Application Load Balancer, for volume; needs container)."
+  default     = "lambda"
+
+  validation {
+    condition     = contains(["lambda", "container"], var.gateway_deployment)
+    error_message = "gateway_deployment must be \"lambda\" (API Gateway + Lambda, the default) or \"container\" (ECS Fargate behind an ALB)."
+  }
+}
+
+variable "container" {
+  type = object({
+    image                   = string
+    vpc_id                  = string
+    task_subnet_ids         = list(string)
+    alb_subnet_ids          = optional(list(string))
+    certificate_arn         = string
+    ingress_cidr_blocks     = list(string)
+    task_egress_cidr_blocks = optional(list(string), ["0.0.0.0/0"])
+    cpu                     = optional(number, 1024)
+    memory                  = optional(number, 2048)
+    autoscaling = optional(object({
+      min_tasks         = optional(number, 2)
+      max_tasks         = optional(number, 10)
+      requests_per_task = optional(number, 600)
+      cpu_percent       = optional(number, 60)
+    }), {})
+    access_logs_bucket = optional(string)
+  })
+  description = "The container deployment (gateway_deployment = \"container\"): the image (`make image`, pushed to ECR), the VPC, private subnets of the tasks, subnets of the load balancer (public ones; with private_access it is internal and defaults to the private-access subnets), the ACM certificate of its HTTPS listener, the callers' networks, task size and scaling (modules/gateway-container)."
+  default     = null
+
+  validation {
+    condition     = var.gateway_deployment != "container" || var.container != null
+    error_message = "gateway_deployment = \"container\" needs container = { image, vpc_id, task_subnet_ids, alb_subnet_ids, certificate_arn, ingress_cidr_blocks } in terraform.tfvars: the image pushed to ECR (make image), the VPC and subnets the tasks and the load balancer run in, and the ACM certificate of its HTTPS listener."
+  }
+
+  validation {
+    condition     = var.container == null || try(length(var.container.task_subnet_ids) > 0, false)
+    error_message = "container.task_subnet_ids must name at least one private subnet for the tasks."
+  }
+
+  validation {
+    condition     = var.container == null || try(var.container.alb_subnet_ids != null || var.private_access != null, false)
+    error_message = "container.alb_subnet_ids must name the load balancer's subnets (two Availability Zones; public subnets for an internet-facing one), unless private_access is set (the load balancer is then internal, in the private-access subnets)."
+  }
+
+  validation {
+    condition     = var.container == null || var.private_access == null || try(var.container.vpc_id == var.private_access.vpc_id, false)
+    error_message = "container.vpc_id must be private_access.vpc_id: with private access the tasks reach AWS only through that VPC's endpoints."
+  }
+}

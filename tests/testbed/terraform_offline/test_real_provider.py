@@ -74,3 +74,18 @@ def test_without_a_mirror_the_real_provider_run_says_it_skips(capsys: pytest.Cap
 
     assert report.ok and not report.results
     assert "real AWS provider: skipped, no hashicorp/aws in a filesystem mirror" in capsys.readouterr().out
+
+
+def test_the_smoke_apply_may_destroy_the_container_examples_load_balancer() -> None:
+    from scripts.testbed.terraform_offline.smoke_apply import CONTAINER_EXAMPLE, EXAMPLES, throwaway_overrides
+
+    # The complete example is applied beside the roots, with its deletion protection off for the destroy
+    assert CONTAINER_EXAMPLE in EXAMPLES
+    assert (
+        throwaway_overrides(CONTAINER_EXAMPLE)
+        == 'module "gateway_container" {\n  deletion_protection = false\n}\n'
+    )
+    # ... as the workload root's gateway module's, and the container module's when the root builds it
+    overrides = throwaway_overrides(REPO_ROOT / "terraform" / "accounts" / "workload")
+    assert 'module "gateway" {\n  deletion_protection = false\n}' in overrides
+    assert 'module "gateway_container" {\n  deletion_protection = false\n}' in overrides
