@@ -307,7 +307,7 @@ def test_healthz_answers_without_a_credential_and_without_any_aws_call(tmp_path:
 @pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
-        ("LEDGER_TABLE", "", "LEDGER_TABLE is required"),
+        ("LEDGER_TABLE", "", "missing environment: LEDGER_TABLE (the ledger table's name)"),
         ("GATEWAY_THREADS", "many", "GATEWAY_THREADS must be a whole number"),
     ],
 )
