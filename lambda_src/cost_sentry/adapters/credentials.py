@@ -118,7 +118,8 @@ class CredentialChecker:
                 )
         return self._refuse("tenant_key_disabled", key, tenant=tenant.tenant_id)
 
-    def _refuse(self, reason: str, key: UserKey | None = None, **fields: Any) -> None:
+    def _refuse(self, reason: str, key: UserKey | None = None, **fields: Any) -> Identity | None:
+        """Log why a credential is refused; no identity (always None)."""
         if key is not None:
             fields |= {"tenant": key.tenant_id, "keyPrefix": key.prefix}
         default_logger().info("credential_refused", event="credential_refused", reason=reason, **fields)

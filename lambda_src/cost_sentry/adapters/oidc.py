@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from cost_sentry._vendor import jwt
@@ -223,7 +223,8 @@ class OidcVerifier:
             raise TokenRefused(f"algorithm {header.get('alg')!r} is not accepted")
         key = self.jwks.key(settings, header.get("kid"))
         try:
-            self._signatures.decode_complete(token, key=key, algorithms=ALGORITHMS)
+            # The vendored PyJWT verifies RS256 with a JWK (our pure-Python RSA), which its hints omit.
+            self._signatures.decode_complete(token, key=cast(Any, key), algorithms=ALGORITHMS)
             claims = jwt.PyJWT().decode(
                 token,
                 options={

@@ -202,7 +202,7 @@ def _one_member(block: Any, allowed: Sequence[str], where: str) -> str:
         raise BadRequest(
             "unsupported_content", f"{where}.{name} is not supported here; use one of: {', '.join(allowed)}"
         )
-    return name
+    return str(name)
 
 
 def decode_base64(value: Any, where: str) -> bytes:
@@ -513,7 +513,7 @@ def parse_converse(document: Mapping[str, Any], model: str | None) -> ConverseRe
                 "content": [_parse_block(b, f"{where}.content[{i}]") for i, b in enumerate(content)],
             }
         )
-    system = []
+    system: list[dict[str, Any]] = []
     raw_system = document.get("system") or []
     if not isinstance(raw_system, list):
         raise BadRequest("invalid_field", "system must be a list of system content blocks")

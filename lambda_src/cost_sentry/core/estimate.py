@@ -143,7 +143,9 @@ TEXT_DOCUMENT_FORMATS = frozenset({"csv", "html", "txt", "md"})
 
 def _source_bytes(source: Any) -> bytes | None:
     data = source.get("bytes") if isinstance(source, Mapping) else None
-    return data if isinstance(data, bytes | bytearray) else None
+    if isinstance(data, bytearray):  # never from the parsers (they give bytes), but a caller may
+        return bytes(data)
+    return data if isinstance(data, bytes) else None
 
 
 def _rest(value: Mapping[str, Any], known: frozenset[str]) -> int:

@@ -170,14 +170,13 @@ class ModelPrices:
         candidates = [self.rates(DEFAULT_TIER, profile_kind)]
         if tier is not None and tier != DEFAULT_TIER:
             candidates.append(self.rates(tier, profile_kind))
-        return Rates(
-            **{
-                name: None
-                if any(getattr(r, name) is None for r in candidates)
-                else max(getattr(r, name) for r in candidates)
-                for name in _RATE_FIELDS
-            }
-        )
+        dearest: dict[str, Any] = {
+            name: None
+            if any(getattr(r, name) is None for r in candidates)
+            else max(getattr(r, name) for r in candidates)
+            for name in _RATE_FIELDS
+        }
+        return Rates(**dearest)
 
 
 def _whole_nanos(value: object, scale: int, what: str) -> int:
@@ -270,7 +269,7 @@ def _unit_count(raw: Mapping[str, Any], name: str) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedUsage(f"guardrail usage {name} is {value!r}, not a non-negative whole number")
-    return value
+    return int(value)
 
 
 def parse_guardrail_trace(trace: Any) -> GuardrailUsage | None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from cost_sentry.core.log import default_logger
 
 # What modules/gateway/api.tf makes API Gateway answer for a missing or invalid key (tested to agree).
 INVALID_API_KEY_MESSAGE = "Missing or invalid API key: send the tenant's key in the x-api-key header."
@@ -151,7 +152,7 @@ class ApiFront:
         try:
             response = self.responder(event, context)
         except Exception as error:  # an unhandled exception is what API Gateway turns into a 502
-            print(f"handler raised {type(error).__name__}: {error} (requestId {request_id})", file=sys.stderr)
+            default_logger().exception("handler_raised", error=type(error).__name__, request_id=request_id)
             payload = json.dumps({"message": "Internal server error"}).encode()
             return FrontAnswer(502, {"Content-Type": "application/json"}, request_id, payload)
         return FrontAnswer(

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from cost_sentry.core.log import default_logger
 from cost_sentry.handlers.api_front import ApiFront, FrontAnswer
 
 Scope = MutableMapping[str, Any]
@@ -172,9 +172,12 @@ def _produce(
                     if chunk:
                         put(bytes(chunk))
             finally:
-                answer.chunks.close()
+                # A generator's close runs its finally blocks (the settle); a plain iterator has none.
+                close = getattr(answer.chunks, "close", None)
+                if close is not None:
+                    close()
     except Exception as error:  # a bug in the front itself: the gateway answers its own errors
-        print(f"gateway front: {type(error).__name__}: {error}", file=sys.stderr)
+        default_logger().exception("gateway_front_failed", error=type(error).__name__)
         put(error)
     finally:
         put(None)

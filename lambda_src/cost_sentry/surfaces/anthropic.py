@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 from cost_sentry.core.converse import (
@@ -118,7 +118,7 @@ def _base64_source(source: Any, where: str, types: Mapping[str, str]) -> tuple[s
             f"{where}.source.type must be base64: the gateway does not fetch URLs or files, so it can bound their cost",
         )
     media_type = source.get("media_type")
-    if media_type not in types:
+    if not isinstance(media_type, str) or media_type not in types:
         raise BadRequest("invalid_content", f"{where}.source.media_type must be one of {', '.join(types)}")
     try:
         return types[media_type], base64.b64decode(source.get("data") or "", validate=True)
@@ -428,7 +428,7 @@ def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
     return {"type": name, **document}
 
 
-def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+def sse(events: Generator[dict[str, Any], None, None]) -> Iterator[bytes]:
     """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
     try:
         for event in events:
@@ -455,8 +455,8 @@ def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str)
 
 
 def message_events(
-    first: dict[str, Any], events: Iterator[dict[str, Any]], message_id: str, model: str
-) -> Iterator[dict[str, Any]]:
+    first: dict[str, Any], events: Generator[dict[str, Any], None, None], message_id: str, model: str
+) -> Generator[dict[str, Any], None, None]:
     # Converse opens only tool-use blocks explicitly; text and reasoning blocks start with their first
     # delta, so a block is opened here on the first event that names its index.
     open_block: int | None = None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
@@ -127,7 +127,7 @@ def model_id_of(request: HttpRequest) -> tuple[str, str]:
     return model, match["action"]
 
 
-def _parser(model_id: str):
+def _parser(model_id: str) -> Callable[[bytes, int], ConverseRequest]:
     def parse(body: bytes, max_body_bytes: int) -> ConverseRequest:
         return parse_converse(parse_body(body, max_body_bytes), model_id)
 
@@ -433,7 +433,9 @@ def _stream(service: GatewayService, call: ApiCall, started: float) -> HttpRespo
     return HttpResponse(200, _stream_headers(call, opened.headers), chunks=chunks)
 
 
-def _frames(first: dict[str, Any], events: Iterator[dict[str, Any]], started: float) -> Iterator[bytes]:
+def _frames(
+    first: dict[str, Any], events: Generator[dict[str, Any], None, None], started: float
+) -> Iterator[bytes]:
     try:
         for event in _with_first(first, events):
             if event["type"] == "event":
@@ -563,7 +565,7 @@ def _invocation_metrics(counts: dict[str, int], started: float, first_byte_ms: i
 
 
 def _nova_chunk_frames(
-    first: dict[str, Any], events: Iterator[dict[str, Any]], started: float
+    first: dict[str, Any], events: Generator[dict[str, Any], None, None], started: float
 ) -> Iterator[bytes]:
     """InvokeModelWithResponseStream for Nova: each Converse stream event as a ``chunk`` whose bytes are
     its JSON (Nova's stream is Converse's), then ``metadata`` with Nova's usage and the invocation
@@ -598,7 +600,7 @@ def _nova_chunk_frames(
         events.close()
 
 
-def _chunk_frames(events: Iterator[dict[str, Any]], started: float) -> Iterator[bytes]:
+def _chunk_frames(events: Generator[dict[str, Any], None, None], started: float) -> Iterator[bytes]:
     """InvokeModelWithResponseStream for Anthropic: each Messages stream event as a ``chunk`` whose bytes
     are its JSON; message_stop carries Bedrock's invocation metrics, as Bedrock sends them."""
     usage: dict[str, Any] = {}

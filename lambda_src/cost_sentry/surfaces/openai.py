@@ -15,7 +15,7 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 from cost_sentry.core.converse import (
@@ -437,7 +437,7 @@ def _stream(
 
 def _chunks(
     first: dict[str, Any],
-    events: Iterator[dict[str, Any]],
+    events: Generator[dict[str, Any], None, None],
     completion_id: str,
     include_usage: bool,
     model: str,
