@@ -21,6 +21,9 @@ locals {
     OWN_PRINCIPAL      = local.own_principal
     AWS_DEFAULT_REGION = var.region
     GRANIAN_WORKERS    = tostring(local.workers)
+    # Each call holds a thread of its worker for its whole Bedrock call: the task's calls in flight,
+    # spread over the workers (core/settings.py ServerSettings).
+    GATEWAY_THREADS = tostring(ceil(var.calls_in_flight_per_task / local.workers))
     # The root filesystem is read-only: nothing may try to write bytecode next to the code.
     PYTHONDONTWRITEBYTECODE = "1"
   })

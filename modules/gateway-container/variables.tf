@@ -192,6 +192,17 @@ variable "cpu" {
   }
 }
 
+variable "calls_in_flight_per_task" {
+  type        = number
+  description = "Calls one task serves at once (GATEWAY_THREADS threads per granian worker, spread over the workers). Each waits on Bedrock in a thread of its own (some 100-200 KB), so 256 fit a 2 GB task with room to spare; the cost model in make bench assumes this figure."
+  default     = 256
+
+  validation {
+    condition     = var.calls_in_flight_per_task >= 1 && var.calls_in_flight_per_task <= 4096 && floor(var.calls_in_flight_per_task) == var.calls_in_flight_per_task
+    error_message = "calls_in_flight_per_task must be a whole number from 1 to 4096."
+  }
+}
+
 variable "memory" {
   type        = number
   description = "Task memory in MiB; Fargate allows 2x to 8x the vCPUs in GiB (512/1024/2048 for 256 CPU units)."

@@ -243,3 +243,20 @@ run "an_idle_timeout_too_short_for_streams_is_refused" {
 
   expect_failures = [var.idle_timeout_seconds]
 }
+
+run "the_tasks_threads_hold_the_calls_in_flight_the_cost_model_assumes" {
+  command = plan
+
+  variables {
+    cpu    = 2048
+    memory = 4096
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment :
+      pair.value == "128" if pair.name == "GATEWAY_THREADS"
+    ]) && contains([for pair in jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment : pair.name], "GATEWAY_THREADS")
+    error_message = "256 calls in flight over two workers (2 vCPUs) are 128 threads each."
+  }
+}
