@@ -40,6 +40,8 @@ from cost_sentry.core.tenants import TenantConfig
 from cost_sentry.core.validation import parse_request, parse_user
 
 RequestParser = Callable[[bytes, int], ConverseRequest]
+# Shadow mode (a tenant's enforce = false): the limit that would have denied an admitted request.
+WOULD_DENY_HEADER = "x-cost-sentry-would-deny"
 
 
 def parse_seed_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
@@ -106,6 +108,8 @@ class _Trace:
     rejected: bool = False
     underestimated: bool = False
     settle_failed: bool = False
+    # Shadow mode: the code of the limit that would have denied this request (it was admitted).
+    would_deny: str | None = None
     call_end: str | None = None
     status: int = 500
     code: str | None = None
@@ -189,7 +193,8 @@ class GatewayService:
             body["output"] = {"text": result.text}
             body["stopReason"] = result.stop_reason
             result = replace(result, trace=_answer_trace(prepared, result.trace))
-            return self._finish(trace, ApiResult(200, body, reply=result, usage=trace.usage))
+            headers = {WOULD_DENY_HEADER: trace.would_deny} if trace.would_deny else {}
+            return self._finish(trace, ApiResult(200, body, headers, reply=result, usage=trace.usage))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
         except Exception as exc:
@@ -443,6 +448,16 @@ class GatewayService:
             trace.denied = True
             raise
         trace.approved = True
+        if reservation.would_deny is not None:
+            trace.would_deny = reservation.would_deny
+            self.request_logger.warn(
+                "would_deny",
+                requestId=trace.call.request_id,
+                tenant=prepared.tenant.tenant_id,
+                user=prepared.user,
+                reason=reservation.would_deny,
+                reservedUsd=nanos_to_usd(reservation.nanos),
+            )
         return reservation
 
     def _end_failed_call(
@@ -589,6 +604,7 @@ class GatewayService:
                 "periodType": tenant.budget_period,
                 "limitUsd": nanos_to_usd(limit_nanos),
                 "remainingUsd": nanos_to_usd(remaining_nanos),
+                **({"wouldDeny": trace.would_deny} if trace.would_deny else {}),
             },
             "tags": {
                 "applicationId": tenant.application_id,
@@ -643,6 +659,7 @@ class GatewayService:
                 rejected=trace.rejected,
                 underestimated=trace.underestimated,
                 settle_failed=trace.settle_failed,
+                would_deny=trace.would_deny,
                 input_tokens=trace.input_tokens,
                 output_tokens=trace.output_tokens,
                 cost_nanos=trace.cost_nanos,

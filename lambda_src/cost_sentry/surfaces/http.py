@@ -21,9 +21,9 @@ from cost_sentry.core.errors import (
     BadRequest,
     GatewayError,
     LimitExceeded,
-    is_final_denial,
+    is_final,
 )
-from cost_sentry.service.gateway import ApiResult, new_request_id
+from cost_sentry.service.gateway import WOULD_DENY_HEADER, ApiResult, new_request_id
 
 USER_HEADER = "x-cost-sentry-user"
 COST_HEADER = "x-cost-sentry-cost-usd"
@@ -135,13 +135,16 @@ def dumps(document: Any) -> str:
 
 
 def money_headers(result: ApiResult | Mapping[str, Any]) -> dict[str, str]:
-    """What the call cost and what is left of the budget, on every surface's success."""
+    """What the call cost and what is left of the budget, on every surface's success (and in shadow mode
+    the limit that would have denied it)."""
     body = result.body if isinstance(result, ApiResult) else result
     headers = {}
     if "cost" in body:
         headers[COST_HEADER] = str(body["cost"]["usd"])
     if "budget" in body:
         headers[REMAINING_HEADER] = str(body["budget"]["remainingUsd"])
+        if body["budget"].get("wouldDeny"):
+            headers[WOULD_DENY_HEADER] = str(body["budget"]["wouldDeny"])
     return headers
 
 
@@ -149,7 +152,7 @@ def error_headers(error: GatewayError) -> dict[str, str]:
     """The error's headers; a final denial (core/errors.FINAL_DENIALS) never asks for a retry, however
     the error was built."""
     headers = dict(error.headers)
-    if is_final_denial(error.code):
+    if is_final(error):
         for name in [n for n in headers if n.lower() in ("retry-after", "retry-after-ms")]:
             del headers[name]
         headers[SHOULD_RETRY_HEADER] = "false"
