@@ -26,12 +26,14 @@ from cost_sentry.core.errors import (
     LimitExceeded,
     Unauthorized,
     UpstreamFailed,
+    iso_time,
 )
 from cost_sentry.core.estimate import WorstCase, worst_case_for
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.outcomes import CallEnd, Settlement, settlement_for
+from cost_sentry.core.pacing import Pace, pace_at
 from cost_sentry.core.periods import period_label
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
@@ -310,9 +312,23 @@ class GatewayService:
                 "outputTokens": status.output_tokens,
                 "tokensRemaining": status.tokens_available,
                 "blocked": status.blocked,
+                "enforce": tenant.enforce,
             }
+            now = self._clock()
+            if tenant.pace is not None:
+                spent_or_held = status.limit_nanos - status.available_nanos
+                body["pace"] = _pace_report(tenant.pace, status.limit_nanos, spent_or_held, tenant, now)
             if user is not None and self.user_budgets is not None:
-                body["user"] = _user_budget(self.user_budgets.status(tenant, user))
+                user_status = self.user_budgets.status(tenant, user)
+                body["user"] = _user_budget(user_status)
+                if tenant.user_pace is not None and user_status.limit_nanos is not None:
+                    body["user"]["pace"] = _pace_report(
+                        tenant.user_pace,
+                        user_status.limit_nanos,
+                        user_status.limit_nanos - (user_status.available_nanos or 0),
+                        tenant,
+                        now,
+                    )
             return self._finish(trace, ApiResult(200, body))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
@@ -700,6 +716,21 @@ class GatewayService:
                 completion=trace.completion,
             )
         )
+
+
+def _pace_report(
+    pace: Pace, limit: int, spent_or_held: int, tenant: TenantConfig, now: float
+) -> dict[str, Any]:
+    """A paced budget's figures now: what the pace allows (elapsed share plus burst), what is spent or
+    held against it, what is left of it, and when the allowance reaches the whole limit."""
+    paced = pace_at(pace, limit, tenant.budget_period, now)
+    return {
+        "allowanceUsd": nanos_to_usd(paced.allowance),
+        "burstUsd": nanos_to_usd(paced.burst),
+        "spentOrHeldUsd": nanos_to_usd(spent_or_held),
+        "remainingUsd": nanos_to_usd(max(paced.allowance - spent_or_held, 0)),
+        "fullAt": iso_time(paced.fits_at_ms(limit) / 1000),
+    }
 
 
 def _user_budget(status: Any) -> dict[str, Any]:
