@@ -203,3 +203,21 @@ def test_enforced_tenants_are_still_refused(tables, clock):
         ledger.reserve(tenant, "r2", worst(6_000))
 
     assert caught.value.code == "budget_exhausted"
+
+
+def test_a_shadow_overdraft_is_the_tenants_so_no_shard_admits_unrecorded(tables, clock):
+    ledger = ledger_for(tables, clock)
+    tenant = make_tenant(budget={"limitUsd": "0.00001"}, ledger={"shards": 4}, enforce=False)
+
+    first = ledger.reserve(tenant, "r1", worst(6_000))
+    forced = ledger.reserve(tenant, "r2", worst(6_000))
+    status = ledger.period_status(tenant)
+
+    assert first.would_deny is None and forced.would_deny == "budget_exhausted"
+    assert status.available_nanos == 10_000 - 12_000
+    # The debt went to the pool and the other shards' unspent budget was clawed back to cover it: while
+    # the tenant is over, every request is decided on its total, so every later one is recorded.
+    assert all(n(shard, "available_nanos") <= 0 for shard in shards_of(tables))
+    assert n(items_by_key(tables)[PERIOD], "pool_nanos") < 0
+    later = [ledger.reserve(tenant, f"r{number}", worst(1)).would_deny for number in range(3, 8)]
+    assert later == ["budget_exhausted"] * 5

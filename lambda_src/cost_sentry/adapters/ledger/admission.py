@@ -109,6 +109,7 @@ class Admission(_Admitting):
     ) -> None:
         super().__init__(dynamo, budget, hold_lifetime_seconds)
         self._refill = Refill(dynamo, budget, limits, hold_lifetime_seconds)
+        self._limits = limits
         self._settlement = settlement
 
     def reserve(
@@ -133,7 +134,7 @@ class Admission(_Admitting):
         tokens = worst.tokens if tenant.tokens_per_period is not None else 0
         cost = worst.cost_nanos
         # Shadow mode (enforce = false): a limit's "no" is recorded, the first one as the reservation's
-        # would_deny, and the worst case is taken anyway, unconditionally (docs/design.md section 4.7).
+        # would_deny, and the worst case is taken anyway, unconditionally (docs/design.md section 4, "Shadow mode").
         would_deny: str | None = None
         try:
             user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
@@ -267,9 +268,11 @@ class Admission(_Admitting):
         self, tenant: TenantConfig, key: str, cost: int, now: float, counted_tokens: int
     ) -> tuple[int, Mapping[str, Any], int]:
         """Shadow mode: take the worst case from a random shard unconditionally, counting the request
-        in flight and in its minute as an admitted one. The shard may go below zero: spend past the
-        limit stays there as the shard's negative available_nanos, which every signed total (refill
-        rounds, GET /v1/budget) counts, while spent_nanos and the call records stay exact."""
+        in flight and in its minute as an admitted one. A shard left below zero hands its debt to the
+        tenant as a settle billed above its reservation does (``cover_deficit``: the pool goes below
+        zero, the other shards' unspent budget is clawed back), so no shard admits silently while the
+        tenant is over: every later request is decided, and recorded, on the tenant's signed total.
+        Spent_nanos and the call records stay exact; the overdraft is the negative remainder."""
         index = self._dynamo.random.choice(eligible_shards(tenant))
         take = Update().set_minus("available_nanos", cost).set_plus("in_flight", 1, start=0)
         take.set_if_not_exists("limit_nanos", tenant.budget_limit_nanos)
@@ -280,6 +283,9 @@ class Admission(_Admitting):
             _key(tenant.tenant_id, shard_key(key, index)), take, ReturnValues="ALL_NEW"
         )
         image = response.get("Attributes", {})
+        if _int(image, "available_nanos") < 0:
+            deficit = -_int(image, "available_nanos")
+            self._limits.cover_deficit(tenant.tenant_id, key, shard_key(key, index), deficit)
         return index, image, _int(image, "limit_nanos", tenant.budget_limit_nanos)
 
     def _take_shard(
