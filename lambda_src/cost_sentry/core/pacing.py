@@ -1,5 +1,5 @@
-"""Budget pacing (docs/design.md section 4.6): how much of a period's limit may be spent or held by a
-given moment. Pure; integer nano-dollars and milliseconds, no floats.
+"""Budget pacing (docs/design.md section 4, "Pacing"): how much of a period's limit may be spent or held
+by a given moment. Pure; integer nano-dollars and milliseconds, no floats.
 
 By any moment of the period a paced budget's spend and holds may not exceed the elapsed share of the
 limit plus a burst allowance (a share of the limit, a number of hours' share of it, or both). The

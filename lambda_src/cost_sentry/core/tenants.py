@@ -70,7 +70,7 @@ class TenantConfig:
     pace: Pace | None = None
     user_pace: Pace | None = None
     # False = shadow mode: everything is reserved, settled and metered, a would-be denial for budget,
-    # pace or rate is recorded (WouldDeny) instead of answered (docs/design.md section 4.7).
+    # pace or rate is recorded (WouldDeny) instead of answered (docs/design.md section 4, "Shadow mode").
     enforce: bool = True
 
     def user_limit_for(self, user: str | None) -> int | None:
