@@ -153,8 +153,15 @@ def test_shadow_mode_admits_past_the_budget_and_records_each_would_be_denial(
     assert [a.headers.get("x-cost-sentry-would-deny") for a in answers[1:]] == ["budget_exhausted"] * 2
     assert answers[2].json()["budget"]["wouldDeny"] == "budget_exhausted"
     assert invalid.status == 400  # validation is still refused: shadow mode lifts limits, not rules
+    # Every surface says it: the OpenAI surface, through the openai package.
+    client = openai.OpenAI(base_url=stack.gateway_url + "/v1", api_key=stack.tenants["shadow"].api_key)
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-3-haiku", max_tokens=100, messages=[{"role": "user", "content": "x" * 400}]
+    )
+    assert raw.headers["x-cost-sentry-would-deny"] == "budget_exhausted"
+    openai_cost = usd_to_nanos(raw.headers["x-cost-sentry-cost-usd"])
     # Exact: everything spent is in the ledger and the call records, past the limit.
-    spent = sum(usd_to_nanos(a.json()["cost"]["usd"]) for a in answers)
+    spent = sum(usd_to_nanos(a.json()["cost"]["usd"]) for a in answers) + openai_cost
     assert period_item(stack, "shadow")["spent_nanos"] == spent > 250_000
     assert sum(int(r["cost_nanos"]) for r in call_records(stack, "shadow")) == spent
     report = budget(stack, "shadow")
@@ -162,14 +169,14 @@ def test_shadow_mode_admits_past_the_budget_and_records_each_would_be_denial(
     # The function's stdout: the EMF documents CloudWatch turns into metrics, and the log lines.
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     would_deny = [d for d in printed if d.get("WouldDeny") == 1 and d.get("CostCenter") == "shadow"]
-    assert [d["Reason"] for d in would_deny] == ["budget_exhausted"] * 2
+    assert [d["Reason"] for d in would_deny] == ["budget_exhausted"] * 3
     assert any(
         ["CostCenter", "Reason"] in m["Dimensions"] for m in would_deny[0]["_aws"]["CloudWatchMetrics"]
     )
     lines = [
         line for line in printed if line.get("message") == "would_deny" and line.get("tenant") == "shadow"
     ]
-    assert [line["reason"] for line in lines] == ["budget_exhausted"] * 2
+    assert [line["reason"] for line in lines] == ["budget_exhausted"] * 3
 
 
 def test_switching_shadow_mode_off_takes_effect_at_the_next_config_refresh(stack: LocalStack) -> None:
