@@ -5,6 +5,7 @@ rate, and records what would have denied it while the ledger stays exact."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -221,3 +222,30 @@ def test_a_shadow_overdraft_is_the_tenants_so_no_shard_admits_unrecorded(tables,
     assert n(items_by_key(tables)[PERIOD], "pool_nanos") < 0
     later = [ledger.reserve(tenant, f"r{number}", worst(1)).would_deny for number in range(3, 8)]
     assert later == ["budget_exhausted"] * 5
+
+
+def test_a_concurrent_burst_holds_exactly_what_the_pace_allows(tables, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cost_sentry.core.errors import GatewayError
+
+    clock.now = NOVEMBER_1_NOON  # USD 3.50 allowed: exactly 35 requests of USD 0.10 held at once
+    ledger = ledger_for(tables, clock)
+    tenant = paced_tenant(8)
+
+    def reserve(number: int) -> str:
+        try:
+            ledger.reserve(tenant, f"r{number}", worst(USD // 10))
+            return "admitted"
+        except GatewayError as error:
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        outcomes = list(pool.map(reserve, range(48)))
+
+    admitted = outcomes.count("admitted")
+    print(f"outcomes of 48 concurrent paced requests: {sorted(Counter(outcomes).items())}")
+    assert held_and_spent(tables) == admitted * (USD // 10) <= 35 * (USD // 10)  # never past the pace
+    assert set(outcomes) - {"admitted"} <= {"pace_exceeded", "ledger_contended"}
+    # No false no: every request refused for the pace came when the pace was truly used up.
+    assert admitted == 35 or "ledger_contended" in outcomes, outcomes
