@@ -249,3 +249,17 @@ def test_a_concurrent_burst_holds_exactly_what_the_pace_allows(tables, clock):
     assert set(outcomes) - {"admitted"} <= {"pace_exceeded", "ledger_contended"}
     # No false no: every request refused for the pace came when the pace was truly used up.
     assert admitted == 35 or "ledger_contended" in outcomes, outcomes
+
+
+def test_shadow_mode_takes_from_a_shard_no_request_funded_yet(tables, clock):
+    ledger = ledger_for(tables, clock)
+    # 8 shards and a budget of 10 nanos: the prefund's slices (10 // 16) are 0, so no shard item exists
+    # when the forced take comes (it failed on the missing attribute before start=0).
+    tenant = make_tenant(budget={"limitUsd": "0.000000010"}, ledger={"shards": 8}, enforce=False)
+
+    reservation = ledger.reserve(tenant, "r1", worst(1_000))
+    ledger.settle(reservation, record("r1", 400))
+
+    assert reservation.would_deny == "budget_exhausted"
+    status = ledger.period_status(tenant)
+    assert (status.spent_nanos, status.available_nanos, status.held_nanos) == (400, 10 - 400, 0)

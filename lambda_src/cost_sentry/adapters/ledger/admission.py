@@ -274,7 +274,8 @@ class Admission(_Admitting):
         tenant is over: every later request is decided, and recorded, on the tenant's signed total.
         Spent_nanos and the call records stay exact; the overdraft is the negative remainder."""
         index = self._dynamo.random.choice(eligible_shards(tenant))
-        take = Update().set_minus("available_nanos", cost).set_plus("in_flight", 1, start=0)
+        # start=0: a shard never funded this period (no item yet) is taken from as one holding nothing.
+        take = Update().set_minus("available_nanos", cost, start=0).set_plus("in_flight", 1, start=0)
         take.set_if_not_exists("limit_nanos", tenant.budget_limit_nanos)
         take.set_plus(minute_key(now), 1, start=0)
         if counted_tokens:
