@@ -24,7 +24,9 @@ locals {
 
   usage_plan_throttles = {
     for tenant_id, tenant in local.tenants : tenant_id => (
-      tenant.limits.requests_per_minute == null ? var.default_throttle : {
+      # A tenant in shadow mode (enforce = false) is refused nothing for rate: the gateway records the
+      # would-be denial instead, and API Gateway applies only the default throttle.
+      tenant.limits.requests_per_minute == null || !tenant.enforce ? var.default_throttle : {
         rate_limit  = ceil(tenant.limits.requests_per_minute / 60)
         burst_limit = 2 * ceil(tenant.limits.requests_per_minute / 60)
       }

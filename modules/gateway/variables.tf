@@ -38,6 +38,7 @@ variable "tenants" {
     limits = object({
       requests_per_minute = number
     })
+    enforce           = optional(bool, true) # false = shadow mode: the usage plan does not throttle at requests_per_minute
     tags              = map(string)
     api_key_name      = string
     usage_plan_name   = string

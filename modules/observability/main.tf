@@ -85,6 +85,29 @@ resource "aws_cloudwatch_metric_alarm" "settle_failed" {
   tags                = var.tags
 }
 
+# The budget's burn rate: an hour's spend (CostUSD of the tenant's cost center) above burn_rate_factor
+# hours' shares of the limit. At factor 2 a tenant on course to spend its budget in half the period pages
+# within the hour, long before the limit denies anything (a paced budget's bursts show here too). A
+# month is taken as 31 days, the longest, so the hour's share is the smallest and the alarm the earliest.
+resource "aws_cloudwatch_metric_alarm" "burn_rate" {
+  for_each = { for tenant_id, tenant in var.tenants : tenant_id => tenant if tenant.budget != null }
+
+  alarm_name          = "${var.name_prefix}-${each.key}-burn-rate"
+  alarm_description   = "Tenant ${each.key}: spending faster than ${each.value.alarms.burn_rate_factor}x its ${lower(each.value.budget.period)} budget's pace (CostUSD in an hour)."
+  namespace           = var.metrics_namespace
+  metric_name         = "CostUSD"
+  dimensions          = { CostCenter = each.value.cost_center }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.alarms.burn_rate_factor * each.value.budget.limit_usd / (each.value.budget.period == "DAILY" ? 24 : 744)
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = merge(var.tags, { tenant = each.key })
+}
+
 resource "aws_cloudwatch_metric_alarm" "tokens" {
   for_each = var.tenants
 

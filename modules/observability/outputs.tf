@@ -4,6 +4,7 @@ output "alarm_names" {
     for tenant_id in keys(var.tenants) : tenant_id => sort(concat(
       [for key, alarm in aws_cloudwatch_metric_alarm.gateway : alarm.alarm_name if local.gateway_alarms[key].tenant_id == tenant_id],
       [aws_cloudwatch_metric_alarm.tokens[tenant_id].alarm_name],
+      [for key, alarm in aws_cloudwatch_metric_alarm.burn_rate : alarm.alarm_name if key == tenant_id],
       [for key, alarm in aws_cloudwatch_metric_alarm.bedrock_errors : alarm.alarm_name if local.tenant_profiles[key].tenant_id == tenant_id],
     ))
   }
@@ -14,6 +15,7 @@ output "alarm_keys" {
   value = sort(concat(
     keys(aws_cloudwatch_metric_alarm.gateway),
     [for tenant_id in keys(aws_cloudwatch_metric_alarm.tokens) : "${tenant_id}/tokens"],
+    [for tenant_id in keys(aws_cloudwatch_metric_alarm.burn_rate) : "${tenant_id}/burn-rate"],
     [for key in keys(aws_cloudwatch_metric_alarm.bedrock_errors) : "${key}/bedrock-errors"],
   ))
 }

@@ -44,13 +44,21 @@ variable "tenants" {
       bedrock_error_rate_percent = optional(number, 5)
       bedrock_min_invocations    = optional(number, 20)
       underestimated_per_hour    = optional(number, 1)
+      # The burn-rate alarm: an hour's spend above this many hours' shares of the budget (2 = a rate
+      # that would spend the budget in half its period).
+      burn_rate_factor = optional(number, 2)
     }), {})
+    # The tenant's budget (limit and period): with it, a burn-rate alarm fires long before the limit does.
+    budget = optional(object({
+      limit_usd = number
+      period    = optional(string, "MONTHLY")
+    }))
   }))
   description = "Tenant id -> normalized tenant (the `tenants` output of modules/tenants): the cost center its gateway metrics carry, its models, and optional alarm thresholds."
 
   validation {
     condition = alltrue([
-      for t in values(var.tenants) : t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_min_invocations > 0 && t.alarms.bedrock_error_rate_percent > 0 && t.alarms.bedrock_error_rate_percent <= 100 && t.alarms.underestimated_per_hour > 0
+      for t in values(var.tenants) : t.alarms.burn_rate_factor > 0 && t.alarms.denials_per_5_minutes > 0 && t.alarms.failures_per_5_minutes > 0 && t.alarms.tokens_per_hour > 0 && t.alarms.bedrock_min_invocations > 0 && t.alarms.bedrock_error_rate_percent > 0 && t.alarms.bedrock_error_rate_percent <= 100 && t.alarms.underestimated_per_hour > 0
     ])
     error_message = "Alarm thresholds must be greater than 0 (bedrock_error_rate_percent at most 100)."
   }

@@ -32,6 +32,7 @@ locals {
         forecast_threshold = tenant.budget.forecast_threshold
         console_managed    = tenant.budget.console_managed
         block_at_actual    = tenant.budget.block_at_actual
+        pace               = tenant.budget.pace
         shards = coalesce(
           tenant.budget.shards,
           tenant.limits.requests_per_minute == null ? local.shards_without_rate_limit : min(local.max_automatic_shards, max(1, ceil(tenant.limits.requests_per_minute / local.requests_per_minute_per_shard))),
@@ -47,7 +48,9 @@ locals {
         limits_usd        = tenant.users.limits_usd
         allow_anonymous   = tenant.users.allow_anonymous
         keys              = tenant.users.keys
+        pace              = tenant.users.pace
       }
+      enforce      = tenant.enforce
       oidc         = tenant.oidc
       alert_emails = tenant.alert_emails
       tags         = tenant.tags
@@ -76,7 +79,12 @@ locals {
         limitUsd             = tostring(tenant.budget.limit_usd)
         period               = tenant.budget.period
         blockAtActualPercent = tenant.budget.block_at_actual == null ? null : tostring(tenant.budget.block_at_actual)
+        pace = tenant.budget.pace == null ? null : {
+          burstPercent = tostring(tenant.budget.pace.burst_percent)
+          burstHours   = tostring(tenant.budget.pace.burst_hours)
+        }
       }
+      enforce = tenant.enforce
       limits = {
         requestsPerMinute = tenant.limits.requests_per_minute
         tokensPerPeriod   = tenant.limits.tokens_per_period
@@ -89,6 +97,10 @@ locals {
         defaultLimitUsd = tenant.users.default_limit_usd == null ? null : tostring(tenant.users.default_limit_usd)
         limitsUsd       = { for user, usd in tenant.users.limits_usd : user => tostring(usd) }
         allowAnonymous  = tenant.users.allow_anonymous
+        pace = tenant.users.pace == null ? null : {
+          burstPercent = tostring(tenant.users.pace.burst_percent)
+          burstHours   = tostring(tenant.users.pace.burst_hours)
+        }
         keys = {
           for name, key in tenant.users.keys : name => {
             user     = key.user

@@ -46,7 +46,16 @@ variable "tenants" {
       console_managed    = optional(bool, false)
       block_at_actual    = optional(number)
       shards             = optional(number) # null = automatic (outputs.tf)
+      # A pace: by any moment the period's spend and holds stay within the elapsed share of the limit
+      # plus a burst (a percentage of the limit and/or that many hours' share of it). null = unpaced.
+      pace = optional(object({
+        burst_percent = optional(number, 0)
+        burst_hours   = optional(number, 0)
+      }))
     })
+    # false = shadow mode: reserve, settle, meter and log as enforced, record would-be denials
+    # (metric WouldDeny, log line, x-cost-sentry-would-deny header), refuse nothing for budget, pace or rate.
+    enforce = optional(bool, true)
     limits = optional(object({
       requests_per_minute = optional(number)
       tokens_per_period   = optional(number)
@@ -56,6 +65,10 @@ variable "tenants" {
       default_limit_usd = optional(number)          # per end user per budget period; null = none
       limits_usd        = optional(map(number), {}) # user id -> USD
       allow_anonymous   = optional(bool, false)     # with per-user budgets: admit header-mode requests without a user
+      pace = optional(object({                      # each per-user budget's pace, as budget.pace
+        burst_percent = optional(number, 0)
+        burst_hours   = optional(number, 0)
+      }))
       # Per-user keys that must exist at apply: name -> the hash `python -m scripts.cli.keys terraform` printed.
       keys = optional(map(object({
         user      = string
@@ -113,6 +126,18 @@ variable "tenants" {
   validation {
     condition     = alltrue([for t in values(var.tenants) : t.budget.shards == null || try(t.budget.shards >= 1 && t.budget.shards <= 64 && floor(t.budget.shards) == t.budget.shards, false)])
     error_message = "budget.shards must be a whole number between 1 and 64 (leave it out for automatic): ${join("; ", [for id, t in var.tenants : "${id} has budget.shards = ${t.budget.shards}" if !(t.budget.shards == null || try(t.budget.shards >= 1 && t.budget.shards <= 64 && floor(t.budget.shards) == t.budget.shards, false))])}."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.tenants) : [
+        for p in [t.budget.pace, t.users.pace] : try(
+          p.burst_percent >= 0 && p.burst_percent <= 100 && p.burst_hours >= 0 && p.burst_hours <= 744 && p.burst_percent + p.burst_hours > 0 && floor(p.burst_percent * 10000) == p.burst_percent * 10000 && floor(p.burst_hours * 3600) == p.burst_hours * 3600,
+          false,
+        ) if p != null
+      ]
+    ]))
+    error_message = "budget.pace and users.pace need a burst: burst_percent 0-100 (at most 4 decimals) and/or burst_hours 0-744 (whole seconds), not both 0 (a pace without a burst refuses the period's first request): ${join("; ", [for id, t in var.tenants : "${id} has budget.pace = ${jsonencode(t.budget.pace)}, users.pace = ${jsonencode(t.users.pace)}" if t.budget.pace != null || t.users.pace != null])}."
   }
 
   validation {

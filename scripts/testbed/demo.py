@@ -11,6 +11,12 @@
 Before the traffic, every tenant sends a few calls to a SageMaker endpoint they share (the SageMaker
 runtime stand-in), and the demo prints how that endpoint's instance-hours split across them by tokens.
 
+5. Pacing and shadow mode, on a second local stack whose tenants are Terraform-evaluated tfvars too: a
+   paced tenant is stopped by its pace (``pace_exceeded``, with the moment it fits) long before its
+   limit, and a tenant in shadow mode (``enforce = false``) is refused nothing while every would-be
+   denial is recorded (header, WouldDeny metric, log line) and the ledger records its spend past the
+   limit exactly.
+
 Everything runs in this process on 127.0.0.1 and stops on exit: no stray processes, ports or temporary
 files; the report in build/demo/ is the one output that stays.
 """
@@ -421,6 +427,141 @@ def shared_endpoint_step(stack: LocalStack, say: Callable[[str], None]) -> Count
 
 
 # --------------------------------------------------------------------------------------------------
+# Pacing and shadow mode
+# --------------------------------------------------------------------------------------------------
+
+PACED_BURST_PERCENT = Decimal(1)
+# The paced tenant's limit is chosen so that, at the moment the demo runs, its pace allows this much.
+PACED_ALLOWANCE_USD = Decimal("0.002")
+SHADOW_LIMIT_USD = Decimal("0.0003")
+PACING_REQUESTS = 6
+WOULD_DENY_HEADER = "x-cost-sentry-would-deny"
+
+
+def paced_tfvars(now: float) -> tuple[str, str]:
+    """Two tenants for the step: ``steady`` (paced, of the two periods the one less elapsed, its limit
+    chosen so that its allowance now is PACED_ALLOWANCE_USD) and ``pilot`` (shadow mode)."""
+    from cost_sentry.core.pacing import Pace, pace_at
+
+    def share(period: str) -> Decimal:
+        paced = pace_at(Pace(), 10**12, period, now)
+        return Decimal(paced.now_ms - paced.start_ms) / Decimal(paced.duration_ms)
+
+    period = min(("MONTHLY", "DAILY"), key=share)
+    limit = (PACED_ALLOWANCE_USD / (share(period) + PACED_BURST_PERCENT / 100)).quantize(Decimal("0.000001"))
+    tfvars = f"""
+environment = "prod"
+tenants = {{
+  steady = {{
+    application_id = "steady-app"
+    cost_center    = "steady"
+    models         = ["claude-3-haiku"]
+    budget         = {{ limit_usd = {limit}, period = "{period}", pace = {{ burst_percent = {PACED_BURST_PERCENT} }} }}
+  }}
+  pilot = {{
+    application_id = "pilot-app"
+    cost_center    = "pilot"
+    models         = ["claude-3-haiku"]
+    budget         = {{ limit_usd = {SHADOW_LIMIT_USD} }}
+    limits         = {{ requests_per_minute = 4 }}
+    enforce        = false
+  }}
+}}
+"""
+    return tfvars, period
+
+
+def _request(
+    stack: LocalStack, method: str, path: str, api_key: str, body: Any = None
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    request = urllib.request.Request(  # noqa: S310 - the local stack's http://127.0.0.1 URL
+        stack.gateway_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"x-api-key": api_key, "content-type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local URL
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+def pacing_and_shadow_step(say: Callable[[str], None]) -> bool:
+    """Returns whether the ledger, the callers and the metrics agree (as the main summary does)."""
+    started = time.monotonic()
+    tfvars, period = paced_tfvars(time.time())
+    account = account_outputs(tfvars_text=tfvars)
+    consistent = True
+    print(
+        "\nPacing and shadow mode (a second local stack from tfvars: steady is paced, pilot has enforce = false):"
+    )
+    with LocalStack(outputs=account) as stack:
+        steady, pilot = stack.tenants["steady"], stack.tenants["pilot"]
+        # Large answers allowed (max_tokens 1400): early in the period the pace takes only a few at once.
+        body = steady.request_body("Summarise the ticket queue. " * 16, max_tokens=1400)
+        codes: Counter[str] = Counter()
+        pace_denial: dict[str, Any] = {}
+        for _ in range(PACING_REQUESTS):
+            status, _, document = _request(stack, "POST", "/v1/converse", steady.api_key, body)
+            code = "200 ok" if status == 200 else f"{status} {document.get('error', {}).get('code')}"
+            codes[code] += 1
+            if status != 200 and not pace_denial:
+                pace_denial = document.get("error", {})
+        _, _, report = _request(stack, "GET", "/v1/budget", steady.api_key)
+        pace = report.get("pace", {})
+        print(
+            f"  steady  {period.lower()} budget ${report['limitUsd']}, paced with a {PACED_BURST_PERCENT} % burst: "
+            f"by now the pace allows ${pace.get('allowanceUsd')} (the whole limit only at {pace.get('fullAt')})"
+        )
+        print(
+            f"          {PACING_REQUESTS} requests: " + ", ".join(f"{c} x{n}" for c, n in codes.most_common())
+        )
+        print(f"          spent ${report['spentUsd']}, left of the limit ${report['remainingUsd']}")
+        if pace_denial:
+            print(
+                f"          the pace's answer: {pace_denial.get('message')}; fits at {pace_denial.get('resetsAt')}"
+            )
+        if not codes.get("429 pace_exceeded"):
+            print("  ! steady: the pace never refused a request")
+            consistent = False
+
+        pilot_body = pilot.request_body("Draft a rollout plan. " * 16, max_tokens=100)
+        would_deny: Counter[str] = Counter()
+        statuses: Counter[int] = Counter()
+        for _ in range(6):
+            status, headers, _ = _request(stack, "POST", "/v1/converse", pilot.api_key, pilot_body)
+            statuses[status] += 1
+            reason = {k.lower(): v for k, v in headers.items()}.get(WOULD_DENY_HEADER)
+            if reason:
+                would_deny[reason] += 1
+        _, _, pilot_report = _request(stack, "GET", "/v1/budget", pilot.api_key)
+        metrics: Counter[str] = Counter()
+        for document in stack.emf_documents():
+            if document.get("CostCenter") == "pilot" and document.get("WouldDeny"):
+                metrics[str(document["Reason"])] += 1
+        print(
+            f"  pilot   shadow mode, budget ${pilot_report['limitUsd']}, 4 requests a minute: "
+            + ", ".join(f"HTTP {s} x{n}" for s, n in sorted(statuses.items()))
+        )
+        print(
+            "          would have been denied (x-cost-sentry-would-deny): "
+            + (", ".join(f"{r} x{n}" for r, n in would_deny.most_common()) or "none")
+            + "; WouldDeny metric by Reason: "
+            + (", ".join(f"{r} x{n}" for r, n in metrics.most_common()) or "none")
+        )
+        print(
+            f"          spent ${pilot_report['spentUsd']} of ${pilot_report['limitUsd']}: "
+            f"remaining ${pilot_report['remainingUsd']} (the overdraft, recorded exactly)"
+        )
+        if set(statuses) != {200} or not would_deny or would_deny != metrics:
+            print("  ! pilot: shadow mode refused a request, or the header and the metric disagree")
+            consistent = False
+    say(f"pacing and shadow mode step in {time.monotonic() - started:.1f}s")
+    return consistent
+
+
+# --------------------------------------------------------------------------------------------------
 # The chargeback step
 # --------------------------------------------------------------------------------------------------
 
@@ -524,6 +665,7 @@ def run(
             ),
             report_dir,
         )
+    consistent = pacing_and_shadow_step(say) and consistent
     print(
         f"\ndemo finished in {time.monotonic() - started:.1f}s; "
         + (

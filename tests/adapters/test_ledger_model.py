@@ -40,6 +40,7 @@ from cost_sentry.adapters.tables import create_tables
 from cost_sentry.core.errors import LimitExceeded
 from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.log import JsonLogger
+from cost_sentry.core.pacing import Pace, pace_at
 from cost_sentry.core.periods import period_end, period_key
 from tests.adapters.ledger_model_support import (
     CrashSwitch,
@@ -180,8 +181,10 @@ class LedgerMachine(RuleBasedStateMachine):
         daily=st.booleans(),
         max_in_flight=st.none() | st.integers(2, 8),
         user_limit=st.none() | st.integers(5_000, 100_000),
+        # A paced budget: its burst in parts per million of the limit (it binds after a rollover).
+        pace_ppm=st.none() | st.integers(1, 300_000),
     )
-    def start(self, limit, shards, daily, max_in_flight, user_limit):
+    def start(self, limit, shards, daily, max_in_flight, user_limit, pace_ppm):
         tenant = make_tenant(
             self.tenant_id, budget={"limitUsd": "1", "period": "DAILY" if daily else "MONTHLY"}
         )
@@ -191,6 +194,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger_shards=shards,
             max_in_flight=max_in_flight,
             user_default_limit_nanos=user_limit,
+            pace=None if pace_ppm is None else Pace(burst_ppm=pace_ppm),
         )
         self.cached = self.config
         self._period()
@@ -292,9 +296,20 @@ class LedgerMachine(RuleBasedStateMachine):
             in_flight = self._in_flight() + max(0, period.in_flight_skew)
             reasons["in flight"] = f"{in_flight} of {self.config.max_in_flight}"
             fits = fits and in_flight < self.config.max_in_flight
+        if self.config.pace is not None:
+            # The ledger denies for the pace when limit - (pool + available), all that left the pool
+            # (billed, held, lost to a crash), plus the request passes the allowance of its limit.
+            allowance = self._allowance(self._limit_low(period))
+            released = period.committed() + period.leak + period.transit
+            reasons["pace headroom"] = allowance - released
+            fits = fits and released + cost <= allowance
         # A container whose cached config is behind may use the older limit until a refill proves it.
         fits = fits and self.cached == self.config
         return fits, reasons
+
+    def _allowance(self, limit: int) -> int:
+        assert self.config.pace is not None
+        return pace_at(self.config.pace, limit, self.config.budget_period, self.clock()).allowance
 
     def _check_admission_fits(
         self, period: PeriodModel, items: PeriodItems, cost: int, tokens: int, user: str | None
@@ -312,6 +327,14 @@ class LedgerMachine(RuleBasedStateMachine):
             assert used + tokens <= self.config.tokens_per_period, (
                 f"over the token limit: admitted {tokens} tokens with {used} already used or held "
                 f"against a limit of {self.config.tokens_per_period}"
+            )
+        if self.config.pace is not None:
+            # Within the pace: only settles billed above their reservations (their debt is taken from
+            # the pool whatever the pace) and a lowered limit's slack can take it past the allowance.
+            allowance = self._allowance(limit_high)
+            assert committed + cost <= allowance + lowered_slack + period.excess, (
+                f"past the pace: admitted {cost} nanos with {committed} already billed or held against "
+                f"an allowance of {allowance} (limit {limit_high}, burst {self.config.pace.burst_ppm} ppm)"
             )
         user_limit = self.config.user_limit_for(user)
         if user_limit is not None:

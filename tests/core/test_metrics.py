@@ -80,3 +80,18 @@ def test_dumps_exact_writes_decimals_as_numbers():
     assert dumps_exact({"a": Decimal("0.000000001"), "b": [1, "x", None, True]}) == (
         '{"a":0.000000001,"b":[1,"x",null,true]}'
     )
+
+
+def test_a_would_be_denial_is_the_wouldDeny_metric_by_cost_center_and_reason():
+    from cost_sentry.core.metrics import RequestMetrics, emf_document
+
+    shadow = emf_document(
+        "NS", RequestMetrics(cost_center="pilot", approved=True, would_deny="pace_exceeded"), 1, {}
+    )
+    enforced = emf_document("NS", RequestMetrics(cost_center="pilot", approved=True), 1, {})
+
+    assert (shadow["WouldDeny"], shadow["Reason"], shadow["RateLimitApproved"]) == (1, "pace_exceeded", 1)
+    directive = shadow["_aws"]["CloudWatchMetrics"][-1]
+    assert directive["Dimensions"] == [["CostCenter", "Reason"], ["Reason"]]
+    assert directive["Metrics"] == [{"Name": "WouldDeny", "Unit": "Count"}]
+    assert "WouldDeny" not in enforced and "Reason" not in enforced

@@ -92,5 +92,14 @@ def test_the_demo_runs_budgets_out_and_writes_the_report(
     # The report shows the estimated charges beside what CUR billed for them.
     html = (tmp_path / "report" / "chargeback.html").read_text(encoding="utf-8")
     assert 'id="estimated-charges"' in html
+    # Pacing and shadow mode, from tfvars on a second stack: the pace refuses before the limit; the pilot
+    # in shadow mode is refused nothing, and its header and WouldDeny metric name the same reasons.
+    step = out.split("Pacing and shadow mode (")[1]
+    assert re.search(r"requests: .*429 pace_exceeded x[1-9]", step) and "200 ok x" in step
+    assert re.search(r"pilot .*: HTTP 200 x6\n", step)
+    header, metric = re.search(
+        r"would have been denied \(x-cost-sentry-would-deny\): (.*); WouldDeny metric by Reason: (.*)", step
+    ).groups()
+    assert "budget_exhausted" in header and header == metric
     # Console figures are rounded and counted in words.
     assert not re.search(r"\b1 calls\b|\d\.\d{5,} USD", out)

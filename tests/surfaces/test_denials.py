@@ -101,3 +101,26 @@ def test_a_rate_limit_keeps_a_short_retry_after_everywhere(surface: str) -> None
         assert "x-should-retry" not in headers and RESETS_AT_HEADER not in headers
         if surface == "bedrock":
             assert headers["x-amzn-errortype"] == "ThrottlingException"
+
+
+@pytest.mark.parametrize("surface", sorted(RENDERERS))
+def test_a_pace_denial_is_final_when_far_and_retryable_when_near_on_every_surface(surface: str) -> None:
+    far = LimitExceeded("pace_exceeded", "paced", retry_after_seconds=3_600, now=NOW)
+    near = LimitExceeded("pace_exceeded", "paced", retry_after_seconds=12, now=NOW)
+
+    for error in (far, error_from_result(ApiResult(429, error_body(far, "r1"), dict(far.headers)))):
+        response = RENDERERS[surface](error, "r1")
+        headers = lower(response.headers)
+        assert "retry-after" not in headers and headers["x-should-retry"] == "false"
+        assert headers[RESETS_AT_HEADER] == "2025-12-01T01:00:00Z"
+        if surface == "bedrock":
+            assert (response.status, headers["x-amzn-errortype"]) == (400, "ServiceQuotaExceededException")
+        else:
+            assert response.status == 429
+    for error in (near, error_from_result(ApiResult(429, error_body(near, "r1"), dict(near.headers)))):
+        response = RENDERERS[surface](error, "r1")
+        headers = lower(response.headers)
+        assert response.status == 429 and headers["retry-after"] == "12"
+        assert "x-should-retry" not in headers
+        if surface == "bedrock":
+            assert headers["x-amzn-errortype"] == "ThrottlingException"

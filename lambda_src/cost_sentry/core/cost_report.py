@@ -38,3 +38,5 @@ class CostReport:
     user_remaining_nanos: int | None
     # The budget period the call is counted in ("2026-12", or "2026-12-04" for daily budgets).
     period: str
+    # Shadow mode (enforce = false): the limit that would have refused the call, which ran anyway.
+    would_deny: str | None = None

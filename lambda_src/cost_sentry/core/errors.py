@@ -20,7 +20,9 @@ section 5). Codes are stable API: clients branch on them, so a code is never reu
   429  final (FINAL_DENIALS: no retry helps before the limit resets; no Retry-After, x-should-retry:
        false, resetsAt/resetInSeconds in the body and RESETS_AT_HEADER; the Bedrock surface answers
        them as 400 ServiceQuotaExceededException): budget_exhausted, user_budget_exhausted, token_limit,
-       tenant_blocked; retryable (a true, short Retry-After): rate_limited, too_many_in_flight,
+       tenant_blocked; pace_exceeded (the budget's pace) is retryable when the pace admits the request
+       within PACE_RETRY_WITHIN_SECONDS, final otherwise; retryable (a true, short Retry-After):
+       rate_limited, too_many_in_flight,
        too_many_new_sessions (new per-user sessions of a tenant per minute), bedrock_throttled (the
        account's Bedrock quota)
   500  internal_error, gateway_misconfigured
@@ -47,14 +49,33 @@ from typing import Any
 # too_many_in_flight, too_many_new_sessions) keeps its short Retry-After and stays retryable.
 FINAL_DENIALS = frozenset({"budget_exhausted", "user_budget_exhausted", "token_limit", "tenant_blocked"})
 RESETS_AT_HEADER = "x-cost-sentry-budget-resets-at"
+PACE_EXCEEDED = "pace_exceeded"
 SHOULD_RETRY_HEADER = "x-should-retry"
 # Seconds a caller waits after Bedrock throttled the account: Bedrock gives no hint, its quotas are
 # per-minute token buckets, and one second is what the SDKs' own first backoff waits.
 UPSTREAM_THROTTLED_RETRY_AFTER_SECONDS = 1
 
 
+# A pace denial (pace_exceeded) names a real moment: when the elapsed share of the limit will cover the
+# request. When that is at most this far off, the denial is retryable with that true Retry-After (the
+# openai package honours a Retry-After up to 60 s, the anthropic package any; botocore's own backoff
+# retries a 429 for up to about 20 s); further off, it is final like a budget's, with the moment in
+# resetsAt, so no SDK sleeps for hours or spends its retries on a certain "no".
+PACE_RETRY_WITHIN_SECONDS = 60
+
+
 def is_final_denial(code: str) -> bool:
     return code in FINAL_DENIALS
+
+
+def is_final(error: GatewayError) -> bool:
+    """Whether a denial is final: its code says so (FINAL_DENIALS), or the denial itself did (a pace
+    denial far from its moment); the header survives the service's answer being rebuilt as an error."""
+    if is_final_denial(error.code):
+        return True
+    return any(
+        name.lower() == SHOULD_RETRY_HEADER and value == "false" for name, value in error.headers.items()
+    )
 
 
 def iso_time(epoch_seconds: float) -> str:
@@ -112,9 +133,10 @@ class PayloadTooLarge(GatewayError):
 class LimitExceeded(GatewayError):
     """A tenant limit denied the request; ``retry_after_seconds`` says when trying again can succeed.
 
-    Whether the denial is final is the code's (FINAL_DENIALS): a final one tells the caller when the
-    limit resets (``now`` + ``retry_after_seconds``; ``now`` defaults to the wall clock) instead of
-    asking it to retry; any other carries ``Retry-After``.
+    Whether the denial is final is the code's (FINAL_DENIALS), or for a pace denial how far off its
+    moment is (PACE_RETRY_WITHIN_SECONDS): a final one tells the caller when the limit resets (``now``
+    + ``retry_after_seconds``; ``now`` defaults to the wall clock) instead of asking it to retry; any
+    other carries ``Retry-After``.
     """
 
     status = 429
@@ -123,7 +145,9 @@ class LimitExceeded(GatewayError):
         self, code: str, message: str, *, retry_after_seconds: int, now: float | None = None
     ) -> None:
         self.retry_after_seconds = retry_after_seconds
-        self.final = is_final_denial(code)
+        self.final = is_final_denial(code) or (
+            code == PACE_EXCEEDED and retry_after_seconds > PACE_RETRY_WITHIN_SECONDS
+        )
         if not self.final:
             super().__init__(code, message, headers={"Retry-After": str(retry_after_seconds)})
             return

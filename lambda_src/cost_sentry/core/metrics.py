@@ -25,6 +25,7 @@ UNITS = {
     "InputTokens": "Count",
     "OutputTokens": "Count",
     "CostUSD": "None",
+    "WouldDeny": "Count",
 }
 UNKNOWN = "unknown"
 # Metrics an alarm watches (issue 9): a settle or worst-case charge that failed to write (the hold is
@@ -64,6 +65,8 @@ class RequestMetrics:
     underestimated: bool = False
     # The settle (or worst-case charge) write failed: the hold stays and is charged at expiry.
     settle_failed: bool = False
+    # Shadow mode: the code of the limit that would have denied the (admitted) request.
+    would_deny: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cost_nanos: int = 0
@@ -118,6 +121,17 @@ def emf_document(
                 "Metrics": [{"Name": n, "Unit": UNITS[n]} for n in alarms],
             }
         )
+    reason: dict[str, str] = {}
+    if metrics.would_deny:
+        # Shadow mode: WouldDeny by tenant (CostCenter) and reason, and by reason alone.
+        reason = {"Reason": metrics.would_deny}
+        metadata["CloudWatchMetrics"].append(
+            {
+                "Namespace": namespace,
+                "Dimensions": [["CostCenter", "Reason"], ["Reason"]],
+                "Metrics": [{"Name": "WouldDeny", "Unit": UNITS["WouldDeny"]}],
+            }
+        )
     return {
         "_aws": metadata,
         "Model": metrics.model,
@@ -126,6 +140,7 @@ def emf_document(
         "Application": metrics.application,
         "Environment": metrics.environment,
         **values,
+        **({"WouldDeny": 1, **reason} if reason else {}),
         **properties,
     }
 

@@ -26,13 +26,17 @@ def period_key_like(key: str, epoch_seconds: float) -> str:
 
 def previous_period_key(budget_period: str, epoch_seconds: float) -> str:
     """The key of the period before the one ``epoch_seconds`` falls in."""
-    moment = _utc(epoch_seconds)
-    start = datetime(moment.year, moment.month, moment.day if budget_period == "DAILY" else 1, tzinfo=UTC)
-    return period_key(budget_period, start.timestamp() - 1)
+    return period_key(budget_period, period_start(budget_period, epoch_seconds).timestamp() - 1)
 
 
 def period_label(budget_period: str, epoch_seconds: float) -> str:
     return period_key(budget_period, epoch_seconds).removeprefix("PERIOD#")
+
+
+def period_start(budget_period: str, epoch_seconds: float) -> datetime:
+    """The first instant of the period ``epoch_seconds`` falls in."""
+    moment = _utc(epoch_seconds)
+    return datetime(moment.year, moment.month, moment.day if budget_period == "DAILY" else 1, tzinfo=UTC)
 
 
 def period_end(budget_period: str, epoch_seconds: float) -> datetime:

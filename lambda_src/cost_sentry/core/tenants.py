@@ -24,6 +24,7 @@ from cost_sentry.core.identity import (
 )
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.money import parse_decimal, usd_to_nanos_floor
+from cost_sentry.core.pacing import PPM, Pace
 
 PERIODS = ("MONTHLY", "DAILY")
 
@@ -65,6 +66,12 @@ class TenantConfig:
     document_keys: tuple[UserKey, ...] = ()
     # users.default_limit_usd or users.limits_usd is set (per-key limits alone do not make it so).
     has_user_budgets: bool = False
+    # The budget's pace (budget.pace) and each per-user budget's (users.pace); None = unpaced.
+    pace: Pace | None = None
+    user_pace: Pace | None = None
+    # False = shadow mode: everything is reserved, settled and metered, a would-be denial for budget,
+    # pace or rate is recorded (WouldDeny) instead of answered (docs/design.md section 4, "Shadow mode").
+    enforce: bool = True
 
     def user_limit_for(self, user: str | None) -> int | None:
         """The period budget of one end user, or None when the tenant sets none for them."""
@@ -118,6 +125,24 @@ def _user_limits(users: object) -> tuple[int | None, dict[str, int]]:
     if any(nanos is None for nanos in limits.values()):
         raise ConfigError("users.limitsUsd values must be amounts, not null")
     return default, {user: nanos for user, nanos in limits.items() if nanos is not None}
+
+
+def _pace(value: object, what: str) -> Pace | None:
+    """``{"burstPercent": "10", "burstHours": "24"}`` -> Pace in whole ppm and seconds (exact)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be an object")
+    percent = parse_decimal(value.get("burstPercent", 0), f"{what}.burstPercent")
+    hours = parse_decimal(value.get("burstHours", 0), f"{what}.burstHours")
+    ppm, seconds = percent * (PPM // 100), hours * 3600
+    if not 0 <= percent <= 100 or ppm != ppm.to_integral_value():
+        raise ConfigError(f"{what}.burstPercent must be 0..100 with at most 4 decimals, got {percent}")
+    if hours < 0 or seconds != seconds.to_integral_value():
+        raise ConfigError(f"{what}.burstHours must be whole seconds of 0 or more hours, got {hours}")
+    if not ppm and not seconds:
+        raise ConfigError(f"{what} needs a burst (burstPercent or burstHours above 0)")
+    return Pace(burst_ppm=int(ppm), burst_seconds=int(seconds))
 
 
 def _string_map(value: object, what: str) -> dict[str, str]:
@@ -178,6 +203,9 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
             raise ConfigError("users.keys must be an object of key name -> {user, sha256, ...}")
         document_keys = tuple(key_from_document(name, entry, tenant_id) for name, entry in keys.items())
         oidc = parse_oidc((document.get("identity") or {}).get("oidc"))
+        enforce = document.get("enforce", True)
+        if not isinstance(enforce, bool):
+            raise ConfigError("enforce must be true or false")
         return TenantConfig(
             tenant_id=tenant_id,
             application_id=_text(document, "applicationId", tenant_id),
@@ -201,6 +229,9 @@ def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
             has_user_budgets=user_default is not None or bool(user_limits),
             oidc=oidc,
             document_keys=document_keys,
+            pace=_pace(budget.get("pace"), "budget.pace"),
+            user_pace=_pace(users.get("pace"), "users.pace"),
+            enforce=enforce,
         )
     except (ConfigError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"tenant {tenant_id}: {exc}") from exc

@@ -28,12 +28,14 @@ from cost_sentry.core.errors import (
     LimitExceeded,
     Unauthorized,
     UpstreamFailed,
+    iso_time,
 )
 from cost_sentry.core.estimate import WorstCase, worst_case_for
 from cost_sentry.core.log import RequestLog, RequestLogger
 from cost_sentry.core.metrics import MetricsEmitter, RequestMetrics
 from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.core.outcomes import CallEnd, Settlement, settlement_for
+from cost_sentry.core.pacing import Pace, pace_at
 from cost_sentry.core.periods import period_label
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.resolvers import ProfileResolver, resolve_model_name
@@ -42,6 +44,8 @@ from cost_sentry.core.tenants import TenantConfig
 from cost_sentry.core.validation import parse_user
 
 RequestParser = Callable[[bytes, int], ConverseRequest]
+# Shadow mode (a tenant's enforce = false): the limit that would have denied an admitted request.
+WOULD_DENY_HEADER = "x-cost-sentry-would-deny"
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class _Trace:
     rejected: bool = False
     underestimated: bool = False
     settle_failed: bool = False
+    # Shadow mode: the code of the limit that would have denied this request (it was admitted).
+    would_deny: str | None = None
     call_end: str | None = None
     status: int = 500
     code: str | None = None
@@ -311,9 +317,23 @@ class GatewayService:
                 "outputTokens": status.output_tokens,
                 "tokensRemaining": status.tokens_available,
                 "blocked": status.blocked,
+                "enforce": tenant.enforce,
             }
+            now = self._clock()
+            if tenant.pace is not None:
+                spent_or_held = status.limit_nanos - status.available_nanos
+                body["pace"] = _pace_report(tenant.pace, status.limit_nanos, spent_or_held, tenant, now)
             if user is not None and self.user_budgets is not None:
-                body["user"] = _user_budget(self.user_budgets.status(tenant, user))
+                user_status = self.user_budgets.status(tenant, user)
+                body["user"] = _user_budget(user_status)
+                if tenant.user_pace is not None and user_status.limit_nanos is not None:
+                    body["user"]["pace"] = _pace_report(
+                        tenant.user_pace,
+                        user_status.limit_nanos,
+                        user_status.limit_nanos - (user_status.available_nanos or 0),
+                        tenant,
+                        now,
+                    )
             return self._finish(trace, ApiResult(200, body))
         except GatewayError as error:
             return self._finish(trace, self._error_result(call, error, trace))
@@ -449,6 +469,16 @@ class GatewayService:
             trace.denied = True
             raise
         trace.approved = True
+        if reservation.would_deny is not None:
+            trace.would_deny = reservation.would_deny
+            self.request_logger.warn(
+                "would_deny",
+                requestId=trace.call.request_id,
+                tenant=prepared.tenant.tenant_id,
+                user=prepared.user,
+                reason=reservation.would_deny,
+                reservedUsd=nanos_to_usd(reservation.nanos),
+            )
         return reservation
 
     def _end_failed_call(
@@ -600,6 +630,8 @@ class GatewayService:
         }
         if report.user_remaining_nanos is not None:
             budget["userRemainingUsd"] = nanos_to_usd(report.user_remaining_nanos)
+        if report.would_deny is not None:
+            budget["wouldDeny"] = report.would_deny
         return {
             "requestId": trace.call.request_id,
             "model": prepared.spec.short_name,
@@ -661,6 +693,7 @@ class GatewayService:
                 rejected=trace.rejected,
                 underestimated=trace.underestimated,
                 settle_failed=trace.settle_failed,
+                would_deny=trace.would_deny,
                 input_tokens=trace.input_tokens,
                 output_tokens=trace.output_tokens,
                 cost_nanos=trace.cost_nanos,
@@ -719,6 +752,7 @@ def _held_report(reservation: Reservation) -> CostReport:
         remaining_nanos=reservation.available_after,
         user_remaining_nanos=reservation.user_available_after if reservation.user is not None else None,
         period=reservation.period_key.removeprefix("PERIOD#"),
+        would_deny=reservation.would_deny,
     )
 
 
@@ -735,6 +769,21 @@ def _settled_report(reservation: Reservation, cost_nanos: int, basis: CostBasis)
         if held.user_remaining_nanos is None
         else held.user_remaining_nanos + returned,
     )
+
+
+def _pace_report(
+    pace: Pace, limit: int, spent_or_held: int, tenant: TenantConfig, now: float
+) -> dict[str, Any]:
+    """A paced budget's figures now: what the pace allows (elapsed share plus burst), what is spent or
+    held against it, what is left of it, and when the allowance reaches the whole limit."""
+    paced = pace_at(pace, limit, tenant.budget_period, now)
+    return {
+        "allowanceUsd": nanos_to_usd(paced.allowance),
+        "burstUsd": nanos_to_usd(paced.burst),
+        "spentOrHeldUsd": nanos_to_usd(spent_or_held),
+        "remainingUsd": nanos_to_usd(max(paced.allowance - spent_or_held, 0)),
+        "fullAt": iso_time(paced.fits_at_ms(limit) / 1000),
+    }
 
 
 def _user_budget(status: Any) -> dict[str, Any]:

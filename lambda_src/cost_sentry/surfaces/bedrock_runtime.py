@@ -39,7 +39,7 @@ from cost_sentry.core.converse import (
     parse_service_tier,
     whole,
 )
-from cost_sentry.core.errors import BadRequest, GatewayError, NotFound, is_final_denial
+from cost_sentry.core.errors import BadRequest, GatewayError, NotFound, is_final
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, parse_body
 from cost_sentry.service.gateway import ApiCall, GatewayService
@@ -98,14 +98,14 @@ def matches(path: str) -> bool:
 
 
 def error_type(error: GatewayError) -> str:
-    if is_final_denial(error.code):
+    if is_final(error):
         return FINAL_DENIAL_TYPE
     return _ERROR_TYPES.get(error.status, "InternalServerException")
 
 
 def error_status(error: GatewayError) -> int:
     """A final denial is Bedrock's answer to a quota the caller cannot wait out (core/errors.py)."""
-    return FINAL_DENIAL_STATUS if is_final_denial(error.code) else error.status
+    return FINAL_DENIAL_STATUS if is_final(error) else error.status
 
 
 def error_response(error: GatewayError, request_id: str) -> HttpResponse:

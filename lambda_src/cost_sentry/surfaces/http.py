@@ -22,10 +22,16 @@ from cost_sentry.core.errors import (
     BadRequest,
     GatewayError,
     LimitExceeded,
-    is_final_denial,
+    is_final,
 )
 from cost_sentry.core.money import nanos_to_usd
-from cost_sentry.service.gateway import ApiCall, ApiResult, GatewayService, new_request_id
+from cost_sentry.service.gateway import (
+    WOULD_DENY_HEADER,
+    ApiCall,
+    ApiResult,
+    GatewayService,
+    new_request_id,
+)
 
 USER_HEADER = "x-cost-sentry-user"
 # What a call cost and what is left (core/cost_report.py), on every surface's successful model answer.
@@ -160,7 +166,7 @@ def cost_headers(report: CostReport | None) -> dict[str, str]:
     }
     if report.user_remaining_nanos is not None:
         headers[USER_REMAINING_HEADER] = nanos_to_usd(report.user_remaining_nanos)
-    return headers
+    return headers | would_deny_header(report)
 
 
 def hold_headers(report: CostReport | None) -> dict[str, str]:
@@ -176,7 +182,13 @@ def hold_headers(report: CostReport | None) -> dict[str, str]:
     }
     if report.user_remaining_nanos is not None:
         headers[USER_REMAINING_AFTER_HOLD_HEADER] = nanos_to_usd(report.user_remaining_nanos)
-    return headers
+    return headers | would_deny_header(report)
+
+
+def would_deny_header(report: CostReport) -> dict[str, str]:
+    """Shadow mode: the limit that would have refused the call, on buffered answers and streams alike
+    (a stream's headers leave after its hold, which knows it)."""
+    return {WOULD_DENY_HEADER: report.would_deny} if report.would_deny else {}
 
 
 def cost_member(report: CostReport, *, snake_case: bool = False) -> dict[str, Any]:
@@ -223,7 +235,7 @@ def error_headers(error: GatewayError) -> dict[str, str]:
     """The error's headers; a final denial (core/errors.FINAL_DENIALS) never asks for a retry, however
     the error was built."""
     headers = dict(error.headers)
-    if is_final_denial(error.code):
+    if is_final(error):
         for name in [n for n in headers if n.lower() in ("retry-after", "retry-after-ms")]:
             del headers[name]
         headers[SHOULD_RETRY_HEADER] = "false"

@@ -12,6 +12,19 @@ run "contract" {
   }
 }
 
+run "a_shadow_tenant_is_throttled_only_by_the_default" {
+  command = plan
+
+  variables {
+    tenants = { for id, tenant in run.contract.tenants : id => merge(tenant, { enforce = id != "sales" }) }
+  }
+
+  assert {
+    condition     = output.usage_plan_throttles["sales"].rate_limit == 50 && output.usage_plan_throttles["sales"].burst_limit == 100
+    error_message = "A tenant in shadow mode (enforce = false) is refused nothing for rate: its usage plan gets default_throttle, not requests_per_minute."
+  }
+}
+
 run "three_tenants_get_keys_plans_and_config_items" {
   command = plan
 
@@ -27,6 +40,11 @@ run "three_tenants_get_keys_plans_and_config_items" {
   assert {
     condition     = output.usage_plan_throttles["sales"].rate_limit == 10 && output.usage_plan_throttles["sales"].burst_limit == 20 && output.usage_plan_throttles["services"].rate_limit == 50
     error_message = "Throttle: requests_per_minute / 60 per second (burst twice that); tenants without a limit get default_throttle."
+  }
+
+  assert {
+    condition     = output.tenant_configs["sales"].enforce == true
+    error_message = "The config item carries enforce (true unless the tenant is in shadow mode)."
   }
 
   assert {

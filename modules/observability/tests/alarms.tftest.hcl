@@ -7,9 +7,9 @@ variables {
   alarm_topic_arn   = "arn:aws:sns:us-east-1:111111111111:cs-alerts"
   metrics_namespace = "GenAIRateLimiting"
   tenants = {
-    sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"] }
+    sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"], budget = { limit_usd = 74.4 } }
     services = { cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"] }
-    support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000 } }
+    support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000, burn_rate_factor = 3 }, budget = { limit_usd = 2.4, period = "DAILY" } }
   }
   profile_ids = {
     sales    = { "claude-3-haiku" = "sales1", "nova-micro" = "sales2" }
@@ -63,7 +63,12 @@ run "three_tenants_get_their_alarms" {
   }
 
   assert {
-    condition     = length(output.alarm_names["sales"]) == 6 && length(output.alarm_names["services"]) == 7
+    condition     = aws_cloudwatch_metric_alarm.burn_rate["sales"].metric_name == "CostUSD" && aws_cloudwatch_metric_alarm.burn_rate["sales"].dimensions["CostCenter"] == "sales" && aws_cloudwatch_metric_alarm.burn_rate["sales"].period == 3600 && aws_cloudwatch_metric_alarm.burn_rate["sales"].threshold == 0.2 && aws_cloudwatch_metric_alarm.burn_rate["support"].threshold == 0.3 && !contains(keys(aws_cloudwatch_metric_alarm.burn_rate), "services")
+    error_message = "The burn-rate alarm: an hour's CostUSD above factor x the hour's share of the budget (USD 74.40 a month of 744 h at 2x: 0.20; USD 2.40 a day at 3x: 0.30); none without a budget."
+  }
+
+  assert {
+    condition     = length(output.alarm_names["sales"]) == 7 && length(output.alarm_names["services"]) == 7
     error_message = "alarm_names groups every alarm under its tenant."
   }
 }
@@ -73,9 +78,9 @@ run "a_fourth_tenant_adds_only_its_own_alarms" {
 
   variables {
     tenants = {
-      sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"] }
+      sales    = { cost_center = "sales", models = ["claude-3-haiku", "nova-micro"], budget = { limit_usd = 74.4 } }
       services = { cost_center = "services", models = ["claude-3-haiku", "claude-3-5-haiku", "nova-lite"] }
-      support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000 } }
+      support  = { cost_center = "support", models = ["nova-micro", "nova-lite"], alarms = { tokens_per_hour = 400000, burn_rate_factor = 3 }, budget = { limit_usd = 2.4, period = "DAILY" } }
       legal    = { cost_center = "legal", models = ["claude-sonnet-4"] }
     }
   }

@@ -18,12 +18,14 @@ variables {
       environment    = "staging"
       models         = ["claude-3-haiku", "nova-micro", "nova-lite"]
       model_aliases  = { bolt = "nova-lite", fast = "nova-micro" }
-      budget         = { limit_usd = 12.345, period = "DAILY", block_at_actual = 90, forecast_threshold = 0 }
+      budget         = { limit_usd = 12.345, period = "DAILY", block_at_actual = 90, forecast_threshold = 0, pace = { burst_percent = 2.5 } }
       limits         = { requests_per_minute = 60000, tokens_per_period = 400000, max_in_flight = 4 }
+      enforce        = false
       users = {
         default_limit_usd = 0.1
         limits_usd        = { alice = 0.5 }
         allow_anonymous   = true
+        pace              = { burst_hours = 1.5 }
         keys              = { ci = { user = "ci-bot", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prefix = "csk_ABCDEFGH", limit_usd = 2 } }
       }
       oidc = { issuer = "https://login.example.com/tenant", audience = "bolt-chat" }
@@ -43,8 +45,10 @@ run "defaults_are_applied" {
       && output.tenants["acme"].limits.requests_per_minute == null && output.tenants["acme"].limits.max_in_flight == null
       && output.tenants["acme"].users.default_limit_usd == null && length(output.tenants["acme"].users.limits_usd) == 0
       && length(output.tenants["acme"].alert_emails) == 0 && length(output.tenants["acme"].tags) == 0 && output.tenants["acme"].default_model == "nova-micro"
+      && output.tenants["acme"].budget.pace == null && output.tenants["acme"].users.pace == null && output.tenants["acme"].enforce == true
+      && jsondecode(output.tenants["acme"].config_json).enforce == true && jsondecode(output.tenants["acme"].config_json).budget.pace == null
     )
-    error_message = "optional() defaults: var.environment, MONTHLY, [50, 80, 100], forecast 100, not console-managed, no limits, no per-user limits."
+    error_message = "optional() defaults: var.environment, MONTHLY, [50, 80, 100], forecast 100, not console-managed, no limits, no per-user limits, unpaced, enforced."
   }
 
   assert {
@@ -71,13 +75,15 @@ run "defaults_are_applied" {
       applicationId = "bolt-app"
       costCenter    = "bolt"
       environment   = "staging"
-      budget        = { limitUsd = "12.345", period = "DAILY", blockAtActualPercent = "90" }
+      budget        = { limitUsd = "12.345", period = "DAILY", blockAtActualPercent = "90", pace = { burstPercent = "2.5", burstHours = "0" } }
+      enforce       = false
       limits        = { requestsPerMinute = 60000, tokensPerPeriod = 400000, maxInFlight = 4 }
       ledger        = { shards = 10 }
       users = {
         defaultLimitUsd = "0.1"
         limitsUsd       = { alice = "0.5" }
         allowAnonymous  = true
+        pace            = { burstPercent = "0", burstHours = "1.5" }
         keys            = { ci = { user = "ci-bot", sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prefix = "csk_ABCDEFGH", expires = null, limitUsd = "2" } }
       }
       identity     = { oidc = { issuer = "https://login.example.com/tenant", audience = "bolt-chat", userClaim = "email", jwksUri = null } }
@@ -340,6 +346,22 @@ run "two_tenants_sharing_an_issuer_and_audience_are_refused" {
       acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "https://login.example.com", audience = "app" } }
       bolt = { application_id = "b", cost_center = "d", models = ["nova-micro"], budget = { limit_usd = 1 }, oidc = { issuer = "https://login.example.com", audience = "app" } }
     }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "a_pace_without_a_burst_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1, pace = {} } } }
+  }
+  expect_failures = [var.tenants]
+}
+
+run "a_user_pace_burst_over_100_percent_is_refused" {
+  command = plan
+  variables {
+    tenants = { acme = { application_id = "a", cost_center = "c", models = ["nova-micro"], budget = { limit_usd = 1 }, users = { default_limit_usd = 0.5, pace = { burst_percent = 150 } } } }
   }
   expect_failures = [var.tenants]
 }

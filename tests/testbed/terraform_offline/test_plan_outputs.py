@@ -90,6 +90,7 @@ def test_the_workload_account_reads_with_its_own_settings() -> None:
         "limitUsd": "0.25",
         "period": "DAILY",
         "blockAtActualPercent": "100",
+        "pace": None,
     }
     assert tenants["support"]["tags"] == {"team": "customer-support"}
     assert tenants["services"]["budget"]["console_managed"] is True
@@ -136,8 +137,16 @@ def test_the_gateway_reads_exactly_what_terraform_writes() -> None:
         "limitsUsd": {"alice": "0.5"},
         "allowAnonymous": False,
         "keys": {},
+        "pace": None,
     }
     assert written["identity"] == {"oidc": None}
+    # Unpaced and enforced unless the tfvars say otherwise (modules/tenants).
+    assert (written["budget"]["pace"], written["enforce"], config.pace, config.enforce) == (
+        None,
+        True,
+        None,
+        True,
+    )
     assert (config.allow_anonymous, config.has_user_budgets, config.oidc) == (False, True, None)
     # Fields the ledger's TenantConfig additions parse (CONTRACT.md), checked when they exist.
     expected_extras = {

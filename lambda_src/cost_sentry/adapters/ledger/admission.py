@@ -35,9 +35,10 @@ from cost_sentry.adapters.ledger.items import (
 )
 from cost_sentry.adapters.ledger.maintenance import Maintenance
 from cost_sentry.adapters.ledger.settlement import Settlement, _Counts
-from cost_sentry.core.errors import GatewayError, LimitExceeded, ServiceUnavailable
+from cost_sentry.core.errors import PACE_EXCEEDED, GatewayError, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.money import nanos_to_usd
+from cost_sentry.core.pacing import Pace, PaceAt, pace_at
 from cost_sentry.core.periods import (
     minute_key,
     period_key,
@@ -108,6 +109,7 @@ class Admission(_Admitting):
     ) -> None:
         super().__init__(dynamo, budget, hold_lifetime_seconds)
         self._refill = Refill(dynamo, budget, limits, hold_lifetime_seconds)
+        self._limits = limits
         self._settlement = settlement
 
     def reserve(
@@ -131,16 +133,38 @@ class Admission(_Admitting):
         key = period_key(tenant.budget_period, now)
         tokens = worst.tokens if tenant.tokens_per_period is not None else 0
         cost = worst.cost_nanos
-        user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
+        # Shadow mode (enforce = false): a limit's "no" is recorded, the first one as the reservation's
+        # would_deny, and the worst case is taken anyway, unconditionally (docs/design.md section 4, "Shadow mode").
+        would_deny: str | None = None
+        try:
+            user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
+        except LimitExceeded as denial:
+            if tenant.enforce:
+                raise
+            would_deny, user_limit = denial.code, tenant.user_limit_for(user)
         charged_user = None
         user_available_after = None
         if user_limit is not None and user is not None:
-            user_available_after = self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant)
+            try:
+                user_available_after = self._take_user(
+                    tenant, key, user, cost, user_limit, now, reload_tenant
+                )
+            except LimitExceeded as denial:
+                if tenant.enforce:
+                    raise
+                would_deny = would_deny or denial.code
+                user_available_after = self._force_user(tenant, key, user, cost, user_limit)
             charged_user = user
         try:
-            index, image, limit = self._take_shard(
-                tenant, key, cost, tokens, now, reload_tenant, worst.tokens
-            )
+            try:
+                index, image, limit = self._take_shard(
+                    tenant, key, cost, tokens, now, reload_tenant, worst.tokens
+                )
+            except LimitExceeded as denial:
+                if tenant.enforce:
+                    raise
+                would_deny = would_deny or denial.code
+                index, image, limit = self._force_shard(tenant, key, cost, now, worst.tokens)
         except BaseException:
             if charged_user is not None:
                 self._settlement.credit_user_quietly(
@@ -164,6 +188,7 @@ class Admission(_Admitting):
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
             ),
             reserved_at_ms=int(now * 1000),
+            would_deny=would_deny,
         )
         try:
             self._put_hold(reservation, worst, record)
@@ -190,13 +215,20 @@ class Admission(_Admitting):
         sort_key = user_key(key, user)
         rebased = False
         while True:
+            # A paced user budget is one item: its pace is one more condition on the same write (what is
+            # left after the take must cover what the pace keeps back).
+            paced = _paced(tenant.user_pace, user_limit, tenant, now)
+            keep = 0 if paced is None else paced.reserve
+            if paced is not None and cost + keep > user_limit:
+                # Even an unused budget (the item may not exist yet) cannot take it before the pace does.
+                raise _pace_denial(paced, cost, cost, f"user {user}'s", tenant, now)
             take = Update().set_minus("available_nanos", cost, start=user_limit)
             take.set_if_not_exists("limit_nanos", user_limit)
             take.condition(
                 "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
                 "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
                 user_limit,
-                cost,
+                cost + keep,
             )
             try:
                 taken = self._dynamo.update(
@@ -222,6 +254,8 @@ class Admission(_Admitting):
                     user_limit = recorded  # no proof of a change: the item's limit stands
                 continue
             available = _int(old, "available_nanos", user_limit)
+            if paced is not None and available >= cost:
+                raise _pace_denial(paced, user_limit - available + cost, cost, f"user {user}'s", tenant, now)
             message = (
                 f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
                 f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
@@ -230,6 +264,41 @@ class Admission(_Admitting):
             raise _until_holds_end(
                 "user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True
             )
+
+    def _force_user(self, tenant: TenantConfig, key: str, user: str, cost: int, user_limit: int) -> int:
+        """Shadow mode: take the worst case from the user's budget whatever is left (it may go below
+        zero: the overdraft, which the user's signed figures show); returns what is left after it."""
+        take = Update().set_minus("available_nanos", cost, start=user_limit)
+        take.set_if_not_exists("limit_nanos", user_limit)
+        taken = self._dynamo.update(
+            _key(tenant.tenant_id, user_key(key, user)), take, ReturnValues="UPDATED_NEW"
+        )
+        return _int(taken.get("Attributes") or {}, "available_nanos")
+
+    def _force_shard(
+        self, tenant: TenantConfig, key: str, cost: int, now: float, counted_tokens: int
+    ) -> tuple[int, Mapping[str, Any], int]:
+        """Shadow mode: take the worst case from a random shard unconditionally, counting the request
+        in flight and in its minute as an admitted one. A shard left below zero hands its debt to the
+        tenant as a settle billed above its reservation does (``cover_deficit``: the pool goes below
+        zero, the other shards' unspent budget is clawed back), so no shard admits silently while the
+        tenant is over: every later request is decided, and recorded, on the tenant's signed total.
+        Spent_nanos and the call records stay exact; the overdraft is the negative remainder."""
+        index = self._dynamo.random.choice(eligible_shards(tenant))
+        # start=0: a shard never funded this period (no item yet) is taken from as one holding nothing.
+        take = Update().set_minus("available_nanos", cost, start=0).set_plus("in_flight", 1, start=0)
+        take.set_if_not_exists("limit_nanos", tenant.budget_limit_nanos)
+        take.set_plus(minute_key(now), 1, start=0)
+        if counted_tokens:
+            take.set_minus("tokens_available", counted_tokens, start=0)
+        response = self._dynamo.update(
+            _key(tenant.tenant_id, shard_key(key, index)), take, ReturnValues="ALL_NEW"
+        )
+        image = response.get("Attributes", {})
+        if _int(image, "available_nanos") < 0:
+            deficit = -_int(image, "available_nanos")
+            self._limits.cover_deficit(tenant.tenant_id, key, shard_key(key, index), deficit)
+        return index, image, _int(image, "limit_nanos", tenant.budget_limit_nanos)
 
     def _take_shard(
         self,
@@ -335,9 +404,14 @@ class Refill(_Admitting):
         limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
         if snapshot.blocked:
             raise _blocked(tenant, now)
-        self._deny_if_tenant_short(tenant, snapshot, cost, tokens, now)
-        index = self._choose_shard(tenant, snapshot, eligible, index, cost, tokens, now)
-        self._fund_shard(tenant, key, snapshot, index, cost, tokens, len(eligible), limit)
+        paced = _paced(tenant.pace, limit, tenant, now)
+        # What the pool may give now: all of it, or for a paced budget what it holds beyond the pace's
+        # reserve (the pool_to_shard transaction checks the same reserve, so a stale round moves nothing).
+        keep = 0 if paced is None else paced.reserve
+        room = max(0, snapshot.pool - keep)
+        self._deny_if_tenant_short(tenant, snapshot, cost, tokens, now, paced, room)
+        index = self._choose_shard(tenant, snapshot, eligible, index, cost, tokens, now, room)
+        self._fund_shard(tenant, key, snapshot, index, cost, tokens, len(eligible), limit, room, keep)
         return index, limit, tenant
 
     # -- the head ------------------------------------------------------------------------------------
@@ -468,7 +542,12 @@ class Refill(_Admitting):
             return
         if tenant.max_in_flight is not None:
             self._carry_in_flight(tenant, key)
-        self._prefund_shards(tenant, key, tenant.budget_limit_nanos, max(token_pool or 0, 0))
+        limit = tenant.budget_limit_nanos
+        paced = _paced(tenant.pace, limit, tenant, self._dynamo.clock())
+        # A paced budget's first requests may hold only what the pace allows at the period's opening.
+        self._prefund_shards(
+            tenant, key, limit if paced is None else paced.allowance, max(token_pool or 0, 0)
+        )
 
     def _prefund_shards(self, tenant: TenantConfig, key: str, pool: int, tokens_pool: int) -> None:
         """Spread ``1/PREFUND_DIVISOR`` of a new period's pool (all of it for a one-shard tenant) over the
@@ -483,7 +562,10 @@ class Refill(_Admitting):
         if not slice_nanos and not slice_tokens:
             return
         limit, table, tenant_id = tenant.budget_limit_nanos, self._dynamo.table, tenant.tenant_id
-        debit = pool_debit(slice_nanos * len(eligible), slice_tokens * len(eligible), limit)
+        # ``limit - pool`` kept back: nothing for an unpaced budget, the pace's reserve otherwise.
+        debit = pool_debit(
+            slice_nanos * len(eligible), slice_tokens * len(eligible), limit, keep=limit - pool
+        )
         credit = shard_credit(slice_nanos, slice_tokens, limit)
         items = [debit.transact(table, _key(tenant_id, key))]
         items += [credit.transact(table, _key(tenant_id, shard_key(key, index))) for index in eligible]
@@ -540,9 +622,17 @@ class Refill(_Admitting):
     # -- the round's decisions -----------------------------------------------------------------------
 
     def _deny_if_tenant_short(
-        self, tenant: TenantConfig, snapshot: _Snapshot, cost: int, tokens: int, now: float
+        self,
+        tenant: TenantConfig,
+        snapshot: _Snapshot,
+        cost: int,
+        tokens: int,
+        now: float,
+        paced: PaceAt | None = None,
+        room: int = 0,
     ) -> None:
-        """Deny when the tenant as a whole (pool plus every shard) cannot take the request."""
+        """Deny when the tenant as a whole (pool plus every shard) cannot take the request, or, for a
+        paced budget, when the shards and the pool's ``room`` beyond the pace's reserve cannot."""
         period = tenant.budget_period
         if tenant.requests_per_minute is not None:
             started = snapshot.total(minute_key(now))
@@ -572,6 +662,9 @@ class Refill(_Admitting):
                 f"USD {nanos_to_usd(cost)}"
             )
             raise _until_holds_end("budget_exhausted", message, tenant, now, self._hold_lifetime, held=held)
+        if paced is not None and snapshot.total("available_nanos") + room < cost:
+            # Spent and held (limit - available) plus this request must fit the allowance.
+            raise _pace_denial(paced, limit - available + cost, cost, "the", tenant, now)
         if tokens:
             tokens_left = snapshot.tokens_left
             if tokens_left < tokens:
@@ -590,6 +683,7 @@ class Refill(_Admitting):
         cost: int,
         tokens: int,
         now: float,
+        room: int,
     ) -> int:
         """The shard to retry on. While the pool has budget: the randomly drawn shard (funded from the
         pool, so load stays spread evenly). Once the pool is empty: a shard that already holds enough
@@ -613,7 +707,7 @@ class Refill(_Admitting):
             shard = counts(index)
             return shard.available_nanos >= cost and (not tokens or shard.tokens_available >= tokens)
 
-        pool_has_enough = snapshot.pool >= cost and (not tokens or snapshot.tokens_pool >= tokens)
+        pool_has_enough = room >= cost and (not tokens or snapshot.tokens_pool >= tokens)
         if preferred in eligible and has_room(preferred) and (pool_has_enough or enough(preferred)):
             return preferred
         candidates = [index for index in eligible if has_room(index)]
@@ -641,8 +735,11 @@ class Refill(_Admitting):
         tokens: int,
         active_shards: int,
         limit: int,
+        room: int,
+        keep: int,
     ) -> None:
-        """Move budget into a short shard: a slice of the pool (max(need, ceil(pool / shards))), else
+        """Move budget into a short shard: a slice of what the pool may give (``room``, all of it
+        unless paced: max(need, ceil(room / shards))), else
         what the other shards hold, richest first. Each move is one transaction (budget.py): a lost race
         moves nothing, and no reader ever sees the budget in neither place."""
         target = snapshot.shards.get(index) or _Shard(shard_key(key, index), {})
@@ -650,7 +747,7 @@ class Refill(_Admitting):
         need_tokens = tokens - target.tokens_available if tokens else 0
         if need <= 0 and need_tokens <= 0:
             return  # it has enough now (a concurrent settle gave some back)
-        pool, tokens_pool = snapshot.pool, snapshot.tokens_pool
+        pool, tokens_pool = room, snapshot.tokens_pool
         take = min(pool, max(need, math.ceil(pool / active_shards))) if need > 0 and pool > 0 else 0
         take_tokens = (
             min(tokens_pool, max(need_tokens, math.ceil(tokens_pool / active_shards)))
@@ -658,7 +755,7 @@ class Refill(_Admitting):
             else 0
         )
         if take or take_tokens:
-            if not self._budget.pool_to_shard(tenant.tenant_id, key, index, take, take_tokens, limit):
+            if not self._budget.pool_to_shard(tenant.tenant_id, key, index, take, take_tokens, limit, keep):
                 return  # the pool moved meanwhile: the next round sees it again
             need -= take
             need_tokens -= take_tokens
@@ -762,6 +859,25 @@ def _until_holds_end(
         retry_after_seconds=min(hold_lifetime, period_end) if held else period_end,
         now=now,
     )
+
+
+def _paced(pace: Pace | None, limit: int, tenant: TenantConfig, now: float) -> PaceAt | None:
+    return None if pace is None else pace_at(pace, limit, tenant.budget_period, now)
+
+
+def _pace_denial(
+    paced: PaceAt, needed: int, cost: int, whose: str, tenant: TenantConfig, now: float
+) -> LimitExceeded:
+    """The pace's "no": spent and held plus this request (``needed``) pass what the pace allows now;
+    it says when the allowance reaches ``needed`` (retryable if soon, final otherwise: core/errors.py)."""
+    wait = paced.wait_seconds(needed)
+    message = (
+        f"{whose} {tenant.budget_period.lower()} budget of USD {nanos_to_usd(paced.limit)} is paced: "
+        f"USD {nanos_to_usd(paced.allowance)} may be spent or held by now (the elapsed share plus a burst "
+        f"of USD {nanos_to_usd(paced.burst)}), USD {nanos_to_usd(max(needed - cost, 0))} is; this request "
+        f"may cost up to USD {nanos_to_usd(cost)} and fits the pace in {wait} s"
+    )
+    return LimitExceeded(PACE_EXCEEDED, message, retry_after_seconds=wait, now=now)
 
 
 def _blocked(tenant: TenantConfig, now: float) -> LimitExceeded:

@@ -75,9 +75,11 @@ class _Snapshot:
         return self.tokens_pool + self.total("tokens_available")
 
 
-def pool_debit(nanos: int, tokens: int, limit: int, *, unless_blocked: bool = False) -> Update:
-    """Take ``nanos`` (and ``tokens``) out of the head's pool, if it still holds them under ``limit``."""
-    update = Update().add("pool_nanos", -nanos).condition("#pool_nanos >= {}", nanos)
+def pool_debit(nanos: int, tokens: int, limit: int, *, unless_blocked: bool = False, keep: int = 0) -> Update:
+    """Take ``nanos`` (and ``tokens``) out of the head's pool, if it still holds them under ``limit``
+    and ``keep`` more: a paced budget's pool keeps back what the pace does not allow yet
+    (core/pacing.py), so no shard ever holds more than the pace, whichever shard a request lands on."""
+    update = Update().add("pool_nanos", -nanos).condition("#pool_nanos >= {}", nanos + keep)
     update.condition("#limit_nanos = {}", limit)
     if unless_blocked:
         update.condition("attribute_not_exists(#blocked)")
@@ -128,12 +130,13 @@ class Budget:
         return self._dynamo.get_together([_key(tenant_id, sort_key) for sort_key in sort_keys])
 
     def pool_to_shard(
-        self, tenant_id: str, key: str, index: int, nanos: int, tokens: int, limit: int
+        self, tenant_id: str, key: str, index: int, nanos: int, tokens: int, limit: int, keep: int = 0
     ) -> bool:
-        """Move budget from the pool into shard ``index``, if the pool still holds it under ``limit`` and
-        the tenant is not blocked. False: the pool moved meanwhile (nothing moved)."""
+        """Move budget from the pool into shard ``index``, if the pool still holds it (and ``keep``, the
+        pace's reserve) under ``limit`` and the tenant is not blocked. False: the pool moved meanwhile,
+        or the pace does not allow it (nothing moved)."""
         return self.move(
-            (_key(tenant_id, key), pool_debit(nanos, tokens, limit, unless_blocked=True)),
+            (_key(tenant_id, key), pool_debit(nanos, tokens, limit, unless_blocked=True, keep=keep)),
             (_key(tenant_id, shard_key(key, index)), shard_credit(nanos, tokens, limit)),
         )
 

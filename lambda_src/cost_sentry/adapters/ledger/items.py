@@ -67,6 +67,8 @@ class Reservation:
     stale_minute_attributes: tuple[str, ...] = ()
     # When the worst case was taken (epoch ms): the start of the hours the call may be billed in.
     reserved_at_ms: int = 0
+    # Shadow mode: the code of the limit that would have denied the request (taken anyway), else None.
+    would_deny: str | None = None
 
 
 @dataclass(frozen=True)
