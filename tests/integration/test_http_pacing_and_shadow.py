@@ -179,6 +179,20 @@ def test_shadow_mode_admits_past_the_budget_and_records_each_would_be_denial(
     assert [line["reason"] for line in lines] == ["budget_exhausted"] * 3
 
 
+def test_a_shadow_tenants_stream_says_its_would_be_denial_in_its_opening_headers(stack: LocalStack) -> None:
+    # A stream's headers leave before Bedrock answers, but after the hold, which knows the reason.
+    client = openai.OpenAI(base_url=stack.gateway_url + "/v1", api_key=stack.tenants["shadow"].api_key)
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude-3-haiku",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "x" * 400}],
+        stream=True,
+    )
+    assert raw.headers["x-cost-sentry-would-deny"] == "budget_exhausted"
+    chunks = list(raw.parse())
+    assert chunks and chunks[-1].model_extra.get("cost_sentry") is not None
+
+
 def test_switching_shadow_mode_off_takes_effect_at_the_next_config_refresh(stack: LocalStack) -> None:
     dynamodb = stack.client("dynamodb")
     key = {"pk": {"S": "tenant#shadow"}}
