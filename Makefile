@@ -28,14 +28,16 @@ install: ## Set up a fresh machine: Python venv, pinned tools, Chromium for the 
 
 test: lint docs-check validate smoke-apply pytest ## Run every check: lint, module docs, Terraform validate/plan/test + checkov (stand-in and real provider), smoke apply, pytest
 
-check: ## The fast loop while coding (a few seconds): ruff, then the pure unit tests (core, surfaces)
+check: ## The fast loop while coding: ruff, mypy (strict, lambda_src), then the pure unit tests (core, surfaces)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -n 2 tests/core tests/surfaces
 
-lint: ## ruff over the Python code, terraform fmt -check over the HCL
+lint: ## ruff over the Python code, mypy --strict over lambda_src, terraform fmt -check over the HCL
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(TF) fmt -check -recursive modules terraform
 
 fmt: ## Format Python (ruff) and HCL (terraform fmt)

@@ -281,15 +281,15 @@ class TenantDirectory:
                 )
         key_owners: dict[str, list[str]] = {}
         for tenant in tenants.values():
-            for key in tenant.api_key_ids:
-                key_owners.setdefault(key, []).append(tenant.tenant_id)
+            for key_id in tenant.api_key_ids:
+                key_owners.setdefault(key_id, []).append(tenant.tenant_id)
         by_key: dict[str, TenantConfig] = {}
-        for key, owners in key_owners.items():
+        for key_id, owners in key_owners.items():
             if len(owners) > 1:
                 # An ambiguous key could spend another tenant's budget: refuse it rather than guess.
-                default_logger().error("api_key_ambiguous", apiKeyId=key, tenants=owners)
+                default_logger().error("api_key_ambiguous", apiKeyId=key_id, tenants=owners)
                 continue
-            by_key[key] = tenants[owners[0]]
+            by_key[key_id] = tenants[owners[0]]
         user_keys = _user_keys(tenants, keys)
         tenants = _with_key_limits(tenants, user_keys)
         by_key = {key: tenants[tenant.tenant_id] for key, tenant in by_key.items()}

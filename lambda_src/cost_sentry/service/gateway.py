@@ -258,8 +258,10 @@ class GatewayService:
                 # rather than release it and lose spend that happened.
                 trace.failed = True
                 trace.completion = "".join(parts)
-                end = CallEnd.STREAM_BROKEN_AFTER_CONTENT if emitted else CallEnd.STREAM_BROKEN_BEFORE_CONTENT
-                self._end_failed_call(prepared, reservation, trace, end, exc)
+                broken = (
+                    CallEnd.STREAM_BROKEN_AFTER_CONTENT if emitted else CallEnd.STREAM_BROKEN_BEFORE_CONTENT
+                )
+                self._end_failed_call(prepared, reservation, trace, broken, exc)
                 if isinstance(exc, GeneratorExit):
                     raise
                 error = bedrock.map_bedrock_error(exc) if isinstance(exc, Exception) else None
@@ -325,9 +327,9 @@ class GatewayService:
                 body["pace"] = _pace_report(tenant.pace, status.limit_nanos, spent_or_held, tenant, now)
             if user is not None and self.user_budgets is not None:
                 user_status = self.user_budgets.status(tenant, user)
-                body["user"] = _user_budget(user_status)
+                body["user"] = user_block = _user_budget(user_status)
                 if tenant.user_pace is not None and user_status.limit_nanos is not None:
-                    body["user"]["pace"] = _pace_report(
+                    user_block["pace"] = _pace_report(
                         tenant.user_pace,
                         user_status.limit_nanos,
                         user_status.limit_nanos - (user_status.available_nanos or 0),

@@ -368,7 +368,8 @@ class Admission(_Admitting):
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-        return response.get("Attributes", {})
+        attributes: Mapping[str, Any] = response.get("Attributes", {})
+        return attributes
 
     def _put_hold(self, reservation: Reservation, worst: WorstCase, record: CallRecord | None) -> None:
         hold = Hold.of(reservation, worst, record)
@@ -508,7 +509,11 @@ class Refill(_Admitting):
         if fresh.budget_limit_nanos != recorded:
             self._limits.move_limit(fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot)
             changed = True
-        if fresh.tokens_per_period is not None and recorded_tokens not in (None, fresh.tokens_per_period):
+        if (
+            fresh.tokens_per_period is not None
+            and recorded_tokens is not None
+            and recorded_tokens != fresh.tokens_per_period
+        ):
             self._budget.rebase_item(
                 fresh.tenant_id,
                 key,

@@ -223,7 +223,7 @@ class Dynamo:
             except (BotoCoreError, ClientError) as exc:
                 kind = _classify(exc)
                 if kind == "condition":
-                    item = exc.response.get("Item") if isinstance(exc, ClientError) else None  # type: ignore[union-attr]
+                    item = exc.response.get("Item") if isinstance(exc, ClientError) else None
                     raise _ConditionFailed(item) from exc
                 retriable = kind == "not_applied" or idempotent
                 if not retriable or attempt == MAX_WRITE_ATTEMPTS - 1:
