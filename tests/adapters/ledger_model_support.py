@@ -90,11 +90,13 @@ def _credits_a_shard(update: dict[str, Any]) -> bool:
 
 
 def is_hold_claim(operation: str, request: dict[str, Any]) -> bool:
-    """The settle's (or sweep's) claim: a transaction that deletes a hold item."""
-    if operation not in ("transact_write_items", "delete_item"):
+    """The settle's (or sweep's) claim: the UpdateItem that turns a hold into its call record in place,
+    the DeleteItem of a release, or (a hold of the layout before) the transaction that deletes it."""
+    if operation in ("update_item", "delete_item"):
+        names = (request.get("ExpressionAttributeNames") or {}).values()
+        return request["Key"]["sk"]["S"].startswith(("CALL#", "HOLD#")) and "state" in names
+    if operation != "transact_write_items":
         return False
-    if operation == "delete_item":
-        return request["Key"]["sk"]["S"].startswith("HOLD#")
     return any(
         "Delete" in item and item["Delete"]["Key"]["sk"]["S"].startswith("HOLD#")
         for item in request.get("TransactItems", [])
