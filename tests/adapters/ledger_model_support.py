@@ -135,6 +135,30 @@ class CrashSwitch:
 
 
 @dataclass
+class LostAnswers:
+    """A client through which DynamoDB applies the first call ``armed`` matches and its answer is lost (a
+    500 after the write): the ambiguous failure an idempotent write must survive by being resent."""
+
+    client: Any
+    armed: Callable[[str, dict[str, Any]], bool] | None = None
+    lost: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.client, name)
+        if not callable(real):
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            response = real(*args, **kwargs)
+            if self.armed is not None and self.armed(name, kwargs):
+                self.armed, self.lost = None, self.lost + 1
+                raise _error(name, "InternalServerError", 500)
+            return response
+
+        return call
+
+
+@dataclass
 class PausingClient:
     """Runs ``meanwhile`` (another request, as a concurrent reader would) just before the first call that
     ``at`` matches is sent, then sends it: a pause between two writes of one budget move."""
