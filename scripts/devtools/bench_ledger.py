@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cost_sentry.adapters.ledger import CallRecord, Ledger, LedgerWriteFailed, utc_timestamp
+from cost_sentry.adapters.ledger import CallRecord, Ledger, LedgerWriteFailed, is_call_record, utc_timestamp
 from cost_sentry.adapters.tables import item_size_bytes, write_units
 from cost_sentry.core.errors import LimitExceeded
 from cost_sentry.core.estimate import WorstCase
@@ -129,7 +129,7 @@ def measure_request(in_flight: int, shards: int = 1) -> RequestCost:
         partitions[partition] += int(units)
     items = {(item["pk"]["S"], item["sk"]["S"]): item for item in table.items()}
     shard_key = (f"hot#S{reservation.shard}", f"{reservation.period_key}#S{reservation.shard}")
-    call = next(item for key, item in items.items() if key[1].startswith("CALL#"))
+    call = next(item for key, item in items.items() if key[1].endswith("#measured"))
     return RequestCost(
         in_flight=in_flight,
         total_wcu=int(sum(spent.values())),
@@ -311,9 +311,7 @@ def simulate(
         item for item in items if item["sk"]["S"].startswith("PERIOD#") and "#S" in item["sk"]["S"]
     ]
     result.spent_nanos = sum(int(item.get("spent_nanos", {"N": "0"})["N"]) for item in shard_items)
-    result.call_record_nanos = sum(
-        int(item["cost_nanos"]["N"]) for item in items if item["sk"]["S"].startswith("CALL#")
-    )
+    result.call_record_nanos = sum(int(item["cost_nanos"]["N"]) for item in items if is_call_record(item))
     result.throttled_writes = table.throttled
     shared = {key: peak for key, peak in table.peak.items() if key[1].startswith("PERIOD#")}
     peak_key = max(shared, key=lambda key: shared[key])
@@ -345,9 +343,12 @@ def print_report(levels: tuple[int, ...], rate: float, seconds: float) -> None:
     hottest = max(cost.hottest_partition_wcu for cost in costs)
     print("    the hottest item is a shard: 1 WCU for the reserve + 1 for the settle, at every level;")
     print(
-        "    the hottest partition key is that shard's (<tenant>#S<k>): the shard, the hold (PutItem; Delete"
+        "    the hottest partition key is that shard's (<tenant>#S<k>): the shard and the request's own item"
     )
-    print("    in the claim transaction) and the call record; the tenant's own key (the head) takes none.")
+    print(
+        "    (PutItem of the hold, then one UpdateItem turning it into the call record in place); the tenant's"
+    )
+    print("    own key (the head) takes none.")
     print()
     print(
         f"Modeled ceiling of one tenant, requests/s under {PARTITION_WCU_PER_SECOND:,} WCU/s per partition "

@@ -259,28 +259,26 @@ def send_traffic(stack: LocalStack, say: Callable[[str], None], time_box: float)
 def period_counters(stack: LocalStack, tenant_id: str) -> dict[str, int]:
     """The tenant's period counters (head and shards summed) and its outstanding holds, from the ledger
     (fresh tables: the current period only)."""
-    from cost_sentry.adapters.ledger import read_tenant_items
+    from cost_sentry.adapters.ledger import read_tenant_holds, read_tenant_items
 
     totals: Counter[str] = Counter()
     client = stack.client("dynamodb")
-    for prefix in ("PERIOD#", "HOLD#"):
-        # The tenant's items span its partitions (one per shard): the ledger's own reader finds them all.
-        for item in read_tenant_items(client, stack.ledger_table, tenant_id, prefix):
-            if prefix == "HOLD#":
-                totals["holds"] += 1  # an in-flight reservation (docs/design.md section 4)
-                continue
-            # The period's shards carry its counters; summed, they are the tenant's period.
-            for name in ("spent_nanos", "requests", "input_tokens", "output_tokens"):
-                if name in item:
-                    totals[name] += int(item[name]["N"])
+    # The tenant's items span its partitions (one per shard): the ledger's own readers find them all.
+    for item in read_tenant_items(client, stack.ledger_table, tenant_id, "PERIOD#"):
+        # The period's shards carry its counters; summed, they are the tenant's period.
+        for name in ("spent_nanos", "requests", "input_tokens", "output_tokens"):
+            if name in item:
+                totals[name] += int(item[name]["N"])
+    # In-flight reservations (docs/design.md section 4).
+    totals["holds"] += len(read_tenant_holds(client, stack.ledger_table, tenant_id))
     return dict(totals)
 
 
 def estimated_calls(stack: LocalStack, tenant_id: str) -> int:
     """Call records charged at the worst case: failures Bedrock may have billed."""
-    from cost_sentry.adapters.ledger import read_tenant_items
+    from cost_sentry.adapters.ledger import read_tenant_calls
 
-    records = read_tenant_items(stack.client("dynamodb"), stack.ledger_table, tenant_id, "CALL#")
+    records = read_tenant_calls(stack.client("dynamodb"), stack.ledger_table, tenant_id)
     return sum(1 for record in records if record.get("estimated", {}).get("BOOL"))
 
 

@@ -90,11 +90,13 @@ def _credits_a_shard(update: dict[str, Any]) -> bool:
 
 
 def is_hold_claim(operation: str, request: dict[str, Any]) -> bool:
-    """The settle's (or sweep's) claim: a transaction that deletes a hold item."""
-    if operation not in ("transact_write_items", "delete_item"):
+    """The settle's (or sweep's) claim: the UpdateItem that turns a hold into its call record in place,
+    the DeleteItem of a release, or (a hold of the layout before) the transaction that deletes it."""
+    if operation in ("update_item", "delete_item"):
+        names = (request.get("ExpressionAttributeNames") or {}).values()
+        return request["Key"]["sk"]["S"].startswith(("CALL#", "HOLD#")) and "state" in names
+    if operation != "transact_write_items":
         return False
-    if operation == "delete_item":
-        return request["Key"]["sk"]["S"].startswith("HOLD#")
     return any(
         "Delete" in item and item["Delete"]["Key"]["sk"]["S"].startswith("HOLD#")
         for item in request.get("TransactItems", [])
@@ -128,6 +130,30 @@ class CrashSwitch:
                 self.crashed = True
                 raise _error(name, "InternalServerError", 500)
             return real(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class LostAnswers:
+    """A client through which DynamoDB applies the first call ``armed`` matches and its answer is lost (a
+    500 after the write): the ambiguous failure an idempotent write must survive by being resent."""
+
+    client: Any
+    armed: Callable[[str, dict[str, Any]], bool] | None = None
+    lost: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.client, name)
+        if not callable(real):
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            response = real(*args, **kwargs)
+            if self.armed is not None and self.armed(name, kwargs):
+                self.armed, self.lost = None, self.lost + 1
+                raise _error(name, "InternalServerError", 500)
+            return response
 
         return call
 

@@ -7,11 +7,14 @@ from dataclasses import replace
 
 from cost_sentry.adapters.ledger.dynamo import Update
 from cost_sentry.adapters.ledger.items import (
+    HOLD_ATTRIBUTES,
     CallRecord,
     Hold,
     StoredCall,
     call_item,
     hold_item,
+    is_call_record,
+    is_hold,
     read_call_item,
     read_hold,
 )
@@ -104,3 +107,17 @@ def test_an_update_names_each_attribute_once_and_shares_equal_values() -> None:
             "ExpressionAttributeNames": {"#blocked": "blocked"},
         }
     }
+
+
+def test_a_hold_and_its_call_record_share_one_key_and_only_the_hold_is_a_hold() -> None:
+    hold = Hold("PERIOD#2026-11", "req-3", 2, 9_000, 80, 60, 20, 1_795_348_980, 1_795_348_830_456)
+    held = hold_item("sales", hold)
+    record = hold.worst_case_record("sales-app", "sales", "prod")
+    stored = call_item(StoredCall(record, "sales", hold.period_key, hold.shard, 1, hold.reserved_at_ms))
+    assert (held["pk"], held["sk"]) == (stored["pk"], stored["sk"])
+    assert held["sk"] == {"S": "CALL#2026-11-22T12:00:30.456Z#req-3"}
+    assert is_hold(held) and not is_call_record(held)
+    assert is_call_record(stored) and not is_hold(stored)
+    # A claim removes the hold's own attributes: those the record does not write.
+    assert set(held) - {"pk", "sk"} <= HOLD_ATTRIBUTES
+    assert {"state", "nanos", "tokens", "expires"} <= HOLD_ATTRIBUTES - set(stored)

@@ -1,8 +1,9 @@
 """A model-based test of the ledger (issue 14 item 7): Hypothesis drives the real ``Ledger`` on moto's
 DynamoDB through random interleavings of reserve, settle (below and above the reservation), charge the
-worst case, release, sweep, crashes between two writes, limits raised and lowered, a token limit added,
-the shard count changed (1..16) and period rollovers, and after every step checks it against a plain
-Python model of what was billed:
+worst case, release, sweep, crashes between two writes (the settle's shard write and its claim, which
+turns the hold into its call record in place), a claim whose answer is lost (resent, counted once), limits
+raised and lowered, a token limit added, the shard count changed (1..16) and period rollovers, and after
+every step checks it against a plain Python model of what was billed:
 
 - spend within the limit: every admitted reservation fits the limit less what is already billed
   (settles above their reservation included: the tenant total absorbs them) and held, so spend passes the
@@ -41,10 +42,11 @@ from cost_sentry.core.errors import LimitExceeded
 from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.log import JsonLogger
 from cost_sentry.core.pacing import Pace, pace_at
-from cost_sentry.core.periods import period_end, period_key
+from cost_sentry.core.periods import period_end, period_key, previous_period_key
 from tests.adapters.ledger_model_support import (
     CrashSwitch,
     IdempotentTokens,
+    LostAnswers,
     PeriodItems,
     is_hold_claim,
     is_shard_credit,
@@ -113,6 +115,10 @@ class PeriodModel:
     unused_returned: int = 0
     # The most the period's spend may reach (excess aside): the highest limit it held, plus that slack.
     spend_cap: int = 0
+    # What the request that opened this period carried from the last one's in_flight (admission.py
+    # _carry_in_flight, with max_in_flight): counted on both periods' shards from then on, since the last
+    # period's in_flight is frozen at the rollover (its requests' ends count in the current one).
+    carried: int = 0
 
     def committed(self) -> int:
         return self.billed + sum(held.worst.cost_nanos for held in self.held.values())
@@ -158,7 +164,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.table, self.config_table = f"{self.tables.ledger}-{suffix}", f"{self.tables.config}-{suffix}"
         create_tables(self.tables.client, self.table, self.config_table)
         self.clock = Clock(START)
-        self.switch = CrashSwitch(IdempotentTokens(self.tables.client, self.clock))
+        self.answers = LostAnswers(IdempotentTokens(self.tables.client, self.clock))
+        self.switch = CrashSwitch(self.answers)
         self.ledger = Ledger(
             self.switch,
             self.table,
@@ -225,7 +232,16 @@ class LedgerMachine(RuleBasedStateMachine):
         from cost_sentry.adapters.ledger import read_tenant_items
 
         items = read_tenant_items(self.tables.client, self.table, self.tenant_id, "PERIOD#")
-        return sum(int(item.get("in_flight", {"N": "0"})["N"]) for item in items if "#S" in item["sk"]["S"])
+        total = sum(int(item.get("in_flight", {"N": "0"})["N"]) for item in items if "#S" in item["sk"]["S"])
+        return total - sum(period.carried for period in self.periods.values())
+
+    def _note_carry(self, period: PeriodModel, head_before: bool) -> None:
+        """A reserve that opened ``period`` with max_in_flight carried the last period's positive
+        in_flight into it, once (best effort: a crash or a conflict may lose it, which the check sees)."""
+        if head_before or self.config.max_in_flight is None or self._read(period.key).head is None:
+            return
+        frozen = self._read(previous_period_key(self.config.budget_period, self.clock()))
+        period.carried = sum(max(0, frozen.number(shard, "in_flight")) for shard in frozen.shards.values())
 
     # -- reserve -------------------------------------------------------------------------------------
 
@@ -243,6 +259,7 @@ class LedgerMachine(RuleBasedStateMachine):
         request_id = f"r{self.numbers}"
         worst = WorstCase(input_tokens=tokens - tokens // 4, output_tokens=tokens // 4, cost_nanos=cost)
         fits, reasons = self._fits(period, before, cost, tokens, user)
+        head_before = before.head is not None
         if crash:
             self.switch.arm(is_shard_credit)
         try:
@@ -256,6 +273,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         except LimitExceeded as denied:
             self.switch.disarm()
+            self._note_carry(period, head_before)  # a denied request may have opened the period
             # Liveness: contention cannot happen here, so a denial of what fits is a false no.
             assert not fits, (
                 f"false no: {denied.code} ({denied}) for a worst case of {cost} nanos / {tokens} tokens "
@@ -264,8 +282,10 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         except LedgerWriteFailed:
             assert self.switch.disarm(), "a ledger write failed with no crash injected"
+            self._note_carry(period, head_before)
             self._crashed(period)
             return
+        self._note_carry(period, head_before)
         if self.switch.disarm():
             self._crashed(period)  # died after the hold was written: the reservation stands
         # Safety: what was admitted fits the limit less what is billed and held.
@@ -388,6 +408,30 @@ class LedgerMachine(RuleBasedStateMachine):
         del period.held[held.reservation.request_id]
         self._billed(period, held, actual, actual_tokens)
 
+    @precondition(_has_held)
+    @rule(index=st.integers(0, 1_000), quarters=st.integers(0, 6))
+    def settle_losing_the_claims_answer(self, index, quarters):
+        """DynamoDB turns the hold into its call record but the answer is lost (a 500): the claim is
+        resent, finds its own claim, and the settle counts once, as if nothing had been lost."""
+        period, held = self._pick(index)
+        actual = held.worst.cost_nanos * quarters // 4
+        actual_tokens = min(held.tokens, held.tokens * quarters // 4)
+        record = _record(
+            held.reservation.request_id,
+            actual,
+            actual_tokens - actual_tokens // 4,
+            actual_tokens // 4,
+            held.user,
+        )
+        lost = self.answers.lost
+        self.answers.armed = is_hold_claim
+        result = self.ledger.settle(held.reservation, record)
+        self.answers.armed = None
+        assert self.answers.lost == lost + 1, "the claim was not sent"
+        assert not result.hold_was_reclaimed, "a claim resent after a lost answer found the hold claimed"
+        del period.held[held.reservation.request_id]
+        self._billed(period, held, actual, actual_tokens)
+
     def _billed(self, period: PeriodModel, held: Held, actual: int, tokens: int) -> None:
         period.billed += actual
         period.excess += max(0, actual - held.worst.cost_nanos)
@@ -492,15 +536,20 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.maintain(self.config, self.clock())
             self._period().unused_returned = 0  # what holds gave back is clawed back now
 
+    def _only_this_periods_holds(self) -> bool:
+        """The sweep runs every minute: no hold lives through two period boundaries. A jump of the clock
+        to a period's end, or into the next period, is taken only when the periods before the current one
+        hold nothing (else the sweep after it would look for them two periods back, where it never must)."""
+        return all(not (p.held or p.orphans) for k, p in self.periods.items() if k != self._key())
+
+    @precondition(_only_this_periods_holds)
     @rule()
     def near_the_period_end(self):
         """Thirty seconds before the period ends (holds reserved now outlive it)."""
         end = period_end(self.config.budget_period, self.clock()).timestamp()
         self.clock.now = max(self.clock(), end - 30)
 
-    @precondition(
-        lambda self: all(not (p.held or p.orphans) for k, p in self.periods.items() if k != self._key())
-    )
+    @precondition(_only_this_periods_holds)
     @rule()
     def rollover(self):
         """The next period starts; the gateway's config is whatever it had cached. (The sweep runs every

@@ -92,9 +92,9 @@ class Tables:
         return period_view(read_tenant_items(self.client, self.ledger, tenant_id, f"PERIOD#{period}")) or None
 
     def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
-        from cost_sentry.adapters.ledger import read_tenant_items
+        from cost_sentry.adapters.ledger import read_tenant_calls
 
-        return read_tenant_items(self.client, self.ledger, tenant_id, "CALL#")
+        return read_tenant_calls(self.client, self.ledger, tenant_id)
 
     def put_period(
         self, tenant_id: str, period: str, *, limit_nanos: int, available_nanos: int, spent_nanos: int = 0

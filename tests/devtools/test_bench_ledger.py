@@ -76,13 +76,16 @@ def test_the_stand_in_refuses_writes_past_the_per_item_rate_and_applies_nothing(
 
 def test_wcu_per_request_is_flat_with_the_number_in_flight():
     costs = [bench_ledger.measure_request(level) for level in (1, 100, 1_000)]
-    assert {cost.total_wcu for cost in costs} == {7}
+    # Reserve: the shard and the hold's put; settle: the shard and the hold turned into its call record.
+    assert {cost.total_wcu for cost in costs} == {4}
     assert {cost.hottest_item_wcu for cost in costs} == {2}
     # Every write of a request is in its shard's partition; the tenant's own partition key takes none.
-    assert {cost.hottest_partition_wcu for cost in costs} == {7}
+    assert {cost.hottest_partition_wcu for cost in costs} == {4}
     assert {cost.tenant_partition_wcu for cost in costs} == {0}
     assert max(cost.shard_bytes for cost in costs) - min(cost.shard_bytes for cost in costs) <= 4
-    assert bench_ledger.ceiling_new(7, bench_ledger.CHOSEN_SHARDS) >= 2_000
+    # Each item stays under the 1 KB of one write unit.
+    assert max(max(cost.hold_bytes, cost.call_record_bytes, cost.shard_bytes) for cost in costs) < 1_024
+    assert bench_ledger.ceiling_new(4, bench_ledger.CHOSEN_SHARDS) >= 2_000
 
 
 @pytest.mark.slow

@@ -97,14 +97,19 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def period_item(stack: LocalStack, tenant_id: str) -> dict[str, Any]:
     """The tenant's current period: its head and shards summed, its holds as ``hold_<id>`` (see
     tests.service.conftest.period_view); empty before its first reservation."""
+    from cost_sentry.adapters.ledger import read_tenant_holds
     from tests.service.conftest import period_view
 
-    items = raw_ledger_items(stack, tenant_id, "PERIOD#") + raw_ledger_items(stack, tenant_id, "HOLD#")
-    return _plain(period_view(items))
+    holds = read_tenant_holds(stack.client("dynamodb"), stack.ledger_table, tenant_id)
+    return _plain(period_view(raw_ledger_items(stack, tenant_id, "PERIOD#") + holds))
 
 
 def call_records(stack: LocalStack, tenant_id: str) -> list[dict[str, Any]]:
-    return ledger_items(stack, tenant_id, "CALL#")
+    from cost_sentry.adapters.ledger import read_tenant_calls
+
+    return [
+        _plain(item) for item in read_tenant_calls(stack.client("dynamodb"), stack.ledger_table, tenant_id)
+    ]
 
 
 def holds(item: dict[str, Any]) -> dict[str, Any]:

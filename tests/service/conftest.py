@@ -38,7 +38,10 @@ class Tables:
         return read_tenant_items(self.client, self.ledger, tenant_id, prefix)
 
     def call_records(self, tenant_id: str) -> list[dict[str, Any]]:
-        return self.ledger_items(tenant_id, "CALL#")
+        """The tenant's call records (its request items that are no longer holds)."""
+        from cost_sentry.adapters.ledger import read_tenant_calls
+
+        return read_tenant_calls(self.client, self.ledger, tenant_id)
 
     def put_tenant(self, document: dict[str, Any]) -> None:
         self.client.put_item(
@@ -61,12 +64,14 @@ _SUMMED = ("spent_nanos", "requests", "input_tokens", "output_tokens", "in_fligh
 
 def period_view(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Head + shards + holds of one period (DynamoDB's low-level format) as one summed item."""
+    from cost_sentry.adapters.ledger import is_hold
     from cost_sentry.core.periods import shard_index
 
     heads = [
         item for item in items if item["sk"]["S"].startswith("PERIOD#") and item["sk"]["S"].count("#") == 1
     ]
     periods = {item["sk"]["S"].split("#S")[0] for item in items if item["sk"]["S"].startswith("PERIOD#")}
+    periods |= {item["period"]["S"] for item in items if is_hold(item) and "period" in item}
     assert len(periods) <= 1, f"a test must not straddle two budget periods: {sorted(periods)}"
     if not periods:
         return {}
@@ -94,7 +99,7 @@ def period_view(items: list[dict[str, Any]]) -> dict[str, Any]:
     view.update({name: {"N": str(value)} for name, value in numbers.items()})
     for item in items:
         sort_key = item["sk"]["S"]
-        if sort_key.startswith("HOLD#"):
+        if is_hold(item):
             fields = {name: item[name] for name in ("nanos", "tokens", "expires")}
             view["hold_" + sort_key.split("#", 2)[2]] = {"M": fields}
     return view

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from cost_sentry.adapters.ledger import is_hold
 from cost_sentry.adapters.tables import create_tables
 from cost_sentry.core.settings import Settings
 from cost_sentry.handlers.gateway import build_service, handle_event
@@ -209,7 +210,7 @@ def test_concurrent_reservations_never_overspend_and_every_approval_is_paid(
     assert int(head["pool_nanos"]["N"]) + allocated == limit_nanos
     assert int(head["pool_nanos"]["N"]) + sum(available) == limit_nanos - spent
     assert sum(int(item.get("in_flight", {"N": "0"})["N"]) for item in shard_items) == 0
-    assert not [item for item in items if item["sk"]["S"].startswith("HOLD#")]
+    assert not [item for item in items if is_hold(item)]
     print(f"{concurrent} at once on {shards} shard(s): {len(paid)} admitted of {concurrent // 4} possible")
 
 

@@ -63,7 +63,8 @@ def shard_index(period: str, sort_key: str) -> int | None:
 
 
 def hold_key(period: str, request_id: str) -> str:
-    """``HOLD#2026-11#<request id>``: one in-flight reservation."""
+    """``HOLD#2026-11#<request id>``: a hold of the layout before holds were keyed like their call records
+    (``CALL#<reserved at>#<request id>``, adapters/ledger/items.py); the sweep still charges them."""
     return f"HOLD#{period.removeprefix('PERIOD#')}#{request_id}"
 
 

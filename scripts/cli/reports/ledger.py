@@ -16,9 +16,9 @@ def read_call_records(
     """Every call record of the ledger table, optionally of one period (`2026-11` or `2026-11-22`, UTC).
 
     A paginated Scan filtered on the sort key: call records of all tenants, no other items (period
-    counters share the table). Numbers come back as Decimal, strings as str. Each record carries
-    ``tenant`` (its ``pk`` is its ledger shard's partition, ``<tenant>#S<k>``; records written before
-    that layout have the tenant as ``pk``) and ``shard``.
+    counters and the holds of requests in flight share the table). Numbers come back as Decimal,
+    strings as str. Each record carries ``tenant`` (its ``pk`` is its ledger shard's partition,
+    ``<tenant>#S<k>``; records written before that layout have the tenant as ``pk``) and ``shard``.
     """
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -33,8 +33,9 @@ def read_call_records(
     paginator = dynamodb_client.get_paginator("scan")
     pages = paginator.paginate(
         TableName=table_name,
-        FilterExpression="begins_with(#sk, :prefix)",
-        ExpressionAttributeNames={"#sk": "sk"},
+        # A request's item is its hold until it is claimed (``state`` = held): not a call record yet.
+        FilterExpression="begins_with(#sk, :prefix) AND attribute_not_exists(#state)",
+        ExpressionAttributeNames={"#sk": "sk", "#state": "state"},
         ExpressionAttributeValues={":prefix": {"S": prefix}},
     )
     for page in pages:

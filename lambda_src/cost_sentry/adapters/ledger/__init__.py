@@ -2,7 +2,8 @@
 
 A tenant's period budget lives in constant-size items: a head (``PERIOD#<p>``: the limit and the pool of
 budget not yet given to a shard), ``n`` shards (``PERIOD#<p>#S<k>``: a slice of the budget each, the
-counters the reservation is conditional on), one hold item per in-flight request (``HOLD#<p>#<id>``) and,
+counters the reservation is conditional on), one item per request (``CALL#<reserved at>#<id>``: a hold while
+in flight, turned into the request's call record in place when it is claimed) and,
 for tenants with per-user budgets, one item per end user (``USER#<p>#<user>``). The hot path only makes
 single-item conditional UpdateItems on a shard plus writes to per-request items; no transaction ever
 touches a shared item, and no item grows with concurrency. Each shard is its own partition key
@@ -57,6 +58,10 @@ from cost_sentry.adapters.ledger.items import (
     Reservation,
     _int,
     _n,
+    is_call_record,
+    is_hold,
+    read_tenant_calls,
+    read_tenant_holds,
     read_tenant_items,
     utc_timestamp,
 )
@@ -99,6 +104,10 @@ __all__ = [
     "_int",
     "_is_conditional_failure",
     "_n",
+    "is_call_record",
+    "is_hold",
+    "read_tenant_calls",
+    "read_tenant_holds",
     "read_tenant_items",
     "share",
     "utc_timestamp",

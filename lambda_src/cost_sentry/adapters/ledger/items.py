@@ -15,11 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cost_sentry.core.estimate import WorstCase
-from cost_sentry.core.periods import hold_key, ledger_partition, shard_partition
+from cost_sentry.core.periods import ledger_partition, shard_partition
 
 RPM_PREFIX = "rpm_"
-# Hold items are deleted when claimed; this TTL is only a backstop far behind the sweep.
+# A claim turns the hold into its call record with the record's own expiry; this TTL of a hold is only a
+# backstop far behind the sweep.
 HOLD_TTL_AFTER_EXPIRY_SECONDS = 7 * 86_400
+CALL_PREFIX = "CALL#"
+LEGACY_HOLD_PREFIX = "HOLD#"
+# The ``state`` of an item that is still a hold; a call record has no ``state``.
+HELD = "held"
 
 
 def _n(value: int) -> dict[str, str]:
@@ -169,10 +174,32 @@ _HOLD_COUNTS = (
 _HOLD_TEXTS = ("principal", "api_key_id", "model", "model_id", "call_user")
 
 
+def call_sort_key(timestamp: str, request_id: str) -> str:
+    """``CALL#<ISO-8601 UTC>#<requestId>``: a request's one item, a hold and then its call record, keyed
+    by the time its worst case was taken (so the sweep finds holds by a range of time, settlement.py)."""
+    return f"{CALL_PREFIX}{timestamp}#{request_id}"
+
+
+def reserved_sort_key(request_id: str, reserved_at_ms: int) -> str:
+    """The sort key of the hold of the reservation taken at ``reserved_at_ms`` (its call record's too)."""
+    return call_sort_key(utc_timestamp(reserved_at_ms / 1000), request_id)
+
+
+def is_hold(item: Mapping[str, Any]) -> bool:
+    """A hold not yet claimed (in the layout before this one too): never read as a call record."""
+    return _text(item, "state") == HELD
+
+
+def is_call_record(item: Mapping[str, Any]) -> bool:
+    return item["sk"]["S"].startswith(CALL_PREFIX) and not is_hold(item)
+
+
 def hold_item(tenant_id: str, hold: Hold) -> dict[str, Any]:
     item: dict[str, Any] = {
-        **_key(tenant_id, hold_key(hold.period_key, hold.request_id), hold.shard),
-        "state": {"S": "held"},
+        **_key(tenant_id, reserved_sort_key(hold.request_id, hold.reserved_at_ms), hold.shard),
+        "state": {"S": HELD},
+        # The call record's attribute of the same name and value: the key no longer names the period.
+        "period": {"S": hold.period_key},
         **{attribute: _n(getattr(hold, name)) for name, attribute in _HOLD_COUNTS},
         "expires_at": _n(hold.expires + HOLD_TTL_AFTER_EXPIRY_SECONDS),
     }
@@ -183,12 +210,20 @@ def hold_item(tenant_id: str, hold: Hold) -> dict[str, Any]:
 
 
 def read_hold(item: Mapping[str, Any]) -> Hold:
-    """The inverse of ``hold_item``: read_hold(hold_item(tenant, hold)) == hold."""
+    """The inverse of ``hold_item``: read_hold(hold_item(tenant, hold)) == hold. A hold of the layout
+    before (``HOLD#<p>#<requestId>``) names its period in its key."""
     _, label, request_id = item["sk"]["S"].split("#", 2)
     fields: dict[str, Any] = {name: _int(item, attribute) for name, attribute in _HOLD_COUNTS}
     fields |= {name: _text(item, name) for name in _HOLD_TEXTS}
     user = item["user"]["S"] if "user" in item else None
-    return Hold(period_key=f"PERIOD#{label}", request_id=request_id, user=user, **fields)
+    period = _text(item, "period") or f"PERIOD#{label}"
+    return Hold(period_key=period, request_id=request_id, user=user, **fields)
+
+
+# Every attribute a hold item may have (hold_item): a claim removes those its call record does not have.
+HOLD_ATTRIBUTES = frozenset(
+    {"state", "period", "expires_at", "user", *(attribute for _, attribute in _HOLD_COUNTS), *_HOLD_TEXTS}
+)
 
 
 # -- the call record --------------------------------------------------------------------------------
@@ -227,7 +262,7 @@ _CALL_COUNTS = ("input_tokens", "output_tokens", "cost_nanos")
 def call_item(call: StoredCall) -> dict[str, Any]:
     record = call.record
     item: dict[str, Any] = {
-        **_key(call.tenant_id, f"CALL#{record.timestamp}#{record.request_id}", call.shard),
+        **_key(call.tenant_id, call_sort_key(record.timestamp, record.request_id), call.shard),
         # The partition is the shard's: readers take the tenant from here.
         "tenant": {"S": call.tenant_id},
         **{attribute: {"S": getattr(record, name)} for name, attribute in _CALL_TEXTS},
@@ -284,6 +319,22 @@ def read_tenant_items(
         TableName=table, FilterExpression=condition, ExpressionAttributeValues=values, ConsistentRead=True
     )
     return [item for page in pages for item in page.get("Items", [])]
+
+
+def read_tenant_calls(dynamodb_client: Any, table: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's call records (its ``CALL#`` items that are no longer holds): read_tenant_items' use."""
+    return [
+        item
+        for item in read_tenant_items(dynamodb_client, table, tenant_id, CALL_PREFIX)
+        if not is_hold(item)
+    ]
+
+
+def read_tenant_holds(dynamodb_client: Any, table: str, tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's holds not yet claimed (of the layout before this one too): read_tenant_items' use."""
+    items = read_tenant_items(dynamodb_client, table, tenant_id, CALL_PREFIX)
+    items += read_tenant_items(dynamodb_client, table, tenant_id, LEGACY_HOLD_PREFIX)
+    return [item for item in items if is_hold(item)]
 
 
 def utc_timestamp(epoch_seconds: float) -> str:

@@ -2,17 +2,20 @@
 the whole hold back, the sweep charges an expired hold at its worst case, and a proven overcharge of an
 estimated call is credited back once.
 
-Each hold counts exactly once: it is claimed (deleted, conditional on still existing, with its call record
-put in the same transaction) by whoever counts it, and the counts go on the hold's own shard (and the
-user item). Normally counts first (if that fails, the hold stays for the sweep); near its expiry, when
-the sweep may claim it, claims first.
+Each hold counts exactly once: it is claimed by whoever counts it, with one conditional UpdateItem that
+turns the hold into its call record in place (conditional on its still being a hold; a release deletes
+it on the same condition), and the counts go on the hold's own shard (and the user item). Normally
+counts first (if the claim then fails, the counts are taken back); near its expiry, when the sweep may
+claim it, claims first. The two writes are two requests: docs/design.md section 4 says what a process
+that dies between them leaves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,18 +27,24 @@ from cost_sentry.adapters.ledger.dynamo import (
     request_token,
 )
 from cost_sentry.adapters.ledger.items import (
+    CALL_PREFIX,
+    HELD,
+    HOLD_ATTRIBUTES,
+    LEGACY_HOLD_PREFIX,
     CallRecord,
     Reservation,
     StoredCall,
     _int,
     _key,
     _n,
+    _text,
     call_item,
+    is_hold,
     read_hold,
+    reserved_sort_key,
     utc_timestamp,
 )
 from cost_sentry.core.periods import (
-    hold_key,
     period_key,
     period_key_like,
     previous_period_key,
@@ -47,6 +56,13 @@ from cost_sentry.core.tenants import MAX_LEDGER_SHARDS, TenantConfig
 
 # A settle this close to its hold's expiry may race the sweep: it claims the hold before counting.
 LATE_SETTLE_MARGIN_SECONDS = 10
+# A hold is keyed by the moment its worst case was taken (admission.py), and its put lands within this
+# of that moment: at most MAX_WRITE_ATTEMPTS sends of the gateway's client (2 s connect + 5 s read
+# timeouts) with jittered pauses of at most half a second, 30 s in all; four times that, for margin. The
+# sweep moves its mark (below) no later than this before its own start, so no hold can land behind it.
+HOLD_LANDS_WITHIN_SECONDS = 120
+# Per shard partition: every hold keyed before ``swept_before`` (ISO-8601 UTC) has been claimed.
+SWEEP_MARK_KEY = "SWEPT"
 
 
 @dataclass(frozen=True)
@@ -220,23 +236,32 @@ class Settlement:
             self._dynamo.logger.error("ledger_user_write_failed", tenant=tenant_id, user=user, error=str(exc))
 
     def _claim(self, reservation: Reservation, record: CallRecord | None) -> bool:
-        """Delete the hold (conditional on it still existing) and, with a call record, put it in the same
-        transaction. Idempotent (a ClientRequestToken), so any failure is resent. False: already claimed."""
+        """Claim the hold: a release deletes it, a settle turns it into ``record``'s call record in place;
+        each conditional on its still being a hold. False: already claimed (by the sweep, or twice)."""
         hold = _key(
-            reservation.tenant_id, hold_key(reservation.period_key, reservation.request_id), reservation.shard
+            reservation.tenant_id,
+            reserved_sort_key(reservation.request_id, reservation.reserved_at_ms),
+            reservation.shard,
         )
         if record is None:
             try:
                 self._dynamo.send(
-                    "delete_item", idempotent=False, Key=hold, ConditionExpression="attribute_exists(sk)"
+                    "delete_item",
+                    idempotent=False,
+                    Key=hold,
+                    ConditionExpression="#state = :held",
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues={":held": {"S": HELD}},
                 )
             except _ConditionFailed:
                 return False
             return True
-        return self._claim_with_record(
+        # The record keeps the hold's key: its time is when the worst case was taken.
+        stamped = replace(record, timestamp=hold["sk"]["S"].split("#", 2)[1])
+        return self._convert(
             hold,
             self._call_item(
-                record,
+                stamped,
                 reservation.tenant_id,
                 reservation.period_key,
                 reservation.shard,
@@ -245,10 +270,31 @@ class Settlement:
             ),
         )
 
-    def _claim_with_record(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
-        # The settle and the sweep may both claim one hold, with different call records: each claim's
-        # token is its own (DynamoDB would answer IdempotentParameterMismatch to a reused token), and
-        # a resend of the same claim is the same request, applied once.
+    def _convert(self, hold: dict[str, Any], record: dict[str, Any]) -> bool:
+        """Turn the hold item ``hold`` into the call record ``record`` (same key), if it is still a hold.
+
+        The settle and the sweep may both claim one hold, with different records: each claim writes its
+        own ``claim`` (a digest of its record), so a resend of the same claim after an ambiguous failure
+        finds its own claim and succeeds, applied once, while any other claim finds the hold gone."""
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+        update = Update()
+        for name, value in sorted(record.items()):
+            if name not in ("pk", "sk"):
+                update.set(name, value)
+        update.set("claim", {"S": digest})
+        for name in sorted(HOLD_ATTRIBUTES - record.keys()):
+            update.remove(name)
+        update.condition("(#state = {} OR #claim = {})", {"S": HELD}, {"S": digest})
+        try:
+            # Resent after any failure: a second application finds its own claim and changes nothing.
+            self._dynamo.update(hold, update, idempotent=True)
+        except _ConditionFailed:
+            return False
+        return True
+
+    def _claim_legacy_hold(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
+        """A hold of the layout before (``HOLD#<p>#<requestId>``): deleted and its call record put, in one
+        transaction with a token of its own (a resend of the same claim is applied once)."""
         digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
         seed = f"{hold['pk']['S']}/{hold['sk']['S']}/claim/{digest}"
         table = self._dynamo.table
@@ -283,33 +329,81 @@ class Settlement:
     def sweep_expired(self, tenant: TenantConfig | str, now: float | None = None) -> int:
         """Charge every expired hold of the tenant at its worst case: the request died (or its settle
         failed) and Bedrock may have billed it, so nothing is given back. Each hold is claimed
-        conditionally (with an ``estimated`` call record) before its shard is charged, so a settle and
-        the sweep never both count it. Returns how many holds were charged."""
+        conditionally (turned into an ``estimated`` call record) before its shard is charged, so a settle
+        and the sweep never both count it. Returns how many holds were charged."""
         tenant_id = tenant if isinstance(tenant, str) else tenant.tenant_id
         config = None if isinstance(tenant, str) else tenant
         moment = self._dynamo.clock() if now is None else now
         charged = 0
         for index in range(self._shards_to_sweep(config, moment)):
-            request: dict[str, Any] = {
-                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :hold)",
-                "FilterExpression": "#expires < :now",
-                "ExpressionAttributeNames": {"#expires": "expires"},
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": shard_partition(tenant_id, index)},
-                    ":hold": {"S": "HOLD#"},
-                    ":now": _n(int(moment)),
-                },
-                "ConsistentRead": True,
-            }
-            while True:
-                page = self._dynamo.send("query", idempotent=True, **request)
-                for hold in page.get("Items", []):
-                    if self._charge_expired(tenant_id, hold, config):
-                        charged += 1
-                if "LastEvaluatedKey" not in page:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            charged += self._sweep_shard(tenant_id, index, moment, config)
+            charged += self._sweep_legacy_holds(tenant_id, index, moment, config)
         return charged
+
+    def _sweep_shard(self, tenant_id: str, index: int, moment: float, config: TenantConfig | None) -> int:
+        """The holds of one shard partition, found by time: its items keyed between the partition's mark
+        (every hold before it is claimed) and now, so a run reads the last few minutes' call records, not
+        the partition's whole history. The mark then moves to the oldest hold still open, or to
+        ``HOLD_LANDS_WITHIN_SECONDS`` before this run, whichever is earlier."""
+        mark_key = _key(tenant_id, SWEEP_MARK_KEY, index)
+        mark = self._dynamo.send("get_item", idempotent=True, Key=mark_key, ConsistentRead=True).get("Item")
+        since = _text(mark or {}, "swept_before")  # "": never swept, read the partition from its start
+        open_since = utc_timestamp(moment - HOLD_LANDS_WITHIN_SECONDS)
+        charged = 0
+        for item in self._query(
+            shard_partition(tenant_id, index),
+            "#sk BETWEEN {} AND {}",
+            CALL_PREFIX + since,
+            # "$" sorts right after "#": every key of this millisecond, whatever its request id.
+            CALL_PREFIX + utc_timestamp(moment) + "$",
+        ):
+            if _int(item, "expires") < int(moment):
+                if self._charge_expired(tenant_id, item, config):
+                    charged += 1
+                continue
+            open_since = min(open_since, item["sk"]["S"].split("#", 2)[1])
+        if open_since > since:
+            advance = Update().set("swept_before", {"S": open_since})
+            advance.condition(
+                "(attribute_not_exists(#swept_before) OR #swept_before < {})", {"S": open_since}
+            )
+            with contextlib.suppress(_ConditionFailed):  # a concurrent run moved it further
+                self._dynamo.update(mark_key, advance)
+        return charged
+
+    def _sweep_legacy_holds(
+        self, tenant_id: str, index: int, moment: float, config: TenantConfig | None
+    ) -> int:
+        """Expired holds of the layout before this one (``HOLD#...``; none once they are all claimed)."""
+        charged = 0
+        for item in self._query(
+            shard_partition(tenant_id, index), "begins_with(#sk, {})", LEGACY_HOLD_PREFIX
+        ):
+            if _int(item, "expires") < int(moment) and self._charge_expired(tenant_id, item, config):
+                charged += 1
+        return charged
+
+    def _query(self, partition: str, sort_key_condition: str, *bounds: str) -> Iterator[dict[str, Any]]:
+        """The holds among one partition's items whose sort key meets the condition (each bound a
+        ``{}``), read strongly consistent, page by page."""
+        values: dict[str, Any] = {":pk": {"S": partition}, ":held": {"S": HELD}}
+        slots = []
+        for number, bound in enumerate(bounds):
+            values[f":b{number}"] = {"S": bound}
+            slots.append(f":b{number}")
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND " + sort_key_condition.format(*slots),
+            "FilterExpression": "#state = :held",
+            "ExpressionAttributeNames": {"#sk": "sk", "#state": "state"},
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._dynamo.send("query", idempotent=True, **request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _shards_to_sweep(self, tenant: TenantConfig | None, now: float) -> int:
         """How many shard partitions may hold holds: the configured count, or more when this period's or
@@ -339,11 +433,11 @@ class Settlement:
             tenant.environment if tenant else "",
         )
         key, shard = hold.period_key, hold.shard
-        if not self._claim_with_record(
-            _key(tenant_id, item["sk"]["S"], shard),
-            # Billed, if at all, between its reservation and its hold's expiry.
-            self._call_item(record, tenant_id, key, shard, hold.reserved_at_ms, hold.expires * 1000),
-        ):
+        hold_key = _key(tenant_id, item["sk"]["S"], shard)
+        # Billed, if at all, between its reservation and its hold's expiry.
+        call = self._call_item(record, tenant_id, key, shard, hold.reserved_at_ms, hold.expires * 1000)
+        legacy = item["sk"]["S"].startswith(LEGACY_HOLD_PREFIX)
+        if not (self._claim_legacy_hold(hold_key, call) if legacy else self._convert(hold_key, call)):
             return False
         # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
         # was taken from it at reserve and stays taken.
@@ -386,7 +480,7 @@ class Settlement:
             raise ValueError("a credit must be a positive number of nano-dollars")
         call_key = _key(tenant_id, call_sort_key, shard)
         call = self._dynamo.send("get_item", idempotent=True, Key=call_key, ConsistentRead=True).get("Item")
-        if call is None or "period" not in call:
+        if call is None or "period" not in call or is_hold(call):
             raise ValueError(f"no call record {call_sort_key} of tenant {tenant_id} with a period")
         key = call["period"]["S"]
         charged = shard_key(key, shard)
