@@ -226,6 +226,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def _in_flight(self) -> int:
         return sum(len(period.held) for period in self.periods.values())
 
+    def _in_flight_skew(self) -> int:
+        """What crashes left in the ledger's in_flight beyond the holds, over every period."""
+        return sum(period.in_flight_skew for period in self.periods.values())
+
     def _ledger_in_flight(self) -> int:
         """in_flight summed over every shard item of every period the table holds: requests in flight
         follow the current period, which may be one no request of the model reserved in."""
@@ -313,7 +317,9 @@ class LedgerMachine(RuleBasedStateMachine):
             reasons["user headroom"] = user_room
             fits = fits and cost <= user_room
         if self.config.max_in_flight is not None:
-            in_flight = self._in_flight() + max(0, period.in_flight_skew)
+            # Requests in flight follow the current period, so a crash's skew counts wherever it was
+            # recorded (the invariant sums it over every period the same way).
+            in_flight = self._in_flight() + max(0, self._in_flight_skew())
             reasons["in flight"] = f"{in_flight} of {self.config.max_in_flight}"
             fits = fits and in_flight < self.config.max_in_flight
         if self.config.pace is not None:
@@ -362,7 +368,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert used + cost <= user_limit, f"over user {user}'s limit: {used} + {cost} > {user_limit}"
         if self.config.max_in_flight is not None:
             # A crashed settle leaves its shard's in_flight one low until the sweep (design, "Retries").
-            slack = max(0, -period.in_flight_skew)
+            slack = max(0, -self._in_flight_skew())
             assert self._in_flight() < self.config.max_in_flight + slack, (
                 f"over max_in_flight: admitted with {self._in_flight()} in flight across periods "
                 f"{sorted(key for key, p in self.periods.items() if p.held)}, limit {self.config.max_in_flight}"
