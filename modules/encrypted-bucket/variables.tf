@@ -25,11 +25,11 @@ variable "lifecycle_rules" {
     noncurrent_version_expiration_days     = optional(number)
     abort_incomplete_multipart_upload_days = optional(number)
   }))
-  description = "Lifecycle rules by rule id (applied in key order): a key prefix (null: the whole bucket), and the days after which current objects expire, noncurrent versions expire and incomplete multipart uploads are aborted (null: that action is left out)."
+  description = "Lifecycle rules by rule id (applied in key order): a key prefix (null: the whole bucket), and the days after which current objects expire, noncurrent versions expire and incomplete multipart uploads are aborted (null: that action is left out). One rule for the whole bucket must expire noncurrent versions and abort incomplete uploads."
 
   validation {
-    condition     = length(var.lifecycle_rules) > 0
-    error_message = "lifecycle_rules needs at least one rule: the bucket is versioned, so something must expire what it keeps."
+    condition     = anytrue([for rule in var.lifecycle_rules : rule.prefix == null && rule.noncurrent_version_expiration_days != null && rule.abort_incomplete_multipart_upload_days != null])
+    error_message = "lifecycle_rules needs a rule for the whole bucket (prefix null) with noncurrent_version_expiration_days and abort_incomplete_multipart_upload_days: the bucket is versioned, so overwritten versions and abandoned uploads would otherwise be kept, and paid for, forever."
   }
 
   validation {

@@ -160,11 +160,27 @@ run "no_lifecycle_rule_is_refused" {
   expect_failures = [var.lifecycle_rules]
 }
 
+run "a_whole_bucket_rule_that_keeps_abandoned_uploads_is_refused" {
+  command = plan
+
+  variables {
+    lifecycle_rules = {
+      expire-overwritten-versions  = { noncurrent_version_expiration_days = 90 }
+      abort-uploads-under-a-prefix = { prefix = "logs/", abort_incomplete_multipart_upload_days = 7 }
+    }
+  }
+
+  expect_failures = [var.lifecycle_rules]
+}
+
 run "a_rule_without_an_action_is_refused" {
   command = plan
 
   variables {
-    lifecycle_rules = { keep-everything = { prefix = "logs/" } }
+    lifecycle_rules = {
+      expire-overwritten-versions = { noncurrent_version_expiration_days = 90, abort_incomplete_multipart_upload_days = 7 }
+      keep-everything             = { prefix = "logs/" }
+    }
   }
 
   expect_failures = [var.lifecycle_rules]
@@ -174,7 +190,10 @@ run "zero_days_is_refused" {
   command = plan
 
   variables {
-    lifecycle_rules = { expire-at-once = { expiration_days = 0 } }
+    lifecycle_rules = {
+      expire-overwritten-versions = { noncurrent_version_expiration_days = 90, abort_incomplete_multipart_upload_days = 7 }
+      expire-at-once              = { prefix = "tmp/", expiration_days = 0 }
+    }
   }
 
   expect_failures = [var.lifecycle_rules]
@@ -184,12 +203,15 @@ run "one_day_fits" {
   command = plan
 
   variables {
-    lifecycle_rules = { expire-next-day = { expiration_days = 1 } }
+    lifecycle_rules = {
+      expire-overwritten-versions = { noncurrent_version_expiration_days = 1, abort_incomplete_multipart_upload_days = 1 }
+      expire-next-day             = { prefix = "tmp/", expiration_days = 1 }
+    }
   }
 
   assert {
-    condition     = one(output.lifecycle_rules[0].expiration).days == 1
-    error_message = "One day is the shortest expiration S3 takes."
+    condition     = one(output.lifecycle_rules[0].expiration).days == 1 && one(output.lifecycle_rules[1].noncurrent_version_expiration).noncurrent_days == 1 && one(output.lifecycle_rules[1].abort_incomplete_multipart_upload).days_after_initiation == 1
+    error_message = "One day is the shortest period S3 takes."
   }
 }
 

@@ -30,7 +30,7 @@ module "bucket" {
   name        = "cost-sentry-example-logs-111111111111"
   kms_key_arn = aws_kms_key.logs.arn
   lifecycle_rules = {
-    expire-logs = { prefix = "logs/", expiration_days = 365, noncurrent_version_expiration_days = 30, abort_incomplete_multipart_upload_days = 7 }
+    expire-after-a-year = { expiration_days = 365, noncurrent_version_expiration_days = 30, abort_incomplete_multipart_upload_days = 7 }
   }
   policy_statements_json = jsonencode([
     {
