@@ -33,6 +33,15 @@ output "public_access_blocked" {
 }
 
 output "lifecycle_rules" {
-  description = "The lifecycle configuration's rules as planned (in key order of lifecycle_rules)."
-  value       = aws_s3_bucket_lifecycle_configuration.this.rule
+  description = "The lifecycle configuration's rules as planned, in key order of lifecycle_rules: id, status, filter and the three actions."
+  # Attribute by attribute: the whole rule would carry the provider's deprecated rule.prefix into every
+  # caller's plan as a warning.
+  value = [for rule in aws_s3_bucket_lifecycle_configuration.this.rule : {
+    id                                = rule.id
+    status                            = rule.status
+    filter                            = rule.filter
+    expiration                        = rule.expiration
+    noncurrent_version_expiration     = rule.noncurrent_version_expiration
+    abort_incomplete_multipart_upload = rule.abort_incomplete_multipart_upload
+  }]
 }
