@@ -1,6 +1,6 @@
 output "bucket_name" {
   description = "Bucket the export is delivered to."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.bucket.name
 }
 
 output "kms_key_arn" {

@@ -97,7 +97,7 @@ resource "aws_bcmdataexports_export" "this" {
 
     destination_configurations {
       s3_destination {
-        s3_bucket = aws_s3_bucket.this.bucket
+        s3_bucket = module.bucket.name
         s3_prefix = var.s3_prefix
         s3_region = var.region
 
@@ -117,7 +117,8 @@ resource "aws_bcmdataexports_export" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_policy.this, aws_s3_bucket_server_side_encryption_configuration.this]
+  # Data Exports checks the bucket policy and encryption when the export is created.
+  depends_on = [module.bucket]
 }
 
 # The Data Catalog's metadata (table definitions, connection passwords) encrypted with the module's key.
@@ -199,7 +200,7 @@ resource "aws_athena_workgroup" "this" {
     bytes_scanned_cutoff_per_query = 10 * 1024 * 1024 * 1024
 
     result_configuration {
-      output_location = "s3://${aws_s3_bucket.this.bucket}/${local.results_key}/"
+      output_location = "s3://${module.bucket.name}/${local.results_key}/"
 
       encryption_configuration {
         encryption_option = "SSE_KMS"

@@ -96,123 +96,89 @@ resource "aws_kms_alias" "this" {
   target_key_id = aws_kms_key.this.key_id
 }
 
-resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:Access logs of the audit bucket would need a second bucket whose own logs need a third; CloudTrail (this module) records the API calls on it.
-  #checkov:skip=CKV_AWS_144:Logs are evidence kept for retention_days in one Region; replicate with an organization-level policy where a second copy is required.
-  #checkov:skip=CKV2_AWS_62:Nothing reacts to object events: Athena reads the logs through partition projection.
-  bucket = local.bucket_name
-  tags   = var.tags
-}
+module "bucket" {
+  source = "../encrypted-bucket"
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket                  = aws_s3_bucket.this.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-after-retention"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+  name        = local.bucket_name
+  kms_key_arn = aws_kms_key.this.arn
+  partition   = var.partition
+  lifecycle_rules = {
+    expire-after-retention = {
+      expiration_days                        = var.retention_days
+      noncurrent_version_expiration_days     = 30
+      abort_incomplete_multipart_upload_days = 7
     }
   }
-
-  depends_on = [aws_s3_bucket_versioning.this]
+  policy_statements_json = jsonencode(concat(
+    [
+      {
+        Sid       = "BedrockDeliversInvocationLogs"
+        Effect    = "Allow"
+        Principal = { Service = "bedrock.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${local.bucket_arn}/${local.log_prefix}/AWSLogs/${var.account_id}/BedrockModelInvocationLogs/*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = var.account_id }
+          ArnLike      = { "aws:SourceArn" = local.bedrock_source }
+        }
+      },
+    ],
+    local.cloudtrail_on ? [
+      {
+        Sid       = "CloudTrailChecksTheBucket"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:GetBucketAcl"
+        Resource  = local.bucket_arn
+        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
+      },
+      {
+        Sid       = "CloudTrailDeliversTrail"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = local.trail_object_arn
+        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn, "s3:x-amz-acl" = "bucket-owner-full-control" } }
+      },
+    ] : [],
+  ))
+  tags = var.tags
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [
-        {
-          Sid       = "DenyInsecureTransport"
-          Effect    = "Deny"
-          Principal = "*"
-          Action    = "s3:*"
-          Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
-          Condition = { Bool = { "aws:SecureTransport" = "false" } }
-        },
-        {
-          Sid       = "BedrockDeliversInvocationLogs"
-          Effect    = "Allow"
-          Principal = { Service = "bedrock.amazonaws.com" }
-          Action    = "s3:PutObject"
-          Resource  = "${local.bucket_arn}/${local.log_prefix}/AWSLogs/${var.account_id}/BedrockModelInvocationLogs/*"
-          Condition = {
-            StringEquals = { "aws:SourceAccount" = var.account_id }
-            ArnLike      = { "aws:SourceArn" = local.bedrock_source }
-          }
-        },
-      ],
-      local.cloudtrail_on ? [
-        {
-          Sid       = "CloudTrailChecksTheBucket"
-          Effect    = "Allow"
-          Principal = { Service = "cloudtrail.amazonaws.com" }
-          Action    = "s3:GetBucketAcl"
-          Resource  = local.bucket_arn
-          Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
-        },
-        {
-          Sid       = "CloudTrailDeliversTrail"
-          Effect    = "Allow"
-          Principal = { Service = "cloudtrail.amazonaws.com" }
-          Action    = "s3:PutObject"
-          Resource  = local.trail_object_arn
-          Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn, "s3:x-amz-acl" = "bucket-owner-full-control" } }
-        },
-      ] : [],
-    )
-  })
+# The bucket's resources were this module's own before modules/encrypted-bucket: moved, not replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.bucket.aws_s3_bucket.this
+}
 
-  depends_on = [aws_s3_bucket_public_access_block.this]
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.bucket.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.bucket.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_versioning.this
+  to   = module.bucket.aws_s3_bucket_versioning.this
+}
+
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.this
+  to   = module.bucket.aws_s3_bucket_lifecycle_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.bucket.aws_s3_bucket_policy.this
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -270,7 +236,7 @@ resource "aws_bedrock_model_invocation_logging_configuration" "this" {
     dynamic "s3_config" {
       for_each = local.s3_delivery_on ? [1] : []
       content {
-        bucket_name = aws_s3_bucket.this.id
+        bucket_name = module.bucket.name
         key_prefix  = local.log_prefix
       }
     }
@@ -284,7 +250,7 @@ resource "aws_bedrock_model_invocation_logging_configuration" "this" {
     }
   }
 
-  depends_on = [aws_s3_bucket_policy.this, aws_iam_role_policy.cloudwatch_delivery]
+  depends_on = [module.bucket, aws_iam_role_policy.cloudwatch_delivery]
 }
 
 # The Data Catalog's metadata encrypted with the module's key (the billing account's is, by cur-export).
@@ -362,7 +328,7 @@ resource "aws_cloudtrail" "this" {
   count = local.cloudtrail_on ? 1 : 0
 
   name                          = local.trail_name
-  s3_bucket_name                = aws_s3_bucket.this.id
+  s3_bucket_name                = module.bucket.name
   s3_key_prefix                 = local.trail_prefix
   kms_key_id                    = aws_kms_key.this.arn
   is_multi_region_trail         = true
@@ -393,5 +359,5 @@ resource "aws_cloudtrail" "this" {
   }
 
   tags       = var.tags
-  depends_on = [aws_s3_bucket_policy.this]
+  depends_on = [module.bucket]
 }

@@ -1,6 +1,6 @@
 output "bucket_name" {
   description = "Encrypted bucket of the invocation logs (prefix bedrock/) and the trail (prefix cloudtrail/)."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.bucket.name
 }
 
 output "invocation_logs_prefix" {

@@ -63,8 +63,23 @@ run "cur2_export_with_iam_principal_data_and_a_complete_table_configuration" {
   }
 
   assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" && aws_s3_bucket_public_access_block.this.block_public_policy
+    condition     = module.bucket.encryption.sse_algorithm == "aws:kms" && module.bucket.public_access_blocked
     error_message = "The bucket is SSE-KMS and blocks public access."
+  }
+
+  assert {
+    condition = alltrue([
+      jsondecode(module.bucket.policy).Statement[0].Sid == "DenyInsecureTransport",
+      jsondecode(module.bucket.policy).Statement[1].Sid == "BillingDeliversExports",
+      jsondecode(module.bucket.policy).Statement[1].Resource == ["arn:aws:s3:::cs-cur-222222222222", "arn:aws:s3:::cs-cur-222222222222/*"],
+      jsondecode(module.bucket.policy).Statement[1].Condition.StringEquals["aws:SourceAccount"] == "222222222222",
+    ])
+    error_message = "TLS only; the billing services deliver into the bucket for this account's exports only."
+  }
+
+  assert {
+    condition     = [for rule in module.bucket.lifecycle_rules : rule.id] == ["expire-athena-results", "expire-overwritten-versions"] && one(module.bucket.lifecycle_rules[0].expiration).days == 30 && one(module.bucket.lifecycle_rules[1].noncurrent_version_expiration).noncurrent_days == 90
+    error_message = "Athena results expire after query_results_retention_days, overwritten export versions after noncurrent_version_retention_days."
   }
 }
 

@@ -22,16 +22,16 @@ run "s3_delivery_without_text_and_a_trail_by_default" {
   }
 
   assert {
-    condition     = aws_s3_bucket.this.bucket == "cs-audit-111111111111" && one(one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && aws_s3_bucket_lifecycle_configuration.this.rule[0].expiration[0].days == 365 && aws_kms_key.this.enable_key_rotation
+    condition     = module.bucket.name == "cs-audit-111111111111" && module.bucket.encryption.sse_algorithm == "aws:kms" && module.bucket.lifecycle_rules[0].expiration[0].days == 365 && aws_kms_key.this.enable_key_rotation
     error_message = "The bucket is KMS-encrypted (rotating key) and expires logs after retention_days."
   }
 
   assert {
     condition = alltrue([
-      jsondecode(aws_s3_bucket_policy.this.policy).Statement[1].Principal.Service == "bedrock.amazonaws.com",
-      jsondecode(aws_s3_bucket_policy.this.policy).Statement[1].Resource == "arn:aws:s3:::cs-audit-111111111111/bedrock/AWSLogs/111111111111/BedrockModelInvocationLogs/*",
-      jsondecode(aws_s3_bucket_policy.this.policy).Statement[1].Condition.StringEquals["aws:SourceAccount"] == "111111111111",
-      jsondecode(aws_s3_bucket_policy.this.policy).Statement[3].Condition.StringEquals["aws:SourceArn"] == "arn:aws:cloudtrail:us-east-1:111111111111:trail/cs-audit",
+      jsondecode(module.bucket.policy).Statement[1].Principal.Service == "bedrock.amazonaws.com",
+      jsondecode(module.bucket.policy).Statement[1].Resource == "arn:aws:s3:::cs-audit-111111111111/bedrock/AWSLogs/111111111111/BedrockModelInvocationLogs/*",
+      jsondecode(module.bucket.policy).Statement[1].Condition.StringEquals["aws:SourceAccount"] == "111111111111",
+      jsondecode(module.bucket.policy).Statement[3].Condition.StringEquals["aws:SourceArn"] == "arn:aws:cloudtrail:us-east-1:111111111111:trail/cs-audit",
     ])
     error_message = "Only Bedrock (for this account) writes the invocation logs, only the module's trail writes the trail."
   }
@@ -85,7 +85,7 @@ run "cloudwatch_delivery_text_on_request_and_an_organization_trail" {
   }
 
   assert {
-    condition     = length(aws_cloudtrail.this) == 0 && length(jsondecode(aws_s3_bucket_policy.this.policy).Statement) == 2
+    condition     = length(aws_cloudtrail.this) == 0 && length(jsondecode(module.bucket.policy).Statement) == 2
     error_message = "With an organization trail, no trail and no CloudTrail grant on the bucket."
   }
 }
