@@ -41,3 +41,25 @@ def aws_endpoint_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str
     """Point the SDK's standard endpoint setting at the moto server for one test."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return moto_endpoint
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` (make pytest) keep each ``xdist_group`` on one worker.
+
+    pytest-xdist 3.8 marks an item's group by appending ``@group`` to ``item._nodeid``, which pytest 9 no
+    longer reads (the id lives in ``item._id``): every group was spread over the workers, so a module's
+    stack was built once per worker and the load tests ran against each other. This puts the suffix where
+    pytest 9 reads it; it does nothing where xdist's own marking took effect.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(names))}")  # type: ignore[attr-defined]
