@@ -178,7 +178,7 @@ def test_config_unreachable_at_cold_start_is_503(gateway_factory):
 def test_conditional_failure_is_a_final_429_with_its_reset_time_and_no_change(gateway_factory):
     gateway = gateway_factory(tenant_document(budget={"limitUsd": "0.0002"}))  # 200000 nanos
     # Worst case of this body: (30 bytes + 16 + 64) x 250 + 100 x 1250 = 152500 nanos.
-    first = gateway.service.iter_stream_events(
+    first = gateway.service.stream(
         ApiCall(request_id="open", api_key_id="key-sales", body=json.dumps(converse_body()).encode())
     )
     next(first)  # an open stream holds its reservation
@@ -209,7 +209,7 @@ def test_rate_limit_429(gateway_factory):
 
 def test_a_crashed_request_is_charged_its_worst_case_by_the_sweep_at_expiry(gateway_factory):
     gateway = gateway_factory(tenant_document(budget={"limitUsd": "0.0002"}))
-    crashed = gateway.service.iter_stream_events(
+    crashed = gateway.service.stream(
         ApiCall(request_id="crashed", api_key_id="key-sales", body=json.dumps(converse_body()).encode())
     )
     next(crashed)  # reserved, then the function "dies": the generator is never resumed
@@ -235,7 +235,7 @@ def test_session_refused_before_reserving_changes_nothing(gateway_factory):
             raise ServiceUnavailable("session_unavailable", "STS is down")
 
     gateway = gateway_factory()
-    gateway.service.bedrock_clients = RefusingClients()
+    gateway.service.preparer.bedrock_clients = RefusingClients()
     response = gateway.handle(load_event("converse", body=converse_body()))
     assert response["statusCode"] == 503
     assert gateway.tables.period_item("sales") == {}

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from cost_sentry.core.converse import parse_converse
+from cost_sentry.core.errors import GatewayError
 from cost_sentry.core.validation import parse_body
-from cost_sentry.service.gateway import ApiCall
+from cost_sentry.service.results import ApiCall, Done
 from tests.service.fakes import FakeBedrock
 
 GUARDRAIL = {"guardrailIdentifier": "gr-1", "guardrailVersion": "1"}
@@ -71,7 +73,6 @@ def api_call(body: dict[str, Any], route: str = "bedrock-converse") -> ApiCall:
         body=json.dumps(body).encode(),
         route=route,
         parser=parser,
-        raw_events=route.endswith("stream"),
     )
 
 
@@ -87,12 +88,11 @@ def test_the_trace_is_asked_for_priced_and_not_shown_to_a_caller_who_did_not_ask
     fake = GuardedBedrock(input_tokens=12, output_tokens=4)
     gateway = gateway_factory(bedrock=fake)
     result = gateway.service.converse(api_call(converse_body()))
-    assert result.status == 200, result.body
     assert fake.calls[-1]["guardrailConfig"] == {**GUARDRAIL, "trace": "enabled"}
     # The guardrail part is the gateway's; any other trace (a prompt router's) stays the caller's.
-    assert result.reply.trace == {"promptRouter": {"invokedModelId": "m"}}
+    assert result.trace == {"promptRouter": {"invokedModelId": "m"}}
     expected = 12 * INPUT + 4 * OUTPUT + 3 * CONTENT + 3 * TOPIC  # word filters are free
-    assert Decimal(result.body["cost"]["usd"]).scaleb(9) == expected
+    assert result.cost.cost_nanos == expected
     [record] = gateway.tables.call_records("sales")
     assert int(record["cost_nanos"]["N"]) == expected
     assert "estimated" not in record or record["estimated"]["BOOL"] is False
@@ -103,7 +103,7 @@ def test_a_caller_who_asked_for_the_trace_gets_all_of_it(gateway_factory) -> Non
     gateway = gateway_factory(bedrock=fake)
     result = gateway.service.converse(api_call(converse_body(trace="enabled_full")))
     assert fake.calls[-1]["guardrailConfig"]["trace"] == "enabled_full"
-    assert result.reply.trace["guardrail"]["inputAssessment"]["gr-1"] == assessment(2)
+    assert result.trace["guardrail"]["inputAssessment"]["gr-1"] == assessment(2)
 
 
 def test_a_stream_hands_the_trace_on_only_when_asked_and_prices_each_output_assessment(
@@ -113,21 +113,16 @@ def test_a_stream_hands_the_trace_on_only_when_asked_and_prices_each_output_asse
     gateway = gateway_factory(bedrock=fake)
     expected = 5 * INPUT + 3 * OUTPUT + (2 + 3) * (CONTENT + TOPIC)  # three streamed chunks assessed
     for guardrail, shown in (({}, False), ({"trace": "enabled"}, True)):
-        events = list(
-            gateway.service.iter_stream_events(
-                api_call(converse_body(**guardrail), "bedrock-converse-stream")
-            )
-        )
-        [done] = [event for event in events if event["type"] == "done"]
-        assert ("guardrail" in (done.get("trace") or {})) is shown
-        assert Decimal(done["cost"]["usd"]).scaleb(9) == expected
+        events = list(gateway.service.stream(api_call(converse_body(**guardrail), "bedrock-converse-stream")))
+        [done] = [event for event in events if isinstance(event, Done)]
+        assert ("guardrail" in (done.trace or {})) is shown
+        assert done.cost.cost_nanos == expected
 
 
 def test_no_guardrail_usage_charges_the_guardrails_worst_case_marked_estimated(gateway_factory) -> None:
     fake = GuardedBedrock(input_tokens=12, output_tokens=4, with_usage=False)
     gateway = gateway_factory(bedrock=fake)
     result = gateway.service.converse(api_call(converse_body()))
-    assert result.status == 200
     # 1 input unit ("hello"), ceil(50 x 32 / 1000) = 2 output units, each at every policy's rate.
     expected = 12 * INPUT + 4 * OUTPUT + (1 + 2) * EVERY_POLICY
     [record] = gateway.tables.call_records("sales")
@@ -135,14 +130,14 @@ def test_no_guardrail_usage_charges_the_guardrails_worst_case_marked_estimated(g
     assert record["estimated"]["BOOL"] is True
     # The answer says so too (README, "Cost on every answer"): the same cost, its basis estimated.
     assert (result.cost.cost_nanos, result.cost.basis.value) == (expected, "estimated")
-    assert result.body["cost"]["basis"] == "estimated"
 
 
 def test_stream_processing_mode_on_converse_is_refused_before_anything_is_reserved(gateway_factory) -> None:
     fake = GuardedBedrock()
     gateway = gateway_factory(bedrock=fake)
-    result = gateway.service.converse(api_call(converse_body(streamProcessingMode="async")))
-    assert result.status == 400
-    assert "ConverseStream only" in result.body["error"]["message"]
+    with pytest.raises(GatewayError) as refused:
+        gateway.service.converse(api_call(converse_body(streamProcessingMode="async")))
+    assert refused.value.status == 400
+    assert "ConverseStream only" in refused.value.message
     assert fake.calls == [] and gateway.tables.call_records("sales") == []
     assert "hold_" not in json.dumps(gateway.tables.period_item("sales"))

@@ -108,18 +108,19 @@ def test_stream_route_answers_server_sent_events(gateway_factory):
 
 
 def test_stream_generator_yields_as_bedrock_sends(gateway_factory):
-    from cost_sentry.service.gateway import ApiCall
+    from cost_sentry.service.results import ApiCall, Delta, Done
 
     gateway = gateway_factory(bedrock=FakeBedrock(reply="a b"))
     body = json.loads(load_event("converse")["body"])
-    events = gateway.service.iter_stream_events(
+    events = gateway.service.stream(
         ApiCall(request_id="g1", api_key_id="key-sales", body=json.dumps(body).encode())
     )
-    assert next(events) == {"type": "delta", "text": "a"}
+    first = next(event for event in events if isinstance(event, Delta))
+    assert first.text == "a"
     # The reservation is outstanding while the stream is open.
     assert [k for k in gateway.tables.period_item("sales") if k.startswith("hold_")] == ["hold_g1"]
     rest = list(events)
-    assert rest[-1]["type"] == "done"
+    assert isinstance(rest[-1], Done) and rest[-1].cost.basis.value == "settled"
     assert [k for k in gateway.tables.period_item("sales") if k.startswith("hold_")] == []
 
 

@@ -302,7 +302,7 @@ def test_max_in_flight_is_a_429_too_many_in_flight_through_the_handler(gateway_f
     from tests.service.conftest import converse_body, tenant_document
 
     gateway = gateway_factory(tenant_document(limits={"maxInFlight": 1}, ledger={"shards": 4}))
-    stream = gateway.service.iter_stream_events(
+    stream = gateway.service.stream(
         ApiCall(request_id="open", api_key_id="key-sales", body=_json.dumps(converse_body()).encode())
     )
     next(stream)  # an open stream holds its reservation: one request in flight

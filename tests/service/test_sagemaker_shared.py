@@ -128,7 +128,7 @@ def test_streaming_from_the_endpoint_is_refused_before_anything_is_reserved(stac
         "converse_stream", body=converse_body("sales", model="shared-llm"), api_key_id="key-sales"
     )
     with pytest.raises(Exception) as refused:
-        next(stack.service.iter_stream_events(_call(event)))
+        next(stack.service.stream(_call(event)))
     assert getattr(refused.value, "code", None) == "stream_not_supported"
     assert stack.stub.requests() == [] and stack.tables.period_item("sales") == {}
 

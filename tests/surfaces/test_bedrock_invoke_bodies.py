@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from cost_sentry.adapters.bedrock import ConverseResult
 from cost_sentry.core.catalog import default_catalog
+from cost_sentry.core.cost_report import CostBasis, CostReport
 from cost_sentry.core.errors import BadRequest
 from cost_sentry.core.pricing import Usage
+from cost_sentry.service.results import Attribution, Completion
 from cost_sentry.surfaces.bedrock_runtime import InvokeBody, nova_document
 
 LIMIT = 1_000_000
@@ -258,11 +259,24 @@ def test_invoke_models_headers_set_the_tier_and_the_guardrail_and_refuse_optimiz
 
 
 def test_novas_answer_names_its_cache_fields_its_own_way():
-    reply = ConverseResult(
-        text="hi", input_tokens=10, output_tokens=5, stop_reason="end_turn", content=({"text": "hi"},)
-    )
     usage = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=7, cache_write_tokens=3)
-    document = nova_document(reply, usage, {})
+    completion = Completion(
+        request_id="r1",
+        model="nova-micro",
+        model_id="amazon.nova-micro-v1:0",
+        usage=usage,
+        cost=CostReport(1, CostBasis.SETTLED, 0, None, "2026-12"),
+        stop_reason="end_turn",
+        trace=None,
+        limit_nanos=1,
+        period_label="2026-12",
+        period_type="MONTHLY",
+        attribution=Attribution("app", "cc", "dev", None, "2026-12-05T00:00:00Z"),
+        text="hi",
+        content=({"text": "hi"},),
+        additional_fields=None,
+    )
+    document = nova_document(completion)
     assert document == {
         "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
         "stopReason": "end_turn",

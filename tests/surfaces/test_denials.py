@@ -15,15 +15,15 @@ from cost_sentry.core.errors import (
     UpstreamThrottled,
     is_final_denial,
 )
-from cost_sentry.service.gateway import ApiResult, error_body
-from cost_sentry.surfaces import anthropic, bedrock_runtime, native, openai
-from cost_sentry.surfaces.http import error_from_result
+from cost_sentry.surfaces import anthropic, bedrock_runtime, json_api, openai
+from cost_sentry.surfaces.json_api import error_body
 
 NOW = 1_764_547_200  # 2025-12-01T00:00:00Z
 RENDERERS = {
     "openai": openai.error_response,
     "anthropic": anthropic.error_response,
     "bedrock": bedrock_runtime.error_response,
+    "json-api": json_api.error_response,
 }
 
 
@@ -56,10 +56,7 @@ def test_a_final_denial_carries_its_reset_and_no_retry_after(code: str) -> None:
 @pytest.mark.parametrize("surface", sorted(RENDERERS))
 def test_every_surface_renders_a_final_denial_as_final(surface: str) -> None:
     denial = LimitExceeded("budget_exhausted", "spent", retry_after_seconds=60, now=NOW)
-    # The service's answer turned back into an error, as the surfaces do with ApiResult.
-    rebuilt = error_from_result(ApiResult(429, error_body(denial, "r1"), dict(denial.headers)))
-
-    for error in (denial, rebuilt):
+    for error in (denial,):
         response = RENDERERS[surface](error, "r1")
         headers = lower(response.headers)
         document = json.loads(response.body)
@@ -79,7 +76,7 @@ def test_every_surface_renders_a_final_denial_as_final(surface: str) -> None:
 def test_the_seed_api_renders_a_final_denial_as_final() -> None:
     denial = LimitExceeded("tenant_blocked", "blocked", retry_after_seconds=10, now=NOW)
 
-    response = native.error_response(denial, "r1")
+    response = json_api.error_response(denial, "r1").to_proxy()
 
     assert response["statusCode"] == 429
     assert "Retry-After" not in response["headers"]
@@ -108,7 +105,7 @@ def test_a_pace_denial_is_final_when_far_and_retryable_when_near_on_every_surfac
     far = LimitExceeded("pace_exceeded", "paced", retry_after_seconds=3_600, now=NOW)
     near = LimitExceeded("pace_exceeded", "paced", retry_after_seconds=12, now=NOW)
 
-    for error in (far, error_from_result(ApiResult(429, error_body(far, "r1"), dict(far.headers)))):
+    for error in (far,):
         response = RENDERERS[surface](error, "r1")
         headers = lower(response.headers)
         assert "retry-after" not in headers and headers["x-should-retry"] == "false"
@@ -117,7 +114,7 @@ def test_a_pace_denial_is_final_when_far_and_retryable_when_near_on_every_surfac
             assert (response.status, headers["x-amzn-errortype"]) == (400, "ServiceQuotaExceededException")
         else:
             assert response.status == 429
-    for error in (near, error_from_result(ApiResult(429, error_body(near, "r1"), dict(near.headers)))):
+    for error in (near,):
         response = RENDERERS[surface](error, "r1")
         headers = lower(response.headers)
         assert response.status == 429 and headers["retry-after"] == "12"

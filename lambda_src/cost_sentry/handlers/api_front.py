@@ -163,9 +163,10 @@ class ApiFront:
 def unauthorized(path: str, request_id: str) -> FrontAnswer:
     """API Gateway's 401 for a missing or bad credential, in the shape of the path's surface."""
     from cost_sentry.core.errors import Unauthorized
+    from cost_sentry.surfaces import json_api
     from cost_sentry.surfaces.router import error_renderer_for, surface_for
 
-    seed = surface_for(path) is None
+    seed = surface_for(path) is json_api.SURFACE
     message = INVALID_API_KEY_MESSAGE if seed else SURFACE_INVALID_KEY_MESSAGE
     response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
     headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}

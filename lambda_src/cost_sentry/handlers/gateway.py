@@ -36,7 +36,7 @@ from cost_sentry.core.resolvers import ProfileResolver, StaticResolver
 from cost_sentry.core.settings import Settings
 from cost_sentry.service.gateway import GatewayService, new_request_id
 from cost_sentry.surfaces.http import HttpResponse
-from cost_sentry.surfaces.native import error_response
+from cost_sentry.surfaces.json_api import error_response
 from cost_sentry.surfaces.router import handle_event
 from cost_sentry.surfaces.router import respond as respond_with
 
@@ -151,7 +151,7 @@ def _default_service() -> GatewayService:
     return _service
 
 
-def _misconfigured(event: dict[str, Any], exc: Exception) -> dict[str, Any]:
+def _misconfigured(event: dict[str, Any], exc: Exception) -> HttpResponse:
     # A misconfigured function answers every request instead of crashing; the reason (which can name
     # tables, variables and values) goes to the function's log, never to the caller.
     request_id = str((event.get("requestContext") or {}).get("requestId") or new_request_id())
@@ -170,7 +170,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         service = _default_service()
     except Exception as exc:
-        return _misconfigured(event, exc)
+        return _misconfigured(event, exc).to_proxy()
     return handle_event(service, event)
 
 
@@ -179,6 +179,5 @@ def respond(event: dict[str, Any], context: Any) -> HttpResponse:
     try:
         service = _default_service()
     except Exception as exc:
-        proxy = _misconfigured(event, exc)
-        return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
+        return _misconfigured(event, exc)
     return respond_with(service, event)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cost_sentry.core.converse import (
@@ -27,22 +26,20 @@ from cost_sentry.core.converse import (
     validate_conversation,
     whole,
 )
-from cost_sentry.core.errors import BadRequest, GatewayError
+from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, Parameters, parse_body
-from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.service.gateway import GatewayService
+from cost_sentry.service.results import Completion, Done, StreamEvent, converse_event
 from cost_sentry.surfaces.http import (
-    HttpRequest,
     HttpResponse,
     cost_headers,
     cost_member,
     dumps,
-    error_from_result,
     error_headers,
     json_response,
-    open_stream,
-    status_error,
 )
+from cost_sentry.surfaces.surface import Exchange, Incoming, Surface, event_stream_headers
 
 MESSAGES = "/v1/messages"
 ROUTES = {MESSAGES: "POST"}
@@ -148,66 +145,54 @@ def _blocks(content: Any, where: str, role: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for index, block in enumerate(content):
         inner = f"{where}[{index}]"
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            if not isinstance(block.get("text"), str) or not block["text"]:
-                raise BadRequest("empty_content", f"{inner}.text must be a non-empty string")
-            blocks.append({"text": block["text"]})
-        elif kind == "image":
-            fmt, data = _base64_source(block.get("source"), inner, _IMAGE_TYPES)
-            blocks.append(image_block(fmt, data, inner))
-        elif kind == "document":
-            fmt, data = _base64_source(block.get("source"), inner, _DOCUMENT_TYPES)
-            name = str(block.get("title") or f"document-{index}")
-            name = "".join(c if c.isalnum() or c in " -()[]" else "-" for c in name)[:200]
-            blocks.append({"document": {"format": fmt, "name": name, "source": {"bytes": data}}})
-        elif kind == "tool_use":
-            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
-                raise BadRequest("invalid_content", f"{inner} needs id and name")
-            blocks.append(
-                {
-                    "toolUse": {
-                        "toolUseId": block["id"],
-                        "name": block["name"],
-                        "input": plain_json(block.get("input") or {}),
-                    }
-                }
-            )
-        elif kind == "tool_result":
-            result_content = block.get("content")
-            if isinstance(result_content, str) or result_content is None:
-                inner_blocks: list[dict[str, Any]] = [{"text": result_content or ""}]
-            else:
-                inner_blocks = _blocks(result_content, f"{inner}.content", role)
-            result: dict[str, Any] = {
-                "toolUseId": str(block.get("tool_use_id") or ""),
-                "content": inner_blocks,
-            }
-            if block.get("is_error"):
-                result["status"] = "error"
-            blocks.append({"toolResult": result})
-        elif kind == "thinking":
-            blocks.append(
-                {
-                    "reasoningContent": {
-                        "reasoningText": {
-                            "text": str(block.get("thinking", "")),
-                            "signature": str(block.get("signature", "")),
-                        }
-                    }
-                }
-            )
-        elif kind == "redacted_thinking":
-            blocks.append(
-                {"reasoningContent": {"redactedContent": base64.b64decode(block.get("data") or "")}}
-            )
-        else:
-            raise BadRequest(
-                "unsupported_content",
-                f"{inner}.type must be text, image, document, tool_use, tool_result or thinking, got {kind!r}",
-            )
+        blocks.append(_block(block, inner, index, role))
         blocks.extend(_cache_control(block, inner))
     return blocks
+
+
+def _block(block: Any, inner: str, index: int, role: str) -> dict[str, Any]:
+    """One Messages content block as a Converse content block."""
+    kind = block.get("type") if isinstance(block, dict) else None
+    if kind == "text":
+        if not isinstance(block.get("text"), str) or not block["text"]:
+            raise BadRequest("empty_content", f"{inner}.text must be a non-empty string")
+        return {"text": block["text"]}
+    if kind == "image":
+        fmt, data = _base64_source(block.get("source"), inner, _IMAGE_TYPES)
+        return image_block(fmt, data, inner)
+    if kind == "document":
+        fmt, data = _base64_source(block.get("source"), inner, _DOCUMENT_TYPES)
+        name = str(block.get("title") or f"document-{index}")
+        name = "".join(c if c.isalnum() or c in " -()[]" else "-" for c in name)[:200]
+        return {"document": {"format": fmt, "name": name, "source": {"bytes": data}}}
+    if kind == "tool_use":
+        if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+            raise BadRequest("invalid_content", f"{inner} needs id and name")
+        use = {"toolUseId": block["id"], "name": block["name"], "input": plain_json(block.get("input") or {})}
+        return {"toolUse": use}
+    if kind == "tool_result":
+        return {"toolResult": _tool_result(block, inner, role)}
+    if kind == "thinking":
+        text = {"text": str(block.get("thinking", "")), "signature": str(block.get("signature", ""))}
+        return {"reasoningContent": {"reasoningText": text}}
+    if kind == "redacted_thinking":
+        return {"reasoningContent": {"redactedContent": base64.b64decode(block.get("data") or "")}}
+    raise BadRequest(
+        "unsupported_content",
+        f"{inner}.type must be text, image, document, tool_use, tool_result or thinking, got {kind!r}",
+    )
+
+
+def _tool_result(block: dict[str, Any], inner: str, role: str) -> dict[str, Any]:
+    content = block.get("content")
+    if isinstance(content, str) or content is None:
+        inner_blocks: list[dict[str, Any]] = [{"text": content or ""}]
+    else:
+        inner_blocks = _blocks(content, f"{inner}.content", role)
+    result: dict[str, Any] = {"toolUseId": str(block.get("tool_use_id") or ""), "content": inner_blocks}
+    if block.get("is_error"):
+        result["status"] = "error"
+    return result
 
 
 def _system(raw: Any) -> list[dict[str, Any]]:
@@ -326,9 +311,7 @@ _STOP = {
 }
 
 
-def usage_document(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
-    if usage is None:
-        return {"input_tokens": fallback["inputTokens"], "output_tokens": fallback["outputTokens"]}
+def usage_document(usage: Usage) -> dict[str, Any]:
     undetailed = usage.cache_write_tokens - usage.cache_write_5m_tokens - usage.cache_write_1h_tokens
     return {
         "input_tokens": usage.input_tokens,
@@ -342,19 +325,17 @@ def usage_document(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str
     }
 
 
-def message_document(
-    reply: Any, usage: Usage | None, fallback: Mapping[str, Any], message_id: str, model: str
-) -> dict[str, Any]:
+def message_document(completion: Completion, message_id: str, model: str) -> dict[str, Any]:
     """A Messages API response (also the body InvokeModel answers for an Anthropic model)."""
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": _content(reply.content),
-        "stop_reason": _STOP.get(reply.stop_reason or "", "end_turn"),
+        "content": _content(completion.content),
+        "stop_reason": _STOP.get(completion.stop_reason or "", "end_turn"),
         "stop_sequence": None,
-        "usage": usage_document(usage, fallback),
+        "usage": usage_document(completion.usage),
     }
 
 
@@ -389,176 +370,127 @@ def _content(blocks: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _peek(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        raise status_error(405, "method_not_allowed", f"{request.path} accepts POST only")
-    peek = _peek(request.body)
-    stream = peek.get("stream") is True
-    call = ApiCall(
-        request_id=request.request_id,
-        api_key_id=request.api_key_id,
-        body=request.body,
-        user_header=request.user_header,
-        route="anthropic-messages-stream" if stream else "anthropic-messages",
-        parser=parse_messages_request,
-        raw_events=True,
-    )
-    message_id = f"msg_{request.request_id.replace('-', '')}"
-    model = str(peek.get("model") or "")
-    if stream:
-        return _stream(service, call, message_id, model)
-    result = service.converse(call)
-    if result.status != 200 or result.reply is None:
-        return error_response(error_from_result(result), request.request_id)
-    document = message_document(result.reply, result.usage, result.body["usage"], message_id, model)
-    return json_response(
-        200, document, request.request_id, {"request-id": request.request_id, **cost_headers(result.cost)}
-    )
-
-
 def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
     return {"type": name, **document}
 
 
-def sse(events: Generator[dict[str, Any], None, None]) -> Iterator[bytes]:
+def sse(documents: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
-    try:
+    for document in documents:
+        yield f"event: {document['type']}\ndata: {dumps(document)}\n\n".encode()
+
+
+def failure_event(error: GatewayError) -> dict[str, Any]:
+    """A failure after the stream began, as the Messages stream reports one."""
+    return _event("error", {"error": {"type": "api_error", "message": error.message}})
+
+
+class MessageStream:
+    """Converse stream events as Messages stream events. Converse opens only tool-use blocks
+    explicitly; text and reasoning blocks start with their first delta, so a block is opened here on
+    the first event that names its index."""
+
+    def __init__(self, message_id: str, model: str) -> None:
+        self.message_id = message_id
+        self.model = model
+        self.open_block: int | None = None
+        self.stop_reason: str | None = None
+
+    def events(self, events: Iterator[StreamEvent]) -> Iterator[dict[str, Any]]:
+        yield self._message_start()
         for event in events:
-            yield f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+            if isinstance(event, Done):
+                yield from self._end(event)
+            else:
+                yield from self._converse(converse_event(event))
 
+    def _message_start(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return _event("message_start", {"message": message})
 
-def _stream(service: GatewayService, call: ApiCall, message_id: str, model: str) -> HttpResponse:
-    try:
-        opened = open_stream(service, call)
-    except GatewayError as error:
-        return error_response(error, call.request_id)
-    headers = {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-store",
-        "request-id": call.request_id,
-        **opened.headers,
-    }
-    events = message_events(opened.first, opened.events, message_id, model)
-    return HttpResponse(200, headers, chunks=sse(events))
-
-
-def message_events(
-    first: dict[str, Any], events: Generator[dict[str, Any], None, None], message_id: str, model: str
-) -> Generator[dict[str, Any], None, None]:
-    # Converse opens only tool-use blocks explicitly; text and reasoning blocks start with their first
-    # delta, so a block is opened here on the first event that names its index.
-    open_block: int | None = None
-    stop_reason: str | None = None
-
-    def start(index: int, block: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        nonlocal open_block
-        if open_block == index:
+    def _start(self, index: int, block: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if self.open_block == index:
             return
-        if open_block is not None:
-            yield _event("content_block_stop", {"index": open_block})
-        open_block = index
+        yield from self._stop()
+        self.open_block = index
         yield _event("content_block_start", {"index": index, "content_block": block})
 
-    try:
-        yield _event(
-            "message_start",
-            {
-                "message": {
-                    "id": message_id,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 0, "output_tokens": 0},
-                }
-            },
-        )
-        for event in _with_first(first, events):
-            if event["type"] == "event":
-                converse = event["event"]
-                if "contentBlockStart" in converse:
-                    begin = converse["contentBlockStart"]
-                    tool = begin.get("start", {}).get("toolUse")
-                    if tool is not None:
-                        yield from start(
-                            begin["contentBlockIndex"],
-                            {"type": "tool_use", "id": tool["toolUseId"], "name": tool["name"], "input": {}},
-                        )
-                elif "contentBlockDelta" in converse:
-                    block = converse["contentBlockDelta"]
-                    index, delta = block["contentBlockIndex"], block.get("delta", {})
-                    if "text" in delta:
-                        yield from start(index, {"type": "text", "text": ""})
-                        yield _event(
-                            "content_block_delta",
-                            {"index": index, "delta": {"type": "text_delta", "text": delta["text"]}},
-                        )
-                    elif "toolUse" in delta:
-                        yield _event(
-                            "content_block_delta",
-                            {
-                                "index": index,
-                                "delta": {
-                                    "type": "input_json_delta",
-                                    "partial_json": delta["toolUse"]["input"],
-                                },
-                            },
-                        )
-                    elif "reasoningContent" in delta:
-                        reasoning = delta["reasoningContent"]
-                        yield from start(index, {"type": "thinking", "thinking": "", "signature": ""})
-                        if "text" in reasoning:
-                            payload = {"type": "thinking_delta", "thinking": reasoning["text"]}
-                        else:
-                            payload = {"type": "signature_delta", "signature": reasoning.get("signature", "")}
-                        yield _event("content_block_delta", {"index": index, "delta": payload})
-                elif "contentBlockStop" in converse:
-                    index = converse["contentBlockStop"]["contentBlockIndex"]
-                    if open_block == index:
-                        yield _event("content_block_stop", {"index": index})
-                        open_block = None
-                elif "messageStop" in converse:
-                    stop_reason = converse["messageStop"].get("stopReason")
-            elif event["type"] == "done":
-                if open_block is not None:
-                    yield _event("content_block_stop", {"index": open_block})
-                    open_block = None
-                yield _event(
-                    "message_delta",
-                    {
-                        "delta": {
-                            "stop_reason": _STOP.get(stop_reason or "", "end_turn"),
-                            "stop_sequence": None,
-                        },
-                        # The settled cost as an extension field of usage (the SDK's models keep it).
-                        "usage": {
-                            **usage_document(event.get("usageDetail"), event["usage"]),
-                            **cost_member(event["costReport"], snake_case=True),
-                        },
-                    },
-                )
-                yield _event("message_stop", {})
-            elif event["type"] == "error":
-                error = GatewayError(event["error"]["code"], event["error"]["message"])
-                yield _event("error", {"error": {"type": "api_error", "message": error.message}})
-    finally:
-        events.close()
+    def _stop(self) -> Iterator[dict[str, Any]]:
+        if self.open_block is not None:
+            yield _event("content_block_stop", {"index": self.open_block})
+            self.open_block = None
+
+    def _converse(self, converse: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if "contentBlockStart" in converse:
+            begin = converse["contentBlockStart"]
+            tool = begin.get("start", {}).get("toolUse")
+            if tool is not None:
+                block = {"type": "tool_use", "id": tool["toolUseId"], "name": tool["name"], "input": {}}
+                yield from self._start(begin["contentBlockIndex"], block)
+        elif "contentBlockDelta" in converse:
+            yield from self._delta(converse["contentBlockDelta"])
+        elif "contentBlockStop" in converse:
+            if self.open_block == converse["contentBlockStop"]["contentBlockIndex"]:
+                yield from self._stop()
+        elif "messageStop" in converse:
+            self.stop_reason = converse["messageStop"].get("stopReason")
+
+    def _delta(self, block: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        index, delta = block["contentBlockIndex"], block.get("delta", {})
+        payload: dict[str, Any]
+        if "text" in delta:
+            yield from self._start(index, {"type": "text", "text": ""})
+            payload = {"type": "text_delta", "text": delta["text"]}
+        elif "toolUse" in delta:
+            payload = {"type": "input_json_delta", "partial_json": delta["toolUse"]["input"]}
+        elif "reasoningContent" in delta:
+            reasoning = delta["reasoningContent"]
+            yield from self._start(index, {"type": "thinking", "thinking": "", "signature": ""})
+            if "text" in reasoning:
+                payload = {"type": "thinking_delta", "thinking": reasoning["text"]}
+            else:
+                payload = {"type": "signature_delta", "signature": reasoning.get("signature", "")}
+        else:
+            return
+        yield _event("content_block_delta", {"index": index, "delta": payload})
+
+    def _end(self, done: Done) -> Iterator[dict[str, Any]]:
+        yield from self._stop()
+        stop = {"stop_reason": _STOP.get(self.stop_reason or "", "end_turn"), "stop_sequence": None}
+        # The settled cost as an extension field of usage (the SDK's models keep it).
+        usage = {**usage_document(done.usage), **cost_member(done.cost, snake_case=True)}
+        yield _event("message_delta", {"delta": stop, "usage": usage})
+        yield _event("message_stop", {})
 
 
-def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield first
-    yield from rest
+def parse(incoming: Incoming, service: GatewayService) -> Exchange:
+    if incoming.http.method != "POST":
+        raise MethodNotAllowed("method_not_allowed", f"{incoming.http.path} accepts POST only")
+    request_id = incoming.request_id
+    message_id = f"msg_{request_id.replace('-', '')}"
+    model = str(incoming.peek.get("model") or "")
+    if incoming.peek.get("stream") is not True:
+
+        def answer(completion: Completion) -> HttpResponse:
+            headers = {"request-id": request_id, **cost_headers(completion.cost)}
+            return json_response(200, message_document(completion, message_id, model), request_id, headers)
+
+        return Exchange(incoming.call("anthropic-messages", parser=parse_messages_request), answer=answer)
+    return Exchange(
+        incoming.call("anthropic-messages-stream", parser=parse_messages_request),
+        events=lambda events: sse(MessageStream(message_id, model).events(events)),
+        failure=lambda error: next(sse(iter([failure_event(error)]))),
+        stream_headers=event_stream_headers("request-id", request_id),
+    )
+
+
+SURFACE = Surface("anthropic", ROUTES.__contains__, parse, error_response)

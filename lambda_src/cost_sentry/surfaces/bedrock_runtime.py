@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
@@ -39,10 +39,11 @@ from cost_sentry.core.converse import (
     parse_service_tier,
     whole,
 )
-from cost_sentry.core.errors import BadRequest, GatewayError, NotFound, is_final
+from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound, is_final
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, parse_body
-from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.service.gateway import GatewayService
+from cost_sentry.service.results import Completion, Done, StreamEvent, converse_event
 from cost_sentry.surfaces import anthropic
 from cost_sentry.surfaces.eventstream import encode_event, encode_exception
 from cost_sentry.surfaces.http import (
@@ -51,12 +52,10 @@ from cost_sentry.surfaces.http import (
     cost_headers,
     cost_member,
     dumps,
-    error_from_result,
     error_headers,
     json_response,
-    open_stream,
-    status_error,
 )
+from cost_sentry.surfaces.surface import Exchange, Incoming, Surface
 
 PATH = re.compile(
     r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$"
@@ -134,10 +133,8 @@ def _parser(model_id: str) -> Callable[[bytes, int], ConverseRequest]:
     return parse
 
 
-def usage_document(usage: Usage | None, fallback: dict[str, Any]) -> dict[str, Any]:
+def usage_document(usage: Usage) -> dict[str, Any]:
     """Converse's ``usage`` as Bedrock reported it (the cache fields included)."""
-    if usage is None:
-        return {k: fallback[k] for k in ("inputTokens", "outputTokens", "totalTokens")}
     document: dict[str, Any] = {
         "inputTokens": usage.input_tokens,
         "outputTokens": usage.output_tokens,
@@ -372,151 +369,132 @@ def _mismatch(model: str, family: str, shape: str) -> BadRequest:
     )
 
 
-def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
-    started = time.monotonic()
+def parse(incoming: Incoming, service: GatewayService) -> Exchange:
+    request = incoming.http
     model_id, action = model_id_of(request)
-    stream = action in STREAMING_ACTIONS
-    invoke = InvokeBody(model_id, service.catalog, request.headers) if action.startswith("invoke") else None
-    call = ApiCall(
-        request_id=request.request_id,
-        api_key_id=request.api_key_id,
-        body=request.body,
-        user_header=request.user_header,
-        route=f"bedrock-{action}",
-        parser=_parser(model_id) if invoke is None else invoke.parse,
-        raw_events=True,
-        model_check=None if invoke is None else invoke.check,
-    )
     if request.method != "POST":
-        return error_response(
-            status_error(405, "method_not_allowed", f"{request.path} accepts POST only"), request.request_id
+        raise MethodNotAllowed("method_not_allowed", f"{request.path} accepts POST only")
+    route, started, request_id = f"bedrock-{action}", incoming.started, incoming.request_id
+    stream = action in STREAMING_ACTIONS
+    if action.startswith("invoke"):
+        body = InvokeBody(model_id, service.catalog, request.headers)
+        call = incoming.call(route, parser=body.parse, model_check=body.check)
+        invoke = _Invoke(body, model_id, request_id, started)
+        if not stream:
+            return Exchange(call, answer=invoke.answer)
+        return Exchange(
+            call, events=invoke.events, failure=invoke.failure, stream_headers=_stream_headers(request_id)
         )
-    if invoke is not None:
-        return _invoke(service, call, stream, model_id, invoke, started)
-    if stream:
-        return _stream(service, call, started)
-    result = service.converse(call)
-    if result.status != 200 or result.reply is None:
-        return error_response(error_from_result(result), request.request_id)
-    reply = result.reply
-    document: dict[str, Any] = {
-        "output": {"message": {"role": "assistant", "content": list(reply.content)}},
-        "stopReason": reply.stop_reason,
-        "usage": usage_document(result.usage, result.body["usage"]),
-        "metrics": {"latencyMs": max(1, round((time.monotonic() - started) * 1000))},
-    }
-    if reply.additional_fields:
-        document["additionalModelResponseFields"] = reply.additional_fields
-    if result.usage is not None and result.usage.service_tier:
-        document["serviceTier"] = {"type": result.usage.service_tier}
-    if reply.trace is not None:  # the guardrail's part only when the caller asked for it (the service's rule)
-        document["trace"] = reply.trace
-    headers = {"x-amzn-RequestId": request.request_id, **cost_headers(result.cost)}
-    return json_response(200, document, request.request_id, headers)
-
-
-def _stream_headers(call: ApiCall, hold: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "Content-Type": EVENTSTREAM,
-        "X-Request-Id": call.request_id,
-        "x-amzn-RequestId": call.request_id,
-        **hold,
-    }
-
-
-def _stream(service: GatewayService, call: ApiCall, started: float) -> HttpResponse:
-    try:
-        opened = open_stream(service, call)
-    except GatewayError as error:
-        return error_response(error, call.request_id)
-    chunks = _frames(opened.first, opened.events, started)
-    return HttpResponse(200, _stream_headers(call, opened.headers), chunks=chunks)
-
-
-def _frames(
-    first: dict[str, Any], events: Generator[dict[str, Any], None, None], started: float
-) -> Iterator[bytes]:
-    try:
-        for event in _with_first(first, events):
-            if event["type"] == "event":
-                ((name, body),) = event["event"].items()
-                yield encode_event(name, body)
-            elif event["type"] == "done":
-                metadata: dict[str, Any] = {
-                    "usage": usage_document(event.get("usageDetail"), event["usage"]),
-                    "metrics": {"latencyMs": max(1, round((time.monotonic() - started) * 1000))},
-                }
-                usage = event.get("usageDetail")
-                if usage is not None and usage.service_tier:
-                    metadata["serviceTier"] = {"type": usage.service_tier}
-                if event.get("trace") is not None:
-                    metadata["trace"] = event["trace"]
-                # Not a member of ConverseStreamMetadataEvent: botocore and the AWS SDK for JavaScript
-                # read a structure's modelled members only, so SDKs parse the event unchanged.
-                metadata.update(cost_member(event["costReport"]))
-                yield encode_event("metadata", metadata)
-            elif event["type"] == "error":
-                error = event["error"]
-                name = _STREAM_EXCEPTIONS_BY_CODE.get(error["code"], "internalServerException")
-                yield encode_exception(name, error["message"])
-    finally:
-        events.close()
-
-
-def _invoke(
-    service: GatewayService, call: ApiCall, stream: bool, model_id: str, body: InvokeBody, started: float
-) -> HttpResponse:
-    message_id = f"msg_bdrk_{call.request_id.replace('-', '')}"
+    call = incoming.call(route, parser=_parser(model_id))
     if not stream:
-        result = service.converse(call)
-        if result.status != 200 or result.reply is None:
-            return error_response(error_from_result(result), call.request_id)
-        if body.family == "nova":
-            document = nova_document(result.reply, result.usage, result.body["usage"])
+        return Exchange(call, answer=lambda completion: _converse_answer(completion, started))
+    return Exchange(
+        call,
+        events=lambda events: _frames(events, started),
+        failure=_stream_exception,
+        stream_headers=_stream_headers(request_id),
+    )
+
+
+def _converse_answer(completion: Completion, started: float) -> HttpResponse:
+    document: dict[str, Any] = {
+        "output": {"message": {"role": "assistant", "content": list(completion.content)}},
+        "stopReason": completion.stop_reason,
+        "usage": usage_document(completion.usage),
+        "metrics": {"latencyMs": _elapsed_ms(started)},
+    }
+    if completion.additional_fields:
+        document["additionalModelResponseFields"] = completion.additional_fields
+    if completion.usage.service_tier:
+        document["serviceTier"] = {"type": completion.usage.service_tier}
+    if (
+        completion.trace is not None
+    ):  # the guardrail's part only when the caller asked for it (the service's rule)
+        document["trace"] = completion.trace
+    headers = {"x-amzn-RequestId": completion.request_id, **cost_headers(completion.cost)}
+    return json_response(200, document, completion.request_id, headers)
+
+
+def _stream_headers(request_id: str) -> dict[str, str]:
+    return {"Content-Type": EVENTSTREAM, "X-Request-Id": request_id, "x-amzn-RequestId": request_id}
+
+
+def _stream_exception(error: GatewayError) -> bytes:
+    """A failure after the first frame, as ConverseStream's modelled exception events name it."""
+    return encode_exception(
+        _STREAM_EXCEPTIONS_BY_CODE.get(error.code, "internalServerException"), error.message
+    )
+
+
+def _frames(events: Iterator[StreamEvent], started: float) -> Iterator[bytes]:
+    for event in events:
+        if not isinstance(event, Done):
+            ((name, body),) = converse_event(event).items()
+            yield encode_event(name, body)
+            continue
+        metadata: dict[str, Any] = {
+            "usage": usage_document(event.usage),
+            "metrics": {"latencyMs": _elapsed_ms(started)},
+        }
+        if event.usage.service_tier:
+            metadata["serviceTier"] = {"type": event.usage.service_tier}
+        if event.trace is not None:
+            metadata["trace"] = event.trace
+        # Not a member of ConverseStreamMetadataEvent: botocore and the AWS SDK for JavaScript read a
+        # structure's modelled members only, so SDKs parse the event unchanged.
+        metadata.update(cost_member(event.cost))
+        yield encode_event("metadata", metadata)
+
+
+class _Invoke:
+    """One InvokeModel call: answered in the body's family's format (known once the service parsed it)."""
+
+    def __init__(self, body: InvokeBody, model_id: str, request_id: str, started: float) -> None:
+        self.body = body
+        self.model_id = model_id
+        self.message_id = f"msg_bdrk_{request_id.replace('-', '')}"
+        self.started = started
+
+    def answer(self, completion: Completion) -> HttpResponse:
+        if self.body.family == "nova":
+            document = nova_document(completion)
         else:
-            document = anthropic.message_document(
-                result.reply, result.usage, result.body["usage"], message_id, model_id
-            )
-        counts = _token_counts(result.usage, result.body["usage"])
+            document = anthropic.message_document(completion, self.message_id, self.model_id)
+        counts = _token_counts(completion.usage)
         headers = {
-            "x-amzn-RequestId": call.request_id,
+            "x-amzn-RequestId": completion.request_id,
             "X-Amzn-Bedrock-Input-Token-Count": str(counts["inputTokenCount"]),
             "X-Amzn-Bedrock-Output-Token-Count": str(counts["outputTokenCount"]),
             "X-Amzn-Bedrock-Cache-Read-Input-Token-Count": str(counts["cacheReadInputTokenCount"]),
             "X-Amzn-Bedrock-Cache-Write-Input-Token-Count": str(counts["cacheWriteInputTokenCount"]),
-            "X-Amzn-Bedrock-Invocation-Latency": str(_elapsed_ms(started)),
-            **_tier_header(result.usage),
-            **cost_headers(result.cost),
+            "X-Amzn-Bedrock-Invocation-Latency": str(_elapsed_ms(self.started)),
+            **_tier_header(completion.usage),
+            **cost_headers(completion.cost),
         }
-        return json_response(200, document, call.request_id, headers)
-    try:
-        opened = open_stream(service, call)
-    except GatewayError as error:
-        return error_response(error, call.request_id)
-    headers = _stream_headers(call, opened.headers)
-    if body.family == "nova":
-        return HttpResponse(200, headers, chunks=_nova_chunk_frames(opened.first, opened.events, started))
-    events = anthropic.message_events(opened.first, opened.events, message_id, model_id)
-    return HttpResponse(200, headers, chunks=_chunk_frames(events, started))
+        return json_response(200, document, completion.request_id, headers)
+
+    def events(self, events: Iterator[StreamEvent]) -> Iterator[bytes]:
+        if self.body.family == "nova":
+            return _nova_chunk_frames(events, self.started)
+        messages = anthropic.MessageStream(self.message_id, self.model_id).events(events)
+        return _chunk_frames(messages, self.started)
+
+    def failure(self, error: GatewayError) -> bytes:
+        if self.body.family == "nova":
+            return _stream_exception(error)
+        return encode_exception("internalServerException", error.message)
 
 
 def _elapsed_ms(started: float) -> int:
     return max(1, round((time.monotonic() - started) * 1000))
 
 
-def _tier_header(usage: Usage | None) -> dict[str, str]:
-    return {"X-Amzn-Bedrock-Service-Tier": usage.service_tier} if usage and usage.service_tier else {}
+def _tier_header(usage: Usage) -> dict[str, str]:
+    return {"X-Amzn-Bedrock-Service-Tier": usage.service_tier} if usage.service_tier else {}
 
 
-def _token_counts(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, int]:
+def _token_counts(usage: Usage) -> dict[str, int]:
     """The token counts InvokeModel reports (its headers, its streams' invocation metrics)."""
-    if usage is None:
-        return {
-            "inputTokenCount": fallback["inputTokens"],
-            "outputTokenCount": fallback["outputTokens"],
-            "cacheReadInputTokenCount": 0,
-            "cacheWriteInputTokenCount": 0,
-        }
     return {
         "inputTokenCount": usage.input_tokens,
         "outputTokenCount": usage.output_tokens,
@@ -525,9 +503,9 @@ def _token_counts(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str,
     }
 
 
-def nova_usage(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, int]:
+def nova_usage(usage: Usage) -> dict[str, int]:
     """Nova's ``usage`` (its own names for the cache fields)."""
-    counts = _token_counts(usage, fallback)
+    counts = _token_counts(usage)
     return {
         "inputTokens": counts["inputTokenCount"],
         "outputTokens": counts["outputTokenCount"],
@@ -538,12 +516,12 @@ def nova_usage(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, in
     }
 
 
-def nova_document(reply: Any, usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
+def nova_document(completion: Completion) -> dict[str, Any]:
     """InvokeModel's answer for a Nova model: Converse's message and stop reason, Nova's usage."""
     return {
-        "output": {"message": {"role": "assistant", "content": list(reply.content)}},
-        "stopReason": reply.stop_reason,
-        "usage": nova_usage(usage, fallback),
+        "output": {"message": {"role": "assistant", "content": list(completion.content)}},
+        "stopReason": completion.stop_reason,
+        "usage": nova_usage(completion.usage),
     }
 
 
@@ -564,72 +542,40 @@ def _invocation_metrics(counts: dict[str, int], started: float, first_byte_ms: i
     }
 
 
-def _nova_chunk_frames(
-    first: dict[str, Any], events: Generator[dict[str, Any], None, None], started: float
-) -> Iterator[bytes]:
+def _nova_chunk_frames(events: Iterator[StreamEvent], started: float) -> Iterator[bytes]:
     """InvokeModelWithResponseStream for Nova: each Converse stream event as a ``chunk`` whose bytes are
     its JSON (Nova's stream is Converse's), then ``metadata`` with Nova's usage and the invocation
     metrics on the last chunk."""
     first_byte_ms = _elapsed_ms(started)
-    try:
-        for event in _with_first(first, events):
-            if event["type"] == "event":
-                yield _chunk(event["event"])
-            elif event["type"] == "done":
-                detail = event.get("usageDetail")
-                usage = nova_usage(detail, event["usage"])
-                del usage["totalTokens"]  # Nova's stream metadata leaves it out
-                yield _chunk(
-                    {
-                        "metadata": {
-                            "usage": usage,
-                            "metrics": {},
-                            "trace": {},
-                            **cost_member(event["costReport"]),
-                        },
-                        "amazon-bedrock-invocationMetrics": _invocation_metrics(
-                            _token_counts(detail, event["usage"]), started, first_byte_ms
-                        ),
-                    }
-                )
-            elif event["type"] == "error":
-                error = event["error"]
-                name = _STREAM_EXCEPTIONS_BY_CODE.get(error["code"], "internalServerException")
-                yield encode_exception(name, error["message"])
-    finally:
-        events.close()
+    for event in events:
+        if not isinstance(event, Done):
+            yield _chunk(converse_event(event))
+            continue
+        usage = nova_usage(event.usage)
+        del usage["totalTokens"]  # Nova's stream metadata leaves it out
+        metadata = {"usage": usage, "metrics": {}, "trace": {}, **cost_member(event.cost)}
+        metrics = _invocation_metrics(_token_counts(event.usage), started, first_byte_ms)
+        yield _chunk({"metadata": metadata, "amazon-bedrock-invocationMetrics": metrics})
 
 
-def _chunk_frames(events: Generator[dict[str, Any], None, None], started: float) -> Iterator[bytes]:
+def _chunk_frames(events: Iterator[dict[str, Any]], started: float) -> Iterator[bytes]:
     """InvokeModelWithResponseStream for Anthropic: each Messages stream event as a ``chunk`` whose bytes
     are its JSON; message_stop carries Bedrock's invocation metrics, as Bedrock sends them."""
     usage: dict[str, Any] = {}
     first_byte_ms = _elapsed_ms(started)
-    try:
-        for event in events:
-            if event["type"] == "message_delta":
-                usage = event.get("usage", {})
-            if event["type"] == "message_stop":
-                counts = {
-                    "inputTokenCount": usage.get("input_tokens", 0),
-                    "outputTokenCount": usage.get("output_tokens", 0),
-                    "cacheReadInputTokenCount": usage.get("cache_read_input_tokens", 0),
-                    "cacheWriteInputTokenCount": usage.get("cache_creation_input_tokens", 0),
-                }
-                event = {
-                    **event,
-                    "amazon-bedrock-invocationMetrics": _invocation_metrics(counts, started, first_byte_ms),
-                }
-            if event["type"] == "error":
-                yield encode_exception("internalServerException", event["error"]["message"])
-                continue
-            yield _chunk(event)
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+    for event in events:
+        if event["type"] == "message_delta":
+            usage = event.get("usage", {})
+        if event["type"] == "message_stop":
+            counts = {
+                "inputTokenCount": usage.get("input_tokens", 0),
+                "outputTokenCount": usage.get("output_tokens", 0),
+                "cacheReadInputTokenCount": usage.get("cache_read_input_tokens", 0),
+                "cacheWriteInputTokenCount": usage.get("cache_creation_input_tokens", 0),
+            }
+            metrics = _invocation_metrics(counts, started, first_byte_ms)
+            event = {**event, "amazon-bedrock-invocationMetrics": metrics}
+        yield _chunk(event)
 
 
-def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield first
-    yield from rest
+SURFACE = Surface("bedrock", matches, parse, error_response)

@@ -1,6 +1,6 @@
 """What every surface shares: the HTTP request as the gateway sees it, and a response that may stream.
 
-A surface turns an ``HttpRequest`` into service calls (cost_sentry.service.gateway) and answers an
+A surface (surfaces/surface.py) turns an ``HttpRequest`` into a service call and answers an
 ``HttpResponse``: a whole body, or ``chunks`` written as they come. The Lambda proxy integration
 (``to_proxy``) collects the chunks into one body; a streaming front (the local stack, the streaming
 runtime in cost_sentry.handlers.stream_runtime) writes each chunk at once.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,13 +25,7 @@ from cost_sentry.core.errors import (
     is_final,
 )
 from cost_sentry.core.money import nanos_to_usd
-from cost_sentry.service.gateway import (
-    WOULD_DENY_HEADER,
-    ApiCall,
-    ApiResult,
-    GatewayService,
-    new_request_id,
-)
+from cost_sentry.service.gateway import WOULD_DENY_HEADER, new_request_id
 
 USER_HEADER = "x-cost-sentry-user"
 # What a call cost and what is left (core/cost_report.py), on every surface's successful model answer.
@@ -212,25 +206,6 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
-@dataclass
-class OpenedStream:
-    """A stream that got past everything that can refuse it: its first event, the rest, and the hold's
-    headers for the answer."""
-
-    first: dict[str, Any]
-    events: Generator[dict[str, Any], None, None]
-    headers: dict[str, str]
-
-
-def open_stream(service: GatewayService, call: ApiCall) -> OpenedStream:
-    """Run a stream up to its first event; a refusal before it raises GatewayError (the answer's status
-    is still free). Every surface opens its streams here, so each sends the hold's headers alike."""
-    holds: list[CostReport] = []
-    events = service.iter_stream_events(call, on_hold=holds.append)
-    first = next(events)
-    return OpenedStream(first, events, hold_headers(holds[-1] if holds else None))
-
-
 def error_headers(error: GatewayError) -> dict[str, str]:
     """The error's headers; a final denial (core/errors.FINAL_DENIALS) never asks for a retry, however
     the error was built."""
@@ -244,21 +219,6 @@ def error_headers(error: GatewayError) -> dict[str, str]:
     return headers
 
 
-def error_from_result(result: ApiResult) -> GatewayError:
-    """The service's error answer back as an error a surface renders in its own shape."""
-    document = result.body["error"]
-    details = {k: v for k, v in document.items() if k not in ("code", "message", "requestId")}
-    error = GatewayError(document["code"], document["message"], headers=result.headers, details=details)
-    error.status = result.status
-    return error
-
-
-def status_error(status: int, code: str, message: str) -> GatewayError:
-    error = GatewayError(code, message)
-    error.status = status
-    return error
-
-
 def bearer_token(headers: Mapping[str, str]) -> str | None:
     authorization = headers.get("authorization") or ""
     scheme, _, token = authorization.partition(" ")
@@ -270,6 +230,3 @@ def presented_api_key(headers: Mapping[str, str]) -> str | None:
     SDK) or ``Authorization: Bearer`` (AWS_BEARER_TOKEN_BEDROCK in botocore, the OpenAI SDK). The
     API Gateway authorizer (handlers/authorizer.py) and the local front both read it with this."""
     return headers.get("x-api-key") or bearer_token(headers)
-
-
-ErrorRenderer = Callable[[GatewayError, str], HttpResponse]

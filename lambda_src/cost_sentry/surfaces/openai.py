@@ -15,7 +15,7 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cost_sentry.core.converse import (
@@ -27,22 +27,20 @@ from cost_sentry.core.converse import (
     validate_conversation,
     whole,
 )
-from cost_sentry.core.errors import BadRequest, GatewayError
+from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed
 from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import Parameters, parse_body
-from cost_sentry.service.gateway import ApiCall, GatewayService
+from cost_sentry.service.gateway import GatewayService
+from cost_sentry.service.results import ApiCall, Completion, Done, StreamEvent, converse_event
 from cost_sentry.surfaces.http import (
-    HttpRequest,
     HttpResponse,
     cost_headers,
     cost_member,
     dumps,
-    error_from_result,
     error_headers,
     json_response,
-    open_stream,
-    status_error,
 )
+from cost_sentry.surfaces.surface import Exchange, Incoming, Surface, event_stream_headers
 
 CHAT = "/v1/chat/completions"
 MODELS = "/v1/models"
@@ -318,47 +316,18 @@ def parse_chat_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
 # -- response ---------------------------------------------------------------------------------------
 
 
-def _usage(usage: Usage | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
-    if usage is None:
-        prompt, completion = fallback["inputTokens"], fallback["outputTokens"]
-        cached = 0
-    else:
-        prompt, completion, cached = usage.total_input_tokens, usage.output_tokens, usage.cache_read_tokens
+def _usage(usage: Usage) -> dict[str, Any]:
+    prompt, completion = usage.total_input_tokens, usage.output_tokens
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
     }
 
 
-def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
-    expected = ROUTES[request.path]
-    if request.method != expected:
-        raise status_error(405, "method_not_allowed", f"{request.path} accepts {expected} only")
-    if request.path == MODELS:
-        return _models(service, request)
-    peek = _peek(request.body)
-    stream_flag = peek.get("stream") is True
-    options = peek.get("stream_options")
-    include_usage = stream_flag and isinstance(options, dict) and options.get("include_usage") is True
-    call = ApiCall(
-        request_id=request.request_id,
-        api_key_id=request.api_key_id,
-        body=request.body,
-        user_header=request.user_header,
-        route="openai-chat-stream" if stream_flag else "openai-chat",
-        parser=parse_chat_request,
-        raw_events=True,
-    )
-    completion_id = f"chatcmpl-{request.request_id}"
-    if stream_flag:
-        return _stream(service, call, completion_id, include_usage, str(peek.get("model") or ""))
-    result = service.converse(call)
-    if result.status != 200 or result.reply is None:
-        return error_response(error_from_result(result), request.request_id)
-    reply = result.reply
-    text = "".join(b["text"] for b in reply.content if "text" in b)
+def _message(completion: Completion) -> dict[str, Any]:
+    text = "".join(b["text"] for b in completion.content if "text" in b)
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     calls = [
         {
@@ -366,173 +335,142 @@ def handle(service: GatewayService, request: HttpRequest) -> HttpResponse:
             "type": "function",
             "function": {"name": b["toolUse"]["name"], "arguments": json.dumps(b["toolUse"]["input"])},
         }
-        for b in reply.content
+        for b in completion.content
         if "toolUse" in b
     ]
     if calls:
         message["tool_calls"] = calls
-    document = {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": _peek(request.body).get("model") or result.body["model"],
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": _FINISH.get(reply.stop_reason or "", "stop")}
-        ],
-        "usage": _usage(result.usage, result.body["usage"]),
-    }
-    if result.usage is not None and result.usage.service_tier:
-        document["service_tier"] = result.usage.service_tier
-    return json_response(
-        200, document, request.request_id, {"x-request-id": request.request_id, **cost_headers(result.cost)}
-    )
+    return message
 
 
-def _models(service: GatewayService, request: HttpRequest) -> HttpResponse:
-    call = ApiCall(request_id=request.request_id, api_key_id=request.api_key_id, route="openai-models")
-    result = service.models(call)
-    if result.status != 200:
-        return error_response(error_from_result(result), request.request_id)
+class _Chat:
+    """One Chat Completions request: its id and the model it named, for the answer or the chunks."""
+
+    def __init__(self, incoming: Incoming) -> None:
+        self.request_id = incoming.request_id
+        self.completion_id = f"chatcmpl-{incoming.request_id}"
+        self.model = str(incoming.peek.get("model") or "")
+        options = incoming.peek.get("stream_options")
+        self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        self.created = int(time.time())
+
+    def answer(self, completion: Completion) -> HttpResponse:
+        document: dict[str, Any] = {
+            "id": self.completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model or completion.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": _message(completion),
+                    "finish_reason": _FINISH.get(completion.stop_reason or "", "stop"),
+                }
+            ],
+            "usage": _usage(completion.usage),
+        }
+        if completion.usage.service_tier:
+            document["service_tier"] = completion.usage.service_tier
+        headers = {"x-request-id": self.request_id, **cost_headers(completion.cost)}
+        return json_response(200, document, self.request_id, headers)
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    def events(self, events: Iterator[StreamEvent]) -> Iterator[bytes]:
+        tool_indexes: dict[int, int] = {}  # Converse block index -> OpenAI tool_calls index
+        stop_reason: str | None = None
+        yield _sse(self._chunk({"role": "assistant", "content": ""}))
+        for event in events:
+            if isinstance(event, Done):
+                yield from self._last(event, _FINISH.get(stop_reason or event.stop_reason or "", "stop"))
+                continue
+            converse = converse_event(event)
+            if "messageStop" in converse:
+                stop_reason = converse["messageStop"].get("stopReason")
+            delta = _delta(converse, tool_indexes)
+            if delta is not None:
+                yield _sse(self._chunk(delta))
+        yield b"data: [DONE]\n\n"
+
+    def _last(self, done: Done, finish: str) -> Iterator[bytes]:
+        # The settled cost rides on the last chunk as an extension field (the SDK's models keep unknown
+        # fields): the usage chunk when the caller asked for it, else the finish chunk.
+        cost = cost_member(done.cost, snake_case=True)
+        if not self.include_usage:
+            yield _sse({**self._chunk({}, finish), **cost})
+            return
+        yield _sse(self._chunk({}, finish))
+        yield _sse({**self._chunk({}), "choices": [], "usage": _usage(done.usage), **cost})
+
+    def failure(self, error: GatewayError) -> bytes:
+        document = {
+            "error": {"message": error.message, "type": "server_error", "param": None, "code": error.code}
+        }
+        return _sse(document) + b"data: [DONE]\n\n"
+
+
+def _delta(converse: dict[str, Any], tool_indexes: dict[int, int]) -> dict[str, Any] | None:
+    """A Converse stream event as a chunk's delta: text, or a tool call's start or arguments."""
+    if "contentBlockStart" in converse:
+        start = converse["contentBlockStart"]
+        tool = start.get("start", {}).get("toolUse")
+        if tool is None:
+            return None
+        position = tool_indexes.setdefault(start["contentBlockIndex"], len(tool_indexes))
+        call = {
+            "index": position,
+            "id": tool["toolUseId"],
+            "type": "function",
+            "function": {"name": tool["name"], "arguments": ""},
+        }
+        return {"tool_calls": [call]}
+    if "contentBlockDelta" in converse:
+        block = converse["contentBlockDelta"]
+        delta = block.get("delta", {})
+        if "text" in delta:
+            return {"content": delta["text"]}
+        if "toolUse" in delta:
+            position = tool_indexes.setdefault(block["contentBlockIndex"], len(tool_indexes))
+            return {"tool_calls": [{"index": position, "function": {"arguments": delta["toolUse"]["input"]}}]}
+    return None
+
+
+def _models(service: GatewayService, call: ApiCall) -> HttpResponse:
+    listed = service.models(call)
     data = [
-        {"id": m["id"], "object": "model", "created": 0, "owned_by": m["family"]}
-        for m in result.body["models"]
+        {"id": name, "object": "model", "created": 0, "owned_by": family} for name, family in listed.models
     ]
-    data += [
-        {"id": alias, "object": "model", "created": 0, "owned_by": "alias"}
-        for alias in result.body["aliases"]
-    ]
-    headers = {"x-request-id": request.request_id}
-    return json_response(200, {"object": "list", "data": data}, request.request_id, headers)
+    data += [{"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in listed.aliases]
+    headers = {"x-request-id": call.request_id}
+    return json_response(200, {"object": "list", "data": data}, call.request_id, headers)
 
 
 def _sse(document: Any) -> bytes:
     return f"data: {dumps(document)}\n\n".encode()
 
 
-def _peek(body: bytes) -> dict[str, Any]:
-    """The streaming flags before the full parse (which the service runs, and which refuses bad bodies)."""
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
+def parse(incoming: Incoming, service: GatewayService) -> Exchange:
+    path, method = incoming.http.path, incoming.http.method
+    if method != ROUTES[path]:
+        raise MethodNotAllowed("method_not_allowed", f"{path} accepts {ROUTES[path]} only")
+    if path == MODELS:
+        return Exchange(incoming.call("openai-models", body=b""), direct=_models)
+    chat = _Chat(incoming)
+    if incoming.peek.get("stream") is not True:
+        return Exchange(incoming.call("openai-chat", parser=parse_chat_request), answer=chat.answer)
+    return Exchange(
+        incoming.call("openai-chat-stream", parser=parse_chat_request),
+        events=chat.events,
+        failure=chat.failure,
+        stream_headers=event_stream_headers("x-request-id", incoming.request_id),
+    )
 
 
-def _stream(
-    service: GatewayService, call: ApiCall, completion_id: str, include_usage: bool, model: str
-) -> HttpResponse:
-    try:
-        opened = open_stream(service, call)
-    except GatewayError as error:
-        return error_response(error, call.request_id)
-    headers = {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-store",
-        "x-request-id": call.request_id,
-        **opened.headers,
-    }
-    chunks = _chunks(opened.first, opened.events, completion_id, include_usage, model)
-    return HttpResponse(200, headers, chunks=chunks)
-
-
-def _chunks(
-    first: dict[str, Any],
-    events: Generator[dict[str, Any], None, None],
-    completion_id: str,
-    include_usage: bool,
-    model: str,
-) -> Iterator[bytes]:
-    created = int(time.time())
-    tool_indexes: dict[int, int] = {}  # Converse block index -> OpenAI tool_calls index
-    stop_reason: str | None = None
-
-    def document(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse(document(delta, finish))
-
-    try:
-        yield chunk({"role": "assistant", "content": ""})
-        for event in _with_first(first, events):
-            if event["type"] == "event":
-                converse = event["event"]
-                if "contentBlockStart" in converse:
-                    start = converse["contentBlockStart"]
-                    tool = start.get("start", {}).get("toolUse")
-                    if tool is not None:
-                        position = tool_indexes.setdefault(start["contentBlockIndex"], len(tool_indexes))
-                        yield chunk(
-                            {
-                                "tool_calls": [
-                                    {
-                                        "index": position,
-                                        "id": tool["toolUseId"],
-                                        "type": "function",
-                                        "function": {"name": tool["name"], "arguments": ""},
-                                    }
-                                ]
-                            }
-                        )
-                elif "contentBlockDelta" in converse:
-                    block = converse["contentBlockDelta"]
-                    delta = block.get("delta", {})
-                    if "text" in delta:
-                        yield chunk({"content": delta["text"]})
-                    elif "toolUse" in delta:
-                        position = tool_indexes.setdefault(block["contentBlockIndex"], len(tool_indexes))
-                        yield chunk(
-                            {
-                                "tool_calls": [
-                                    {"index": position, "function": {"arguments": delta["toolUse"]["input"]}}
-                                ]
-                            }
-                        )
-                elif "messageStop" in converse:
-                    stop_reason = converse["messageStop"].get("stopReason")
-            elif event["type"] == "done":
-                finish = _FINISH.get(stop_reason or event.get("stopReason") or "", "stop")
-                # The settled cost rides on the last chunk as an extension field (the SDK's models keep
-                # unknown fields): the usage chunk when the caller asked for it, else the finish chunk.
-                cost = cost_member(event["costReport"], snake_case=True)
-                if not include_usage:
-                    yield _sse({**document({}, finish), **cost})
-                else:
-                    yield chunk({}, finish)
-                    yield _sse(
-                        {
-                            "id": completion_id,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": _usage(event.get("usageDetail"), event["usage"]),
-                            **cost,
-                        }
-                    )
-            elif event["type"] == "error":
-                error = event["error"]
-                yield _sse(
-                    {
-                        "error": {
-                            "message": error["message"],
-                            "type": "server_error",
-                            "param": None,
-                            "code": error["code"],
-                        }
-                    }
-                )
-        yield b"data: [DONE]\n\n"
-    finally:
-        events.close()
-
-
-def _with_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield first
-    yield from rest
+SURFACE = Surface("openai", ROUTES.__contains__, parse, error_response)

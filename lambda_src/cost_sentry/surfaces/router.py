@@ -1,7 +1,8 @@
-"""Which surface answers a request: the seed's JSON API, native Bedrock, OpenAI or Anthropic.
+"""The table of surfaces, and the two ways a proxy event is answered through it.
 
 Every surface goes through the one GatewayService (validate, resolve the tenant's profile, reserve,
-call, settle, metrics, logs); the router only picks the wire format by path.
+call, settle, metrics, logs) and through ``serve`` (surfaces/surface.py); the table only says which
+wire format a path belongs to. A new surface is one entry here plus its translation module.
 """
 
 from __future__ import annotations
@@ -9,83 +10,47 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cost_sentry.core.errors import GatewayError, NotFound
-from cost_sentry.core.log import default_logger
+from cost_sentry.core.errors import GatewayError
 from cost_sentry.service.gateway import GatewayService
-from cost_sentry.surfaces import anthropic, bedrock_runtime, native, openai
+from cost_sentry.service.results import ApiCall
+from cost_sentry.surfaces import anthropic, bedrock_runtime, json_api, openai
 from cost_sentry.surfaces.http import HttpRequest, HttpResponse
 from cost_sentry.surfaces.identity import with_identity
+from cost_sentry.surfaces.surface import Surface, serve
 
-Surface = Callable[[GatewayService, HttpRequest], HttpResponse]
+# The first that owns a path answers it; the gateway's JSON API owns every other path (its 404).
+SURFACES: tuple[Surface, ...] = (bedrock_runtime.SURFACE, openai.SURFACE, anthropic.SURFACE, json_api.SURFACE)
 ErrorRenderer = Callable[[GatewayError, str], HttpResponse]
 
 
-def surface_for(path: str) -> tuple[Surface, ErrorRenderer] | None:
-    if bedrock_runtime.matches(path):
-        return bedrock_runtime.handle, bedrock_runtime.error_response
-    if path in openai.ROUTES:
-        return openai.handle, openai.error_response
-    if path in anthropic.ROUTES:
-        return anthropic.handle, anthropic.error_response
-    return None
+def surface_for(path: str) -> Surface:
+    return next(surface for surface in SURFACES if surface.owns(path))
 
 
 def error_renderer_for(path: str) -> ErrorRenderer:
-    """The error shape of the surface a path belongs to (the seed's for every other path)."""
-    found = surface_for(path)
-    if found is not None:
-        return found[1]
-
-    def seed(error: GatewayError, request_id: str) -> HttpResponse:
-        proxy = native.error_response(error, request_id)
-        return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
-
-    return seed
+    """The error shape of the surface a path belongs to."""
+    return surface_for(path).render_error
 
 
 def respond(service: GatewayService, event: Mapping[str, Any]) -> HttpResponse:
-    """The answer to one proxy event, streamed where the surface streams."""
+    """The answer to one API Gateway REST (v1) proxy event, streamed where the surface streams."""
     path = event.get("path") or event.get("resource") or ""
     try:
         event = with_identity(event, service.config_store)
+        request = HttpRequest.from_event(event)
     except GatewayError as error:
         return _refused(service, event, error)
-    if path in native.ROUTES or surface_for(path) is None:
-        streamed = native.stream_converse(service, event)
-        if streamed is not None:
-            return streamed
-        proxy = native.handle_event(service, event)
-        return HttpResponse(proxy["statusCode"], proxy["headers"], proxy["body"].encode("utf-8"))
-    surface, render_error = surface_for(path)  # type: ignore[misc]
-    request_id = str((event.get("requestContext") or {}).get("requestId") or "")
-    try:
-        request = HttpRequest.from_event(event)
-        return surface(service, request)
-    except GatewayError as error:
-        return render_error(error, request_id)
-    except Exception:
-        default_logger().exception("unhandled_error", requestId=request_id)
-        return render_error(GatewayError("internal_error", "the gateway failed unexpectedly"), request_id)
+    return serve(service, surface_for(path), request)
 
 
 def handle_event(service: GatewayService, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The Lambda proxy integration (buffered): the seed's routes exactly as before, the others
-    through their surface with the stream collected into one body."""
-    path = event.get("path") or event.get("resource") or ""
-    try:
-        event = with_identity(event, service.config_store)
-    except GatewayError as error:
-        return _refused(service, event, error).to_proxy()
-    if path in native.ROUTES or surface_for(path) is None:
-        return native.handle_event(service, event)
+    """The Lambda proxy integration (buffered): a stream is collected into one body."""
     return respond(service, event).to_proxy()
 
 
 def _refused(service: GatewayService, event: Mapping[str, Any], error: GatewayError) -> HttpResponse:
-    """A request refused before any surface read it (surfaces/identity.py): measured, and answered in
-    the shape of the surface its path belongs to."""
-    from cost_sentry.service.gateway import ApiCall
-
+    """A request refused before any surface read it (surfaces/identity.py, an undecodable body):
+    measured, and answered in the shape of the surface its path belongs to."""
     path = event.get("path") or event.get("resource") or ""
     context = event.get("requestContext") or {}
     request_id = str(context.get("requestId") or "")
@@ -94,4 +59,4 @@ def _refused(service: GatewayService, event: Mapping[str, Any], error: GatewayEr
     return error_renderer_for(path)(error, request_id)
 
 
-__all__ = ["NotFound", "error_renderer_for", "handle_event", "respond"]
+__all__ = ["SURFACES", "error_renderer_for", "handle_event", "respond", "surface_for"]
