@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from cost_sentry.adapters.aws import LazyClient
 from cost_sentry.core.errors import BadRequest, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.log import RequestLogger, default_logger
 from cost_sentry.core.validation import USER_PATTERN, USER_RULE
@@ -214,6 +215,8 @@ class PerUserSessionClients:
     then attributed to the gateway's own role); without a fallback such a tenant is a configuration error.
     """
 
+    sts_client = LazyClient("sts")
+
     def __init__(
         self,
         sts_client: Any = None,
@@ -236,7 +239,7 @@ class PerUserSessionClients:
             raise ValueError(f"max_sessions_per_tenant must be at least 1, got {max_sessions_per_tenant}")
         if new_sessions_per_minute < 1:
             raise ValueError(f"new_sessions_per_minute must be at least 1, got {new_sessions_per_minute}")
-        self._sts_client = sts_client
+        self.sts_client = sts_client
         self._client_factory = client_factory or default_bedrock_client_factory()
         self._fallback = fallback
         self._clock = clock
@@ -249,14 +252,6 @@ class PerUserSessionClients:
         self._lock = threading.Lock()
         self._slices: dict[str, _TenantSlice] = {}
         self._in_flight: dict[_SessionKey, _Flight] = {}
-
-    @property
-    def sts_client(self) -> Any:
-        if self._sts_client is None:
-            import boto3
-
-            self._sts_client = boto3.session.Session().client("sts")
-        return self._sts_client
 
     def __len__(self) -> int:
         with self._lock:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from cost_sentry.adapters.aws import LazyClient
 from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
@@ -95,6 +96,8 @@ class _TenantProfiles:
 class TaggingApiResolver:
     """cost_sentry.core.resolvers.ProfileResolver backed by the Resource Groups Tagging API; thread-safe."""
 
+    tagging_client = LazyClient("resourcegroupstaggingapi")
+
     def __init__(
         self,
         tagging_client: Any = None,
@@ -109,7 +112,7 @@ class TaggingApiResolver:
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
-        self._client = tagging_client
+        self.tagging_client = tagging_client
         self._ttl = ttl_seconds
         self._retry_after_failure = retry_after_failure_seconds
         self._miss_refresh = miss_refresh_seconds
@@ -119,14 +122,6 @@ class TaggingApiResolver:
         self._metric = metric_sink or emf_metric_sink()
         self._lock = threading.Lock()
         self._tenants: dict[str, _TenantProfiles] = {}
-
-    @property
-    def tagging_client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.session.Session().client("resourcegroupstaggingapi")
-        return self._client
 
     def profile_arn(self, tenant: ResolverTenant, model: str) -> str:
         """The ARN of the tenant's application inference profile for `model` (a catalog short name)."""
