@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 from cost_sentry.adapters.aws import LazyClient
 from cost_sentry.core.errors import BadRequest, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.log import RequestLogger, default_logger
+from cost_sentry.core.tenants import TaggedTenant, allocation_tags
 from cost_sentry.core.validation import USER_PATTERN, USER_RULE
 
 # Reserved for calls that carry no end user, so a header cannot pose as the application itself.
@@ -73,17 +74,9 @@ class TooManyNewSessionsError(LimitExceeded):
         )
 
 
-class SessionTenant(Protocol):
+class SessionTenant(TaggedTenant, Protocol):
     """The fields of cost_sentry.core.tenants.TenantConfig this module reads."""
 
-    @property
-    def tenant_id(self) -> str: ...
-    @property
-    def application_id(self) -> str: ...
-    @property
-    def cost_center(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
     @property
     def invoker_role_arn(self) -> str | None: ...
 
@@ -123,11 +116,7 @@ def session_tags(tenant: SessionTenant, user: str | None) -> list[dict[str, str]
 
     No TransitiveTagKeys: the session calls Bedrock itself and never chains into another role.
     """
-    tags = [
-        {"Key": "applicationId", "Value": tenant.application_id},
-        {"Key": "costCenter", "Value": tenant.cost_center},
-        {"Key": "environment", "Value": tenant.environment},
-    ]
+    tags = [{"Key": key, "Value": value} for key, value in allocation_tags(tenant).items()]
     if user is not None:
         tags.append({"Key": "user", "Value": user})
     return tags
@@ -165,7 +154,7 @@ class _SessionKey(NamedTuple):
     tenant_id: str
     role_arn: str
     session_name: str
-    tags: tuple[str, str, str]
+    tags: tuple[str, ...]
 
 
 @dataclass
@@ -285,7 +274,7 @@ class PerUserSessionClients:
             tenant.tenant_id,
             role_arn,
             session_name,
-            (tenant.application_id, tenant.cost_center, tenant.environment),
+            tuple(allocation_tags(tenant).values()),
         )
         now = self._clock()
         with self._lock:

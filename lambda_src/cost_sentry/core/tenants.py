@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from cost_sentry.core.identity import (
     KEY_ITEM_PREFIX,
@@ -31,6 +31,30 @@ PERIODS = ("MONTHLY", "DAILY")
 
 class ConfigError(ValueError):
     """A tenant document that does not follow the contract."""
+
+
+class TaggedTenant(Protocol):
+    """A tenant as its cost allocation tags name it: the fields of TenantConfig that the attribution
+    adapters (per-user sessions, profiles found by their tags) and the invocation logs read."""
+
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def application_id(self) -> str: ...
+    @property
+    def cost_center(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+
+
+def allocation_tags(tenant: TaggedTenant) -> dict[str, str]:
+    """The tenant's cost allocation tags, key -> value: what Terraform tags its inference profiles with,
+    what its STS sessions carry into CUR 2.0, and what Bedrock's invocation logs record."""
+    return {
+        "applicationId": tenant.application_id,
+        "costCenter": tenant.cost_center,
+        "environment": tenant.environment,
+    }
 
 
 @dataclass(frozen=True)
