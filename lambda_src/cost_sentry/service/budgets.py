@@ -161,6 +161,10 @@ class _BudgetJob:
         self._ledger: Ledger | None = None
 
     @property
+    def settings(self) -> BudgetSettings:
+        return self._settings
+
+    @property
     def ledger(self) -> Ledger:
         """The ledger's writes go through the one owner of its items."""
         if self._ledger is None:
