@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cost_sentry.adapters.aws import LazyClient
+from cost_sentry.adapters.config_store import scan_config_table
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
@@ -35,7 +36,7 @@ from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, u
 from cost_sentry.core.names import TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.settings import BudgetSettings
-from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
+from cost_sentry.core.tenants import ConfigError, TenantConfig, tenant_from_document
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
@@ -288,11 +289,7 @@ class BudgetSync(_BudgetJob):
         )
 
     def _load_tenants(self) -> Mapping[str, TenantConfig]:
-        items: list[dict[str, Any]] = []
-        paginator = self.dynamodb_client.get_paginator("scan")
-        for page in paginator.paginate(TableName=self._settings.config_table, ConsistentRead=True):
-            items.extend(page.get("Items", []))
-        return TenantDirectory.from_items(items).tenants
+        return scan_config_table(self.dynamodb_client, self._settings.config_table).tenants
 
     def _describe_budget(self, name: str) -> Mapping[str, Any] | None:
         """One DescribeBudget per tenant: authorized by the least-privilege policy on exactly the
