@@ -275,6 +275,28 @@ def test_the_account_defaults_to_the_callers_own(tables: Tables, budgets: Any, p
     assert sync.account_id == ACCOUNT
 
 
+def test_without_injected_clients_the_sync_makes_its_own_from_the_standard_settings(
+    tables: Tables, budgets: Any, prefix: str
+) -> None:
+    # Given a tenant enforcing USD 1.00 whose budget says USD 2.00, and a sync given no client at all
+    tables.put_tenant(tenant_document("services", "1.00"))
+    create_budget(budgets, f"{prefix}-services", "2.0")
+    sync = BudgetSync(
+        BudgetSettings(config_table=tables.config, ledger_table=tables.ledger, budget_name_prefix=prefix),
+        clock=lambda: NOW,
+    )
+
+    # When it runs
+    report = sync.run().to_dict()
+
+    # Then its default Budgets, DynamoDB and STS clients (the SDK's standard endpoint setting: moto here)
+    # found the account, read the budget and wrote the override
+    assert sync.account_id == ACCOUNT
+    assert [change["budget_limit_usd"] for change in report["changed"]] == ["2.00"]
+    override = tables.config_item("limit#services")
+    assert override is not None and override["limitUsd"]["S"] == "2"
+
+
 @pytest.mark.parametrize(
     ("budget", "message"),
     [

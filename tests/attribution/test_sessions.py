@@ -77,6 +77,20 @@ def test_calls_without_a_user_share_one_application_session(sts: Any, tenant: Te
     assert {tag["Key"] for tag in call["Tags"]} == {"applicationId", "costCenter", "environment"}
 
 
+def test_without_an_sts_client_the_sessions_make_their_own_on_first_use(
+    aws_endpoint_env: str, tenant: Tenant
+) -> None:
+    # Given per-user sessions given no STS client (the gateway's composition injects one)
+    sessions = PerUserSessionClients(client_factory=sts_identity_factory)
+
+    # When a request for alice asks for a client
+    client = sessions.client_for(tenant, "alice@example.com")
+
+    # Then a default STS client (the SDK's standard endpoint setting: moto here) opened her session
+    assert client.get_caller_identity()["Arn"].endswith(f"assumed-role/{ROLE_NAME}/alice@example.com")
+    assert sessions.sts_client.meta.service_model.service_name == "sts"
+
+
 def test_default_factory_builds_bedrock_runtime_on_the_session_credentials_and_standard_endpoint(
     sts: Any, tenant: Tenant, aws_endpoint_env: str
 ) -> None:

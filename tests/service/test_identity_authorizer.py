@@ -5,7 +5,11 @@ refused. API Gateway and DynamoDB on the moto server."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +22,7 @@ from cost_sentry.adapters.user_keys import UserKeyAdmin
 from cost_sentry.handlers.authorizer import authorize
 from tests.service.conftest import Tables, tenant_document
 
+REPO = Path(__file__).resolve().parents[2]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:111111111111:abc123/prod/POST/v1/chat/completions"
 
 
@@ -69,3 +74,41 @@ def test_a_revoked_expired_or_unknown_user_key_is_unauthorized(setup, state: str
     with pytest.raises(Exception) as caught:
         authorize(event(secret), checker)
     assert str(caught.value) == "Unauthorized"
+
+
+def test_the_lambda_entry_point_builds_its_checker_once_from_its_environment(
+    setup, tables: Tables, aws_endpoint_env: str
+) -> None:
+    # Given a user key issued for alice, and the authorizer function configured by its environment
+    _, admin, tenant_key = setup
+    secret, _ = admin.issue("sales", "alice")
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": aws_endpoint_env,
+        "CONFIG_TABLE": tables.config,
+        "PYTHONPATH": str(REPO / "lambda_src"),
+    }
+    script = f"""
+import json
+from cost_sentry.handlers import authorizer
+allowed = authorizer.handler({json.dumps(event(secret))}, None)
+try:
+    authorizer.handler({json.dumps(event("csk_" + "z" * 43))}, None)
+    refused = None
+except Exception as exc:
+    refused = str(exc)
+print(json.dumps({{"allowed": allowed, "refused": refused,
+                  "one_checker": authorizer.default_checker() is authorizer.default_checker()}}))
+"""
+
+    # When it handles alice's request and then one with an unknown key, in one container
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+    # Then alice is her tenant's usage key, the unknown key is refused, and one checker served both
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["allowed"]["usageIdentifierKey"] == tenant_key["value"]
+    assert answer["allowed"]["principalId"] == "alice"
+    assert answer["refused"] == "Unauthorized"
+    assert answer["one_checker"] is True

@@ -1,4 +1,5 @@
-"""One boto3 Session per function: every default client of a function comes from it."""
+"""One boto3 Session per function (every default client of a composition root comes from it), and the
+lazily created default client of a class that takes its clients injected."""
 
 from __future__ import annotations
 
@@ -33,3 +34,32 @@ class AwsSession:
 
                 self._session = boto3.session.Session()
             return self._session.client(service, config=Config(**options) if options else None)
+
+
+class LazyClient:
+    """A client attribute: the client the constructor was given, or a default one of ``service``
+    created from a new boto3 Session on first use (so nothing imports boto3 until it is needed).
+
+    ``sts_client = LazyClient("sts")`` in the class body, ``self.sts_client = sts_client`` (None for
+    the default) in ``__init__``; every read after that is the client.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._attribute = f"_{service}_client"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._attribute = f"_{name}"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        client = instance.__dict__.get(self._attribute)
+        if client is None:
+            import boto3
+
+            client = instance.__dict__[self._attribute] = boto3.session.Session().client(self.service)
+        return client
+
+    def __set__(self, instance: object, client: Any) -> None:
+        instance.__dict__[self._attribute] = client

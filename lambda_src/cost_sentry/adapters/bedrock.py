@@ -26,7 +26,7 @@ from cost_sentry.core.errors import (
 from cost_sentry.core.outcomes import CallEnd, may_retry
 from cost_sentry.core.pricing import MalformedUsage, Usage, parse_usage
 from cost_sentry.core.settings import Settings
-from cost_sentry.core.tenants import TenantConfig
+from cost_sentry.core.tenants import TaggedTenant, TenantConfig, allocation_tags
 
 # The SDK's own retries are off: botocore's standard mode also retries read timeouts, and a model call
 # that timed out on our side may still run (and be billed) on Bedrock's, so a blind retry could pay
@@ -156,16 +156,14 @@ def build_converse_request(
     return arguments
 
 
-def request_metadata(tenant: Any, user: str | None, request_id: str, model: str) -> dict[str, str]:
+def request_metadata(tenant: TaggedTenant, user: str | None, request_id: str, model: str) -> dict[str, str]:
     """Converse `requestMetadata`: Bedrock writes it into every model invocation log record, so a log
     line joins the ledger's call record (requestId) and CUR 2.0 (tenant tags, user). Values are a
     tenant's validated ids and the STS-session-safe user name, all inside Bedrock's allowed characters.
     """
     metadata = {
         "tenantId": tenant.tenant_id,
-        "applicationId": tenant.application_id,
-        "costCenter": tenant.cost_center,
-        "environment": tenant.environment,
+        **allocation_tags(tenant),
         "requestId": request_id,
         "model": model,  # the catalog's short name: prices the logged tokens exactly
     }

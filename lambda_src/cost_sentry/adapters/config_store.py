@@ -23,6 +23,15 @@ FORCED_RELOAD_SECONDS = 1.0
 KEY_READS_PER_SECOND = 20
 
 
+def scan_config_table(dynamodb_client: Any, table_name: str) -> TenantDirectory:
+    """The whole config table from one consistent, paginated Scan, parsed (a bad tenant is skipped and
+    logged by TenantDirectory.from_items); a failed Scan raises. Every reader of the table scans here."""
+    items: list[dict[str, Any]] = []
+    for page in dynamodb_client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
+        items.extend(page.get("Items", []))
+    return TenantDirectory.from_items(items)
+
+
 class ConfigStore:
     """The config table, scanned at cold start and refreshed after ``refresh_seconds``.
 
@@ -57,7 +66,7 @@ class ConfigStore:
             if self._directory is not None and now - self._loaded_at < self._refresh_seconds:
                 return self._directory
             try:
-                self._directory = TenantDirectory.from_items(self._scan())
+                self._directory = scan_config_table(self._client, self._table)
                 self._loaded_at = now
                 # As fresh as a forced read: a reload_tenant within the window reuses it (a cold start
                 # that opens a new period makes one Scan, not two).
@@ -95,7 +104,7 @@ class ConfigStore:
                 self._forced_at = now
                 self._forced_ok = False
                 try:
-                    self._directory = TenantDirectory.from_items(self._scan())
+                    self._directory = scan_config_table(self._client, self._table)
                     self._loaded_at = now
                     self._forced_ok = True
                 except Exception as exc:
@@ -143,9 +152,3 @@ class ConfigStore:
 
     def tenant_for_api_key(self, api_key_id: str) -> TenantConfig | None:
         return self.directory().by_api_key.get(api_key_id)
-
-    def _scan(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in self._client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
-            items.extend(page.get("Items", []))
-        return items

@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from cost_sentry.adapters.aws import LazyClient
 from cost_sentry.core.errors import BadRequest, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.log import RequestLogger, default_logger
+from cost_sentry.core.tenants import TaggedTenant, allocation_tags
 from cost_sentry.core.validation import USER_PATTERN, USER_RULE
 
 # Reserved for calls that carry no end user, so a header cannot pose as the application itself.
@@ -72,17 +74,9 @@ class TooManyNewSessionsError(LimitExceeded):
         )
 
 
-class SessionTenant(Protocol):
+class SessionTenant(TaggedTenant, Protocol):
     """The fields of cost_sentry.core.tenants.TenantConfig this module reads."""
 
-    @property
-    def tenant_id(self) -> str: ...
-    @property
-    def application_id(self) -> str: ...
-    @property
-    def cost_center(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
     @property
     def invoker_role_arn(self) -> str | None: ...
 
@@ -122,11 +116,7 @@ def session_tags(tenant: SessionTenant, user: str | None) -> list[dict[str, str]
 
     No TransitiveTagKeys: the session calls Bedrock itself and never chains into another role.
     """
-    tags = [
-        {"Key": "applicationId", "Value": tenant.application_id},
-        {"Key": "costCenter", "Value": tenant.cost_center},
-        {"Key": "environment", "Value": tenant.environment},
-    ]
+    tags = [{"Key": key, "Value": value} for key, value in allocation_tags(tenant).items()]
     if user is not None:
         tags.append({"Key": "user", "Value": user})
     return tags
@@ -164,7 +154,7 @@ class _SessionKey(NamedTuple):
     tenant_id: str
     role_arn: str
     session_name: str
-    tags: tuple[str, str, str]
+    tags: tuple[str, ...]
 
 
 @dataclass
@@ -214,6 +204,8 @@ class PerUserSessionClients:
     then attributed to the gateway's own role); without a fallback such a tenant is a configuration error.
     """
 
+    sts_client = LazyClient("sts")
+
     def __init__(
         self,
         sts_client: Any = None,
@@ -236,7 +228,7 @@ class PerUserSessionClients:
             raise ValueError(f"max_sessions_per_tenant must be at least 1, got {max_sessions_per_tenant}")
         if new_sessions_per_minute < 1:
             raise ValueError(f"new_sessions_per_minute must be at least 1, got {new_sessions_per_minute}")
-        self._sts_client = sts_client
+        self.sts_client = sts_client
         self._client_factory = client_factory or default_bedrock_client_factory()
         self._fallback = fallback
         self._clock = clock
@@ -249,14 +241,6 @@ class PerUserSessionClients:
         self._lock = threading.Lock()
         self._slices: dict[str, _TenantSlice] = {}
         self._in_flight: dict[_SessionKey, _Flight] = {}
-
-    @property
-    def sts_client(self) -> Any:
-        if self._sts_client is None:
-            import boto3
-
-            self._sts_client = boto3.session.Session().client("sts")
-        return self._sts_client
 
     def __len__(self) -> int:
         with self._lock:
@@ -290,7 +274,7 @@ class PerUserSessionClients:
             tenant.tenant_id,
             role_arn,
             session_name,
-            (tenant.application_id, tenant.cost_center, tenant.environment),
+            tuple(allocation_tags(tenant).values()),
         )
         now = self._clock()
         with self._lock:

@@ -18,13 +18,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
+from cost_sentry.adapters.aws import LazyClient
 from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
+from cost_sentry.core.tenants import TaggedTenant, allocation_tags
 
 PROFILE_RESOURCE_TYPE = "bedrock:application-inference-profile"
 MODEL_TAG_KEY = "model"
@@ -33,19 +35,6 @@ DEFAULT_TTL_SECONDS = 300.0
 DEFAULT_RETRY_AFTER_FAILURE_SECONDS = 30.0
 # An unknown model triggers a refresh (a profile may just have been created), at most this often.
 DEFAULT_MISS_REFRESH_SECONDS = 30.0
-
-
-class ResolverTenant(Protocol):
-    """The fields of cost_sentry.core.tenants.TenantConfig this module reads."""
-
-    @property
-    def tenant_id(self) -> str: ...
-    @property
-    def application_id(self) -> str: ...
-    @property
-    def cost_center(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
 
 
 class ProfilesUnavailableError(ServiceUnavailable):
@@ -83,7 +72,7 @@ def emf_metric_sink(namespace: str = DEFAULT_METRICS_NAMESPACE) -> MetricSink:
 
 @dataclass
 class _TenantProfiles:
-    tags: tuple[str, str, str]
+    tags: tuple[str, ...]
     profiles: Mapping[str, str] | None = None
     fetched_at: float = 0.0
     next_refresh_at: float = 0.0
@@ -94,6 +83,8 @@ class _TenantProfiles:
 
 class TaggingApiResolver:
     """cost_sentry.core.resolvers.ProfileResolver backed by the Resource Groups Tagging API; thread-safe."""
+
+    tagging_client = LazyClient("resourcegroupstaggingapi")
 
     def __init__(
         self,
@@ -109,7 +100,7 @@ class TaggingApiResolver:
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
-        self._client = tagging_client
+        self.tagging_client = tagging_client
         self._ttl = ttl_seconds
         self._retry_after_failure = retry_after_failure_seconds
         self._miss_refresh = miss_refresh_seconds
@@ -120,15 +111,7 @@ class TaggingApiResolver:
         self._lock = threading.Lock()
         self._tenants: dict[str, _TenantProfiles] = {}
 
-    @property
-    def tagging_client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.session.Session().client("resourcegroupstaggingapi")
-        return self._client
-
-    def profile_arn(self, tenant: ResolverTenant, model: str) -> str:
+    def profile_arn(self, tenant: TaggedTenant, model: str) -> str:
         """The ARN of the tenant's application inference profile for `model` (a catalog short name)."""
         profiles = self.profiles_for(tenant)
         arn = profiles.get(model)
@@ -150,7 +133,7 @@ class TaggingApiResolver:
             f"{self._model_tag_key}={model!r}"
         )
 
-    def profiles_for(self, tenant: ResolverTenant) -> Mapping[str, str]:
+    def profiles_for(self, tenant: TaggedTenant) -> Mapping[str, str]:
         """The tenant's whole map short name -> profile ARN; calls the API only when cold."""
         entry = self._entry(tenant)
         now = self._clock()
@@ -183,8 +166,8 @@ class TaggingApiResolver:
                 return entry.profiles or profiles
         return profiles
 
-    def _entry(self, tenant: ResolverTenant) -> _TenantProfiles:
-        tags = (tenant.application_id, tenant.cost_center, tenant.environment)
+    def _entry(self, tenant: TaggedTenant) -> _TenantProfiles:
+        tags = tuple(allocation_tags(tenant).values())
         with self._lock:
             entry = self._tenants.get(tenant.tenant_id)
             if entry is None or entry.tags != tags:
@@ -192,9 +175,7 @@ class TaggingApiResolver:
                 entry = self._tenants[tenant.tenant_id] = _TenantProfiles(tags=tags)
             return entry
 
-    def _refresh_now(
-        self, tenant: ResolverTenant, entry: _TenantProfiles, *, force: bool
-    ) -> Mapping[str, str]:
+    def _refresh_now(self, tenant: TaggedTenant, entry: _TenantProfiles, *, force: bool) -> Mapping[str, str]:
         """Synchronous refresh, single-flight: one caller asks the API, concurrent callers wait for it.
 
         Without `force`, a map another thread published meanwhile is answer enough.
@@ -218,7 +199,7 @@ class TaggingApiResolver:
             f"the inference profiles of tenant {tenant.tenant_id!r} cannot be listed: {error}"
         ) from error
 
-    def _refresh(self, tenant: ResolverTenant, entry: _TenantProfiles) -> None:
+    def _refresh(self, tenant: TaggedTenant, entry: _TenantProfiles) -> None:
         """Fetch and publish the tenant's map; only ever run by the one thread that set `refreshing`."""
         try:
             profiles = self._fetch(tenant)
@@ -248,16 +229,12 @@ class TaggingApiResolver:
             entry.refreshing = False
         entry.ready.set()
 
-    def _fetch(self, tenant: ResolverTenant) -> Mapping[str, str]:
+    def _fetch(self, tenant: TaggedTenant) -> Mapping[str, str]:
         found: dict[str, str] = {}
         paginator = self.tagging_client.get_paginator("get_resources")
         pages = paginator.paginate(
             ResourceTypeFilters=[PROFILE_RESOURCE_TYPE],
-            TagFilters=[
-                {"Key": "applicationId", "Values": [tenant.application_id]},
-                {"Key": "costCenter", "Values": [tenant.cost_center]},
-                {"Key": "environment", "Values": [tenant.environment]},
-            ],
+            TagFilters=[{"Key": key, "Values": [value]} for key, value in allocation_tags(tenant).items()],
         )
         for page in pages:
             for resource in page.get("ResourceTagMappingList", []):

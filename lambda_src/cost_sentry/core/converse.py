@@ -488,13 +488,44 @@ def stop_sequences(value: Any, where: str) -> tuple[str, ...]:
 
 def parse_converse(document: Mapping[str, Any], model: str | None) -> ConverseRequest:
     """Bedrock's Converse/ConverseStream JSON body (the model comes from the path)."""
+    _reject_converse_fields(document)
+    messages = _converse_messages(document.get("messages"))
+    system = _converse_system(document.get("system") or [])
+    parameters, stops = parse_inference_config(document.get("inferenceConfig"))
+    extra = document.get("additionalModelRequestFields")
+    paths = document.get("additionalModelResponseFieldPaths") or []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise BadRequest("invalid_field", "additionalModelResponseFieldPaths must be a list of strings")
+    request = ConverseRequest(
+        model=model,
+        messages=messages,
+        system=system,
+        parameters=parameters,
+        stop_sequences=stops,
+        tool_config=None if document.get("toolConfig") is None else parse_tool_config(document["toolConfig"]),
+        additional_fields=None
+        if extra is None
+        else plain_json(_object(extra, "additionalModelRequestFields")),
+        response_field_paths=tuple(paths),
+        service_tier=parse_service_tier(document.get("serviceTier")),
+        guardrail_config=parse_guardrail_config(document.get("guardrailConfig")),
+        request_metadata=parse_request_metadata(document.get("requestMetadata")),
+    )
+    validate_conversation(request)
+    return request
+
+
+def _reject_converse_fields(document: Mapping[str, Any]) -> None:
+    """Fields the gateway cannot price are refused with their reason; any other unknown field by name."""
     for name, reason in UNPRICED_FIELDS.items():
         if name in document:
             raise BadRequest("unsupported_field", f"{name}: {reason}")
     unknown = sorted(set(document) - CONVERSE_FIELDS)
     if unknown:
         raise BadRequest("unknown_field", f"unknown field(s): {', '.join(unknown)}")
-    raw_messages = document.get("messages")
+
+
+def _converse_messages(raw_messages: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(raw_messages, list) or not raw_messages:
         raise BadRequest("missing_messages", "messages must be a non-empty list")
     messages = []
@@ -513,10 +544,13 @@ def parse_converse(document: Mapping[str, Any], model: str | None) -> ConverseRe
                 "content": [_parse_block(b, f"{where}.content[{i}]") for i, b in enumerate(content)],
             }
         )
-    system: list[dict[str, Any]] = []
-    raw_system = document.get("system") or []
+    return tuple(messages)
+
+
+def _converse_system(raw_system: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(raw_system, list):
         raise BadRequest("invalid_field", "system must be a list of system content blocks")
+    system: list[dict[str, Any]] = []
     for index, block in enumerate(raw_system):
         where = f"system[{index}]"
         name = _one_member(block, SYSTEM_BLOCKS, where)
@@ -526,28 +560,7 @@ def parse_converse(document: Mapping[str, Any], model: str | None) -> ConverseRe
             system.append(cache_point(block["cachePoint"], f"{where}.cachePoint"))
         else:
             system.append({"guardContent": _object(block["guardContent"], f"{where}.guardContent")})
-    parameters, stops = parse_inference_config(document.get("inferenceConfig"))
-    extra = document.get("additionalModelRequestFields")
-    paths = document.get("additionalModelResponseFieldPaths") or []
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise BadRequest("invalid_field", "additionalModelResponseFieldPaths must be a list of strings")
-    request = ConverseRequest(
-        model=model,
-        messages=tuple(messages),
-        system=tuple(system),
-        parameters=parameters,
-        stop_sequences=stops,
-        tool_config=None if document.get("toolConfig") is None else parse_tool_config(document["toolConfig"]),
-        additional_fields=None
-        if extra is None
-        else plain_json(_object(extra, "additionalModelRequestFields")),
-        response_field_paths=tuple(paths),
-        service_tier=parse_service_tier(document.get("serviceTier")),
-        guardrail_config=parse_guardrail_config(document.get("guardrailConfig")),
-        request_metadata=parse_request_metadata(document.get("requestMetadata")),
-    )
-    validate_conversation(request)
-    return request
+    return tuple(system)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -682,7 +695,15 @@ def check_against_model(
     a max_tokens the model may not finish in time is refused rather than accepted and cut off; without
     a max_tokens, the default is lowered to what fits.
     """
-    parameters = request.parameters
+    _check_parameters(request.parameters, spec)
+    _check_capabilities(request, spec)
+    check_extra_fields(request.additional_fields or {})
+    max_tokens = fitting_max_tokens(request.parameters.max_tokens, spec, generation_limit_seconds)
+    _check_thinking(request, max_tokens)
+    return max_tokens
+
+
+def _check_parameters(parameters: Parameters, spec: ModelSpec) -> None:
     if parameters.max_tokens is not None and parameters.max_tokens > spec.max_output_tokens:
         raise BadRequest(
             "max_tokens_above_model_limit",
@@ -695,6 +716,10 @@ def check_against_model(
             )
         if not 1 <= parameters.top_k <= TOP_K_MAX:
             raise BadRequest("invalid_parameter", f"top_k must be between 1 and {TOP_K_MAX}")
+
+
+def _check_capabilities(request: ConverseRequest, spec: ModelSpec) -> None:
+    """The model takes the request's content kinds and tools, and prices its cache TTLs and tier."""
     for block in request.blocks():
         kind = _content_kind(block)
         if kind is not None and kind not in spec.inputs:
@@ -719,22 +744,23 @@ def check_against_model(
             "service_tier_not_supported",
             f"{spec.short_name} has no {request.service_tier} tier priced; tiers: {', '.join(spec.prices.tiers)}",
         )
-    extra = request.additional_fields or {}
-    check_extra_fields(extra)
-    max_tokens = fitting_max_tokens(parameters.max_tokens, spec, generation_limit_seconds)
-    thinking = extra.get("thinking")
-    if thinking is not None:
-        budget = request.thinking_budget
-        if not isinstance(thinking, Mapping) or thinking.get("type") not in (
-            "enabled",
-            "disabled",
-            "adaptive",
-        ):
-            raise BadRequest("invalid_parameter", 'thinking must be {"type": "enabled", "budget_tokens": N}')
-        if thinking.get("type") == "enabled" and (budget is None or not 1024 <= budget < max_tokens):
-            raise BadRequest(
-                "invalid_parameter",
-                f"thinking.budget_tokens must be at least 1024 and below max_tokens ({max_tokens}): thinking is "
-                "generated inside max_tokens",
-            )
-    return max_tokens
+
+
+def _check_thinking(request: ConverseRequest, max_tokens: int) -> None:
+    """Extended thinking is generated inside max_tokens, so its budget must leave room below it."""
+    thinking = (request.additional_fields or {}).get("thinking")
+    if thinking is None:
+        return
+    budget = request.thinking_budget
+    if not isinstance(thinking, Mapping) or thinking.get("type") not in (
+        "enabled",
+        "disabled",
+        "adaptive",
+    ):
+        raise BadRequest("invalid_parameter", 'thinking must be {"type": "enabled", "budget_tokens": N}')
+    if thinking.get("type") == "enabled" and (budget is None or not 1024 <= budget < max_tokens):
+        raise BadRequest(
+            "invalid_parameter",
+            f"thinking.budget_tokens must be at least 1024 and below max_tokens ({max_tokens}): thinking is "
+            "generated inside max_tokens",
+        )

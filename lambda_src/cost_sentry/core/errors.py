@@ -83,9 +83,18 @@ def iso_time(epoch_seconds: float) -> str:
 
 
 class GatewayError(Exception):
-    """A request the gateway refuses or cannot complete."""
+    """A request the gateway refuses or cannot complete.
+
+    A subclass states its HTTP status in its declaration line (``class NotFound(GatewayError,
+    status=404)``): the classes below read as the table of statuses, and a status has one way to be set.
+    """
 
     status: int = 500
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
 
     def __init__(
         self,
@@ -106,31 +115,25 @@ class GatewayError(Exception):
         return f"{type(self).__name__}({self.status}, {self.code!r}, {self.message!r})"
 
 
-class BadRequest(GatewayError):
-    status = 400
+class BadRequest(GatewayError, status=400): ...
 
 
-class Unauthorized(GatewayError):
-    status = 401
+class Unauthorized(GatewayError, status=401): ...
 
 
-class Forbidden(GatewayError):
-    status = 403
+class Forbidden(GatewayError, status=403): ...
 
 
-class NotFound(GatewayError):
-    status = 404
+class NotFound(GatewayError, status=404): ...
 
 
-class MethodNotAllowed(GatewayError):
-    status = 405
+class MethodNotAllowed(GatewayError, status=405): ...
 
 
-class PayloadTooLarge(GatewayError):
-    status = 413
+class PayloadTooLarge(GatewayError, status=413): ...
 
 
-class LimitExceeded(GatewayError):
+class LimitExceeded(GatewayError, status=429):
     """A tenant limit denied the request; ``retry_after_seconds`` says when trying again can succeed.
 
     Whether the denial is final is the code's (FINAL_DENIALS), or for a pace denial how far off its
@@ -138,8 +141,6 @@ class LimitExceeded(GatewayError):
     + ``retry_after_seconds``; ``now`` defaults to the wall clock) instead of asking it to retry; any
     other carries ``Retry-After``.
     """
-
-    status = 429
 
     def __init__(
         self, code: str, message: str, *, retry_after_seconds: int, now: float | None = None
@@ -160,24 +161,18 @@ class LimitExceeded(GatewayError):
         )
 
 
-class UpstreamThrottled(GatewayError):
+class UpstreamThrottled(GatewayError, status=429):
     """Bedrock itself throttled the call (account quota), not a tenant limit: retryable, shortly."""
-
-    status = 429
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message, headers={"Retry-After": str(UPSTREAM_THROTTLED_RETRY_AFTER_SECONDS)})
 
 
-class UpstreamFailed(GatewayError):
-    status = 502
+class UpstreamFailed(GatewayError, status=502): ...
 
 
-class ServiceUnavailable(GatewayError):
+class ServiceUnavailable(GatewayError, status=503):
     """A dependency of the gateway (the ledger or the config table) cannot be reached."""
 
-    status = 503
 
-
-class UpstreamTimeout(GatewayError):
-    status = 504
+class UpstreamTimeout(GatewayError, status=504): ...

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cost_sentry.core.once import built_once
+
 Sink = Callable[[str], None]
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
@@ -107,18 +109,10 @@ class JsonLogger:
         self.log("ERROR", message, exception=traceback.format_exc(), **fields)
 
 
-_default: JsonLogger | None = None
-_default_lock = threading.Lock()
-
-
+@built_once
 def default_logger() -> JsonLogger:
     """The process's logger on stdout, created on first use (one per function container)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = JsonLogger()
-    return _default
+    return JsonLogger()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from cost_sentry.core.identity import (
     KEY_ITEM_PREFIX,
@@ -31,6 +31,30 @@ PERIODS = ("MONTHLY", "DAILY")
 
 class ConfigError(ValueError):
     """A tenant document that does not follow the contract."""
+
+
+class TaggedTenant(Protocol):
+    """A tenant as its cost allocation tags name it: the fields of TenantConfig that the attribution
+    adapters (per-user sessions, profiles found by their tags) and the invocation logs read."""
+
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def application_id(self) -> str: ...
+    @property
+    def cost_center(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+
+
+def allocation_tags(tenant: TaggedTenant) -> dict[str, str]:
+    """The tenant's cost allocation tags, key -> value: what Terraform tags its inference profiles with,
+    what its STS sessions carry into CUR 2.0, and what Bedrock's invocation logs record."""
+    return {
+        "applicationId": tenant.application_id,
+        "costCenter": tenant.cost_center,
+        "environment": tenant.environment,
+    }
 
 
 @dataclass(frozen=True)
@@ -162,79 +186,115 @@ def _text(document: Mapping[str, Any], key: str, tenant: str) -> str:
     return value
 
 
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{what} must be true or false")
+    return value
+
+
+def _budget(budget: Mapping[str, Any]) -> tuple[int, str, Decimal | None]:
+    """budget.limitUsd (nano-dollars, floored), budget.period and budget.blockAtActualPercent."""
+    limit_usd = parse_decimal(budget.get("limitUsd"), "budget.limitUsd")
+    if limit_usd <= 0:
+        raise ConfigError("budget.limitUsd must be positive")
+    period = str(budget.get("period") or "MONTHLY").upper()
+    if period not in PERIODS:
+        raise ConfigError(f"budget.period must be one of {PERIODS}, got {period!r}")
+    block_raw = budget.get("blockAtActualPercent")
+    block = None if block_raw is None else parse_decimal(block_raw, "budget.blockAtActualPercent")
+    return usd_to_nanos_floor(limit_usd), period, block
+
+
+def _models(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+    """The tenant's models (short name -> model id or profile ARN) and its default model."""
+    models = _string_map(document.get("models"), "models")
+    if not models:
+        raise ConfigError("models must name at least one model")
+    default_model = document.get("defaultModel") or next(iter(models))
+    if default_model not in models:
+        raise ConfigError(f"defaultModel {default_model!r} is not one of the tenant's models")
+    return models, default_model
+
+
+def _model_aliases(
+    document: Mapping[str, Any], models: Mapping[str, str], default_model: str, cost_center: str
+) -> dict[str, str]:
+    aliases = _string_map(document.get("modelAliases"), "modelAliases")
+    for alias, target in aliases.items():
+        if target not in models:
+            raise ConfigError(f"modelAliases.{alias} points at {target!r}, not a model of the tenant")
+    # The cost center selects the tenant's default model unless an explicit alias says otherwise.
+    aliases.setdefault(cost_center, default_model)
+    return aliases
+
+
+def _api_key_ids(value: object) -> tuple[str, ...]:
+    api_keys = value or []
+    if not isinstance(api_keys, list) or not all(isinstance(k, str) and k for k in api_keys):
+        raise ConfigError("apiKeyIds must be a list of strings")
+    return tuple(api_keys)
+
+
+def _document_keys(users: Mapping[str, Any], tenant_id: str) -> tuple[UserKey, ...]:
+    """Per-user keys Terraform wrote into the tenant document (users.keys)."""
+    keys = users.get("keys") or {}
+    if not isinstance(keys, Mapping) or not all(isinstance(v, Mapping) for v in keys.values()):
+        raise ConfigError("users.keys must be an object of key name -> {user, sha256, ...}")
+    return tuple(key_from_document(name, entry, tenant_id) for name, entry in keys.items())
+
+
 def tenant_from_document(document: Mapping[str, Any]) -> TenantConfig:
     """Parse one tenant's JSON document; numbers go through Decimal, never float."""
     tenant_id = _text(document, "tenantId", "?")
     try:
-        budget = document.get("budget") or {}
-        limits = document.get("limits") or {}
-        limit_usd = parse_decimal(budget.get("limitUsd"), "budget.limitUsd")
-        if limit_usd <= 0:
-            raise ConfigError("budget.limitUsd must be positive")
-        period = str(budget.get("period") or "MONTHLY").upper()
-        if period not in PERIODS:
-            raise ConfigError(f"budget.period must be one of {PERIODS}, got {period!r}")
-        block_raw = budget.get("blockAtActualPercent")
-        block = None if block_raw is None else parse_decimal(block_raw, "budget.blockAtActualPercent")
-        models = _string_map(document.get("models"), "models")
-        if not models:
-            raise ConfigError("models must name at least one model")
-        default_model = document.get("defaultModel") or next(iter(models))
-        if default_model not in models:
-            raise ConfigError(f"defaultModel {default_model!r} is not one of the tenant's models")
-        cost_center = _text(document, "costCenter", tenant_id)
-        aliases = _string_map(document.get("modelAliases"), "modelAliases")
-        for alias, target in aliases.items():
-            if target not in models:
-                raise ConfigError(f"modelAliases.{alias} points at {target!r}, not a model of the tenant")
-        # The cost center selects the tenant's default model unless an explicit alias says otherwise.
-        aliases.setdefault(cost_center, default_model)
-        api_keys = document.get("apiKeyIds") or []
-        if not isinstance(api_keys, list) or not all(isinstance(k, str) and k for k in api_keys):
-            raise ConfigError("apiKeyIds must be a list of strings")
-        invoker = document.get("invokerRoleArn")
-        user_default, user_limits = _user_limits(document.get("users"))
-        users = document.get("users") or {}
-        allow_anonymous = users.get("allowAnonymous", False)
-        if not isinstance(allow_anonymous, bool):
-            raise ConfigError("users.allowAnonymous must be true or false")
-        keys = users.get("keys") or {}
-        if not isinstance(keys, Mapping) or not all(isinstance(v, Mapping) for v in keys.values()):
-            raise ConfigError("users.keys must be an object of key name -> {user, sha256, ...}")
-        document_keys = tuple(key_from_document(name, entry, tenant_id) for name, entry in keys.items())
-        oidc = parse_oidc((document.get("identity") or {}).get("oidc"))
-        enforce = document.get("enforce", True)
-        if not isinstance(enforce, bool):
-            raise ConfigError("enforce must be true or false")
-        return TenantConfig(
-            tenant_id=tenant_id,
-            application_id=_text(document, "applicationId", tenant_id),
-            cost_center=cost_center,
-            environment=_text(document, "environment", tenant_id),
-            api_key_ids=tuple(api_keys),
-            budget_limit_nanos=usd_to_nanos_floor(limit_usd),
-            budget_period=period,
-            block_at_actual_percent=block,
-            requests_per_minute=_optional_whole(limits.get("requestsPerMinute"), "limits.requestsPerMinute"),
-            tokens_per_period=_optional_whole(limits.get("tokensPerPeriod"), "limits.tokensPerPeriod"),
-            models=MappingProxyType(models),
-            default_model=default_model,
-            model_aliases=MappingProxyType(aliases),
-            invoker_role_arn=invoker if isinstance(invoker, str) and invoker else None,
-            max_in_flight=_optional_whole(limits.get("maxInFlight"), "limits.maxInFlight"),
-            ledger_shards=_ledger_shards(document.get("ledger")),
-            user_default_limit_nanos=user_default,
-            user_limit_nanos=MappingProxyType(user_limits),
-            allow_anonymous=allow_anonymous,
-            has_user_budgets=user_default is not None or bool(user_limits),
-            oidc=oidc,
-            document_keys=document_keys,
-            pace=_pace(budget.get("pace"), "budget.pace"),
-            user_pace=_pace(users.get("pace"), "users.pace"),
-            enforce=enforce,
-        )
+        return _tenant(document, tenant_id)
     except (ConfigError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"tenant {tenant_id}: {exc}") from exc
+
+
+def _tenant(document: Mapping[str, Any], tenant_id: str) -> TenantConfig:
+    """The steps of tenant_from_document, in the order their errors are reported."""
+    budget = document.get("budget") or {}
+    limits = document.get("limits") or {}
+    limit_nanos, period, block = _budget(budget)
+    models, default_model = _models(document)
+    cost_center = _text(document, "costCenter", tenant_id)
+    aliases = _model_aliases(document, models, default_model, cost_center)
+    api_keys = _api_key_ids(document.get("apiKeyIds"))
+    invoker = document.get("invokerRoleArn")
+    user_default, user_limits = _user_limits(document.get("users"))
+    users = document.get("users") or {}
+    allow_anonymous = _flag(users.get("allowAnonymous", False), "users.allowAnonymous")
+    document_keys = _document_keys(users, tenant_id)
+    oidc = parse_oidc((document.get("identity") or {}).get("oidc"))
+    enforce = _flag(document.get("enforce", True), "enforce")
+    return TenantConfig(
+        tenant_id=tenant_id,
+        application_id=_text(document, "applicationId", tenant_id),
+        cost_center=cost_center,
+        environment=_text(document, "environment", tenant_id),
+        api_key_ids=api_keys,
+        budget_limit_nanos=limit_nanos,
+        budget_period=period,
+        block_at_actual_percent=block,
+        requests_per_minute=_optional_whole(limits.get("requestsPerMinute"), "limits.requestsPerMinute"),
+        tokens_per_period=_optional_whole(limits.get("tokensPerPeriod"), "limits.tokensPerPeriod"),
+        models=MappingProxyType(models),
+        default_model=default_model,
+        model_aliases=MappingProxyType(aliases),
+        invoker_role_arn=invoker if isinstance(invoker, str) and invoker else None,
+        max_in_flight=_optional_whole(limits.get("maxInFlight"), "limits.maxInFlight"),
+        ledger_shards=_ledger_shards(document.get("ledger")),
+        user_default_limit_nanos=user_default,
+        user_limit_nanos=MappingProxyType(user_limits),
+        allow_anonymous=allow_anonymous,
+        has_user_budgets=user_default is not None or bool(user_limits),
+        oidc=oidc,
+        document_keys=document_keys,
+        pace=_pace(budget.get("pace"), "budget.pace"),
+        user_pace=_pace(users.get("pace"), "users.pace"),
+        enforce=enforce,
+    )
 
 
 @dataclass(frozen=True)

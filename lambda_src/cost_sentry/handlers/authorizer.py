@@ -18,37 +18,31 @@ the proven ``user``, which the gateway uses in place of any ``x-cost-sentry-user
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from cost_sentry.adapters.api_keys import ApiKeyDirectory
 from cost_sentry.adapters.credentials import CredentialChecker
 from cost_sentry.core.identity import Identity
-
-_checker: CredentialChecker | None = None
-_lock = threading.Lock()
+from cost_sentry.core.once import built_once
 
 
+@built_once
 def default_checker() -> CredentialChecker:
-    global _checker
-    if _checker is None:
-        with _lock:
-            if _checker is None:
-                from cost_sentry.adapters.aws import AwsSession
-                from cost_sentry.adapters.config_store import ConfigStore
-                from cost_sentry.core.settings import ConfigSettings
+    """The container's checker: its clients and its cached config outlive the invocation."""
+    from cost_sentry.adapters.aws import AwsSession
+    from cost_sentry.adapters.config_store import ConfigStore
+    from cost_sentry.core.settings import ConfigSettings
 
-                settings = ConfigSettings.from_env()
-                aws = AwsSession()
-                _checker = CredentialChecker(
-                    ApiKeyDirectory(aws.client("apigateway", connect_timeout=2, read_timeout=3)),
-                    ConfigStore(
-                        aws.client("dynamodb", connect_timeout=2, read_timeout=3),
-                        settings.config_table,
-                        settings.config_refresh_seconds,
-                    ),
-                )
-    return _checker
+    settings = ConfigSettings.from_env()
+    aws = AwsSession()
+    return CredentialChecker(
+        ApiKeyDirectory(aws.client("apigateway", connect_timeout=2, read_timeout=3)),
+        ConfigStore(
+            aws.client("dynamodb", connect_timeout=2, read_timeout=3),
+            settings.config_table,
+            settings.config_refresh_seconds,
+        ),
+    )
 
 
 def policy(method_arn: str, identity: Identity) -> dict[str, Any]:

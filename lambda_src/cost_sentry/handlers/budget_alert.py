@@ -10,10 +10,9 @@ from typing import Any
 
 from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.core.log import JsonLogger, default_logger
+from cost_sentry.core.once import built_once
 from cost_sentry.core.settings import BudgetSettings
 from cost_sentry.service.budgets import BudgetAlerts, sns_messages
-
-_alerts: BudgetAlerts | None = None
 
 
 def handle_event(
@@ -29,10 +28,12 @@ def handle_event(
     return {"outcomes": outcomes}
 
 
+@built_once
+def default_alerts() -> BudgetAlerts:
+    # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
+    return BudgetAlerts(BudgetSettings.from_env(), dynamodb_client=AwsSession().client("dynamodb"))
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _alerts
     default_logger().start_invocation(context)
-    if _alerts is None:
-        # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
-        _alerts = BudgetAlerts(BudgetSettings.from_env(), dynamodb_client=AwsSession().client("dynamodb"))
-    return handle_event(event, _alerts)
+    return handle_event(event, default_alerts())

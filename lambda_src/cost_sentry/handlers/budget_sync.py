@@ -14,11 +14,9 @@ from typing import Any
 from cost_sentry.adapters.aws import AwsSession
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
+from cost_sentry.core.once import built_once
 from cost_sentry.core.settings import BudgetSettings
 from cost_sentry.service.budgets import BudgetSync
-
-_settings: BudgetSettings | None = None
-_sync: BudgetSync | None = None
 
 
 def run_sync(sync: BudgetSync, metrics_namespace: str) -> dict[str, Any]:
@@ -33,17 +31,20 @@ def run_sync(sync: BudgetSync, metrics_namespace: str) -> dict[str, Any]:
     return report.to_dict()
 
 
+@built_once
+def default_sync() -> BudgetSync:
+    settings = BudgetSettings.from_env()
+    # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
+    aws = AwsSession()
+    return BudgetSync(
+        settings,
+        budgets_client=aws.client("budgets"),
+        dynamodb_client=aws.client("dynamodb"),
+        sts_client=None if settings.account_id else aws.client("sts"),
+    )
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _settings, _sync
     default_logger().start_invocation(context)
-    if _sync is None or _settings is None:
-        _settings = BudgetSettings.from_env()
-        # One boto3 Session per function (adapters.aws), as in the gateway's composition root.
-        aws = AwsSession()
-        _sync = BudgetSync(
-            _settings,
-            budgets_client=aws.client("budgets"),
-            dynamodb_client=aws.client("dynamodb"),
-            sts_client=None if _settings.account_id else aws.client("sts"),
-        )
-    return run_sync(_sync, _settings.metrics_namespace)
+    sync = default_sync()
+    return run_sync(sync, sync.settings.metrics_namespace)

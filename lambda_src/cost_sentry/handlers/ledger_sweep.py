@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cost_sentry.adapters.aws import AwsSession
+from cost_sentry.adapters.config_store import scan_config_table
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.log import default_logger
 from cost_sentry.core.metrics import emf_metadata
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
 from cost_sentry.core.names import DEFAULT_METRICS_NAMESPACE
 from cost_sentry.core.settings import LedgerSettings
-from cost_sentry.core.tenants import TenantConfig, TenantDirectory
+from cost_sentry.core.tenants import TenantConfig
 
 # One client and ledger per container (per table pair, so a test process can sweep several stacks).
 _built: dict[tuple[str, str], tuple[Any, Ledger]] = {}
@@ -32,10 +33,7 @@ _built: dict[tuple[str, str], tuple[Any, Ledger]] = {}
 
 def fresh_tenants(dynamodb_client: Any, config_table: str) -> Mapping[str, TenantConfig]:
     """Every tenant, from a consistent Scan made now (raises if it fails: no stale config here)."""
-    items: list[dict[str, Any]] = []
-    for page in dynamodb_client.get_paginator("scan").paginate(TableName=config_table, ConsistentRead=True):
-        items.extend(page.get("Items", []))
-    return TenantDirectory.from_items(items).tenants
+    return scan_config_table(dynamodb_client, config_table).tenants
 
 
 def run_sweep(

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from cost_sentry.adapters.aws import LazyClient
+from cost_sentry.adapters.config_store import scan_config_table
 from cost_sentry.adapters.ledger import Ledger
 from cost_sentry.core.errors import ServiceUnavailable
 from cost_sentry.core.log import default_logger
@@ -34,7 +36,7 @@ from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, u
 from cost_sentry.core.names import TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.settings import BudgetSettings
-from cost_sentry.core.tenants import ConfigError, TenantConfig, TenantDirectory, tenant_from_document
+from cost_sentry.core.tenants import ConfigError, TenantConfig, tenant_from_document
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
@@ -147,8 +149,35 @@ class SyncReport:
         }
 
 
-class BudgetSync:
+class _BudgetJob:
+    """What the sync and the alerts share: the settings, the client of the config and ledger tables
+    (injected, or a default made on first use), the clock, and the ledger built from them."""
+
+    dynamodb_client = LazyClient("dynamodb")
+
+    def __init__(self, settings: BudgetSettings, dynamodb_client: Any, clock: Callable[[], float]) -> None:
+        self._settings = settings
+        self.dynamodb_client = dynamodb_client
+        self._clock = clock
+        self._ledger: Ledger | None = None
+
+    @property
+    def settings(self) -> BudgetSettings:
+        return self._settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger's writes go through the one owner of its items."""
+        if self._ledger is None:
+            self._ledger = Ledger.for_settings(self.dynamodb_client, self._settings, clock=self._clock)
+        return self._ledger
+
+
+class BudgetSync(_BudgetJob):
     """Makes the gateway enforce what each tenant's AWS Budget says. Clients injected (lazy defaults)."""
+
+    budgets_client = LazyClient("budgets")
+    sts_client = LazyClient("sts")
 
     def __init__(
         self,
@@ -159,46 +188,16 @@ class BudgetSync:
         sts_client: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
-        self._budgets = budgets_client
-        self._dynamodb = dynamodb_client
-        self._sts = sts_client
-        self._clock = clock
+        super().__init__(settings, dynamodb_client, clock)
+        self.budgets_client = budgets_client
+        # Asked only when the settings do not name the account (BUDGETS_ACCOUNT_ID).
+        self.sts_client = sts_client
         self._account_id = settings.account_id
-        self._ledger: Ledger | None = None
-
-    @property
-    def budgets_client(self) -> Any:
-        if self._budgets is None:
-            import boto3
-
-            self._budgets = boto3.session.Session().client("budgets")
-        return self._budgets
-
-    @property
-    def dynamodb_client(self) -> Any:
-        if self._dynamodb is None:
-            import boto3
-
-            self._dynamodb = boto3.session.Session().client("dynamodb")
-        return self._dynamodb
-
-    @property
-    def ledger(self) -> Ledger:
-        """The ledger's writes go through the one owner of its items."""
-        if self._ledger is None:
-            self._ledger = Ledger.for_settings(self.dynamodb_client, self._settings, clock=self._clock)
-        return self._ledger
 
     @property
     def account_id(self) -> str:
         if self._account_id is None:
-            sts = self._sts
-            if sts is None:
-                import boto3
-
-                sts = boto3.session.Session().client("sts")
-            self._account_id = str(sts.get_caller_identity()["Account"])
+            self._account_id = str(self.sts_client.get_caller_identity()["Account"])
         return self._account_id
 
     def run(self) -> SyncReport:
@@ -290,11 +289,7 @@ class BudgetSync:
         )
 
     def _load_tenants(self) -> Mapping[str, TenantConfig]:
-        items: list[dict[str, Any]] = []
-        paginator = self.dynamodb_client.get_paginator("scan")
-        for page in paginator.paginate(TableName=self._settings.config_table, ConsistentRead=True):
-            items.extend(page.get("Items", []))
-        return TenantDirectory.from_items(items).tenants
+        return scan_config_table(self.dynamodb_client, self._settings.config_table).tenants
 
     def _describe_budget(self, name: str) -> Mapping[str, Any] | None:
         """One DescribeBudget per tenant: authorized by the least-privilege policy on exactly the
@@ -412,7 +407,7 @@ class AlertOutcome:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
-class BudgetAlerts:
+class BudgetAlerts(_BudgetJob):
     """Turns AWS Budgets notifications into `blocked` on the tenant's ledger period item."""
 
     def __init__(
@@ -422,24 +417,7 @@ class BudgetAlerts:
         dynamodb_client: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
-        self._dynamodb = dynamodb_client
-        self._clock = clock
-        self._ledger: Ledger | None = None
-
-    @property
-    def ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = Ledger.for_settings(self.dynamodb_client, self._settings, clock=self._clock)
-        return self._ledger
-
-    @property
-    def dynamodb_client(self) -> Any:
-        if self._dynamodb is None:
-            import boto3
-
-            self._dynamodb = boto3.session.Session().client("dynamodb")
-        return self._dynamodb
+        super().__init__(settings, dynamodb_client, clock)
 
     def handle_message(
         self, message: str, sent_at: float | None = None, *, topic_arn: str | None = None
