@@ -10,7 +10,6 @@ with ``build_service``.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from cost_sentry.core.log import RequestLogger, default_logger
 from cost_sentry.core.log import stdout_sink as log_stdout
 from cost_sentry.core.metrics import MetricsEmitter
 from cost_sentry.core.metrics import stdout_sink as metrics_stdout
+from cost_sentry.core.once import built_once
 from cost_sentry.core.resolvers import ProfileResolver, StaticResolver
 from cost_sentry.core.settings import Settings
 from cost_sentry.service.gateway import GatewayService, new_request_id
@@ -64,52 +64,11 @@ def build_service(
     request_logger = RequestLogger(settings.log_prompts, log_sink)
     ledger_client = dynamodb_client
     if dynamodb_client is None:
-        # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
-        dynamodb_client = aws.client(
-            "dynamodb",
-            connect_timeout=2,
-            read_timeout=5,
-            retries={"mode": "standard", "total_max_attempts": 3},
-        )
-        # The ledger retries its own writes, only those DynamoDB guarantees it did not apply: botocore
-        # resending a counter write after a timeout could apply it twice (docs/design.md section 4).
-        # Its requests are built by code (never from caller input) and covered by the tests against
-        # the emulator, so botocore's per-call parameter validation (a sixth of its CPU) is skipped.
-        ledger_client = aws.client(
-            "dynamodb",
-            connect_timeout=2,
-            read_timeout=5,
-            retries={"total_max_attempts": 1},
-            parameter_validation=False,
-        )
+        dynamodb_client, ledger_client = _dynamodb_clients(aws)
     if resolver is None:
-        if settings.profile_resolver == "dynamic":
-            from cost_sentry.adapters.tagging_resolver import TaggingApiResolver, emf_metric_sink
-
-            resolver = TaggingApiResolver(
-                aws.client("resourcegroupstaggingapi"),
-                metric_sink=emf_metric_sink(settings.metrics_namespace),
-            )
-        else:
-            resolver = StaticResolver()
+        resolver = _default_resolver(settings, aws)
     if bedrock_clients is None:
-        options = bedrock_client_options(settings)
-        shared = SharedBedrockClients(
-            client_factory=lambda: aws.client("bedrock-runtime", **options),
-            own_principal=settings.own_principal,
-        )
-        if settings.per_user_sessions:
-            from cost_sentry.adapters.sessions import PerUserSessionClients, default_bedrock_client_factory
-
-            bedrock_clients = PerUserSessionClients(
-                aws.client("sts"),
-                client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
-                fallback=shared,
-                new_sessions_per_minute=settings.new_sessions_per_minute,
-                warn=request_logger.warn,
-            )
-        else:
-            bedrock_clients = shared
+        bedrock_clients = _default_bedrock_clients(settings, aws, request_logger)
     config_store: Any = ConfigStore(dynamodb_client, settings.config_table, settings.config_refresh_seconds)
     catalog = default_catalog()
     if shared_endpoints is None:
@@ -138,17 +97,63 @@ def build_service(
     )
 
 
-_service: GatewayService | None = None
-_service_lock = threading.Lock()
+def _dynamodb_clients(aws: AwsSession) -> tuple[Any, Any]:
+    """The config reads' client, and the ledger's."""
+    # The ledger is on the hot path: fail fast (a 503 the caller retries) rather than hang.
+    config_client = aws.client(
+        "dynamodb",
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
+    # The ledger retries its own writes, only those DynamoDB guarantees it did not apply: botocore
+    # resending a counter write after a timeout could apply it twice (docs/design.md section 4).
+    # Its requests are built by code (never from caller input) and covered by the tests against the
+    # emulator, so botocore's per-call parameter validation (a sixth of its CPU) is skipped.
+    ledger_client = aws.client(
+        "dynamodb",
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"total_max_attempts": 1},
+        parameter_validation=False,
+    )
+    return config_client, ledger_client
 
 
+def _default_resolver(settings: Settings, aws: AwsSession) -> ProfileResolver:
+    if settings.profile_resolver != "dynamic":
+        return StaticResolver()
+    from cost_sentry.adapters.tagging_resolver import TaggingApiResolver, emf_metric_sink
+
+    return TaggingApiResolver(
+        aws.client("resourcegroupstaggingapi"), metric_sink=emf_metric_sink(settings.metrics_namespace)
+    )
+
+
+def _default_bedrock_clients(
+    settings: Settings, aws: AwsSession, request_logger: RequestLogger
+) -> BedrockClients:
+    options = bedrock_client_options(settings)
+    shared = SharedBedrockClients(
+        client_factory=lambda: aws.client("bedrock-runtime", **options),
+        own_principal=settings.own_principal,
+    )
+    if not settings.per_user_sessions:
+        return shared
+    from cost_sentry.adapters.sessions import PerUserSessionClients, default_bedrock_client_factory
+
+    return PerUserSessionClients(
+        aws.client("sts"),
+        client_factory=default_bedrock_client_factory(bedrock_client_config(settings)),
+        fallback=shared,
+        new_sessions_per_minute=settings.new_sessions_per_minute,
+        warn=request_logger.warn,
+    )
+
+
+@built_once
 def _default_service() -> GatewayService:
-    global _service
-    if _service is None:
-        with _service_lock:
-            if _service is None:
-                _service = build_service(Settings.from_env())
-    return _service
+    return build_service(Settings.from_env())
 
 
 def _misconfigured(event: dict[str, Any], exc: Exception) -> HttpResponse:

@@ -7,6 +7,7 @@ arguments as they will be sent (core/estimate.py), not over what a surface parse
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cost_sentry.adapters import bedrock, sagemaker
@@ -26,21 +27,13 @@ from cost_sentry.service.settling import PreparedCall
 from cost_sentry.service.telemetry import Trace
 
 
+@dataclass
 class Preparer:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        config_store: ConfigStore,
-        catalog: Catalog,
-        resolver: ProfileResolver,
-        bedrock_clients: BedrockClients,
-    ) -> None:
-        self.settings = settings
-        self.config_store = config_store
-        self.catalog = catalog
-        self.resolver = resolver
-        self.bedrock_clients = bedrock_clients
+    settings: Settings
+    config_store: ConfigStore
+    catalog: Catalog
+    resolver: ProfileResolver
+    bedrock_clients: BedrockClients
 
     def authenticate(self, call: ApiCall, trace: Trace) -> TenantConfig:
         if not call.api_key_id:

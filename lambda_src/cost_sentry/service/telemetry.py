@@ -90,21 +90,15 @@ def internal_error() -> GatewayError:
     return GatewayError("internal_error", "the gateway failed unexpectedly; its log has this requestId")
 
 
+@dataclass
 class Telemetry:
-    def __init__(
-        self,
-        metrics: MetricsEmitter,
-        request_logger: RequestLogger,
-        clock: Callable[[], float] = time.time,
-        timer: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        self.metrics = metrics
-        self.request_logger = request_logger
-        self._clock = clock
-        self._timer = timer
+    metrics: MetricsEmitter
+    request_logger: RequestLogger
+    clock: Callable[[], float] = time.time
+    timer: Callable[[], float] = time.perf_counter
 
     def track(self, call: ApiCall) -> Tracking:
-        return Tracking(self, Trace(call=call, started=self._timer()))
+        return Tracking(self, Trace(call=call, started=self.timer()))
 
     def emit(self, trace: Trace) -> None:
         self._emit_metrics(trace)
@@ -131,7 +125,7 @@ class Telemetry:
                 output_tokens=trace.output_tokens,
                 cost_nanos=trace.cost_nanos,
             ),
-            timestamp_ms=int(self._clock() * 1000),
+            timestamp_ms=int(self.clock() * 1000),
             properties={
                 "requestId": trace.call.request_id,
                 "tenant": tenant.tenant_id if tenant else None,
@@ -159,7 +153,7 @@ class Telemetry:
                 output_tokens=trace.output_tokens,
                 cost_usd=nanos_to_usd(trace.cost_nanos),
                 reserved_usd=None if trace.reserved_nanos is None else nanos_to_usd(trace.reserved_nanos),
-                latency_ms=int((self._timer() - trace.started) * 1000),
+                latency_ms=int((self.timer() - trace.started) * 1000),
                 warnings=trace.warnings,
                 prompt=None if request is None else prompt_log(request),
                 completion=trace.completion,

@@ -31,14 +31,7 @@ from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, Parameters, parse_body
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import Completion, Done, StreamEvent, converse_event
-from cost_sentry.surfaces.http import (
-    HttpResponse,
-    cost_headers,
-    cost_member,
-    dumps,
-    error_headers,
-    json_response,
-)
+from cost_sentry.surfaces import http
 from cost_sentry.surfaces.surface import Exchange, Incoming, Surface, event_stream_headers
 
 MESSAGES = "/v1/messages"
@@ -92,9 +85,12 @@ def error_document(error: GatewayError) -> dict[str, Any]:
     }
 
 
-def error_response(error: GatewayError, request_id: str) -> HttpResponse:
-    return json_response(
-        error.status, error_document(error), request_id, {"request-id": request_id, **error_headers(error)}
+def error_response(error: GatewayError, request_id: str) -> http.HttpResponse:
+    return http.json_response(
+        error.status,
+        error_document(error),
+        request_id,
+        {"request-id": request_id, **http.error_headers(error)},
     )
 
 
@@ -377,7 +373,7 @@ def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
 def sse(documents: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
     for document in documents:
-        yield f"event: {document['type']}\ndata: {dumps(document)}\n\n".encode()
+        yield f"event: {document['type']}\ndata: {http.dumps(document)}\n\n".encode()
 
 
 def failure_event(error: GatewayError) -> dict[str, Any]:
@@ -467,7 +463,7 @@ class MessageStream:
         yield from self._stop()
         stop = {"stop_reason": _STOP.get(self.stop_reason or "", "end_turn"), "stop_sequence": None}
         # The settled cost as an extension field of usage (the SDK's models keep it).
-        usage = {**usage_document(done.usage), **cost_member(done.cost, snake_case=True)}
+        usage = {**usage_document(done.usage), **http.cost_member(done.cost, snake_case=True)}
         yield _event("message_delta", {"delta": stop, "usage": usage})
         yield _event("message_stop", {})
 
@@ -480,9 +476,11 @@ def parse(incoming: Incoming, service: GatewayService) -> Exchange:
     model = str(incoming.peek.get("model") or "")
     if incoming.peek.get("stream") is not True:
 
-        def answer(completion: Completion) -> HttpResponse:
-            headers = {"request-id": request_id, **cost_headers(completion.cost)}
-            return json_response(200, message_document(completion, message_id, model), request_id, headers)
+        def answer(completion: Completion) -> http.HttpResponse:
+            headers = {"request-id": request_id, **http.cost_headers(completion.cost)}
+            return http.json_response(
+                200, message_document(completion, message_id, model), request_id, headers
+            )
 
         return Exchange(incoming.call("anthropic-messages", parser=parse_messages_request), answer=answer)
     return Exchange(

@@ -44,17 +44,8 @@ from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import TOP_K_MAX, parse_body
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import Completion, Done, StreamEvent, converse_event
-from cost_sentry.surfaces import anthropic
+from cost_sentry.surfaces import anthropic, http
 from cost_sentry.surfaces.eventstream import encode_event, encode_exception
-from cost_sentry.surfaces.http import (
-    HttpRequest,
-    HttpResponse,
-    cost_headers,
-    cost_member,
-    dumps,
-    error_headers,
-    json_response,
-)
 from cost_sentry.surfaces.surface import Exchange, Incoming, Surface
 
 PATH = re.compile(
@@ -107,17 +98,17 @@ def error_status(error: GatewayError) -> int:
     return FINAL_DENIAL_STATUS if is_final(error) else error.status
 
 
-def error_response(error: GatewayError, request_id: str) -> HttpResponse:
-    response = json_response(
+def error_response(error: GatewayError, request_id: str) -> http.HttpResponse:
+    response = http.json_response(
         error_status(error),
         {"message": error.message, "code": error.code, **error.details},
         request_id,
-        {"x-amzn-ErrorType": error_type(error), "x-amzn-RequestId": request_id, **error_headers(error)},
+        {"x-amzn-ErrorType": error_type(error), "x-amzn-RequestId": request_id, **http.error_headers(error)},
     )
     return response
 
 
-def model_id_of(request: HttpRequest) -> tuple[str, str]:
+def model_id_of(request: http.HttpRequest) -> tuple[str, str]:
     """(the decoded modelId, the action). API Gateway decodes path parameters itself."""
     match = PATH.match(request.path)
     if match is None:
@@ -396,7 +387,7 @@ def parse(incoming: Incoming, service: GatewayService) -> Exchange:
     )
 
 
-def _converse_answer(completion: Completion, started: float) -> HttpResponse:
+def _converse_answer(completion: Completion, started: float) -> http.HttpResponse:
     document: dict[str, Any] = {
         "output": {"message": {"role": "assistant", "content": list(completion.content)}},
         "stopReason": completion.stop_reason,
@@ -411,8 +402,8 @@ def _converse_answer(completion: Completion, started: float) -> HttpResponse:
         completion.trace is not None
     ):  # the guardrail's part only when the caller asked for it (the service's rule)
         document["trace"] = completion.trace
-    headers = {"x-amzn-RequestId": completion.request_id, **cost_headers(completion.cost)}
-    return json_response(200, document, completion.request_id, headers)
+    headers = {"x-amzn-RequestId": completion.request_id, **http.cost_headers(completion.cost)}
+    return http.json_response(200, document, completion.request_id, headers)
 
 
 def _stream_headers(request_id: str) -> dict[str, str]:
@@ -442,7 +433,7 @@ def _frames(events: Iterator[StreamEvent], started: float) -> Iterator[bytes]:
             metadata["trace"] = event.trace
         # Not a member of ConverseStreamMetadataEvent: botocore and the AWS SDK for JavaScript read a
         # structure's modelled members only, so SDKs parse the event unchanged.
-        metadata.update(cost_member(event.cost))
+        metadata.update(http.cost_member(event.cost))
         yield encode_event("metadata", metadata)
 
 
@@ -455,7 +446,7 @@ class _Invoke:
         self.message_id = f"msg_bdrk_{request_id.replace('-', '')}"
         self.started = started
 
-    def answer(self, completion: Completion) -> HttpResponse:
+    def answer(self, completion: Completion) -> http.HttpResponse:
         if self.body.family == "nova":
             document = nova_document(completion)
         else:
@@ -469,9 +460,9 @@ class _Invoke:
             "X-Amzn-Bedrock-Cache-Write-Input-Token-Count": str(counts["cacheWriteInputTokenCount"]),
             "X-Amzn-Bedrock-Invocation-Latency": str(_elapsed_ms(self.started)),
             **_tier_header(completion.usage),
-            **cost_headers(completion.cost),
+            **http.cost_headers(completion.cost),
         }
-        return json_response(200, document, completion.request_id, headers)
+        return http.json_response(200, document, completion.request_id, headers)
 
     def events(self, events: Iterator[StreamEvent]) -> Iterator[bytes]:
         if self.body.family == "nova":
@@ -526,7 +517,7 @@ def nova_document(completion: Completion) -> dict[str, Any]:
 
 
 def _chunk(document: dict[str, Any]) -> bytes:
-    payload = base64.b64encode(dumps(document).encode("utf-8")).decode("ascii")
+    payload = base64.b64encode(http.dumps(document).encode("utf-8")).decode("ascii")
     return encode_event("chunk", {"bytes": payload})
 
 
@@ -553,7 +544,7 @@ def _nova_chunk_frames(events: Iterator[StreamEvent], started: float) -> Iterato
             continue
         usage = nova_usage(event.usage)
         del usage["totalTokens"]  # Nova's stream metadata leaves it out
-        metadata = {"usage": usage, "metrics": {}, "trace": {}, **cost_member(event.cost)}
+        metadata = {"usage": usage, "metrics": {}, "trace": {}, **http.cost_member(event.cost)}
         metrics = _invocation_metrics(_token_counts(event.usage), started, first_byte_ms)
         yield _chunk({"metadata": metadata, "amazon-bedrock-invocationMetrics": metrics})
 

@@ -32,14 +32,7 @@ from cost_sentry.core.pricing import Usage
 from cost_sentry.core.validation import Parameters, parse_body
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import ApiCall, Completion, Done, StreamEvent, converse_event
-from cost_sentry.surfaces.http import (
-    HttpResponse,
-    cost_headers,
-    cost_member,
-    dumps,
-    error_headers,
-    json_response,
-)
+from cost_sentry.surfaces import http
 from cost_sentry.surfaces.surface import Exchange, Incoming, Surface, event_stream_headers
 
 CHAT = "/v1/chat/completions"
@@ -90,7 +83,7 @@ def _type_for(status: int) -> str:
     return "invalid_request_error"
 
 
-def error_response(error: GatewayError, request_id: str) -> HttpResponse:
+def error_response(error: GatewayError, request_id: str) -> http.HttpResponse:
     code = "invalid_api_key" if error.status == 401 else error.code
     if error.code == "budget_exhausted":
         code = "insufficient_quota"
@@ -103,8 +96,8 @@ def error_response(error: GatewayError, request_id: str) -> HttpResponse:
             **error.details,
         }
     }
-    return json_response(
-        error.status, document, request_id, {"x-request-id": request_id, **error_headers(error)}
+    return http.json_response(
+        error.status, document, request_id, {"x-request-id": request_id, **http.error_headers(error)}
     )
 
 
@@ -354,7 +347,7 @@ class _Chat:
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
         self.created = int(time.time())
 
-    def answer(self, completion: Completion) -> HttpResponse:
+    def answer(self, completion: Completion) -> http.HttpResponse:
         document: dict[str, Any] = {
             "id": self.completion_id,
             "object": "chat.completion",
@@ -371,8 +364,8 @@ class _Chat:
         }
         if completion.usage.service_tier:
             document["service_tier"] = completion.usage.service_tier
-        headers = {"x-request-id": self.request_id, **cost_headers(completion.cost)}
-        return json_response(200, document, self.request_id, headers)
+        headers = {"x-request-id": self.request_id, **http.cost_headers(completion.cost)}
+        return http.json_response(200, document, self.request_id, headers)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -402,7 +395,7 @@ class _Chat:
     def _last(self, done: Done, finish: str) -> Iterator[bytes]:
         # The settled cost rides on the last chunk as an extension field (the SDK's models keep unknown
         # fields): the usage chunk when the caller asked for it, else the finish chunk.
-        cost = cost_member(done.cost, snake_case=True)
+        cost = http.cost_member(done.cost, snake_case=True)
         if not self.include_usage:
             yield _sse({**self._chunk({}, finish), **cost})
             return
@@ -442,18 +435,18 @@ def _delta(converse: dict[str, Any], tool_indexes: dict[int, int]) -> dict[str, 
     return None
 
 
-def _models(service: GatewayService, call: ApiCall) -> HttpResponse:
+def _models(service: GatewayService, call: ApiCall) -> http.HttpResponse:
     listed = service.models(call)
     data = [
         {"id": name, "object": "model", "created": 0, "owned_by": family} for name, family in listed.models
     ]
     data += [{"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in listed.aliases]
     headers = {"x-request-id": call.request_id}
-    return json_response(200, {"object": "list", "data": data}, call.request_id, headers)
+    return http.json_response(200, {"object": "list", "data": data}, call.request_id, headers)
 
 
 def _sse(document: Any) -> bytes:
-    return f"data: {dumps(document)}\n\n".encode()
+    return f"data: {http.dumps(document)}\n\n".encode()
 
 
 def parse(incoming: Incoming, service: GatewayService) -> Exchange:
