@@ -196,9 +196,11 @@ def test_top_k_goes_where_the_family_wants_it(gateway_factory):
 
 
 def test_misconfigured_environment_answers_500_generically_and_logs_the_reason(monkeypatch, capsys):
+    from cost_sentry.core.once import built_once
     from cost_sentry.handlers import gateway as module
 
-    monkeypatch.setattr(module, "_service", None)
+    # A container that has not built its service yet (built_once keeps the first one built).
+    monkeypatch.setattr(module, "_default_service", built_once(module._default_service.__wrapped__))
     monkeypatch.delenv("LEDGER_TABLE", raising=False)
     response = module.handler(load_event("converse"), None)
     assert response["statusCode"] == 500

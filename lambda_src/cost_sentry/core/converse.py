@@ -3,7 +3,7 @@
 Blocks are kept exactly as boto3's ``converse`` takes them (plain dicts, image and document bytes as
 ``bytes``), so building the Bedrock call is a copy. Each surface translates its own wire format into this
 model (cost_sentry.surfaces.*) and names its own fields in its errors; ``parse_converse`` reads
-Bedrock's own JSON (the native runtime surface), ``parse_json_api`` the JSON API's, and ``validate_conversation`` /
+Bedrock's own JSON (the Bedrock runtime surface), ``parse_json_api`` the JSON API's, and ``validate_conversation`` /
 ``check_against_model`` check what every surface shares. Every refusal is a BadRequest raised before
 anything is reserved.
 """
@@ -89,7 +89,7 @@ class ConverseRequest:
     service_tier: str | None = None
     guardrail_config: dict[str, Any] | None = None
     request_metadata: Mapping[str, str] = field(default_factory=dict)
-    tags: RequestTags | None = None  # the seed's JSON API only
+    tags: RequestTags | None = None  # the gateway's JSON API only
 
     # -- what the worst case needs (core/estimate.py) -------------------------------------------------
 
@@ -133,7 +133,7 @@ class ConverseRequest:
         return sent
 
     def texts(self) -> list[str]:
-        """The plain texts (the seed's prompt log)."""
+        """The plain texts (the prompt log)."""
         return [b["text"] for b in self.blocks() if "text" in b]
 
 
@@ -164,7 +164,7 @@ def parse_json_api(body: bytes, max_body_bytes: int) -> ConverseRequest:
 
 
 # --------------------------------------------------------------------------------------------------
-# Bedrock's Converse JSON (the native runtime surface): bytes arrive base64-encoded
+# Bedrock's Converse JSON (the Bedrock runtime surface): bytes arrive base64-encoded
 # --------------------------------------------------------------------------------------------------
 
 

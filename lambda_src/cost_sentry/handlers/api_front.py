@@ -166,10 +166,10 @@ def unauthorized(path: str, request_id: str) -> FrontAnswer:
     from cost_sentry.surfaces import json_api
     from cost_sentry.surfaces.router import error_renderer_for, surface_for
 
-    seed = surface_for(path) is json_api.SURFACE
-    message = INVALID_API_KEY_MESSAGE if seed else SURFACE_INVALID_KEY_MESSAGE
+    own_api = surface_for(path) is json_api.SURFACE
+    message = INVALID_API_KEY_MESSAGE if own_api else SURFACE_INVALID_KEY_MESSAGE
     response = error_renderer_for(path)(Unauthorized("invalid_api_key", message), request_id)
     headers = {"x-amzn-ErrorType": "UnrecognizedClientException", **response.headers}
-    if seed:
+    if own_api:
         headers["x-amzn-ErrorType"] = "ForbiddenException"
     return FrontAnswer(401, headers, request_id, response.body)

@@ -1,6 +1,6 @@
 """API Gateway REQUEST authorizer: one piece that finds and checks the tenant's key on every surface.
 
-SDKs send the key differently: ``x-api-key`` (the seed API, the Anthropic SDK) or ``Authorization:
+SDKs send the key differently: ``x-api-key`` (the gateway's JSON API, the Anthropic SDK) or ``Authorization:
 Bearer`` (botocore's AWS_BEARER_TOKEN_BEDROCK, the OpenAI SDK). The authorizer reads it with the same
 function the local stack uses (cost_sentry.surfaces.http.presented_api_key), refuses a missing,
 unknown or disabled key (API Gateway answers UNAUTHORIZED, a 401 shaped per surface by

@@ -1,7 +1,7 @@
 """Lambda entry point of the gateway (API Gateway REST API, Lambda proxy integration, format 1.0).
 
 Thin: the composition root builds the GatewayService once per container from the environment; the
-router (cost_sentry.surfaces.router) picks the surface by path (the seed's JSON API, native Bedrock,
+router (cost_sentry.surfaces.router) picks the surface by path (the gateway's JSON API, Bedrock's runtime,
 OpenAI, Anthropic), which turns the event into service calls and shapes the response. ``handler`` is
 the buffered proxy integration; ``respond`` answers with a stream, for the streaming runtime
 (cost_sentry.handlers.stream_runtime) and the local stack's front. Tests build their own service

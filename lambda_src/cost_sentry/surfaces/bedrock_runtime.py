@@ -1,4 +1,4 @@
-"""The native Bedrock runtime surface: ``POST /model/{modelId}/converse`` and ``/converse-stream``.
+"""The Bedrock runtime surface: ``POST /model/{modelId}/converse`` and ``/converse-stream``.
 
 Wire-compatible with bedrock-runtime's rest-json protocol, so boto3 / the AWS SDKs / LangChain's
 ChatBedrockConverse work unchanged with ``endpoint_url`` set to the gateway and the tenant's key as

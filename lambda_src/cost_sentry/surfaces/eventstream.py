@@ -3,7 +3,7 @@
 Every frame: a 12-byte prelude (total length, headers length, CRC32 of those 8 bytes), the headers,
 the payload, and a CRC32 of everything before it. Only string-valued headers (type 7) are needed for
 Bedrock's ConverseStream, so that is all this encoder writes. botocore's ``EventStreamBuffer`` is the
-decoder the tests hold it against. The gateway's native Bedrock surface and the Bedrock stand-in
+decoder the tests hold it against. The gateway's Bedrock runtime surface and the Bedrock stand-in
 (scripts/testbed/emulators) both write their streams with it.
 """
 

@@ -226,7 +226,7 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 def presented_api_key(headers: Mapping[str, str]) -> str | None:
-    """The tenant's key, however the caller's SDK sends it: ``x-api-key`` (the seed API, the Anthropic
+    """The tenant's key, however the caller's SDK sends it: ``x-api-key`` (the gateway's JSON API, the Anthropic
     SDK) or ``Authorization: Bearer`` (AWS_BEARER_TOKEN_BEDROCK in botocore, the OpenAI SDK). The
     API Gateway authorizer (handlers/authorizer.py) and the local front both read it with this."""
     return headers.get("x-api-key") or bearer_token(headers)
