@@ -17,6 +17,7 @@ The ledger is a persistence layer in rooms, behind this one ``Ledger``:
 - ``items``: item keys and item encoding (the hold and the call record, each writer with its inverse
   reader), and the records the ledger hands back;
 - ``budget``: the period's snapshot and the single writes that move budget between pool and shards;
+- ``periods`` (opening a period: its head, at proven limits, prefunded, following the config);
 - ``admission`` (reserve and its refill rounds), ``settlement`` (settle, release, the sweep, credits),
   ``maintenance`` (limit moves, claw-backs, blocks) and ``reads`` (the period's status).
 
@@ -30,12 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cost_sentry.adapters.ledger.admission import (
-    MAX_REFILL_ROUNDS,
-    PREFUND_DIVISOR,
-    Admission,
-    share,
-)
+from cost_sentry.adapters.ledger.admission import MAX_REFILL_ROUNDS, Admission
 from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
 from cost_sentry.adapters.ledger.dynamo import (
     _NOT_APPLIED,
@@ -66,6 +62,7 @@ from cost_sentry.adapters.ledger.items import (
     utc_timestamp,
 )
 from cost_sentry.adapters.ledger.maintenance import Maintenance
+from cost_sentry.adapters.ledger.periods import PREFUND_DIVISOR, share
 from cost_sentry.adapters.ledger.reads import PeriodStatus, Reads
 from cost_sentry.adapters.ledger.settlement import (
     LATE_SETTLE_MARGIN_SECONDS,

@@ -211,7 +211,7 @@ class Settlement:
 
         Requests in flight are counted in the current period: a request of the last period that ends
         after the rollover takes its count off the current period's shard (which the period's opening
-        carried it to, admission.py), one more write at the boundary only; its money stays in its own
+        carried it to, periods.py), one more write at the boundary only; its money stays in its own
         period. So max_in_flight holds across the boundary instead of doubling."""
         # The shard's sort key is <period>#S<k>; the period's key is also its head's.
         period, _, index = sort_key.rpartition("#S")
