@@ -11,8 +11,8 @@ into it (from the pool, else from the other shards), at most ``MAX_REFILL_ROUNDS
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
 from cost_sentry.adapters.ledger.dynamo import Dynamo, Update, _ConditionFailed
@@ -48,6 +48,10 @@ MAX_REFILL_ROUNDS = 8
 # A request that lost every refill round to concurrent requests (the tenant had the budget) is answered
 # 503 ledger_contended with this Retry-After.
 CONTENDED_RETRY_AFTER_SECONDS = 1
+
+# A shard's take: the shard's index, its item after the take, and the limit enforced (the head's).
+TakenShard = tuple[int, Mapping[str, Any], int]
+_T = TypeVar("_T")
 
 
 class _Admitting:
@@ -99,56 +103,68 @@ class Admission(_Admitting):
         key = period_key(tenant.budget_period, now)
         tokens = worst.tokens if tenant.tokens_per_period is not None else 0
         cost = worst.cost_nanos
-        # Shadow mode (enforce = false): a limit's "no" is recorded, the first one as the reservation's
-        # would_deny, and the worst case is taken anyway, unconditionally (docs/design.md section 4, "Shadow mode").
-        would_deny: str | None = None
+        user_limit, would_deny = _unless_shadow(
+            tenant,
+            lambda: _deny_if_over_whole_limits(tenant, user, cost, tokens, now),
+            lambda: tenant.user_limit_for(user),
+        )
+        charged_user = user if user_limit is not None else None
+        user_available_after, user_denial = self._take_user_budget(
+            tenant, key, charged_user, cost, user_limit, now, reload_tenant
+        )
         try:
-            user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
-        except LimitExceeded as denial:
-            if tenant.enforce:
-                raise
-            would_deny, user_limit = denial.code, tenant.user_limit_for(user)
-        charged_user = None
-        user_available_after = None
-        if user_limit is not None and user is not None:
-            try:
-                user_available_after = self._take_user(
-                    tenant, key, user, cost, user_limit, now, reload_tenant
-                )
-            except LimitExceeded as denial:
-                if tenant.enforce:
-                    raise
-                would_deny = would_deny or denial.code
-                user_available_after = self._force_user(tenant, key, user, cost, user_limit)
-            charged_user = user
-        try:
-            try:
-                index, image, limit = self._take_shard(
-                    tenant, key, cost, tokens, now, reload_tenant, worst.tokens
-                )
-            except LimitExceeded as denial:
-                if tenant.enforce:
-                    raise
-                would_deny = would_deny or denial.code
-                index, image, limit = self._force_shard(tenant, key, cost, now, worst.tokens)
+            shard, shard_denial = _unless_shadow(
+                tenant,
+                lambda: self._take_shard(tenant, key, cost, tokens, now, reload_tenant, worst.tokens),
+                lambda: self._force_shard(tenant, key, cost, now, worst.tokens),
+            )
         except BaseException:
             if charged_user is not None:
                 self._settlement.credit_user_quietly(
                     tenant.tenant_id, key, charged_user, _Counts(available=cost)
                 )
             raise
+        reservation = self._reservation(
+            tenant,
+            key,
+            request_id,
+            worst,
+            now,
+            shard,
+            user=charged_user,
+            user_available_after=user_available_after,
+            would_deny=would_deny or user_denial or shard_denial,
+        )
+        self._put_hold(reservation, worst, record)
+        return reservation
+
+    def _reservation(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        request_id: str,
+        worst: WorstCase,
+        now: float,
+        shard: TakenShard,
+        *,
+        user: str | None,
+        user_available_after: int | None,
+        would_deny: str | None,
+    ) -> Reservation:
+        """What was taken, as the settle, the release and the sweep will need it (and the response)."""
+        index, image, limit = shard
         minute = minute_key(now)
-        reservation = Reservation(
+        return Reservation(
             tenant_id=tenant.tenant_id,
             period_key=key,
             request_id=request_id,
             limit_nanos=_int(image, "limit_nanos", limit),
-            nanos=cost,
+            nanos=worst.cost_nanos,
             tokens=worst.tokens,
             expires=int(now) + self._hold_lifetime,
             available_after=_int(image, "available_nanos"),
             shard=index,
-            user=charged_user,
+            user=user,
             user_available_after=user_available_after,
             stale_minute_attributes=tuple(
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
@@ -158,15 +174,26 @@ class Admission(_Admitting):
             reserved_at_ms=int(self._dynamo.clock() * 1000),
             would_deny=would_deny,
         )
-        try:
-            self._put_hold(reservation, worst, record)
-        except BaseException:
-            # No hold means nothing would ever settle or sweep this reservation: undo it now.
-            self._settlement.apply_quietly(
-                reservation, _Counts(available=cost, tokens=worst.tokens or None), "hold_not_written"
-            )
-            raise
-        return reservation
+
+    def _take_user_budget(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        user: str | None,
+        cost: int,
+        user_limit: int | None,
+        now: float,
+        reload_tenant: ReloadTenant | None,
+    ) -> tuple[int | None, str | None]:
+        """The user's part of the reservation, when the user has a budget: what the user has left after
+        the take, and the denial shadow mode recorded instead of raising (both None without a budget)."""
+        if user is None or user_limit is None:
+            return None, None
+        return _unless_shadow(
+            tenant,
+            lambda: self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant),
+            lambda: self._force_user(tenant, key, user, cost, user_limit),
+        )
 
     def _take_user(
         self,
@@ -190,48 +217,76 @@ class Admission(_Admitting):
             if paced is not None and cost + keep > user_limit:
                 # Even an unused budget (the item may not exist yet) cannot take it before the pace does.
                 raise _pace_denial(paced, cost, cost, f"user {user}'s", tenant, now)
-            take = Update().set_minus("available_nanos", cost, start=user_limit)
-            take.set_if_not_exists("limit_nanos", user_limit)
-            take.condition(
-                "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
-                "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
-                user_limit,
-                cost + keep,
-            )
             try:
-                taken = self._dynamo.update(
-                    _key(tenant.tenant_id, sort_key),
-                    take,
-                    ReturnValues="UPDATED_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return _int(taken.get("Attributes") or {}, "available_nanos")
+                return self._take_from_user_item(tenant.tenant_id, sort_key, cost, user_limit, keep)
             except _ConditionFailed as failed:
                 old = failed.item
             recorded = _int(old, "limit_nanos", user_limit)
             if recorded != user_limit and not rebased:
                 rebased = True
-                fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
-                proven = fresh.user_limit_for(user) if fresh is not None else None
-                if proven is not None and proven != recorded:
-                    self._budget.rebase_item(
-                        tenant.tenant_id, sort_key, recorded, proven, pool="available_nanos"
-                    )
-                    user_limit = proven
-                else:
-                    user_limit = recorded  # no proof of a change: the item's limit stands
+                user_limit = self._user_limit_on_proof(tenant, user, sort_key, recorded, reload_tenant)
                 continue
-            available = _int(old, "available_nanos", user_limit)
-            if paced is not None and available >= cost:
-                raise _pace_denial(paced, user_limit - available + cost, cost, f"user {user}'s", tenant, now)
-            message = (
-                f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
-                f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
-                f"cost up to USD {nanos_to_usd(cost)}"
-            )
-            raise _until_holds_end(
-                "user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True
-            )
+            raise self._user_denial(tenant, user, old, recorded, user_limit, paced, cost, now)
+
+    def _take_from_user_item(
+        self, tenant_id: str, sort_key: str, cost: int, user_limit: int, keep: int
+    ) -> int:
+        """One conditional UpdateItem on the user item: the take, if the item is at ``user_limit`` (or
+        new) and keeps ``keep`` after it. Returns what is left; raises _ConditionFailed with the item."""
+        take = Update().set_minus("available_nanos", cost, start=user_limit)
+        take.set_if_not_exists("limit_nanos", user_limit)
+        take.condition(
+            "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
+            "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
+            user_limit,
+            cost + keep,
+        )
+        taken = self._dynamo.update(
+            _key(tenant_id, sort_key),
+            take,
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return _int(taken.get("Attributes") or {}, "available_nanos")
+
+    def _user_limit_on_proof(
+        self,
+        tenant: TenantConfig,
+        user: str,
+        sort_key: str,
+        recorded: int,
+        reload_tenant: ReloadTenant | None,
+    ) -> int:
+        """The user item records another limit than the cached config: only a fresh read may rebase it
+        (once); without that proof the item's limit stands."""
+        fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
+        proven = fresh.user_limit_for(user) if fresh is not None else None
+        if proven is not None and proven != recorded:
+            self._budget.rebase_item(tenant.tenant_id, sort_key, recorded, proven, pool="available_nanos")
+            return proven
+        return recorded  # no proof of a change: the item's limit stands
+
+    def _user_denial(
+        self,
+        tenant: TenantConfig,
+        user: str,
+        old: Mapping[str, Any],
+        recorded: int,
+        user_limit: int,
+        paced: PaceAt | None,
+        cost: int,
+        now: float,
+    ) -> LimitExceeded:
+        """Why the user item refused the take (``old`` is the item as it was): its pace, or its budget."""
+        available = _int(old, "available_nanos", user_limit)
+        if paced is not None and available >= cost:
+            return _pace_denial(paced, user_limit - available + cost, cost, f"user {user}'s", tenant, now)
+        message = (
+            f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
+            f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
+            f"cost up to USD {nanos_to_usd(cost)}"
+        )
+        return _until_holds_end("user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True)
 
     def _force_user(self, tenant: TenantConfig, key: str, user: str, cost: int, user_limit: int) -> int:
         """Shadow mode: take the worst case from the user's budget whatever is left (it may go below
@@ -245,7 +300,7 @@ class Admission(_Admitting):
 
     def _force_shard(
         self, tenant: TenantConfig, key: str, cost: int, now: float, counted_tokens: int
-    ) -> tuple[int, Mapping[str, Any], int]:
+    ) -> TakenShard:
         """Shadow mode: take the worst case from a random shard unconditionally, counting the request
         in flight and in its minute as an admitted one. A shard left below zero hands its debt to the
         tenant as a settle billed above its reservation does (``cover_deficit``: the pool goes below
@@ -277,7 +332,7 @@ class Admission(_Admitting):
         now: float,
         reload_tenant: ReloadTenant | None,
         counted_tokens: int,
-    ) -> tuple[int, Mapping[str, Any], int]:
+    ) -> TakenShard:
         """The admission decision: one conditional UpdateItem on a random shard; a short shard reads the
         whole tenant once per round and moves budget into itself (from the pool, else from the others)."""
         eligible = eligible_shards(tenant)
@@ -340,9 +395,19 @@ class Admission(_Admitting):
         return attributes
 
     def _put_hold(self, reservation: Reservation, worst: WorstCase, record: CallRecord | None) -> None:
-        hold = Hold.of(reservation, worst, record)
-        # A put of a unique key is idempotent: resent even after an ambiguous failure.
-        self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
+        """Write the reservation's hold; if it is not written, undo the takes."""
+        try:
+            hold = Hold.of(reservation, worst, record)
+            # A put of a unique key is idempotent: resent even after an ambiguous failure.
+            self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
+        except BaseException:
+            # No hold means nothing would ever settle or sweep this reservation: undo it now.
+            self._settlement.apply_quietly(
+                reservation,
+                _Counts(available=reservation.nanos, tokens=worst.tokens or None),
+                "hold_not_written",
+            )
+            raise
 
 
 class Refill(_Admitting):
@@ -607,6 +672,21 @@ def _deny_if_over_whole_limits(
             now=now,
         )
     return user_limit
+
+
+def _unless_shadow(
+    tenant: TenantConfig, decide: Callable[[], _T], take_anyway: Callable[[], _T]
+) -> tuple[_T, str | None]:
+    """``decide``'s result and None, or in shadow mode (enforce = false) a limit's "no" recorded instead
+    of raised: ``take_anyway``'s result (the worst case taken unconditionally) and the denial's code.
+    The first code recorded becomes the reservation's would_deny (docs/design.md section 4, "Shadow
+    mode")."""
+    try:
+        return decide(), None
+    except LimitExceeded as denial:
+        if tenant.enforce:
+            raise
+        return take_anyway(), denial.code
 
 
 def _until_holds_end(
