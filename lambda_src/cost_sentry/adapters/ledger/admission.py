@@ -170,7 +170,7 @@ class Admission(_Admitting):
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
             ),
             # Taken now, after the shard: the hold is keyed by it and lands within moments of it, so the
-            # sweep can find holds by time (settlement.py, HOLD_LANDS_WITHIN_SECONDS).
+            # sweep can find holds by time (sweep.py, HOLD_LANDS_WITHIN_SECONDS).
             reserved_at_ms=int(self._dynamo.clock() * 1000),
             would_deny=would_deny,
         )
