@@ -115,7 +115,7 @@ class PeriodModel:
     unused_returned: int = 0
     # The most the period's spend may reach (excess aside): the highest limit it held, plus that slack.
     spend_cap: int = 0
-    # What the request that opened this period carried from the last one's in_flight (admission.py
+    # What the request that opened this period carried from the last one's in_flight (periods.py
     # _carry_in_flight, with max_in_flight): counted on both periods' shards from then on, since the last
     # period's in_flight is frozen at the rollover (its requests' ends count in the current one).
     carried: int = 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cost_sentry.adapters.ledger import Ledger, read_tenant_holds
-from cost_sentry.adapters.ledger.settlement import HOLD_LANDS_WITHIN_SECONDS
+from cost_sentry.adapters.ledger.sweep import HOLD_LANDS_WITHIN_SECONDS
 from cost_sentry.core.periods import hold_key, period_key
 from cost_sentry.handlers import ledger_sweep
 from tests.adapters.ledger_support import HOLD_SECONDS, ledger_for, n, record, shards_of, worst

@@ -17,8 +17,10 @@ The ledger is a persistence layer in rooms, behind this one ``Ledger``:
 - ``items``: item keys and item encoding (the hold and the call record, each writer with its inverse
   reader), and the records the ledger hands back;
 - ``budget``: the period's snapshot and the single writes that move budget between pool and shards;
-- ``admission`` (reserve and its refill rounds), ``settlement`` (settle, release, the sweep, credits),
-  ``maintenance`` (limit moves, claw-backs, blocks) and ``reads`` (the period's status).
+- ``periods`` (opening a period: its head, at proven limits, prefunded, following the config);
+- ``admission`` (reserve and its refill rounds), ``settlement`` (settle, release, credits), ``sweep``
+  (expired holds charged at their worst case), ``maintenance`` (limit moves, claw-backs, blocks) and
+  ``reads`` (the period's status).
 
 The client is injected; botocore is imported only in ``dynamo``, inside functions, to recognise its errors.
 """
@@ -30,12 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cost_sentry.adapters.ledger.admission import (
-    MAX_REFILL_ROUNDS,
-    PREFUND_DIVISOR,
-    Admission,
-    share,
-)
+from cost_sentry.adapters.ledger.admission import MAX_REFILL_ROUNDS, Admission
 from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
 from cost_sentry.adapters.ledger.dynamo import (
     _NOT_APPLIED,
@@ -66,6 +63,7 @@ from cost_sentry.adapters.ledger.items import (
     utc_timestamp,
 )
 from cost_sentry.adapters.ledger.maintenance import Maintenance
+from cost_sentry.adapters.ledger.periods import PREFUND_DIVISOR, share
 from cost_sentry.adapters.ledger.reads import PeriodStatus, Reads
 from cost_sentry.adapters.ledger.settlement import (
     LATE_SETTLE_MARGIN_SECONDS,
@@ -74,6 +72,7 @@ from cost_sentry.adapters.ledger.settlement import (
     _Counts,
     worst_case,
 )
+from cost_sentry.adapters.ledger.sweep import Sweep
 from cost_sentry.core.log import JsonLogger, default_logger
 from cost_sentry.core.settings import LedgerSettings
 
@@ -118,10 +117,10 @@ class Ledger:
     """The ledger's one entry point, with the same constructor and operations as before the rooms.
 
     Each operation is the owning room's own method (one signature and one docstring, there), bound here
-    per instance: ``reserve`` (admission.py); ``settle``, ``release``, ``sweep_expired`` and
-    ``credit_overcharge`` (settlement.py); ``maintain``, ``move_limit``, ``block_reason``, ``block`` and
-    ``lift_block`` (maintenance.py); ``period_status`` (reads.py). A caller or a test may still replace one
-    on its own ledger object (``ledger.settle = ...``).
+    per instance: ``reserve`` (admission.py); ``settle``, ``release`` and ``credit_overcharge``
+    (settlement.py); ``sweep_expired`` (sweep.py); ``maintain``, ``move_limit``, ``block_reason``,
+    ``block`` and ``lift_block`` (maintenance.py); ``period_status`` (reads.py). A caller or a test may
+    still replace one on its own ledger object (``ledger.settle = ...``).
     """
 
     def __init__(
@@ -158,7 +157,7 @@ class Ledger:
         self.reserve = admission.reserve
         self.settle = settlement.settle
         self.release = settlement.release
-        self.sweep_expired = settlement.sweep_expired
+        self.sweep_expired = Sweep(self._dynamo, settlement).sweep_expired
         self.credit_overcharge = settlement.credit_overcharge
         self.maintain = maintenance.maintain
         self.move_limit = maintenance.move_limit

@@ -3,27 +3,19 @@ and when (docs/design.md section 4).
 
 ``Admission`` takes the worst case from the user's budget (when the tenant has per-user limits) and from
 one random shard with a single conditional UpdateItem, then writes the hold. A short shard starts a
-refill round (``Refill``): read the whole tenant once, create or prepare the period's head, deny when the
-tenant as a whole is short, choose the shard to retry on and move budget into it (from the pool, else
-from the other shards), at most ``MAX_REFILL_ROUNDS`` times.
+refill round (``Refill``): read the whole tenant once, have the period's head created or prepared
+(periods.py), deny when the tenant as a whole is short, choose the shard to retry on and move budget
+into it (from the pool, else from the other shards), at most ``MAX_REFILL_ROUNDS`` times.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
-from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot, pool_debit, shard_credit
-from cost_sentry.adapters.ledger.dynamo import (
-    Dynamo,
-    LedgerWriteFailed,
-    Update,
-    _ConditionFailed,
-    request_token,
-)
+from cost_sentry.adapters.ledger.budget import Budget, _Shard, _Snapshot
+from cost_sentry.adapters.ledger.dynamo import Dynamo, Update, _ConditionFailed
 from cost_sentry.adapters.ledger.items import (
     RPM_PREFIX,
     CallRecord,
@@ -34,15 +26,15 @@ from cost_sentry.adapters.ledger.items import (
     hold_item,
 )
 from cost_sentry.adapters.ledger.maintenance import Maintenance
+from cost_sentry.adapters.ledger.periods import PeriodHead, ReloadTenant, _paced, eligible_shards, share
 from cost_sentry.adapters.ledger.settlement import Settlement, _Counts
 from cost_sentry.core.errors import PACE_EXCEEDED, GatewayError, LimitExceeded, ServiceUnavailable
 from cost_sentry.core.estimate import WorstCase
 from cost_sentry.core.money import nanos_to_usd
-from cost_sentry.core.pacing import Pace, PaceAt, pace_at
+from cost_sentry.core.pacing import PaceAt
 from cost_sentry.core.periods import (
     minute_key,
     period_key,
-    previous_period_key,
     seconds_to_next_minute,
     seconds_to_period_end,
     shard_key,
@@ -53,35 +45,13 @@ from cost_sentry.core.tenants import TenantConfig
 # A short shard re-reads the tenant (one TransactGetItems) and moves budget into itself at most this many
 # times; after that the request is answered 503 ledger_contended (docs/design.md section 4).
 MAX_REFILL_ROUNDS = 8
-# The request that creates a new period's head spreads 1/PREFUND_DIVISOR of the budget over its shards
-# (all of it for a one-shard tenant); the rest stays in the pool for refills (docs/design.md section 4).
-PREFUND_DIVISOR = 2
 # A request that lost every refill round to concurrent requests (the tenant had the budget) is answered
 # 503 ledger_contended with this Retry-After.
 CONTENDED_RETRY_AFTER_SECONDS = 1
 
-ReloadTenant = Callable[[str], TenantConfig | None]
-
-
-def share(total: int | None, index: int, shards: int) -> int | None:
-    """Shard ``index``'s part of a tenant-wide count limit: floor plus one of the remainder, so the
-    parts add up to ``total`` exactly. None (no limit) stays None."""
-    if total is None:
-        return None
-    return total // shards + (1 if index < total % shards else 0)
-
-
-def eligible_shards(tenant: TenantConfig) -> list[int]:
-    """Shards with a non-zero share of every count limit (a tenant with max_in_flight 3 over 8
-    shards uses shards 0-2)."""
-    shards = tenant.ledger_shards
-    eligible = [
-        index
-        for index in range(shards)
-        if share(tenant.max_in_flight, index, shards) != 0
-        and share(tenant.requests_per_minute, index, shards) != 0
-    ]
-    return eligible or [0]
+# A shard's take: the shard's index, its item after the take, and the limit enforced (the head's).
+TakenShard = tuple[int, Mapping[str, Any], int]
+_T = TypeVar("_T")
 
 
 class _Admitting:
@@ -108,7 +78,7 @@ class Admission(_Admitting):
         hold_lifetime_seconds: int,
     ) -> None:
         super().__init__(dynamo, budget, hold_lifetime_seconds)
-        self._refill = Refill(dynamo, budget, limits, hold_lifetime_seconds)
+        self._refill = Refill(dynamo, budget, PeriodHead(dynamo, budget, limits), hold_lifetime_seconds)
         self._limits = limits
         self._settlement = settlement
 
@@ -133,74 +103,97 @@ class Admission(_Admitting):
         key = period_key(tenant.budget_period, now)
         tokens = worst.tokens if tenant.tokens_per_period is not None else 0
         cost = worst.cost_nanos
-        # Shadow mode (enforce = false): a limit's "no" is recorded, the first one as the reservation's
-        # would_deny, and the worst case is taken anyway, unconditionally (docs/design.md section 4, "Shadow mode").
-        would_deny: str | None = None
+        user_limit, would_deny = _unless_shadow(
+            tenant,
+            lambda: _deny_if_over_whole_limits(tenant, user, cost, tokens, now),
+            lambda: tenant.user_limit_for(user),
+        )
+        charged_user = user if user_limit is not None else None
+        user_available_after, user_denial = self._take_user_budget(
+            tenant, key, charged_user, cost, user_limit, now, reload_tenant
+        )
         try:
-            user_limit = _deny_if_over_whole_limits(tenant, user, cost, tokens, now)
-        except LimitExceeded as denial:
-            if tenant.enforce:
-                raise
-            would_deny, user_limit = denial.code, tenant.user_limit_for(user)
-        charged_user = None
-        user_available_after = None
-        if user_limit is not None and user is not None:
-            try:
-                user_available_after = self._take_user(
-                    tenant, key, user, cost, user_limit, now, reload_tenant
-                )
-            except LimitExceeded as denial:
-                if tenant.enforce:
-                    raise
-                would_deny = would_deny or denial.code
-                user_available_after = self._force_user(tenant, key, user, cost, user_limit)
-            charged_user = user
-        try:
-            try:
-                index, image, limit = self._take_shard(
-                    tenant, key, cost, tokens, now, reload_tenant, worst.tokens
-                )
-            except LimitExceeded as denial:
-                if tenant.enforce:
-                    raise
-                would_deny = would_deny or denial.code
-                index, image, limit = self._force_shard(tenant, key, cost, now, worst.tokens)
+            shard, shard_denial = _unless_shadow(
+                tenant,
+                lambda: self._take_shard(tenant, key, cost, tokens, now, reload_tenant, worst.tokens),
+                lambda: self._force_shard(tenant, key, cost, now, worst.tokens),
+            )
         except BaseException:
             if charged_user is not None:
                 self._settlement.credit_user_quietly(
                     tenant.tenant_id, key, charged_user, _Counts(available=cost)
                 )
             raise
+        reservation = self._reservation(
+            tenant,
+            key,
+            request_id,
+            worst,
+            now,
+            shard,
+            user=charged_user,
+            user_available_after=user_available_after,
+            would_deny=would_deny or user_denial or shard_denial,
+        )
+        self._put_hold(reservation, worst, record)
+        return reservation
+
+    def _reservation(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        request_id: str,
+        worst: WorstCase,
+        now: float,
+        shard: TakenShard,
+        *,
+        user: str | None,
+        user_available_after: int | None,
+        would_deny: str | None,
+    ) -> Reservation:
+        """What was taken, as the settle, the release and the sweep will need it (and the response)."""
+        index, image, limit = shard
         minute = minute_key(now)
-        reservation = Reservation(
+        return Reservation(
             tenant_id=tenant.tenant_id,
             period_key=key,
             request_id=request_id,
             limit_nanos=_int(image, "limit_nanos", limit),
-            nanos=cost,
+            nanos=worst.cost_nanos,
             tokens=worst.tokens,
             expires=int(now) + self._hold_lifetime,
             available_after=_int(image, "available_nanos"),
             shard=index,
-            user=charged_user,
+            user=user,
             user_available_after=user_available_after,
             stale_minute_attributes=tuple(
                 sorted(name for name in image if name.startswith(RPM_PREFIX) and name < minute)
             ),
             # Taken now, after the shard: the hold is keyed by it and lands within moments of it, so the
-            # sweep can find holds by time (settlement.py, HOLD_LANDS_WITHIN_SECONDS).
+            # sweep can find holds by time (sweep.py, HOLD_LANDS_WITHIN_SECONDS).
             reserved_at_ms=int(self._dynamo.clock() * 1000),
             would_deny=would_deny,
         )
-        try:
-            self._put_hold(reservation, worst, record)
-        except BaseException:
-            # No hold means nothing would ever settle or sweep this reservation: undo it now.
-            self._settlement.apply_quietly(
-                reservation, _Counts(available=cost, tokens=worst.tokens or None), "hold_not_written"
-            )
-            raise
-        return reservation
+
+    def _take_user_budget(
+        self,
+        tenant: TenantConfig,
+        key: str,
+        user: str | None,
+        cost: int,
+        user_limit: int | None,
+        now: float,
+        reload_tenant: ReloadTenant | None,
+    ) -> tuple[int | None, str | None]:
+        """The user's part of the reservation, when the user has a budget: what the user has left after
+        the take, and the denial shadow mode recorded instead of raising (both None without a budget)."""
+        if user is None or user_limit is None:
+            return None, None
+        return _unless_shadow(
+            tenant,
+            lambda: self._take_user(tenant, key, user, cost, user_limit, now, reload_tenant),
+            lambda: self._force_user(tenant, key, user, cost, user_limit),
+        )
 
     def _take_user(
         self,
@@ -224,48 +217,76 @@ class Admission(_Admitting):
             if paced is not None and cost + keep > user_limit:
                 # Even an unused budget (the item may not exist yet) cannot take it before the pace does.
                 raise _pace_denial(paced, cost, cost, f"user {user}'s", tenant, now)
-            take = Update().set_minus("available_nanos", cost, start=user_limit)
-            take.set_if_not_exists("limit_nanos", user_limit)
-            take.condition(
-                "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
-                "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
-                user_limit,
-                cost + keep,
-            )
             try:
-                taken = self._dynamo.update(
-                    _key(tenant.tenant_id, sort_key),
-                    take,
-                    ReturnValues="UPDATED_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return _int(taken.get("Attributes") or {}, "available_nanos")
+                return self._take_from_user_item(tenant.tenant_id, sort_key, cost, user_limit, keep)
             except _ConditionFailed as failed:
                 old = failed.item
             recorded = _int(old, "limit_nanos", user_limit)
             if recorded != user_limit and not rebased:
                 rebased = True
-                fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
-                proven = fresh.user_limit_for(user) if fresh is not None else None
-                if proven is not None and proven != recorded:
-                    self._budget.rebase_item(
-                        tenant.tenant_id, sort_key, recorded, proven, pool="available_nanos"
-                    )
-                    user_limit = proven
-                else:
-                    user_limit = recorded  # no proof of a change: the item's limit stands
+                user_limit = self._user_limit_on_proof(tenant, user, sort_key, recorded, reload_tenant)
                 continue
-            available = _int(old, "available_nanos", user_limit)
-            if paced is not None and available >= cost:
-                raise _pace_denial(paced, user_limit - available + cost, cost, f"user {user}'s", tenant, now)
-            message = (
-                f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
-                f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
-                f"cost up to USD {nanos_to_usd(cost)}"
-            )
-            raise _until_holds_end(
-                "user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True
-            )
+            raise self._user_denial(tenant, user, old, recorded, user_limit, paced, cost, now)
+
+    def _take_from_user_item(
+        self, tenant_id: str, sort_key: str, cost: int, user_limit: int, keep: int
+    ) -> int:
+        """One conditional UpdateItem on the user item: the take, if the item is at ``user_limit`` (or
+        new) and keeps ``keep`` after it. Returns what is left; raises _ConditionFailed with the item."""
+        take = Update().set_minus("available_nanos", cost, start=user_limit)
+        take.set_if_not_exists("limit_nanos", user_limit)
+        take.condition(
+            "(attribute_not_exists(#limit_nanos) OR #limit_nanos = {}) AND "
+            "(attribute_not_exists(#available_nanos) OR #available_nanos >= {})",
+            user_limit,
+            cost + keep,
+        )
+        taken = self._dynamo.update(
+            _key(tenant_id, sort_key),
+            take,
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return _int(taken.get("Attributes") or {}, "available_nanos")
+
+    def _user_limit_on_proof(
+        self,
+        tenant: TenantConfig,
+        user: str,
+        sort_key: str,
+        recorded: int,
+        reload_tenant: ReloadTenant | None,
+    ) -> int:
+        """The user item records another limit than the cached config: only a fresh read may rebase it
+        (once); without that proof the item's limit stands."""
+        fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
+        proven = fresh.user_limit_for(user) if fresh is not None else None
+        if proven is not None and proven != recorded:
+            self._budget.rebase_item(tenant.tenant_id, sort_key, recorded, proven, pool="available_nanos")
+            return proven
+        return recorded  # no proof of a change: the item's limit stands
+
+    def _user_denial(
+        self,
+        tenant: TenantConfig,
+        user: str,
+        old: Mapping[str, Any],
+        recorded: int,
+        user_limit: int,
+        paced: PaceAt | None,
+        cost: int,
+        now: float,
+    ) -> LimitExceeded:
+        """Why the user item refused the take (``old`` is the item as it was): its pace, or its budget."""
+        available = _int(old, "available_nanos", user_limit)
+        if paced is not None and available >= cost:
+            return _pace_denial(paced, user_limit - available + cost, cost, f"user {user}'s", tenant, now)
+        message = (
+            f"user {user} has USD {nanos_to_usd(max(available, 0))} left of the "
+            f"{tenant.budget_period.lower()} budget of USD {nanos_to_usd(recorded)}; this request may "
+            f"cost up to USD {nanos_to_usd(cost)}"
+        )
+        return _until_holds_end("user_budget_exhausted", message, tenant, now, self._hold_lifetime, held=True)
 
     def _force_user(self, tenant: TenantConfig, key: str, user: str, cost: int, user_limit: int) -> int:
         """Shadow mode: take the worst case from the user's budget whatever is left (it may go below
@@ -279,7 +300,7 @@ class Admission(_Admitting):
 
     def _force_shard(
         self, tenant: TenantConfig, key: str, cost: int, now: float, counted_tokens: int
-    ) -> tuple[int, Mapping[str, Any], int]:
+    ) -> TakenShard:
         """Shadow mode: take the worst case from a random shard unconditionally, counting the request
         in flight and in its minute as an admitted one. A shard left below zero hands its debt to the
         tenant as a settle billed above its reservation does (``cover_deficit``: the pool goes below
@@ -311,7 +332,7 @@ class Admission(_Admitting):
         now: float,
         reload_tenant: ReloadTenant | None,
         counted_tokens: int,
-    ) -> tuple[int, Mapping[str, Any], int]:
+    ) -> TakenShard:
         """The admission decision: one conditional UpdateItem on a random shard; a short shard reads the
         whole tenant once per round and moves budget into itself (from the pool, else from the others)."""
         eligible = eligible_shards(tenant)
@@ -374,20 +395,28 @@ class Admission(_Admitting):
         return attributes
 
     def _put_hold(self, reservation: Reservation, worst: WorstCase, record: CallRecord | None) -> None:
-        hold = Hold.of(reservation, worst, record)
-        # A put of a unique key is idempotent: resent even after an ambiguous failure.
-        self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
+        """Write the reservation's hold; if it is not written, undo the takes."""
+        try:
+            hold = Hold.of(reservation, worst, record)
+            # A put of a unique key is idempotent: resent even after an ambiguous failure.
+            self._dynamo.send("put_item", idempotent=True, Item=hold_item(reservation.tenant_id, hold))
+        except BaseException:
+            # No hold means nothing would ever settle or sweep this reservation: undo it now.
+            self._settlement.apply_quietly(
+                reservation,
+                _Counts(available=reservation.nanos, tokens=worst.tokens or None),
+                "hold_not_written",
+            )
+            raise
 
 
 class Refill(_Admitting):
-    """One refill round of a short shard, and the period's head it relies on (created on first use,
-    its limits rebased only on proof)."""
+    """One refill round of a short shard: the period's head prepared (``PeriodHead``), the tenant as a
+    whole checked, and budget moved into the shard to retry on."""
 
-    def __init__(
-        self, dynamo: Dynamo, budget: Budget, limits: Maintenance, hold_lifetime_seconds: int
-    ) -> None:
+    def __init__(self, dynamo: Dynamo, budget: Budget, head: PeriodHead, hold_lifetime_seconds: int) -> None:
         super().__init__(dynamo, budget, hold_lifetime_seconds)
-        self._limits = limits
+        self._head = head
 
     def round(
         self,
@@ -403,7 +432,7 @@ class Refill(_Admitting):
         """Read the whole tenant, deny if it is short (or blocked), and fund the shard to retry on.
         Returns that shard, the limit enforced (the head's) and the tenant as the head proved it."""
         snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
-        snapshot, tenant = self._prepare_head(tenant, key, snapshot, reload_tenant)
+        snapshot, tenant = self._head.prepare(tenant, key, snapshot, reload_tenant)
         limit = _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos)
         if snapshot.blocked:
             raise _blocked(tenant, now)
@@ -416,215 +445,6 @@ class Refill(_Admitting):
         index = self._choose_shard(tenant, snapshot, eligible, index, cost, tokens, now, room)
         self._fund_shard(tenant, key, snapshot, index, cost, tokens, len(eligible), limit, room, keep)
         return index, limit, tenant
-
-    # -- the head ------------------------------------------------------------------------------------
-
-    def _prepare_head(
-        self,
-        tenant: TenantConfig,
-        key: str,
-        snapshot: _Snapshot,
-        reload_tenant: ReloadTenant | None,
-    ) -> tuple[_Snapshot, TenantConfig]:
-        """Create the period's head on first use; rebase its limits only on proof (a fresh read)."""
-        head = snapshot.head or {}
-        if "limit_nanos" not in head:
-            tenant = self._proven_for_new_period(tenant, key, reload_tenant)
-            self._create_head(tenant, key, snapshot)
-            return self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards), tenant
-        recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
-        tenant, changed = self._follow_config(tenant, key, snapshot, reload_tenant)
-        if tenant.tokens_per_period is not None and recorded_tokens is None:
-            self._add_token_limit(tenant, key, snapshot)
-            changed = True
-        if _int(head, "shards") < tenant.ledger_shards:
-            # More shards configured: record it before any of them is funded, so every reader of the
-            # period (which reads shards 0..shards-1) sees them.
-            with contextlib.suppress(_ConditionFailed):
-                self._dynamo.update(
-                    _key(tenant.tenant_id, key),
-                    Update()
-                    .set("shards", tenant.ledger_shards)
-                    .condition("attribute_not_exists(#shards) OR #shards < {}", tenant.ledger_shards),
-                )
-            changed = True
-        if changed:
-            snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
-        if snapshot.pool < 0 and any(shard.available_nanos > 0 for shard in snapshot.shards.values()):
-            # A lowered limit not yet clawed back (its budget was held then): do it before funding.
-            self._limits.claw_back(tenant.tenant_id, key, snapshot)
-            snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
-        return snapshot, tenant
-
-    def _proven_for_new_period(
-        self, tenant: TenantConfig, key: str, reload_tenant: ReloadTenant | None
-    ) -> TenantConfig:
-        """The limits a new period opens at: a config read made for it, never the container's cached
-        copy, which may predate a lowered limit (issue 14). Without a reader (a direct ledger caller) the
-        config given is the proof. If the read fails, the previous period's head (proven when it opened,
-        and kept up to date by proof since); with neither, the request waits for the config table."""
-        if reload_tenant is None:
-            return tenant
-        fresh = reload_tenant(tenant.tenant_id)
-        if fresh is not None:
-            return fresh
-        previous = (
-            self._dynamo.send(
-                "get_item",
-                idempotent=True,
-                Key=_key(tenant.tenant_id, previous_period_key(tenant.budget_period, self._dynamo.clock())),
-                ConsistentRead=True,
-                ProjectionExpression="limit_nanos, token_limit",
-            ).get("Item")
-            or {}
-        )
-        if "limit_nanos" not in previous:
-            raise ServiceUnavailable(
-                "config_unavailable",
-                "the tenant's budget for the new period cannot be opened: its limit could not be read "
-                "from the config table; retry shortly",
-                headers={"Retry-After": str(CONTENDED_RETRY_AFTER_SECONDS)},
-            )
-        tokens = _int(previous, "token_limit") if "token_limit" in previous else tenant.tokens_per_period
-        return replace(tenant, budget_limit_nanos=_int(previous, "limit_nanos"), tokens_per_period=tokens)
-
-    def _follow_config(
-        self, tenant: TenantConfig, key: str, snapshot: _Snapshot, reload_tenant: ReloadTenant | None
-    ) -> tuple[TenantConfig, bool]:
-        """The tenant as the head's limits prove it, and whether the head was rebased."""
-        head = snapshot.head or {}
-        recorded = _int(head, "limit_nanos")
-        recorded_tokens = _int(head, "token_limit") if "token_limit" in head else None
-        wants_tokens = tenant.tokens_per_period
-        differs = recorded != tenant.budget_limit_nanos or (
-            wants_tokens is not None and recorded_tokens is not None and recorded_tokens != wants_tokens
-        )
-        if not differs:
-            return tenant, False
-        # The cached config and the ledger disagree. Only a read that just succeeded may move the
-        # ledger: a stale container (or a failed reload) must never undo a newer limit.
-        fresh = reload_tenant(tenant.tenant_id) if reload_tenant else None
-        if fresh is None:
-            tokens_per_period = tenant.tokens_per_period if recorded_tokens is None else recorded_tokens
-            return replace(tenant, budget_limit_nanos=recorded, tokens_per_period=tokens_per_period), False
-        changed = False
-        if fresh.budget_limit_nanos != recorded:
-            self._limits.move_limit(fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot)
-            changed = True
-        if (
-            fresh.tokens_per_period is not None
-            and recorded_tokens is not None
-            and recorded_tokens != fresh.tokens_per_period
-        ):
-            self._budget.rebase_item(
-                fresh.tenant_id,
-                key,
-                recorded_tokens,
-                fresh.tokens_per_period,
-                pool="tokens_pool",
-                limit_name="token_limit",
-            )
-            changed = True
-        return fresh, changed
-
-    def _create_head(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
-        """The period's first use: one conditional UpdateItem creates the head with the whole budget in
-        its pool (a single-item write, so a burst of first requests serializes on it without transaction
-        conflicts; a failed condition means a concurrent request created it first). The request that
-        created it then spreads part of the pool over the shards (``_prefund_shards``)."""
-        head = (
-            Update()
-            .set("limit_nanos", tenant.budget_limit_nanos)
-            .set("pool_nanos", tenant.budget_limit_nanos)
-        )
-        head.set("shards", tenant.ledger_shards).condition("attribute_not_exists(#limit_nanos)")
-        token_pool = None
-        if tenant.tokens_per_period is not None:
-            token_pool = tenant.tokens_per_period  # the shards carry what is used or held, signed
-            head.set("token_limit", tenant.tokens_per_period).set("tokens_pool", token_pool)
-        # SET on a missing item creates it; a head holding only a budget-alert block gets its limit.
-        try:
-            self._dynamo.update(_key(tenant.tenant_id, key), head)
-        except _ConditionFailed:
-            return
-        if tenant.max_in_flight is not None:
-            self._carry_in_flight(tenant, key)
-        limit = tenant.budget_limit_nanos
-        paced = _paced(tenant.pace, limit, tenant, self._dynamo.clock())
-        # A paced budget's first requests may hold only what the pace allows at the period's opening.
-        self._prefund_shards(
-            tenant, key, limit if paced is None else paced.allowance, max(token_pool or 0, 0)
-        )
-
-    def _prefund_shards(self, tenant: TenantConfig, key: str, pool: int, tokens_pool: int) -> None:
-        """Spread ``1/PREFUND_DIVISOR`` of a new period's pool (all of it for a one-shard tenant) over the
-        eligible shards, so the period's first requests on each shard skip the refill round. One
-        transaction debits the pool and credits every shard (conditional on the pool still holding it),
-        so nothing is ever in transit. Best effort: if it loses to concurrent writes, refills fund the
-        shards as they always could."""
-        eligible = eligible_shards(tenant)
-        # One shard takes it all (it is the tenant: its responses report the tenant's remaining budget).
-        divisor = PREFUND_DIVISOR * len(eligible) if len(eligible) > 1 else 1
-        slice_nanos, slice_tokens = pool // divisor, tokens_pool // divisor
-        if not slice_nanos and not slice_tokens:
-            return
-        limit, table, tenant_id = tenant.budget_limit_nanos, self._dynamo.table, tenant.tenant_id
-        # ``limit - pool`` kept back: nothing for an unpaced budget, the pace's reserve otherwise.
-        debit = pool_debit(
-            slice_nanos * len(eligible), slice_tokens * len(eligible), limit, keep=limit - pool
-        )
-        credit = shard_credit(slice_nanos, slice_tokens, limit)
-        items = [debit.transact(table, _key(tenant_id, key))]
-        items += [credit.transact(table, _key(tenant_id, shard_key(key, index))) for index in eligible]
-        seed = f"{tenant_id}/{key}/prefund/{limit}/{tenant.ledger_shards}"
-        try:
-            # Idempotent (a ClientRequestToken): an ambiguous failure is resent, never applied twice.
-            self._dynamo.send(
-                "transact_write_items",
-                idempotent=True,
-                TransactItems=items,
-                ClientRequestToken=request_token(seed),
-            )
-        except (_ConditionFailed, LedgerWriteFailed):
-            return  # the pool moved meanwhile, or the transaction kept conflicting: refills fund them
-
-    def _carry_in_flight(self, tenant: TenantConfig, key: str) -> None:
-        """The last period's requests still in flight count against max_in_flight in this one: their
-        shards' in_flight (frozen since the rollover: their ends count here, settlement.py) is added to
-        this period's shards of the same index, once, by the request that opened the period, in one
-        transaction. If it is lost (a crash right after the head), the limit is loose for at most one
-        hold lifetime, while those requests end."""
-        previous = previous_period_key(tenant.budget_period, self._dynamo.clock())
-        carried = {
-            index: shard.in_flight
-            for index, shard in self._budget.snapshot(tenant.tenant_id, previous).shards.items()
-            if shard.in_flight > 0
-        }
-        if not carried:
-            return
-        table = self._dynamo.table
-        items = [
-            Update().add("in_flight", count).transact(table, _key(tenant.tenant_id, shard_key(key, index)))
-            for index, count in sorted(carried.items())
-        ]
-        with contextlib.suppress(LedgerWriteFailed):
-            self._dynamo.send(
-                "transact_write_items",
-                idempotent=True,
-                TransactItems=items,
-                ClientRequestToken=request_token(f"{tenant.tenant_id}/{key}/in-flight-carry"),
-            )
-
-    def _add_token_limit(self, tenant: TenantConfig, key: str, snapshot: _Snapshot) -> None:
-        """A token limit added mid-period: the pool is the whole limit, because every shard already
-        carries, as negative tokens_available, the tokens its requests used and those in flight hold
-        (they are counted on every reserve, limit or not): the signed total is what is left."""
-        assert tenant.tokens_per_period is not None
-        pool = tenant.tokens_per_period
-        added = Update().set("token_limit", tenant.tokens_per_period).set("tokens_pool", pool)
-        added.condition("attribute_exists(#limit_nanos) AND attribute_not_exists(#token_limit)")
-        with contextlib.suppress(_ConditionFailed):  # added concurrently
-            self._dynamo.update(_key(tenant.tenant_id, key), added)
 
     # -- the round's decisions -----------------------------------------------------------------------
 
@@ -854,6 +674,21 @@ def _deny_if_over_whole_limits(
     return user_limit
 
 
+def _unless_shadow(
+    tenant: TenantConfig, decide: Callable[[], _T], take_anyway: Callable[[], _T]
+) -> tuple[_T, str | None]:
+    """``decide``'s result and None, or in shadow mode (enforce = false) a limit's "no" recorded instead
+    of raised: ``take_anyway``'s result (the worst case taken unconditionally) and the denial's code.
+    The first code recorded becomes the reservation's would_deny (docs/design.md section 4, "Shadow
+    mode")."""
+    try:
+        return decide(), None
+    except LimitExceeded as denial:
+        if tenant.enforce:
+            raise
+        return take_anyway(), denial.code
+
+
 def _until_holds_end(
     code: str, message: str, tenant: TenantConfig, now: float, hold_lifetime: int, *, held: bool
 ) -> LimitExceeded:
@@ -866,10 +701,6 @@ def _until_holds_end(
         retry_after_seconds=min(hold_lifetime, period_end) if held else period_end,
         now=now,
     )
-
-
-def _paced(pace: Pace | None, limit: int, tenant: TenantConfig, now: float) -> PaceAt | None:
-    return None if pace is None else pace_at(pace, limit, tenant.budget_period, now)
 
 
 def _pace_denial(

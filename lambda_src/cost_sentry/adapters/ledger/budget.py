@@ -1,13 +1,14 @@
 """The period's budget items, read and moved: the snapshot of the head and every shard, and the
 transactions that move budget between the head's pool and the shards.
 
-Shared by admission (refills and steals), maintenance (claw-backs, drains, limit moves) and reads; a room
-of its own so that none of those depends on another for them. Budget is never anywhere a reader cannot
-see it (issue 14, docs/design.md section 4): every move debits its source (conditionally) and credits its
-target in ONE TransactWriteItems, and the snapshot is ONE TransactGetItems, which DynamoDB serializes
-with those transactions, so a snapshot sees each move wholly or not at all. (A BatchGetItem reads each
-item on its own and could see a move's debit without its credit: budget in transit, a false denial.)
-The prefund transaction (admission.py) is built from the same ``pool_debit`` and ``shard_credit``.
+Shared by admission (refills and steals), periods (the prefund), maintenance (claw-backs, drains, limit
+moves) and reads; a room of its own so that none of those depends on another for them. Budget is never
+anywhere a reader cannot see it (issue 14, docs/design.md section 4): every move debits its source
+(conditionally) and credits its target in ONE TransactWriteItems, and the snapshot is ONE
+TransactGetItems, which DynamoDB serializes with those transactions, so a snapshot sees each move wholly
+or not at all. (A BatchGetItem reads each item on its own and could see a move's debit without its
+credit: budget in transit, a false denial.)
+The prefund transaction (periods.py) is built from the same ``pool_debit`` and ``shard_credit``.
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ _HOLD_TEXTS = ("principal", "api_key_id", "model", "model_id", "call_user")
 
 def call_sort_key(timestamp: str, request_id: str) -> str:
     """``CALL#<ISO-8601 UTC>#<requestId>``: a request's one item, a hold and then its call record, keyed
-    by the time its worst case was taken (so the sweep finds holds by a range of time, settlement.py)."""
+    by the time its worst case was taken (so the sweep finds holds by a range of time, sweep.py)."""
     return f"{CALL_PREFIX}{timestamp}#{request_id}"
 
 

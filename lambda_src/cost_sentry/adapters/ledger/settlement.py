@@ -1,6 +1,6 @@
 """Settlement: what happens to a hold after admission. A settle records the actual spend, a release gives
-the whole hold back, the sweep charges an expired hold at its worst case, and a proven overcharge of an
-estimated call is credited back once.
+the whole hold back, the sweep (sweep.py, through the claim and the counts here) charges an expired hold
+at its worst case, and a proven overcharge of an estimated call is credited back once.
 
 Each hold counts exactly once: it is claimed by whoever counts it, with one conditional UpdateItem that
 turns the hold into its call record in place (conditional on its still being a hold; a release deletes
@@ -12,10 +12,9 @@ that dies between them leaves.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,45 +23,29 @@ from cost_sentry.adapters.ledger.dynamo import (
     Update,
     _ConditionFailed,
     _first_cancellation_reason,
-    request_token,
 )
 from cost_sentry.adapters.ledger.items import (
-    CALL_PREFIX,
     HELD,
     HOLD_ATTRIBUTES,
-    LEGACY_HOLD_PREFIX,
     CallRecord,
     Reservation,
     StoredCall,
     _int,
     _key,
     _n,
-    _text,
     call_item,
     is_hold,
-    read_hold,
     reserved_sort_key,
     utc_timestamp,
 )
 from cost_sentry.core.periods import (
-    period_key,
     period_key_like,
-    previous_period_key,
     shard_key,
-    shard_partition,
     user_key,
 )
-from cost_sentry.core.tenants import MAX_LEDGER_SHARDS, TenantConfig
 
 # A settle this close to its hold's expiry may race the sweep: it claims the hold before counting.
 LATE_SETTLE_MARGIN_SECONDS = 10
-# A hold is keyed by the moment its worst case was taken (admission.py), and its put lands within this
-# of that moment: at most MAX_WRITE_ATTEMPTS sends of the gateway's client (2 s connect + 5 s read
-# timeouts) with jittered pauses of at most half a second, 30 s in all; four times that, for margin. The
-# sweep moves its mark (below) no later than this before its own start, so no hold can land behind it.
-HOLD_LANDS_WITHIN_SECONDS = 120
-# Per shard partition: every hold keyed before ``swept_before`` (ISO-8601 UTC) has been claimed.
-SWEEP_MARK_KEY = "SWEPT"
 
 
 @dataclass(frozen=True)
@@ -115,6 +98,12 @@ def shard_counts(counts: _Counts, stale: tuple[str, ...] = ()) -> Update:
     for name in stale:
         update.remove(name)
     return update
+
+
+def claim_digest(record: Mapping[str, Any]) -> str:
+    """A claim's own mark: a digest of the call record it writes, so a resend of the same claim knows
+    itself (and a different claim of the same hold does not)."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def user_counts(counts: _Counts) -> Update:
@@ -182,7 +171,7 @@ class Settlement:
         return True
 
     def _apply(self, reservation: Reservation, counts: _Counts) -> None:
-        self._apply_to_shard(
+        self.apply_to_shard(
             reservation.tenant_id,
             shard_key(reservation.period_key, reservation.shard),
             counts,
@@ -203,7 +192,7 @@ class Settlement:
                 error=str(exc),
             )
 
-    def _apply_to_shard(
+    def apply_to_shard(
         self, tenant_id: str, sort_key: str, counts: _Counts, stale: tuple[str, ...] = ()
     ) -> None:
         """Apply ``counts``; a shard left below zero (a call billed above its reservation) has its debt
@@ -211,7 +200,7 @@ class Settlement:
 
         Requests in flight are counted in the current period: a request of the last period that ends
         after the rollover takes its count off the current period's shard (which the period's opening
-        carried it to, admission.py), one more write at the boundary only; its money stays in its own
+        carried it to, periods.py), one more write at the boundary only; its money stays in its own
         period. So max_in_flight holds across the boundary instead of doubling."""
         # The shard's sort key is <period>#S<k>; the period's key is also its head's.
         period, _, index = sort_key.rpartition("#S")
@@ -258,9 +247,9 @@ class Settlement:
             return True
         # The record keeps the hold's key: its time is when the worst case was taken.
         stamped = replace(record, timestamp=hold["sk"]["S"].split("#", 2)[1])
-        return self._convert(
+        return self.convert_hold(
             hold,
-            self._call_item(
+            self.record_item(
                 stamped,
                 reservation.tenant_id,
                 reservation.period_key,
@@ -270,13 +259,13 @@ class Settlement:
             ),
         )
 
-    def _convert(self, hold: dict[str, Any], record: dict[str, Any]) -> bool:
+    def convert_hold(self, hold: dict[str, Any], record: dict[str, Any]) -> bool:
         """Turn the hold item ``hold`` into the call record ``record`` (same key), if it is still a hold.
 
         The settle and the sweep may both claim one hold, with different records: each claim writes its
         own ``claim`` (a digest of its record), so a resend of the same claim after an ambiguous failure
         finds its own claim and succeeds, applied once, while any other claim finds the hold gone."""
-        digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+        digest = claim_digest(record)
         update = Update()
         for name, value in sorted(record.items()):
             if name not in ("pk", "sk"):
@@ -292,169 +281,12 @@ class Settlement:
             return False
         return True
 
-    def _claim_legacy_hold(self, hold: dict[str, Any], item: dict[str, Any]) -> bool:
-        """A hold of the layout before (``HOLD#<p>#<requestId>``): deleted and its call record put, in one
-        transaction with a token of its own (a resend of the same claim is applied once)."""
-        digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
-        seed = f"{hold['pk']['S']}/{hold['sk']['S']}/claim/{digest}"
-        table = self._dynamo.table
-        try:
-            self._dynamo.send(
-                "transact_write_items",
-                idempotent=True,
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": table,
-                            "Key": hold,
-                            "ConditionExpression": "attribute_exists(sk)",
-                        }
-                    },
-                    {"Put": {"TableName": table, "Item": item}},
-                ],
-                ClientRequestToken=request_token(seed),
-            )
-        except _ConditionFailed:
-            return False
-        return True
-
-    def _call_item(
+    def record_item(
         self, record: CallRecord, tenant_id: str, key: str, shard: int, reserved_at_ms: int, ended_at_ms: int
     ) -> dict[str, Any]:
+        """The call record item a claim writes (the settle's or the sweep's), kept for the retention."""
         expires_at = int(self._dynamo.clock()) + self._retention_seconds
         return call_item(StoredCall(record, tenant_id, key, shard, expires_at, reserved_at_ms, ended_at_ms))
-
-    # -- the sweep (off the hot path) ------------------------------------------------------------
-
-    def sweep_expired(self, tenant: TenantConfig | str, now: float | None = None) -> int:
-        """Charge every expired hold of the tenant at its worst case: the request died (or its settle
-        failed) and Bedrock may have billed it, so nothing is given back. Each hold is claimed
-        conditionally (turned into an ``estimated`` call record) before its shard is charged, so a settle
-        and the sweep never both count it. Returns how many holds were charged."""
-        tenant_id = tenant if isinstance(tenant, str) else tenant.tenant_id
-        config = None if isinstance(tenant, str) else tenant
-        moment = self._dynamo.clock() if now is None else now
-        charged = 0
-        for index in range(self._shards_to_sweep(config, moment)):
-            charged += self._sweep_shard(tenant_id, index, moment, config)
-            charged += self._sweep_legacy_holds(tenant_id, index, moment, config)
-        return charged
-
-    def _sweep_shard(self, tenant_id: str, index: int, moment: float, config: TenantConfig | None) -> int:
-        """The holds of one shard partition, found by time: its items keyed between the partition's mark
-        (every hold before it is claimed) and now, so a run reads the last few minutes' call records, not
-        the partition's whole history. The mark then moves to the oldest hold still open, or to
-        ``HOLD_LANDS_WITHIN_SECONDS`` before this run, whichever is earlier."""
-        mark_key = _key(tenant_id, SWEEP_MARK_KEY, index)
-        mark = self._dynamo.send("get_item", idempotent=True, Key=mark_key, ConsistentRead=True).get("Item")
-        since = _text(mark or {}, "swept_before")  # "": never swept, read the partition from its start
-        open_since = utc_timestamp(moment - HOLD_LANDS_WITHIN_SECONDS)
-        charged = 0
-        for item in self._query(
-            shard_partition(tenant_id, index),
-            "#sk BETWEEN {} AND {}",
-            CALL_PREFIX + since,
-            # "$" sorts right after "#": every key of this millisecond, whatever its request id.
-            CALL_PREFIX + utc_timestamp(moment) + "$",
-        ):
-            if _int(item, "expires") < int(moment):
-                if self._charge_expired(tenant_id, item, config):
-                    charged += 1
-                continue
-            open_since = min(open_since, item["sk"]["S"].split("#", 2)[1])
-        if open_since > since:
-            advance = Update().set("swept_before", {"S": open_since})
-            advance.condition(
-                "(attribute_not_exists(#swept_before) OR #swept_before < {})", {"S": open_since}
-            )
-            with contextlib.suppress(_ConditionFailed):  # a concurrent run moved it further
-                self._dynamo.update(mark_key, advance)
-        return charged
-
-    def _sweep_legacy_holds(
-        self, tenant_id: str, index: int, moment: float, config: TenantConfig | None
-    ) -> int:
-        """Expired holds of the layout before this one (``HOLD#...``; none once they are all claimed)."""
-        charged = 0
-        for item in self._query(
-            shard_partition(tenant_id, index), "begins_with(#sk, {})", LEGACY_HOLD_PREFIX
-        ):
-            if _int(item, "expires") < int(moment) and self._charge_expired(tenant_id, item, config):
-                charged += 1
-        return charged
-
-    def _query(self, partition: str, sort_key_condition: str, *bounds: str) -> Iterator[dict[str, Any]]:
-        """The holds among one partition's items whose sort key meets the condition (each bound a
-        ``{}``), read strongly consistent, page by page."""
-        values: dict[str, Any] = {":pk": {"S": partition}, ":held": {"S": HELD}}
-        slots = []
-        for number, bound in enumerate(bounds):
-            values[f":b{number}"] = {"S": bound}
-            slots.append(f":b{number}")
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND " + sort_key_condition.format(*slots),
-            "FilterExpression": "#state = :held",
-            "ExpressionAttributeNames": {"#sk": "sk", "#state": "state"},
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._dynamo.send("query", idempotent=True, **request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _shards_to_sweep(self, tenant: TenantConfig | None, now: float) -> int:
-        """How many shard partitions may hold holds: the configured count, or more when this period's or
-        the last one's head records more shards used (a lowered count); every possible one (the
-        validation's maximum) when only a tenant id is known."""
-        if tenant is None:
-            return MAX_LEDGER_SHARDS
-        current = period_key(tenant.budget_period, now)
-        previous = previous_period_key(tenant.budget_period, now)
-        counts = [tenant.ledger_shards]
-        for key in (current, previous):
-            head = self._dynamo.send(
-                "get_item",
-                idempotent=True,
-                Key=_key(tenant.tenant_id, key),
-                ConsistentRead=True,
-                ProjectionExpression="shards",
-            ).get("Item")
-            counts.append(_int(head or {}, "shards"))
-        return max(counts)
-
-    def _charge_expired(self, tenant_id: str, item: Mapping[str, Any], tenant: TenantConfig | None) -> bool:
-        hold = read_hold(item)
-        record = hold.worst_case_record(
-            tenant.application_id if tenant else "",
-            tenant.cost_center if tenant else "",
-            tenant.environment if tenant else "",
-        )
-        key, shard = hold.period_key, hold.shard
-        hold_key = _key(tenant_id, item["sk"]["S"], shard)
-        # Billed, if at all, between its reservation and its hold's expiry.
-        call = self._call_item(record, tenant_id, key, shard, hold.reserved_at_ms, hold.expires * 1000)
-        legacy = item["sk"]["S"].startswith(LEGACY_HOLD_PREFIX)
-        if not (self._claim_legacy_hold(hold_key, call) if legacy else self._convert(hold_key, call)):
-            return False
-        # Spent at the worst case, in_flight down by one; available is not credited: the hold's amount
-        # was taken from it at reserve and stays taken.
-        counts = _Counts(
-            available=0,
-            spent=hold.nanos,
-            requests=1,
-            input_tokens=record.input_tokens,
-            output_tokens=record.output_tokens,
-        )
-        self._apply_to_shard(tenant_id, shard_key(key, shard), counts)
-        if hold.user:
-            self.credit_user_quietly(tenant_id, key, hold.user, counts)
-        self._dynamo.logger.warning(
-            "hold_charged_at_expiry", tenant=tenant_id, requestId=hold.request_id, nanos=hold.nanos
-        )
-        return True
 
     # -- credit of a proven overcharge (off the hot path) -----------------------------------------
 
