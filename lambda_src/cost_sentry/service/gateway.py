@@ -173,6 +173,8 @@ class GatewayService:
                     parts.append(event.text)
                 content = content or _is_content(event)
                 yield event
+            # bedrock.iter_stream ends with a StreamEnd or raises: a stream without one is a broken one.
+            raise UpstreamFailed("bedrock_stream_incomplete", "the Bedrock stream ended without its usage")
         except BaseException as exc:
             # The stream broke (or the consumer went away) after Bedrock started generating. Bedrock
             # bills what it processed, which we cannot know: charge the worst case we reserved (an
@@ -184,7 +186,6 @@ class GatewayService:
             if isinstance(exc, Exception) and not isinstance(exc, GatewayError):
                 raise bedrock.map_bedrock_error(exc) from exc
             raise
-        raise UpstreamFailed("bedrock_stream_incomplete", "the Bedrock stream ended without its usage")
 
     def _admit(self, call: ApiCall, trace: Trace, *, stream: bool) -> tuple[PreparedCall, Reservation]:
         """Everything that can refuse, then the worst case held in the ledger (or a limit's denial)."""
