@@ -474,6 +474,17 @@ def unit(value: Any, where: str, high: int) -> Decimal | None:
     return number
 
 
+def sampling(document: Mapping[str, Any], max_tokens: int | None, top_k: int | None = None) -> Parameters:
+    """The inference parameters of an OpenAI or Anthropic body, which spell the sampling ones alike
+    (``temperature`` and ``top_p``, each between 0 and 1 as Bedrock takes them)."""
+    return Parameters(
+        max_tokens=max_tokens,
+        temperature=unit(document.get("temperature"), "temperature", 1),
+        top_p=unit(document.get("top_p"), "top_p", 1),
+        top_k=top_k,
+    )
+
+
 def stop_sequences(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()

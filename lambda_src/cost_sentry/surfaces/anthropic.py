@@ -21,14 +21,14 @@ from cost_sentry.core.converse import (
     cache_point,
     image_block,
     plain_json,
+    sampling,
     stop_sequences,
-    unit,
     validate_conversation,
     whole,
 )
 from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed
 from cost_sentry.core.pricing import Usage
-from cost_sentry.core.validation import TOP_K_MAX, Parameters, parse_body
+from cost_sentry.core.validation import TOP_K_MAX, parse_body
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import Completion, Done, StreamEvent, converse_event
 from cost_sentry.surfaces import http
@@ -283,12 +283,7 @@ def messages_request(document: Mapping[str, Any]) -> ConverseRequest:
         model=model,
         messages=tuple(messages),
         system=tuple(_system(document.get("system"))),
-        parameters=Parameters(
-            max_tokens=max_tokens,
-            temperature=unit(document.get("temperature"), "temperature", 1),
-            top_p=unit(document.get("top_p"), "top_p", 1),
-            top_k=top_k,
-        ),
+        parameters=sampling(document, max_tokens, top_k),
         stop_sequences=stop_sequences(document.get("stop_sequences"), "stop_sequences"),
         tool_config=_tools(document.get("tools"), document.get("tool_choice")),
         additional_fields=extra or None,

@@ -22,14 +22,14 @@ from cost_sentry.core.converse import (
     ConverseRequest,
     image_block,
     plain_json,
+    sampling,
     stop_sequences,
-    unit,
     validate_conversation,
     whole,
 )
 from cost_sentry.core.errors import BadRequest, GatewayError, MethodNotAllowed
 from cost_sentry.core.pricing import Usage
-from cost_sentry.core.validation import Parameters, parse_body
+from cost_sentry.core.validation import parse_body
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import ApiCall, Completion, Done, StreamEvent, converse_event
 from cost_sentry.surfaces import http
@@ -293,11 +293,7 @@ def parse_chat_request(body: bytes, max_body_bytes: int) -> ConverseRequest:
         model=model,
         messages=tuple(messages),
         system=tuple(system),
-        parameters=Parameters(
-            max_tokens=max_tokens,
-            temperature=unit(document.get("temperature"), "temperature", 1),
-            top_p=unit(document.get("top_p"), "top_p", 1),
-        ),
+        parameters=sampling(document, max_tokens),
         stop_sequences=stop_sequences(document.get("stop"), "stop"),
         tool_config=_tools(document.get("tools"), document.get("tool_choice")),
         service_tier=_SERVICE_TIERS.get(tier) if tier else None,
