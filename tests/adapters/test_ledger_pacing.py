@@ -6,6 +6,7 @@ rate, and records what would have denied it while the ledger stays exact."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -263,3 +264,27 @@ def test_shadow_mode_takes_from_a_shard_no_request_funded_yet(tables, clock):
     assert reservation.would_deny == "budget_exhausted"
     status = ledger.period_status(tenant)
     assert (status.spent_nanos, status.available_nanos, status.held_nanos) == (400, 10 - 400, 0)
+
+
+def test_a_lowered_limit_takes_the_pace_down_with_it_on_every_shard(tables, clock):
+    # The budget sync lowers USD 30 to USD 6 on day one: the allowance falls from USD 3.50 to USD 0.70
+    # (a 10 % burst of USD 0.60, plus half a day's USD 0.20 at USD 6 a month). The shards were funded
+    # under the old pace; they are clawed back to the new one, so no shard admits past it, and what
+    # still fits the new pace is admitted.
+    clock.now = NOVEMBER_1_NOON
+    ledger = ledger_for(tables, clock)
+    tenant = paced_tenant(4)
+    ledger.reserve(tenant, "before", worst(HALF))  # opens the period: its shards are prefunded
+    assert sum(n(shard, "available_nanos") for shard in shards_of(tables)) > 0
+
+    lowered = replace(tenant, budget_limit_nanos=6 * USD)
+    assert ledger.move_limit(tenant.tenant_id, PERIOD, 6 * USD, tenant=lowered) == -24 * USD
+
+    # USD 0.50 held, USD 0.20 left of the USD 0.70 allowance: USD 0.21 is past it on any shard ...
+    for number in range(4):
+        with pytest.raises(LimitExceeded) as caught:
+            ledger.reserve(lowered, f"past{number}", worst(210_000_000))
+        assert caught.value.code == "pace_exceeded"
+    # ... and USD 0.20 fits exactly.
+    ledger.reserve(lowered, "fits", worst(200_000_000))
+    assert held_and_spent(tables) == 700_000_000

@@ -93,3 +93,10 @@ def pace_at(pace: Pace, limit: int, budget_period: str, now: float) -> PaceAt:
         now_ms=int(now * 1000),
         pace=pace,
     )
+
+
+def pool_reserve(pace: Pace | None, limit: int, budget_period: str, now: float) -> int:
+    """What a budget's pool must still hold back at ``now``: ``limit - allowance`` for a paced budget,
+    0 for one that is not. The refills give out only what the pool holds beyond it, and a lowered
+    limit is clawed back from the shards until the pool holds it again (adapters/ledger/maintenance.py)."""
+    return 0 if pace is None else pace_at(pace, limit, budget_period, now).reserve

@@ -16,6 +16,7 @@ from typing import Any
 from cost_sentry.adapters.ledger.budget import Budget, _Snapshot
 from cost_sentry.adapters.ledger.dynamo import MAX_WRITE_ATTEMPTS, Dynamo, Update, _ConditionFailed
 from cost_sentry.adapters.ledger.items import _int, _key
+from cost_sentry.core.pacing import pool_reserve
 from cost_sentry.core.periods import period_key, shard_key
 from cost_sentry.core.tenants import TenantConfig
 
@@ -36,9 +37,10 @@ class Maintenance:
             return {"rebased": 0, "clawed_back": 0, "drained": 0}
         rebased = 0
         if _int(snapshot.head, "limit_nanos") != tenant.budget_limit_nanos:
-            rebased = (
-                self.move_limit(tenant.tenant_id, key, tenant.budget_limit_nanos, snapshot=snapshot) or 0
+            moved = self.move_limit(
+                tenant.tenant_id, key, tenant.budget_limit_nanos, snapshot=snapshot, tenant=tenant
             )
+            rebased = moved or 0
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         drained = 0
         for index, shard in snapshot.shards.items():
@@ -48,16 +50,27 @@ class Maintenance:
             ):
                 drained += shard.available_nanos
         clawed = self.claw_back(
-            tenant.tenant_id, key, self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
+            tenant.tenant_id,
+            key,
+            self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards),
+            keep=pool_reserve(tenant.pace, tenant.budget_limit_nanos, tenant.budget_period, moment),
         )
         return {"rebased": rebased, "clawed_back": clawed, "drained": drained}
 
     def move_limit(
-        self, tenant_id: str, key: str, new_limit: int, *, snapshot: _Snapshot | None = None
+        self,
+        tenant_id: str,
+        key: str,
+        new_limit: int,
+        *,
+        snapshot: _Snapshot | None = None,
+        tenant: TenantConfig | None = None,
     ) -> int | None:
         """Move the period's limit to ``new_limit`` and its pool by the same delta, once (conditional on
-        the old limit); a lowered limit is then clawed back from the shards' unspent budget. Returns the
-        delta applied, or None when there was nothing to move (no head yet, or already this limit)."""
+        the old limit); a lowered limit is then clawed back from the shards' unspent budget, down to
+        what the pace of ``tenant`` (the tenant's config, when the caller has it) lets them hold at the
+        new limit. Returns the delta applied, or None when there was nothing to move (no head yet, or
+        already this limit)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = snapshot or self._budget.snapshot(tenant_id, key)
             snapshot = None
@@ -76,7 +89,13 @@ class Maintenance:
                             Update().set("limit_nanos", new_limit).condition("attribute_exists(sk)"),
                         )
                 if new_limit < old:
-                    self.claw_back(tenant_id, key, self._budget.snapshot(tenant_id, key))
+                    # A paced budget's allowance shrinks with its limit: the shards may not keep what
+                    # the old allowance let them hold (the pool holds ``limit - allowance`` back again).
+                    keep = 0
+                    if tenant is not None:
+                        now = self._dynamo.clock()
+                        keep = pool_reserve(tenant.pace, new_limit, tenant.budget_period, now)
+                    self.claw_back(tenant_id, key, self._budget.snapshot(tenant_id, key), keep=keep)
                 return new_limit - old
         raise ValueError(f"the ledger head {tenant_id}/{key} kept changing; will retry on the next run")
 
@@ -103,10 +122,12 @@ class Maintenance:
                 "ledger_deficit_not_covered", tenant=tenant_id, shard=shard, error=str(exc)
             )
 
-    def claw_back(self, tenant_id: str, key: str, snapshot: _Snapshot) -> int:
-        """A negative pool (a lowered limit, or a settle's debt) is refilled from the shards' unspent
-        budget, so the shards cannot let through more than the limit. What is already spent stays spent."""
-        owed = -snapshot.pool
+    def claw_back(self, tenant_id: str, key: str, snapshot: _Snapshot, keep: int = 0) -> int:
+        """A pool below ``keep`` (0, or a paced budget's ``limit - allowance``: core/pacing.pool_reserve)
+        after a lowered limit or a settle's debt is refilled from the shards' unspent budget, so the
+        shards cannot let through more than the limit, or than the pace. What is already spent stays
+        spent."""
+        owed = keep - snapshot.pool
         clawed = 0
         for shard in sorted(snapshot.shards.values(), key=lambda s: s.available_nanos, reverse=True):
             if owed <= 0:

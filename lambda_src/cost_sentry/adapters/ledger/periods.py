@@ -27,7 +27,7 @@ from cost_sentry.adapters.ledger.dynamo import (
 from cost_sentry.adapters.ledger.items import _int, _key
 from cost_sentry.adapters.ledger.maintenance import Maintenance
 from cost_sentry.core.errors import ServiceUnavailable
-from cost_sentry.core.pacing import Pace, PaceAt, pace_at
+from cost_sentry.core.pacing import Pace, PaceAt, pace_at, pool_reserve
 from cost_sentry.core.periods import previous_period_key, shard_key
 from cost_sentry.core.tenants import TenantConfig
 
@@ -108,9 +108,16 @@ class PeriodHead:
             changed = True
         if changed:
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
-        if snapshot.pool < 0 and any(shard.available_nanos > 0 for shard in snapshot.shards.values()):
-            # A lowered limit not yet clawed back (its budget was held then): do it before funding.
-            self._limits.claw_back(tenant.tenant_id, key, snapshot)
+        keep = pool_reserve(
+            tenant.pace,
+            _int(snapshot.head or {}, "limit_nanos", tenant.budget_limit_nanos),
+            tenant.budget_period,
+            self._dynamo.clock(),
+        )
+        if snapshot.pool < keep and any(shard.available_nanos > 0 for shard in snapshot.shards.values()):
+            # A lowered limit not yet clawed back (its budget was held then, or the pace's reserve at
+            # the lower limit is larger): do it before funding.
+            self._limits.claw_back(tenant.tenant_id, key, snapshot, keep=keep)
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         return snapshot, tenant
 
@@ -167,7 +174,9 @@ class PeriodHead:
             return replace(tenant, budget_limit_nanos=recorded, tokens_per_period=tokens_per_period), False
         changed = False
         if fresh.budget_limit_nanos != recorded:
-            self._limits.move_limit(fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot)
+            self._limits.move_limit(
+                fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot, tenant=fresh
+            )
             changed = True
         if (
             fresh.tokens_per_period is not None
