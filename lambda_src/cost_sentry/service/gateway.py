@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from cost_sentry.adapters import bedrock
-from cost_sentry.adapters.bedrock import BedrockClients, ConverseResult, StreamEnd, TextDelta
+from cost_sentry.adapters.bedrock import BedrockClients, StreamEnd, TextDelta
 from cost_sentry.adapters.config_store import ConfigStore
 from cost_sentry.adapters.ledger import Ledger, Reservation
 from cost_sentry.core import guardrails
@@ -301,4 +301,4 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-__all__ = ["ApiCall", "Completion", "ConverseResult", "Done", "GatewayService", "ModelList", "new_request_id"]
+__all__ = ["ApiCall", "Completion", "Done", "GatewayService", "ModelList", "new_request_id"]
