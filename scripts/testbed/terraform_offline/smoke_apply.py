@@ -6,7 +6,8 @@ accepts it: IAM policies that parse, KMS key policies, API Gateway wiring, Dynam
 functions. Everything happens in a temporary copy (see real_provider.py) against moto on 127.0.0.1:
 
 - the real hashicorp/aws from the filesystem mirror, with ``endpoints`` for every service pointing at
-  moto, ``max_retries = 3`` (a connection moto closes under load is retried), fake credentials, every ``skip_*`` flag, path-style S3;
+  moto, ``max_retries = 3`` (a connection moto closes under load is retried), fake credentials, every
+  ``skip_*`` flag, path-style S3;
 - moto with ``MOTO_IAM_LOAD_MANAGED_POLICIES=true`` (the AWS-managed policies the roles attach);
 - the resource types moto cannot create (``UNSUPPORTED_BY_MOTO``, the one list) are printed and
   replaced, in the copy only, by ``terraform_data`` stand-ins that keep their for_each/count and expose
