@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -237,13 +237,8 @@ class BudgetSync(_BudgetJob):
         # The ledger item is checked even when the config already agrees: a gateway that still ran on
         # the old config may have created or rebased this period's item with the old limit.
         key = period_key(tenant.budget_period, now)
-        # With the tenant's config: a lowered paced budget is clawed back to its pace too.
-        delta = self.ledger.move_limit(
-            tenant.tenant_id,
-            key,
-            budget.limit_nanos,
-            tenant=replace(tenant, budget_limit_nanos=budget.limit_nanos),
-        )
+        # With the tenant (its pace): a lowered paced budget is clawed back to its pace too.
+        delta = self.ledger.move_limit(tenant.tenant_id, key, budget.limit_nanos, tenant=tenant)
         unblocked = self._lift_block(tenant, key, budget)
         if not override_written and delta is None and not unblocked:
             return None

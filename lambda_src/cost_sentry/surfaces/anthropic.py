@@ -367,8 +367,11 @@ def _event(name: str, document: dict[str, Any]) -> dict[str, Any]:
 
 def sse(documents: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     """Messages stream events as server-sent events (``event: <type>`` + ``data: <json>``)."""
-    for document in documents:
-        yield f"event: {document['type']}\ndata: {http.dumps(document)}\n\n".encode()
+    return map(_sse_event, documents)
+
+
+def _sse_event(document: dict[str, Any]) -> bytes:
+    return f"event: {document['type']}\ndata: {http.dumps(document)}\n\n".encode()
 
 
 def failure_event(error: GatewayError) -> dict[str, Any]:
@@ -481,7 +484,7 @@ def parse(incoming: Incoming, service: GatewayService) -> Exchange:
     return Exchange(
         incoming.call("anthropic-messages-stream", parser=parse_messages_request),
         events=lambda events: sse(MessageStream(message_id, model).events(events)),
-        failure=lambda error: next(sse(iter([failure_event(error)]))),
+        failure=lambda error: _sse_event(failure_event(error)),
         stream_headers=event_stream_headers("request-id", request_id),
     )
 

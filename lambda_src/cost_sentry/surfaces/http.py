@@ -148,6 +148,11 @@ def dumps(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"), default=_json_default)
 
 
+def sse_data(document: Any) -> bytes:
+    """One server-sent event carrying ``document`` as its data (the JSON API's and OpenAI's streams)."""
+    return f"data: {dumps(document)}\n\n".encode()
+
+
 def cost_headers(report: CostReport | None) -> dict[str, str]:
     """A buffered answer's cost headers: the cost as the ledger holds it, and what is left after it."""
     if report is None:

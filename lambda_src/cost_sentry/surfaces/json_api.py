@@ -8,7 +8,6 @@ core/converse.parse_json_api; the enforcement is the GatewayService's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from cost_sentry.core.money import nanos_to_usd
 from cost_sentry.service.gateway import GatewayService
 from cost_sentry.service.results import ApiCall, Completion, Delta, Done, Settled, StreamEvent
 from cost_sentry.service.telemetry import model_metric
-from cost_sentry.surfaces.http import HttpResponse, cost_headers, error_headers, json_response
+from cost_sentry.surfaces.http import HttpResponse, cost_headers, error_headers, json_response, sse_data
 from cost_sentry.surfaces.surface import Exchange, Incoming, Surface, event_stream_headers
 
 ROUTES = {
@@ -88,17 +87,13 @@ def _answer(completion: Completion) -> HttpResponse:
     return json_response(200, document, completion.request_id, cost_headers(completion.cost))
 
 
-def _sse(document: Any) -> bytes:
-    return f"data: {json.dumps(document, separators=(',', ':'))}\n\n".encode()
-
-
 def _events(events: Iterator[StreamEvent]) -> Iterator[bytes]:
     """Text deltas, then ``done``; the stream's other events are not this API's."""
     for event in events:
         if isinstance(event, Delta):
-            yield _sse({"type": "delta", "text": event.text})
+            yield sse_data({"type": "delta", "text": event.text})
         elif isinstance(event, Done):
-            yield _sse({"type": "done", **settled_document(event), "stopReason": event.stop_reason})
+            yield sse_data({"type": "done", **settled_document(event), "stopReason": event.stop_reason})
 
 
 def _shows(event: StreamEvent) -> bool:
@@ -126,7 +121,7 @@ def parse(incoming: Incoming, service: GatewayService) -> Exchange:
     return Exchange(
         call,
         events=_events,
-        failure=lambda error: _sse({"type": "error", **error_body(error, request_id)}),
+        failure=lambda error: sse_data({"type": "error", **error_body(error, request_id)}),
         stream_headers=event_stream_headers("X-Request-Id", request_id),
         shows=_shows,
     )

@@ -375,7 +375,7 @@ class _Chat:
     def events(self, events: Iterator[StreamEvent]) -> Iterator[bytes]:
         tool_indexes: dict[int, int] = {}  # Converse block index -> OpenAI tool_calls index
         stop_reason: str | None = None
-        yield _sse(self._chunk({"role": "assistant", "content": ""}))
+        yield http.sse_data(self._chunk({"role": "assistant", "content": ""}))
         for event in events:
             if isinstance(event, Done):
                 yield from self._last(event, _FINISH.get(stop_reason or event.stop_reason or "", "stop"))
@@ -385,7 +385,7 @@ class _Chat:
                 stop_reason = converse["messageStop"].get("stopReason")
             delta = _delta(converse, tool_indexes)
             if delta is not None:
-                yield _sse(self._chunk(delta))
+                yield http.sse_data(self._chunk(delta))
         yield b"data: [DONE]\n\n"
 
     def _last(self, done: Done, finish: str) -> Iterator[bytes]:
@@ -393,16 +393,16 @@ class _Chat:
         # fields): the usage chunk when the caller asked for it, else the finish chunk.
         cost = http.cost_member(done.cost, snake_case=True)
         if not self.include_usage:
-            yield _sse({**self._chunk({}, finish), **cost})
+            yield http.sse_data({**self._chunk({}, finish), **cost})
             return
-        yield _sse(self._chunk({}, finish))
-        yield _sse({**self._chunk({}), "choices": [], "usage": _usage(done.usage), **cost})
+        yield http.sse_data(self._chunk({}, finish))
+        yield http.sse_data({**self._chunk({}), "choices": [], "usage": _usage(done.usage), **cost})
 
     def failure(self, error: GatewayError) -> bytes:
         document = {
             "error": {"message": error.message, "type": "server_error", "param": None, "code": error.code}
         }
-        return _sse(document) + b"data: [DONE]\n\n"
+        return http.sse_data(document) + b"data: [DONE]\n\n"
 
 
 def _delta(converse: dict[str, Any], tool_indexes: dict[int, int]) -> dict[str, Any] | None:
@@ -439,10 +439,6 @@ def _models(service: GatewayService, call: ApiCall) -> http.HttpResponse:
     data += [{"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in listed.aliases]
     headers = {"x-request-id": call.request_id}
     return http.json_response(200, {"object": "list", "data": data}, call.request_id, headers)
-
-
-def _sse(document: Any) -> bytes:
-    return f"data: {http.dumps(document)}\n\n".encode()
 
 
 def parse(incoming: Incoming, service: GatewayService) -> Exchange:

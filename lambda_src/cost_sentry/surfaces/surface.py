@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cost_sentry.core.cost_report import CostReport
@@ -44,13 +44,14 @@ class Incoming:
 
     def call(self, route: str, **fields: Any) -> ApiCall:
         """The service call for this request: its id, credential, user and body, and the surface's parts."""
-        base: dict[str, Any] = {
-            "request_id": self.http.request_id,
-            "api_key_id": self.http.api_key_id,
-            "body": self.http.body,
-            "user_header": self.http.user_header,
-        }
-        return ApiCall(**(base | fields), route=route)
+        call = ApiCall(
+            request_id=self.http.request_id,
+            api_key_id=self.http.api_key_id,
+            body=self.http.body,
+            user_header=self.http.user_header,
+            route=route,
+        )
+        return replace(call, **fields)
 
 
 def _every_event(event: StreamEvent) -> bool:
