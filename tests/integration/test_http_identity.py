@@ -287,8 +287,11 @@ def test_a_used_key_revoked_stops_within_the_refresh_window(
 def test_an_expired_or_unknown_key_is_refused(
     tls: LocalStack, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key, _ = admin.issue("team", "frank", expires_at=int(time.time()) + 1)
-    time.sleep(1.1)
+    # Two seconds ahead, so the issuing side's own clock (read a round trip later) never sees the
+    # expiry as already past; then wait until the server's clock has passed it.
+    expires_at = int(time.time()) + 2
+    key, _ = admin.issue("team", "frank", expires_at=expires_at)
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)
     credential_refused_everywhere(tls, monkeypatch, key)
     credential_refused_everywhere(tls, monkeypatch, "csk_" + "x" * 43)
 

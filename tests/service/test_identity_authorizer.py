@@ -26,15 +26,33 @@ REPO = Path(__file__).resolve().parents[2]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:111111111111:abc123/prod/POST/v1/chat/completions"
 
 
+class Clock:
+    """One clock for the key admin and the checker, moved by the test: an expiry is decided by the
+    test's step, not by which side of a second boundary a moto round trip happens to land."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def read(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def setup(tables: Tables) -> tuple[CredentialChecker, UserKeyAdmin, dict[str, Any]]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def setup(tables: Tables, clock: Clock) -> tuple[CredentialChecker, UserKeyAdmin, dict[str, Any]]:
     apigateway = boto3.client("apigateway", region_name="us-east-1")
     tenant_key = apigateway.create_api_key(name=f"identity-{tables.config}", enabled=True)
     document = tenant_document()
     document["apiKeyIds"] = [tenant_key["id"]]
     tables.put_tenant(document)
-    checker = CredentialChecker(ApiKeyDirectory(apigateway), ConfigStore(tables.client, tables.config, 300))
-    return checker, UserKeyAdmin(tables.client, tables.config), tenant_key
+    checker = CredentialChecker(
+        ApiKeyDirectory(apigateway), ConfigStore(tables.client, tables.config, 300), clock=clock.read
+    )
+    return checker, UserKeyAdmin(tables.client, tables.config, clock=clock.read), tenant_key
 
 
 def event(key: str, **headers: str) -> dict[str, Any]:
@@ -62,18 +80,29 @@ def test_a_user_key_is_its_tenants_usage_key_and_names_its_user(setup) -> None:
 
 
 @pytest.mark.parametrize("state", ["revoked", "expired", "unknown"])
-def test_a_revoked_expired_or_unknown_user_key_is_unauthorized(setup, state: str) -> None:
+def test_a_revoked_expired_or_unknown_user_key_is_unauthorized(setup, clock: Clock, state: str) -> None:
     checker, admin, _ = setup
-    secret, issued = admin.issue("sales", "bob", expires_at=int(time.time()) + 1)
+    secret, issued = admin.issue("sales", "bob", expires_at=int(clock.now) + 60)
     if state == "revoked":
         admin.revoke("sales", issued.prefix)
     elif state == "expired":
-        time.sleep(1.1)
+        clock.now += 60
     else:
         secret = "csk_" + "z" * 43
     with pytest.raises(Exception) as caught:
         authorize(event(secret), checker)
     assert str(caught.value) == "Unauthorized"
+
+
+def test_a_user_key_works_until_the_second_it_expires(setup, clock: Clock) -> None:
+    checker, admin, _ = setup
+    expires_at = int(clock.now) + 60
+    secret, _ = admin.issue("sales", "bob", expires_at=expires_at)
+    clock.now = expires_at - 0.001
+    assert authorize(event(secret), checker)["principalId"] == "bob"
+    clock.now = expires_at
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorize(event(secret), checker)
 
 
 def test_the_lambda_entry_point_builds_its_checker_once_from_its_environment(
