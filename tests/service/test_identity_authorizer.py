@@ -101,7 +101,7 @@ def test_a_user_key_works_until_the_second_it_expires(setup, clock: Clock) -> No
     clock.now = expires_at - 0.001
     assert authorize(event(secret), checker)["principalId"] == "bob"
     clock.now = expires_at
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(event(secret), checker)
 
 
