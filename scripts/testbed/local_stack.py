@@ -66,6 +66,7 @@ if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))  # cost_sentry as the Lambda runtime finds it (use_lambda_package)
 
 # What API Gateway and the authorizer do: one definition, shared with the container's ASGI app.
+from cost_sentry.core.tenants import tenant_item_key  # noqa: E402
 from cost_sentry.handlers.api_front import (  # noqa: E402
     LOCAL_ACCOUNT_ID,
     REGION,
@@ -327,7 +328,7 @@ def deployed_config(
 
 def config_item(tenant_id: str, document: Mapping[str, Any]) -> dict[str, Any]:
     """The ``tenant#<id>`` item (DynamoDB attribute values) holding one config document."""
-    return {"pk": {"S": f"tenant#{tenant_id}"}, "config": {"S": json.dumps(document, sort_keys=True)}}
+    return {**tenant_item_key(tenant_id), "config": {"S": json.dumps(document, sort_keys=True)}}
 
 
 def fake_profile_arn(tenant_id: str, model: str) -> str:

@@ -23,6 +23,7 @@ from cost_sentry.core.identity import (
     key_item,
     new_secret,
 )
+from cost_sentry.core.tenants import tenant_item_key
 from cost_sentry.core.validation import USER_PATTERN, USER_RULE
 
 
@@ -56,7 +57,7 @@ class UserKeyAdmin:
         if not USER_PATTERN.fullmatch(user):
             raise KeyAdminError(f"user must be {USER_RULE}")
         tenant = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"tenant#{tenant_id}"}}, ConsistentRead=True
+            TableName=self._table, Key=tenant_item_key(tenant_id), ConsistentRead=True
         )
         if "Item" not in tenant:
             raise KeyAdminError(f"no tenant {tenant_id!r} in {self._table}")

@@ -27,6 +27,18 @@ from cost_sentry.core.money import parse_decimal, usd_to_nanos_floor
 from cost_sentry.core.pacing import PPM, Pace
 
 PERIODS = ("MONTHLY", "DAILY")
+# The config table's keys (``pk``): Terraform writes ``tenant#<id>`` (modules/gateway/tables.tf), the
+# budget sync ``limit#<id>``, the key admin ``userkey#<sha256>``; TenantDirectory.from_items reads them all.
+TENANT_ITEM_PREFIX = "tenant#"
+LIMIT_ITEM_PREFIX = "limit#"
+
+
+def tenant_item_key(tenant_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": TENANT_ITEM_PREFIX + tenant_id}}
+
+
+def limit_item_key(tenant_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": LIMIT_ITEM_PREFIX + tenant_id}}
 
 
 class ConfigError(ValueError):
@@ -315,14 +327,15 @@ class TenantDirectory:
         keys: dict[str, UserKey] = {}
         for item in items:
             pk = item.get("pk", {}).get("S", "")
-            kind, _, tenant_id = pk.partition("#")
             try:
-                if kind == "tenant":
+                if pk.startswith(TENANT_ITEM_PREFIX):
+                    tenant_id = pk.removeprefix(TENANT_ITEM_PREFIX)
                     tenant = tenant_from_document(json.loads(item["config"]["S"]))
                     if tenant.tenant_id != tenant_id:
                         raise ConfigError(f"item {pk} holds tenantId {tenant.tenant_id!r}")
                     tenants[tenant_id] = tenant
-                elif kind == "limit":
+                elif pk.startswith(LIMIT_ITEM_PREFIX):
+                    tenant_id = pk.removeprefix(LIMIT_ITEM_PREFIX)
                     limit = parse_decimal(item["limitUsd"]["S"], f"{pk} limitUsd")
                     if limit <= 0:
                         raise ConfigError(f"{pk}: limitUsd must be positive")

@@ -36,7 +36,13 @@ from cost_sentry.core.money import NANOS_PER_USD, nanos_to_usd, parse_decimal, u
 from cost_sentry.core.names import TENANT_ID
 from cost_sentry.core.periods import period_key
 from cost_sentry.core.settings import BudgetSettings
-from cost_sentry.core.tenants import ConfigError, TenantConfig, tenant_from_document
+from cost_sentry.core.tenants import (
+    ConfigError,
+    TenantConfig,
+    limit_item_key,
+    tenant_from_document,
+    tenant_item_key,
+)
 
 LIMIT_SOURCE = "aws-budgets"
 NANOS_PER_CENT = NANOS_PER_USD // 100
@@ -281,7 +287,7 @@ class BudgetSync(_BudgetJob):
         self.dynamodb_client.put_item(
             TableName=self._settings.config_table,
             Item={
-                "pk": {"S": f"limit#{tenant_id}"},
+                **limit_item_key(tenant_id),
                 "limitUsd": {"S": format(limit_usd, "f")},
                 "source": {"S": LIMIT_SOURCE},
                 "budgetName": {"S": budget.name},
@@ -469,7 +475,7 @@ class BudgetAlerts(_BudgetJob):
     def _tenant(self, tenant_id: str) -> TenantConfig | None:
         item = self.dynamodb_client.get_item(
             TableName=self._settings.config_table,
-            Key={"pk": {"S": f"tenant#{tenant_id}"}},
+            Key=tenant_item_key(tenant_id),
             ConsistentRead=True,
         ).get("Item")
         if item is None:
