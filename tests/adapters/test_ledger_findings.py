@@ -76,7 +76,7 @@ def test_a_new_period_opens_at_the_proven_limit_not_a_cached_one(tables, clock):
     cached = make_tenant(budget={"limitUsd": "0.50"})  # what this container read at its cold start
     fresh = replace(cached, budget_limit_nanos=10_000_000)  # the config now says USD 0.01
     ledger.release(ledger.reserve(cached, "november", worst(1_000)))
-    assert ledger.move_limit("sales", "PERIOD#2026-11", 10_000_000) == -490_000_000  # the budget sync
+    assert ledger.move_limit(cached, "PERIOD#2026-11", 10_000_000) == -490_000_000  # the budget sync
     clock.now = DEC_1 + 30
     with pytest.raises(LimitExceeded) as caught:
         ledger.reserve(cached, "over", worst(20_000_000), reload_tenant=lambda tenant_id: fresh)

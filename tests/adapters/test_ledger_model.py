@@ -516,7 +516,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # Before its head exists, the period has not opened: it must open at the new limit.
         period.allowed = {current, limit} if items.head else {limit}
         if how == "budget sync" and items.head:
-            self.ledger.move_limit(self.tenant_id, period.key, limit, tenant=self.config)
+            self.ledger.move_limit(self.config, period.key, limit)
         elif how == "sweep maintenance":
             self.ledger.maintain(self.config, self.clock())
             period.unused_returned = 0  # what holds gave back is clawed back now

@@ -278,7 +278,7 @@ def test_a_lowered_limit_takes_the_pace_down_with_it_on_every_shard(tables, cloc
     assert sum(n(shard, "available_nanos") for shard in shards_of(tables)) > 0
 
     lowered = replace(tenant, budget_limit_nanos=6 * USD)
-    assert ledger.move_limit(tenant.tenant_id, PERIOD, 6 * USD, tenant=lowered) == -24 * USD
+    assert ledger.move_limit(lowered, PERIOD, 6 * USD) == -24 * USD
 
     # USD 0.50 held, USD 0.20 left of the USD 0.70 allowance: USD 0.21 is past it on any shard ...
     for number in range(4):

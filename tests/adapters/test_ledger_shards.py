@@ -163,7 +163,7 @@ def test_item_4_a_failed_config_reload_never_rebases_the_ledger_to_a_stale_limit
     cached = make_tenant(budget={"limitUsd": "0.50"})
     ledger.settle(ledger.reserve(cached, "r1", worst(2_000_000)), record("r1", 2_000_000))
     # The budget sync lowered the budget to $0.01 (head moved, shards clawed back).
-    assert ledger.move_limit("sales", PERIOD, 10_000_000) == -490_000_000
+    assert ledger.move_limit(cached, PERIOD, 10_000_000) == -490_000_000
     # This container still caches $0.50, and its forced reload fails (or is skipped): no proof.
     with pytest.raises(LimitExceeded) as caught:
         ledger.reserve(cached, "r2", worst(9_000_000), reload_tenant=lambda tenant_id: None)
@@ -204,7 +204,7 @@ def test_a_lowered_limit_claws_back_the_shards_unspent_budget(tables, clock):
     tenant = make_tenant(budget={"limitUsd": "0.00001"}, ledger={"shards": 4})
     for number in range(4):  # fund every shard
         ledger.settle(ledger.reserve(tenant, f"r{number}", worst(1_000)), record(f"r{number}", 1_000))
-    assert ledger.move_limit("sales", PERIOD, 6_000) == -4_000
+    assert ledger.move_limit(tenant, PERIOD, 6_000) == -4_000
     status = ledger.period_status(replace(tenant, budget_limit_nanos=6_000))
     assert (status.spent_nanos, status.available_nanos) == (4_000, 2_000)
     assert sum(max(n(shard, "available_nanos"), 0) for shard in shards_of(tables)) <= 2_000

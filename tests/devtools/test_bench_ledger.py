@@ -33,7 +33,7 @@ def _exercise(client, table, now) -> None:
             )
     ledger.settle(held[0], bench_ledger.call_record("r0", 500, now()))
     ledger.release(held[1])
-    ledger.move_limit("sales", held[0].period_key, 8_000)
+    ledger.move_limit(tenant, held[0].period_key, 8_000)
     ledger.block(tenant, held[0].period_key, {"source": {"S": "test"}})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cost_sentry.core.tenants import tenant_from_document
 from tests.service.conftest import converse_body, load_event, tenant_document
 
 
@@ -55,14 +56,18 @@ def test_config_changes_are_seen_after_the_refresh_interval(gateway_factory):
 
 
 def test_a_budget_raised_by_the_budget_sync_is_not_undone_by_a_stale_container(gateway_factory):
-    gateway = gateway_factory(tenant_document("sales", budget={"limitUsd": "0.50"}))
+    document = tenant_document("sales", budget={"limitUsd": "0.50"})
+    gateway = gateway_factory(document)
     assert gateway.handle(load_event("converse", body=converse_body()))["statusCode"] == 200  # config cached
     # What the budget sync does: the limit# override first, then the ledger by the exact delta.
     gateway.tables.client.put_item(
         TableName=gateway.tables.config,
         Item={"pk": {"S": "limit#sales"}, "limitUsd": {"S": "2.00"}, "source": {"S": "budgets"}},
     )
-    assert gateway.service.ledger.move_limit("sales", "PERIOD#2026-11", 2_000_000_000) == 1_500_000_000
+    assert (
+        gateway.service.ledger.move_limit(tenant_from_document(document), "PERIOD#2026-11", 2_000_000_000)
+        == 1_500_000_000
+    )
     response = gateway.handle(load_event("converse", body=converse_body()))
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["budget"]["limitUsd"] == "2.00"

@@ -255,7 +255,7 @@ def test_a_ledger_limit_newer_than_the_cached_config_is_kept(tables, clock):
     stale = make_tenant(budget={"limitUsd": "0.000001"})  # 1000 nanos
     ledger.settle(ledger.reserve(stale, "r1", worst(600)), record("r1", 600))
     # The budget sync raised the budget to 5000 nanos: the head moved by the exact delta.
-    assert ledger.move_limit("sales", "PERIOD#2026-11", 5_000) == 4_000
+    assert ledger.move_limit(stale, "PERIOD#2026-11", 5_000) == 4_000
     fresh = replace(stale, budget_limit_nanos=5_000)
     reservation = ledger.reserve(stale, "r2", worst(1_000), reload_tenant=lambda tenant_id: fresh)
     assert reservation.limit_nanos == 5_000

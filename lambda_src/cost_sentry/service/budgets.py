@@ -244,7 +244,7 @@ class BudgetSync(_BudgetJob):
         # the old config may have created or rebased this period's item with the old limit.
         key = period_key(tenant.budget_period, now)
         # With the tenant (its pace): a lowered paced budget is clawed back to its pace too.
-        delta = self.ledger.move_limit(tenant.tenant_id, key, budget.limit_nanos, tenant=tenant)
+        delta = self.ledger.move_limit(tenant, key, budget.limit_nanos)
         unblocked = self._lift_block(tenant, key, budget)
         if not override_written and delta is None and not unblocked:
             return None

@@ -37,9 +37,7 @@ class Maintenance:
             return {"rebased": 0, "clawed_back": 0, "drained": 0}
         rebased = 0
         if _int(snapshot.head, "limit_nanos") != tenant.budget_limit_nanos:
-            moved = self.move_limit(
-                tenant.tenant_id, key, tenant.budget_limit_nanos, snapshot=snapshot, tenant=tenant
-            )
+            moved = self.move_limit(tenant, key, tenant.budget_limit_nanos, snapshot=snapshot)
             rebased = moved or 0
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         drained = 0
@@ -58,19 +56,14 @@ class Maintenance:
         return {"rebased": rebased, "clawed_back": clawed, "drained": drained}
 
     def move_limit(
-        self,
-        tenant_id: str,
-        key: str,
-        new_limit: int,
-        *,
-        snapshot: _Snapshot | None = None,
-        tenant: TenantConfig | None = None,
+        self, tenant: TenantConfig, key: str, new_limit: int, *, snapshot: _Snapshot | None = None
     ) -> int | None:
         """Move the period's limit to ``new_limit`` and its pool by the same delta, once (conditional on
         the old limit); a lowered limit is then clawed back from the shards' unspent budget, down to
-        what the pace of ``tenant`` (the tenant's config, when the caller has it) lets them hold at the
-        new limit. Returns the delta applied, or None when there was nothing to move (no head yet, or
-        already this limit)."""
+        what the tenant's pace lets them hold at the new limit (only its pace and period are read, so
+        a caller may pass the config from before the change). Returns the delta applied, or None when
+        there was nothing to move (no head yet, or already this limit)."""
+        tenant_id = tenant.tenant_id
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = snapshot or self._budget.snapshot(tenant_id, key)
             snapshot = None
@@ -91,10 +84,8 @@ class Maintenance:
                 if new_limit < old:
                     # A paced budget's allowance shrinks with its limit: the shards may not keep what
                     # the old allowance let them hold (the pool holds ``limit - allowance`` back again).
-                    keep = 0
-                    if tenant is not None:
-                        now = self._dynamo.clock()
-                        keep = pool_reserve(tenant.pace, new_limit, tenant.budget_period, now)
+                    now = self._dynamo.clock()
+                    keep = pool_reserve(tenant.pace, new_limit, tenant.budget_period, now)
                     self.claw_back(tenant_id, key, self._budget.snapshot(tenant_id, key), keep=keep)
                 return new_limit - old
         raise ValueError(f"the ledger head {tenant_id}/{key} kept changing; will retry on the next run")

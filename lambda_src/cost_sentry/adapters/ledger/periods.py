@@ -174,9 +174,7 @@ class PeriodHead:
             return replace(tenant, budget_limit_nanos=recorded, tokens_per_period=tokens_per_period), False
         changed = False
         if fresh.budget_limit_nanos != recorded:
-            self._limits.move_limit(
-                fresh.tenant_id, key, fresh.budget_limit_nanos, snapshot=snapshot, tenant=fresh
-            )
+            self._limits.move_limit(fresh, key, fresh.budget_limit_nanos, snapshot=snapshot)
             changed = True
         if (
             fresh.tokens_per_period is not None
