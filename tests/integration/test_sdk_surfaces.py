@@ -493,6 +493,26 @@ def test_anthropic_wrong_key_gets_its_authentication_error(sdk_env: LocalStack) 
     assert caught.value.body["error"]["type"] == "authentication_error"
 
 
+def test_anthropic_bytes_that_are_not_base64_are_a_400_and_hold_nothing(sdk_env: LocalStack) -> None:
+    # An earlier turn's redacted_thinking block goes back to the model as bytes: broken ones are the
+    # caller's mistake (it was a 500 before decode_base64 served every surface).
+    before = period_item(sdk_env, "alpha")
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client(sdk_env).messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=10,
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [{"type": "redacted_thinking", "data": "abc"}]},
+                {"role": "user", "content": "go on"},
+            ],
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.body["error"]["type"] == "invalid_request_error"
+    assert "messages.1.content[0].data is not valid base64" in caught.value.body["error"]["message"]
+    assert period_item(sdk_env, "alpha") == before
+
+
 def test_readme_snippets_are_the_ones_tested() -> None:
     assert Path(__file__).name in README
     for name in ("bedrock", "langchain", "openai", "anthropic"):

@@ -152,3 +152,72 @@ def test_anthropic_refusals_name_the_field(document, fragment):
     with pytest.raises(BadRequest) as caught:
         parse_messages_request(body(document), LIMIT)
     assert fragment in caught.value.message
+
+
+def _with_redacted_thinking(data: object) -> dict:
+    return {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": [{"type": "redacted_thinking", "data": data}]},
+            {"role": "user", "content": "y"},
+        ],
+    }
+
+
+def test_an_earlier_redacted_thinking_block_goes_back_to_the_model_as_its_bytes():
+    request = parse_messages_request(
+        body(_with_redacted_thinking(base64.b64encode(b"opaque").decode())), LIMIT
+    )
+    assert request.messages[1]["content"] == [{"reasoningContent": {"redactedContent": b"opaque"}}]
+
+
+@pytest.mark.parametrize(
+    ("parse", "document", "fragment"),
+    [
+        (
+            parse_messages_request,
+            _with_redacted_thinking("abc"),
+            "messages.1.content[0].data is not valid base64",
+        ),
+        (parse_messages_request, _with_redacted_thinking(7), "messages.1.content[0].data must be base64"),
+        (
+            parse_messages_request,
+            {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image",
+                                "source": {"type": "base64", "media_type": "image/png", "data": "a"},
+                            }
+                        ],
+                    }
+                ],
+            },
+            "messages.0.content[0].source.data is not valid base64",
+        ),
+        (
+            parse_chat_request,
+            {
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,a"}}],
+                    }
+                ],
+            },
+            "messages[0].content[0].image_url.url's data is not valid base64",
+        ),
+    ],
+)
+def test_bytes_that_are_not_base64_are_a_400_naming_the_field(parse, document, fragment):
+    """Not a 500: every surface decodes inline bytes through core.converse.decode_base64."""
+    with pytest.raises(BadRequest) as caught:
+        parse(body(document), LIMIT)
+    assert fragment in caught.value.message

@@ -12,13 +12,13 @@ answer in Anthropic's shape: ``{"type": "error", "error": {"type", "message"}}``
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cost_sentry.core.converse import (
     ConverseRequest,
     cache_point,
+    decode_base64,
     image_block,
     plain_json,
     sampling,
@@ -113,10 +113,7 @@ def _base64_source(source: Any, where: str, types: Mapping[str, str]) -> tuple[s
     media_type = source.get("media_type")
     if not isinstance(media_type, str) or media_type not in types:
         raise BadRequest("invalid_content", f"{where}.source.media_type must be one of {', '.join(types)}")
-    try:
-        return types[media_type], base64.b64decode(source.get("data") or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("invalid_content", f"{where}.source.data is not valid base64") from None
+    return types[media_type], decode_base64(source.get("data") or "", f"{where}.source.data")
 
 
 def _cache_control(block: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
@@ -172,7 +169,7 @@ def _block(block: Any, inner: str, index: int, role: str) -> dict[str, Any]:
         text = {"text": str(block.get("thinking", "")), "signature": str(block.get("signature", ""))}
         return {"reasoningContent": {"reasoningText": text}}
     if kind == "redacted_thinking":
-        return {"reasoningContent": {"redactedContent": base64.b64decode(block.get("data") or "")}}
+        return {"reasoningContent": {"redactedContent": decode_base64(block.get("data"), f"{inner}.data")}}
     raise BadRequest(
         "unsupported_content",
         f"{inner}.type must be text, image, document, tool_use, tool_result or thinking, got {kind!r}",

@@ -10,8 +10,6 @@ assistant with ``tool_calls``, tool results), ``tools``/``tool_choice``, ``max_t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import time
@@ -20,6 +18,7 @@ from typing import Any
 
 from cost_sentry.core.converse import (
     ConverseRequest,
+    decode_base64,
     image_block,
     plain_json,
     sampling,
@@ -131,10 +130,7 @@ def _image(part: Mapping[str, Any], where: str) -> dict[str, Any]:
             f"{where}.image_url.url must be a data URL (data:image/png;base64,...): the gateway does not fetch "
             "remote images, so it can bound their cost",
         )
-    try:
-        data = base64.b64decode(match["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("invalid_content", f"{where}.image_url.url holds invalid base64") from None
+    data = decode_base64(match["data"], f"{where}.image_url.url's data")
     fmt = "jpeg" if match["format"] == "jpg" else match["format"]
     return image_block(fmt, data, f"{where}.image_url")
 
