@@ -410,6 +410,17 @@ def test_openai_bad_input_is_a_400_that_says_what_to_fix(sdk_env: LocalStack) ->
         )
     assert "data URL" in caught.value.message
     assert period_item(sdk_env, "alpha") == before
+    # The SDK passes a dict tool_choice through as given: a malformed one is a 400, not a 500.
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client(sdk_env).chat.completions.create(
+            model="claude-haiku-4-5",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            tool_choice={"type": "function", "function": "f"},
+        )
+    assert caught.value.status_code == 400
+    assert "tool_choice names None, which is not one of the tools" in caught.value.message
+    assert period_item(sdk_env, "alpha") == before
 
 
 # -- Anthropic ----------------------------------------------------------------------------------------

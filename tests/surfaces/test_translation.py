@@ -74,6 +74,60 @@ def test_openai_messages_merge_into_alternating_converse_turns():
             {"model": "m", "messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]},
             "answers no toolUse",
         ),
+        # Each of these was a 500 (AttributeError or TypeError) until a fuzzing pass found it.
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": "f"},
+            },
+            "tool_choice names None",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": {"name": ["f"]}},
+            },
+            "which is not one of the tools",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": 7}}]}],
+            },
+            "image_url.url must be a data URL",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}
+                        ],
+                    },
+                ],
+            },
+            "messages[1].tool_calls[0].function.arguments must be a string holding JSON",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {
+                        "role": "assistant",
+                        "tool_calls": [{"id": "c1", "type": "function", "function": {"arguments": "{}"}}],
+                    },
+                ],
+            },
+            "messages[1].tool_calls[0] must be {id, type: function, function: {name, arguments}}",
+        ),
     ],
 )
 def test_openai_refusals_name_the_field(document, fragment):

@@ -122,8 +122,8 @@ def _text_of(content: Any, where: str) -> str:
 
 
 def _image(part: Mapping[str, Any], where: str) -> dict[str, Any]:
-    url = (part.get("image_url") or {}).get("url") if isinstance(part.get("image_url"), dict) else None
-    match = _DATA_URL.match(url or "")
+    url = part["image_url"].get("url") if isinstance(part.get("image_url"), dict) else None
+    match = _DATA_URL.match(url) if isinstance(url, str) else None
     if match is None:
         raise BadRequest(
             "unsupported_content",
@@ -162,17 +162,24 @@ def _tool_calls(raw: Any, where: str) -> list[dict[str, Any]]:
     for index, call in enumerate(raw):
         inner = f"{where}[{index}]"
         function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(call.get("id"), str):
+        if (
+            not isinstance(function, dict)
+            or not isinstance(call.get("id"), str)
+            or not isinstance(function.get("name"), str)
+        ):
             raise BadRequest(
                 "invalid_content", f"{inner} must be {{id, type: function, function: {{name, arguments}}}}"
             )
+        raw_arguments = function.get("arguments") or "{}"
         try:
-            arguments = json.loads(function.get("arguments") or "{}")
+            if not isinstance(raw_arguments, str):
+                raise ValueError("not a string")
+            arguments = json.loads(raw_arguments)
         except ValueError:
-            raise BadRequest("invalid_content", f"{inner}.function.arguments must be a JSON string") from None
-        blocks.append(
-            {"toolUse": {"toolUseId": call["id"], "name": str(function.get("name")), "input": arguments}}
-        )
+            raise BadRequest(
+                "invalid_content", f"{inner}.function.arguments must be a string holding JSON"
+            ) from None
+        blocks.append({"toolUse": {"toolUseId": call["id"], "name": function["name"], "input": arguments}})
     return blocks
 
 
@@ -255,8 +262,9 @@ def _tools(raw: Any, choice: Any) -> dict[str, Any] | None:
     if choice == "required":
         config["toolChoice"] = {"any": {}}
     elif isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        if name not in {t["toolSpec"]["name"] for t in tools}:
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or name not in {t["toolSpec"]["name"] for t in tools}:
             raise BadRequest("invalid_tools", f"tool_choice names {name!r}, which is not one of the tools")
         config["toolChoice"] = {"tool": {"name": name}}
     elif choice == "none":
