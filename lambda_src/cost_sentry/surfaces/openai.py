@@ -171,14 +171,13 @@ def _tool_calls(raw: Any, where: str) -> list[dict[str, Any]]:
                 "invalid_content", f"{inner} must be {{id, type: function, function: {{name, arguments}}}}"
             )
         raw_arguments = function.get("arguments") or "{}"
+        not_json = BadRequest("invalid_content", f"{inner}.function.arguments must be a string holding JSON")
+        if not isinstance(raw_arguments, str):
+            raise not_json
         try:
-            if not isinstance(raw_arguments, str):
-                raise ValueError("not a string")
             arguments = json.loads(raw_arguments)
         except ValueError:
-            raise BadRequest(
-                "invalid_content", f"{inner}.function.arguments must be a string holding JSON"
-            ) from None
+            raise not_json from None
         blocks.append({"toolUse": {"toolUseId": call["id"], "name": function["name"], "input": arguments}})
     return blocks
 
