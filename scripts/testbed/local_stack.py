@@ -65,8 +65,9 @@ LAMBDA_SRC = REPO_ROOT / "lambda_src"
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))  # cost_sentry as the Lambda runtime finds it (use_lambda_package)
 
-# What API Gateway and the authorizer do: one definition, shared with the container's ASGI app.
 from cost_sentry.core.tenants import tenant_item_key  # noqa: E402
+
+# What API Gateway and the authorizer do: one definition, shared with the container's ASGI app.
 from cost_sentry.handlers.api_front import (  # noqa: E402
     LOCAL_ACCOUNT_ID,
     REGION,

@@ -170,16 +170,19 @@ def _tool_calls(raw: Any, where: str) -> list[dict[str, Any]]:
             raise BadRequest(
                 "invalid_content", f"{inner} must be {{id, type: function, function: {{name, arguments}}}}"
             )
-        raw_arguments = function.get("arguments") or "{}"
-        not_json = BadRequest("invalid_content", f"{inner}.function.arguments must be a string holding JSON")
-        if not isinstance(raw_arguments, str):
-            raise not_json
-        try:
-            arguments = json.loads(raw_arguments)
-        except ValueError:
-            raise not_json from None
+        arguments = _arguments(function.get("arguments") or "{}", f"{inner}.function.arguments")
         blocks.append({"toolUse": {"toolUseId": call["id"], "name": function["name"], "input": arguments}})
     return blocks
+
+
+def _arguments(raw: Any, where: str) -> Any:
+    """A tool call's arguments, which OpenAI sends as a string holding JSON."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            pass
+    raise BadRequest("invalid_content", f"{where} must be a string holding JSON")
 
 
 def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -37,8 +37,7 @@ class Maintenance:
             return {"rebased": 0, "clawed_back": 0, "drained": 0}
         rebased = 0
         if _int(snapshot.head, "limit_nanos") != tenant.budget_limit_nanos:
-            moved = self.move_limit(tenant, key, tenant.budget_limit_nanos, snapshot=snapshot)
-            rebased = moved or 0
+            rebased = self.move_limit(tenant, key, tenant.budget_limit_nanos, snapshot=snapshot) or 0
             snapshot = self._budget.snapshot(tenant.tenant_id, key, tenant.ledger_shards)
         drained = 0
         for index, shard in snapshot.shards.items():
